@@ -1,0 +1,147 @@
+import { constants } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
+import { CheckpointError } from "../errors.js";
+import { fsyncDirectoryOf } from "../fs/fsync-directory.js";
+import { DurableAppender } from "./durable-appender.js";
+import { decodeLine, encodeLine } from "./line-codec.js";
+import { readJournal } from "./journal-reader.js";
+import { CHECKPOINT_VERSION, type CheckpointRecord, type HeaderRecord, type OutcomeRecord, type RowState } from "./records.js";
+import type { CheckpointStore } from "./store.js";
+
+/**
+ * The checkpoint as an append-only journal file (mode 0600: it holds codes). Opening it replays
+ * every record into a small in-memory index (requestId → status, fingerprint, where the outcome
+ * sits); outcomes themselves stay on disk until the result file is written.
+ */
+export class JournalStore implements CheckpointStore {
+  private constructor(
+    readonly location: string,
+    readonly campaign: string,
+    private readonly handle: FileHandle,
+    private readonly appender: DurableAppender,
+    private readonly index: Map<string, RowState>,
+  ) {}
+
+  static async open(file: string, campaign: string, options: { create: boolean } = { create: true }): Promise<JournalStore> {
+    let handle: FileHandle;
+    try {
+      const flags = constants.O_RDWR | constants.O_APPEND | (options.create ? constants.O_CREAT : 0);
+      handle = await open(file, flags, 0o600);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") throw new CheckpointError("CHECKPOINT_NOT_FOUND", `${file}: no such checkpoint`);
+      throw new CheckpointError("CHECKPOINT_UNREADABLE", `${file}: cannot open checkpoint (${code ?? (error as Error).message})`);
+    }
+    try {
+      await handle.chmod(0o600);
+      const { header, index, validLength } = await replay(handle, file);
+      let end = validLength;
+      const size = (await handle.stat()).size;
+      if (validLength < size) {
+        // The torn tail was never acknowledged durable; cut it so new records follow a whole line.
+        await handle.truncate(validLength);
+        await handle.datasync();
+      }
+      const appender = new DurableAppender(handle, end);
+      let storeCampaign = header?.campaign;
+      if (header === undefined) {
+        if (!options.create) throw new CheckpointError("CHECKPOINT_EMPTY", `${file}: checkpoint is empty`);
+        const record: HeaderRecord = { t: "header", version: CHECKPOINT_VERSION, campaign, createdAt: new Date().toISOString() };
+        const line = encodeLine(record);
+        await appender.append(line).durable;
+        end += line.length;
+        await fsyncDirectoryOf(file);
+        storeCampaign = campaign;
+      } else if (campaign !== "" && header.campaign !== campaign) {
+        throw new CheckpointError(
+          "CHECKPOINT_OTHER_CAMPAIGN",
+          `${file} belongs to campaign "${header.campaign}", not "${campaign}": use --state to give this campaign its own checkpoint`,
+        );
+      }
+      return new JournalStore(file, storeCampaign ?? campaign, handle, appender, index);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  get(requestId: string): RowState | undefined {
+    return this.index.get(requestId);
+  }
+
+  entries(): IterableIterator<[string, RowState]> {
+    return this.index.entries();
+  }
+
+  async recordSent(requestId: string, fingerprint: string, row: number): Promise<void> {
+    const { durable } = this.appender.append(encodeLine({ t: "sent", rid: requestId, fp: fingerprint, row, at: new Date().toISOString() }));
+    await durable;
+    const state = this.index.get(requestId);
+    this.index.set(requestId, { ...state, fp: fingerprint, status: "sent", attempts: state?.attempts ?? 0 });
+  }
+
+  async recordOutcome(outcome: Omit<OutcomeRecord, "t" | "at">): Promise<void> {
+    const line = encodeLine({ t: "outcome", ...outcome, at: new Date().toISOString() } satisfies OutcomeRecord);
+    const { offset, durable } = this.appender.append(line);
+    await durable;
+    applyOutcome(this.index, outcome, offset, line.length);
+  }
+
+  async readOutcome(state: RowState): Promise<OutcomeRecord | undefined> {
+    if (!state.outcomeAt) return undefined;
+    const buffer = Buffer.alloc(state.outcomeAt.length);
+    await this.handle.read(buffer, 0, buffer.length, state.outcomeAt.offset);
+    const record = decodeLine(buffer.subarray(0, buffer.length - 1)) as OutcomeRecord | undefined;
+    if (record?.t !== "outcome") {
+      throw new CheckpointError("CHECKPOINT_DAMAGED", `${this.location}: outcome record at byte ${state.outcomeAt.offset} no longer reads back`);
+    }
+    return record;
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.appender.drain();
+    } finally {
+      await this.handle.close();
+    }
+  }
+}
+
+function applyOutcome(index: Map<string, RowState>, outcome: Omit<OutcomeRecord, "t" | "at">, offset: number, length: number): void {
+  const previous = index.get(outcome.rid);
+  index.set(outcome.rid, {
+    fp: outcome.fp,
+    status: outcome.status,
+    attempts: (previous?.attempts ?? 0) + outcome.attempts,
+    outcomeAt: { offset, length },
+  });
+}
+
+async function replay(handle: FileHandle, file: string): Promise<{ header?: HeaderRecord; index: Map<string, RowState>; validLength: number }> {
+  const index = new Map<string, RowState>();
+  let header: HeaderRecord | undefined;
+  let validLength = -1;
+  let first = true;
+  for await (const { record, offset, length } of readJournal(handle, file, (at) => (validLength = at))) {
+    const r = record as CheckpointRecord;
+    if (first) {
+      first = false;
+      if (r.t !== "header") throw new CheckpointError("CHECKPOINT_DAMAGED", `${file}: not a points-code-batch checkpoint (no header record)`);
+      if (r.version !== CHECKPOINT_VERSION) {
+        throw new CheckpointError("CHECKPOINT_VERSION", `${file}: checkpoint version ${r.version} is not supported (expected ${CHECKPOINT_VERSION})`);
+      }
+      header = r;
+      continue;
+    }
+    if (r.t === "sent") {
+      const state = index.get(r.rid);
+      index.set(r.rid, { ...state, fp: r.fp, status: "sent", attempts: state?.attempts ?? 0 });
+    } else if (r.t === "outcome") {
+      applyOutcome(index, r, offset, length);
+    } else {
+      throw new CheckpointError("CHECKPOINT_DAMAGED", `${file}: unexpected record type at byte ${offset}`);
+    }
+  }
+  if (validLength < 0) validLength = (await handle.stat()).size;
+  return { header, index, validLength };
+}

@@ -1,0 +1,56 @@
+/**
+ * What a checkpoint remembers. Three record kinds: the header (which campaign this checkpoint
+ * belongs to), `sent` (written durably before a row's first request, with the fingerprint of the
+ * exact body), and `outcome` (written durably before the tool counts the row as done).
+ */
+
+export const CHECKPOINT_VERSION = 1;
+
+export type RowStatus = "issued" | "failed" | "pending";
+
+export interface HeaderRecord {
+  t: "header";
+  version: number;
+  campaign: string;
+  createdAt: string;
+}
+
+export interface SentRecord {
+  t: "sent";
+  rid: string;
+  /** Fingerprint of the exact body sent under this requestId. */
+  fp: string;
+  row: number;
+  at: string;
+}
+
+export interface OutcomeRecord {
+  t: "outcome";
+  rid: string;
+  fp: string;
+  status: RowStatus;
+  /** Attempts made in this dispatch (the checkpoint adds them up across runs). */
+  attempts: number;
+  groupId: string;
+  value: number;
+  at: string;
+  code?: string;
+  /** The success's whole `data` object as JSON text. */
+  data?: string;
+  errorCode?: string;
+  errorMessage?: string;
+  paypayRequestId?: string;
+}
+
+export type CheckpointRecord = HeaderRecord | SentRecord | OutcomeRecord;
+
+/** What a resume needs to know of one requestId, without holding its whole outcome in memory. */
+export interface RowState {
+  /** Fingerprint of the last body sent under this requestId. */
+  fp: string;
+  /** "sent" until an outcome is recorded: a request may have reached PayPay, outcome unknown. */
+  status: RowStatus | "sent";
+  attempts: number;
+  /** Where the latest outcome record sits, to read it back when writing the result. */
+  outcomeAt?: { offset: number; length: number };
+}

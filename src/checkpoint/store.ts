@@ -1,0 +1,20 @@
+import type { OutcomeRecord, RowState } from "./records.js";
+
+/**
+ * The checkpoint as the job sees it. The file journal implements it today; a shared database store
+ * (for runs on ephemeral hosts) can implement the same five calls.
+ */
+export interface CheckpointStore {
+  /** Where the checkpoint lives, for messages. */
+  readonly location: string;
+  readonly campaign: string;
+  get(requestId: string): RowState | undefined;
+  entries(): IterableIterator<[string, RowState]>;
+  /** Resolves once the record is durable. */
+  recordSent(requestId: string, fingerprint: string, row: number): Promise<void>;
+  /** Resolves once the record is durable. */
+  recordOutcome(record: Omit<OutcomeRecord, "t" | "at">): Promise<void>;
+  /** The latest outcome of a requestId, read back from durable storage. */
+  readOutcome(state: RowState): Promise<OutcomeRecord | undefined>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { UsageError } from "./errors.js";
+import { budgetCommand } from "./cli/commands/budget.js";
+import { issueCommand } from "./cli/commands/issue.js";
+import { simulatorCommand } from "./cli/commands/simulator.js";
+import { EXIT, exitCodeOfError } from "./cli/exit-codes.js";
+
+/** The entry point: parses the command line, runs a command, and alone decides the exit code. */
+async function main(argv: string[]): Promise<void> {
+  try {
+    await yargs(argv)
+      .scriptName("points-code-batch")
+      .usage("$0 <command> [options]\n\nBulk-issue PayPay Points Codes from a CSV: validated, idempotent, resumable.\nCredentials come from PAYPAY_API_KEY, PAYPAY_API_SECRET and PAYPAY_MERCHANT_ID.")
+      .command(issueCommand)
+      .command(budgetCommand)
+      .command(simulatorCommand)
+      .demandCommand(1, "Name a command: issue, budget or simulator")
+      .strict()
+      .recommendCommands()
+      .epilogue("Exit codes: 0 all issued; 1 internal error; 2 refused (usage, validation, budget), nothing sent; 3 some rows failed; 4 rows pending, rerun to resume; 5 locked by another run.")
+      .fail((message, error) => {
+        throw error ?? new UsageError(message);
+      })
+      .help()
+      .version()
+      .wrap(Math.min(110, process.stdout.columns || 110))
+      .parseAsync();
+  } catch (error) {
+    const code = exitCodeOfError(error);
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(code === EXIT.internal ? `points-code-batch: internal error: ${message}\n` : `points-code-batch: ${message}\n`);
+    if (code === EXIT.internal && process.env.DEBUG && error instanceof Error) process.stderr.write(`${error.stack ?? ""}\n`);
+    if (error instanceof UsageError && code === EXIT.refused) process.stderr.write("Run with --help for usage.\n");
+    process.exitCode = code;
+  }
+}
+
+await main(hideBin(process.argv));

@@ -1,0 +1,79 @@
+import { writeFile } from "node:fs/promises";
+import type { Argv, CommandModule } from "yargs";
+import { runIssueJob } from "../../job/issue-job.js";
+import { createLogger } from "../../log.js";
+import { loadConfigFile } from "../config-file.js";
+import { openConnection } from "../connection.js";
+import { withConnectionOptions } from "../connection-options.js";
+import { exitCodeOfReport } from "../exit-codes.js";
+import { resolveIssueSettings, type IssueFlags } from "../issue-settings.js";
+import { formatSummary, summaryJson } from "../summary.js";
+
+export function withIssueOptions<T>(yargs: Argv<T>) {
+  return withConnectionOptions(yargs)
+    .positional("csv", { type: "string", demandOption: true, describe: "Recipients CSV (header row; recipient_id, amount, …)" })
+    .option("campaign", { type: "string", describe: "Campaign id: with recipient_id it derives each row's requestId", group: "Campaign:" })
+    .option("config", { type: "string", describe: "JSON file with any option but secrets (flags win)", group: "Campaign:" })
+    .option("column", { type: "string", array: true, describe: "Map a column: logical=header, e.g. recipient_id=member_no", group: "Campaign:" })
+    .option("value", { type: "string", describe: "Default amount (JPY) for rows without one", group: "Campaign:" })
+    .option("name", { type: "string", describe: "Default gift card name (1..40 characters)", group: "Campaign:" })
+    .option("group-id", { type: "string", describe: "Default PayPay group id (int64)", group: "Campaign:" })
+    .option("start-at", { type: "string", describe: "Default start date yyyy-MM-dd", group: "Campaign:" })
+    .option("end-at", { type: "string", describe: "Default end date yyyy-MM-dd", group: "Campaign:" })
+    .option("out", { type: "string", describe: "Result CSV [default: <input>.results.csv]", group: "Files:" })
+    .option("state", { type: "string", describe: "Checkpoint file [default: beside the result, .checkpoint]", group: "Files:" })
+    .option("summary-json", { type: "string", describe: "Also write the summary as JSON to this file", group: "Output:" })
+    .option("concurrency", { type: "string", describe: "Requests in flight at most [default: 4]", group: "Sending:" })
+    .option("rate", { type: "string", describe: "Requests per second at most", group: "Sending:" })
+    .option("max-attempts", { type: "string", describe: "Attempts per row before it is left pending [default: 8]", group: "Sending:" })
+    .option("allow-partial", { type: "boolean", describe: "When a group's budget is short, issue in input order until it runs out", group: "Sending:" })
+    .option("retry-failed", { type: "boolean", describe: "Send rows that failed permanently (or changed) again", group: "Sending:" });
+}
+
+export const issueCommand: CommandModule<object, IssueFlags> = {
+  command: "issue <csv>",
+  describe: "Issue a Points Code for every row of a CSV: validated, idempotent, resumable",
+  builder: (yargs) =>
+    withIssueOptions(yargs)
+      .example("$0 issue recipients.csv --campaign spring-2026 --value 500 --name 'Spring thanks' --group-id 29952775505428481 --start-at 2026-04-01 --end-at 2026-06-30", "Issue ¥500 to every row")
+      .example("$0 issue recipients.csv --config campaign.json --env production", "Options from a file, credentials from PAYPAY_* variables")
+      .example("$0 issue members.csv --config campaign.json --column recipient_id=member_no", "Use the member_no column as recipient_id") as unknown as Argv<IssueFlags>,
+  handler: async (argv) => {
+    const config = argv.config ? await loadConfigFile(String(argv.config)) : {};
+    const settings = resolveIssueSettings(argv, config);
+    const logger = createLogger(settings.logLevel, settings.logFile);
+    const controller = new AbortController();
+    let received: NodeJS.Signals | undefined;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      // Every acknowledged outcome is already fsync'd, so a second signal may leave at once.
+      if (received) process.exit(signal === "SIGTERM" ? 143 : 130);
+      received = signal;
+      logger.warn({ signal }, "stopping: no new rows; waiting for requests in flight (send the signal again to quit at once)");
+      controller.abort();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    try {
+      const connection = await openConnection(settings.connection, process.env, logger);
+      try {
+        const report = await runIssueJob(settings.job, { api: connection.client, logger, signal: controller.signal });
+        const exitCode = exitCodeOfReport(report, received);
+        const summary = summaryJson(report, exitCode, {
+          campaign: settings.job.input.campaign,
+          input: settings.job.input.file,
+          result: settings.job.out,
+          checkpoint: settings.job.state,
+        });
+        if (settings.summaryJson) await writeFile(settings.summaryJson, `${JSON.stringify(summary, null, 2)}\n`, { mode: 0o600 });
+        process.stdout.write(`${formatSummary(summary, report.fatalMessage)}\n`);
+        process.exitCode = exitCode;
+      } finally {
+        await connection.close();
+      }
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      logger.flush();
+    }
+  },
+};

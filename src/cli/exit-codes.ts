@@ -1,0 +1,43 @@
+import { BatchError } from "../errors.js";
+import type { IssueReport } from "../job/issue-job.js";
+
+/** The exit codes, the one contract a scheduler reads. Decided here and nowhere else. */
+export const EXIT = {
+  /** Every row issued (or nothing to do). */
+  ok: 0,
+  /** A bug or an unexpected failure (disk full, checkpoint write failed). */
+  internal: 1,
+  /** Usage, validation or budget refusal: nothing was sent. */
+  refused: 2,
+  /** Finished; some rows failed permanently (or changed after issuing). */
+  someFailed: 3,
+  /** Halted with rows pending: rerun to resume. */
+  pending: 4,
+  /** Another run holds the checkpoint. */
+  locked: 5,
+  /** Interrupted by SIGINT / SIGTERM (128 + signal number). */
+  sigint: 130,
+  sigterm: 143,
+} as const;
+
+export function exitCodeOfError(error: unknown): number {
+  if (!(error instanceof BatchError)) return EXIT.internal;
+  switch (error.kind) {
+    case "usage":
+    case "validation":
+    case "budget":
+    case "checkpoint":
+      return EXIT.refused;
+    case "locked":
+      return EXIT.locked;
+    case "fatal-api":
+      return EXIT.pending;
+  }
+}
+
+export function exitCodeOfReport(report: IssueReport, signal: NodeJS.Signals | undefined): number {
+  if (report.halt === "interrupted" && signal) return signal === "SIGTERM" ? EXIT.sigterm : EXIT.sigint;
+  if (report.counts.pending > 0) return EXIT.pending;
+  if (report.counts.failed > 0 || report.counts.changed > 0) return EXIT.someFailed;
+  return EXIT.ok;
+}

@@ -1,0 +1,118 @@
+import { basename, dirname, extname, join } from "node:path";
+import type { LevelWithSilent } from "pino";
+import { UsageError } from "../errors.js";
+import { parseColumnMap } from "../job/columns.js";
+import type { IssueJobOptions } from "../job/issue-job.js";
+import { isIsoDate } from "../job/dates.js";
+import { MAX_AMOUNT } from "../job/validate-row.js";
+import { isInt64String } from "../paypay/int64.js";
+import { ENVIRONMENT_NAMES } from "../paypay/environments.js";
+import { LOG_LEVELS } from "../log.js";
+import type { ConfigValues } from "./config-file.js";
+import { CONNECTION_DEFAULTS, type ConnectionSettings } from "./connection.js";
+import { expectBoolean, expectInteger, expectOneOf, expectPositiveNumber, expectString } from "./expect.js";
+
+/**
+ * Resolves the `issue` (and `plan`) options, layered defaults < config file < flags, and checks each
+ * one with a message that names the flag, what was expected and what was given.
+ */
+
+export interface IssueSettings {
+  job: IssueJobOptions;
+  connection: ConnectionSettings;
+  logLevel: LevelWithSilent;
+  logFile?: string;
+  summaryJson?: string;
+}
+
+/** Flags as yargs hands them over (camelCase aliases), undefined when not given. */
+export type IssueFlags = Partial<Record<string, unknown>> & { csv: string };
+
+export const ISSUE_DEFAULTS = {
+  concurrency: 4,
+  maxAttempts: 8,
+  allowPartial: false,
+  retryFailed: false,
+  logLevel: "info" as LevelWithSilent,
+};
+
+const CAMPAIGN_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function defaultResultPath(input: string): string {
+  const stem = basename(input, extname(input));
+  return join(dirname(input), `${stem}.results.csv`);
+}
+
+export function defaultStatePath(out: string): string {
+  const stem = basename(out, extname(out));
+  return join(dirname(out), `${stem}.checkpoint`);
+}
+
+export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues): IssueSettings {
+  const pick = (key: keyof ConfigValues & string): unknown => flags[key] ?? config[key];
+
+  const campaign = expectString("--campaign", pick("campaign"), CAMPAIGN_PATTERN, "1 to 64 letters, digits, '.', '_' or '-' (starting with a letter or digit)");
+  const columnEntries = [
+    ...Object.entries((config.columns as Record<string, unknown> | undefined) ?? {}).map(([k, v]) => `${k}=${String(v)}`),
+    ...((flags.column as string[] | undefined) ?? []),
+  ];
+  const value = pick("value");
+  const groupId = pick("groupId");
+  if (groupId !== undefined && (typeof groupId !== "string" || !isInt64String(groupId) || groupId.startsWith("-") || groupId === "0")) {
+    throw new UsageError(`Expected --group-id to be a positive 64-bit integer, got ${JSON.stringify(groupId)}`);
+  }
+  const dateFlag = (key: "startAt" | "endAt", flag: string): string | undefined => {
+    const date = pick(key);
+    return date === undefined ? undefined : checkedDate(flag, expectString(flag, date, undefined, "a date yyyy-MM-dd"));
+  };
+  const name = pick("name");
+
+  const out = pick("out") === undefined ? defaultResultPath(flags.csv) : expectString("--out", pick("out"));
+  const state = pick("state") === undefined ? defaultStatePath(out) : expectString("--state", pick("state"));
+  if (state === out || state === flags.csv || out === flags.csv) throw new UsageError("--out, --state and the input file must be three different files");
+
+  const rate = pick("rate");
+  const env = expectOneOf("--env", pick("env") ?? CONNECTION_DEFAULTS.env, ENVIRONMENT_NAMES);
+  const timeoutMs = pick("timeout") === undefined ? CONNECTION_DEFAULTS.timeoutMs : expectInteger("--timeout", pick("timeout"), 1, 600_000);
+
+  return {
+    job: {
+      input: {
+        file: flags.csv,
+        campaign,
+        columns: parseColumnMap(columnEntries),
+        defaults: {
+          amount: value === undefined ? undefined : expectInteger("--value", value, 1, MAX_AMOUNT),
+          giftCardName: name === undefined ? undefined : expectString("--name", name),
+          groupId: groupId as string | undefined,
+          startAt: dateFlag("startAt", "--start-at"),
+          endAt: dateFlag("endAt", "--end-at"),
+        },
+      },
+      out,
+      state,
+      concurrency: expectInteger("--concurrency", pick("concurrency") ?? ISSUE_DEFAULTS.concurrency, 1, 1024),
+      rate: rate === undefined ? undefined : expectPositiveNumber("--rate", rate, 100_000),
+      maxAttempts: expectInteger("--max-attempts", pick("maxAttempts") ?? ISSUE_DEFAULTS.maxAttempts, 1, 100),
+      allowPartial: expectBoolean("--allow-partial", pick("allowPartial") ?? ISSUE_DEFAULTS.allowPartial),
+      retryFailed: expectBoolean("--retry-failed", pick("retryFailed") ?? ISSUE_DEFAULTS.retryFailed),
+    },
+    connection: {
+      env,
+      baseUrl: pick("baseUrl") === undefined ? undefined : expectString("--base-url", pick("baseUrl")),
+      createPath: expectString("--create-path", pick("createPath") ?? CONNECTION_DEFAULTS.createPath, /^\//, "a path starting with /"),
+      budgetPath: expectString("--budget-path", pick("budgetPath") ?? CONNECTION_DEFAULTS.budgetPath, /^\//, "a path starting with /"),
+      codeField: expectString("--code-field", pick("codeField") ?? CONNECTION_DEFAULTS.codeField),
+      timeoutMs,
+      budgetTimeoutMs: Math.min(CONNECTION_DEFAULTS.budgetTimeoutMs, timeoutMs),
+    },
+    logLevel: expectOneOf("--log-level", pick("logLevel") ?? ISSUE_DEFAULTS.logLevel, LOG_LEVELS),
+    logFile: pick("logFile") === undefined ? undefined : expectString("--log-file", pick("logFile")),
+    summaryJson: pick("summaryJson") === undefined ? undefined : expectString("--summary-json", pick("summaryJson")),
+  };
+}
+
+function checkedDate(flag: string, value: string): string {
+  if (!isIsoDate(value)) throw new UsageError(`Expected ${flag} to be a real date written yyyy-MM-dd, got ${JSON.stringify(value)}`);
+  return value;
+}

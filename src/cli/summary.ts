@@ -1,0 +1,66 @@
+import type { IssueReport } from "../job/issue-job.js";
+
+/** The end-of-run summary, for people (text on stdout) and for automation (`--summary-json`). */
+
+export interface SummaryJson {
+  exitCode: number;
+  campaign: string;
+  input: string;
+  result: string;
+  checkpoint: string;
+  rows: number;
+  issued: number;
+  failed: number;
+  pending: number;
+  changed: number;
+  failedByCode: Record<string, number>;
+  issuedJpyByGroup: Record<string, number>;
+  exhaustedGroups: string[];
+  halt: string | null;
+  requests: number;
+  retries: number;
+  elapsedSeconds: number;
+  requestsPerSecond: number;
+}
+
+export function summaryJson(report: IssueReport, exitCode: number, paths: { campaign: string; input: string; result: string; checkpoint: string }): SummaryJson {
+  const { counts } = report;
+  return {
+    exitCode,
+    ...paths,
+    rows: counts.rows,
+    issued: counts.issued,
+    failed: counts.failed,
+    pending: counts.pending,
+    changed: counts.changed,
+    failedByCode: Object.fromEntries(counts.failedByCode),
+    issuedJpyByGroup: Object.fromEntries(counts.issuedAmountByGroup),
+    exhaustedGroups: report.exhaustedGroups,
+    halt: report.halt ?? null,
+    requests: report.requests,
+    retries: report.retries,
+    elapsedSeconds: round(report.elapsedMs / 1000),
+    requestsPerSecond: report.sendingMs > 0 ? round((report.requests * 1000) / report.sendingMs) : 0,
+  };
+}
+
+export function formatSummary(summary: SummaryJson, fatalMessage: string | undefined): string {
+  const lines = [
+    `campaign ${summary.campaign}: ${summary.rows} rows — ${summary.issued} issued, ${summary.failed} failed, ${summary.pending} pending`,
+  ];
+  for (const [code, count] of Object.entries(summary.failedByCode)) lines.push(`  failed ${code}: ${count}`);
+  if (summary.changed > 0) lines.push(`  ${summary.changed} row(s) changed after they were sent (REQUEST_CHANGED in the result)`);
+  for (const [group, jpy] of Object.entries(summary.issuedJpyByGroup)) lines.push(`  group ${group}: ¥${jpy.toLocaleString("en-US")} issued`);
+  for (const group of summary.exhaustedGroups) lines.push(`  group ${group}: budget exhausted, its remaining rows are pending`);
+  if (fatalMessage) lines.push(`  halted: ${fatalMessage}`);
+  if (summary.halt === "interrupted") lines.push("  interrupted: in-flight requests were finished and recorded");
+  lines.push(`  ${summary.requests} request(s), ${summary.retries} retr${summary.retries === 1 ? "y" : "ies"}, ${summary.requestsPerSecond} req/s, ${summary.elapsedSeconds} s`);
+  lines.push(`  result: ${summary.result}`);
+  lines.push(`  checkpoint: ${summary.checkpoint}`);
+  if (summary.pending > 0) lines.push("  rows are pending: run the same command again to resume (issued rows are never sent twice)");
+  return lines.join("\n");
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}

@@ -1,0 +1,64 @@
+import { UsageError } from "../errors.js";
+
+/** The logical columns the tool reads; each can be mapped to another header name. */
+export const LOGICAL_COLUMNS = ["recipient_id", "amount", "gift_card_name", "group_id", "start_at", "end_at"] as const;
+export type LogicalColumn = (typeof LOGICAL_COLUMNS)[number];
+
+/** Columns the tool appends to each result row; an input header may not use these names. */
+export const RESULT_COLUMNS = [
+  "request_id",
+  "status",
+  "points_code",
+  "error_code",
+  "error_message",
+  "attempts",
+  "paypay_request_id",
+  "issued_at",
+  "response_data",
+] as const;
+
+export type ColumnMap = Record<LogicalColumn, string>;
+
+/** Parses `--column recipient_id=member_no` entries into a full map (unmapped columns keep their names). */
+export function parseColumnMap(entries: readonly string[]): ColumnMap {
+  const map = Object.fromEntries(LOGICAL_COLUMNS.map((c) => [c, c])) as ColumnMap;
+  for (const entry of entries) {
+    const eq = entry.indexOf("=");
+    const logical = entry.slice(0, eq).trim();
+    const header = entry.slice(eq + 1).trim();
+    if (eq < 0 || header === "") {
+      throw new UsageError(`Expected --column as logical=header (e.g. recipient_id=member_no), got "${entry}"`);
+    }
+    if (!(LOGICAL_COLUMNS as readonly string[]).includes(logical)) {
+      throw new UsageError(`Unknown column "${logical}" in --column ${entry}: expected one of ${LOGICAL_COLUMNS.join(", ")}`);
+    }
+    map[logical as LogicalColumn] = header;
+  }
+  return map;
+}
+
+/** Where each logical column sits in a header row; -1 when the file lacks it. */
+export type ColumnIndex = Record<LogicalColumn, number>;
+
+export interface HeaderProblem {
+  column: string;
+  rule: string;
+}
+
+export function indexHeader(header: readonly string[], map: ColumnMap): { index: ColumnIndex; problems: HeaderProblem[] } {
+  const problems: HeaderProblem[] = [];
+  const seen = new Set<string>();
+  header.forEach((name) => {
+    if (name.trim() === "") problems.push({ column: name, rule: "header names must not be empty" });
+    else if (seen.has(name)) problems.push({ column: name, rule: "header names must be unique" });
+    seen.add(name);
+    if ((RESULT_COLUMNS as readonly string[]).includes(name)) {
+      problems.push({ column: name, rule: "is reserved for the result file; rename it" });
+    }
+  });
+  const index = Object.fromEntries(LOGICAL_COLUMNS.map((c) => [c, header.indexOf(map[c])])) as ColumnIndex;
+  if (index.recipient_id < 0) {
+    problems.push({ column: map.recipient_id, rule: "required column is missing from the header" });
+  }
+  return { index, problems };
+}

@@ -1,0 +1,31 @@
+import type { RowState } from "../checkpoint/records.js";
+
+/**
+ * What to do with a valid row given what the checkpoint knows of its requestId. Pure; the heart of
+ * exactly-once: a row is sent only when no code is known for it, and always under its same requestId.
+ */
+export type RowAction =
+  /** Nothing recorded, or in doubt with the same body: send (again) with the same requestId. */
+  | "send"
+  /** Issued with this very body: nothing to do. */
+  | "done"
+  /** Rejected permanently before; stays failed unless --retry-failed. */
+  | "keep-failed"
+  /** Issued, but the row now asks for something else: report it, never send it. */
+  | "conflict"
+  /** Sent with another body and the outcome is unknown: send the new body only with --retry-failed. */
+  | "changed";
+
+export function decideRow(fingerprint: string, state: RowState | undefined, retryFailed: boolean): RowAction {
+  if (state === undefined) return "send";
+  const same = state.fp === fingerprint;
+  switch (state.status) {
+    case "issued":
+      return same ? "done" : "conflict";
+    case "failed":
+      return retryFailed ? "send" : "keep-failed";
+    case "sent":
+    case "pending":
+      return same || retryFailed ? "send" : "changed";
+  }
+}

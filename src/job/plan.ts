@@ -1,0 +1,148 @@
+import type { CheckpointStore } from "../checkpoint/store.js";
+import type { GroupBudget } from "../paypay/types.js";
+import { daysBetween } from "./dates.js";
+import { decideRow, type RowAction } from "./decide.js";
+import type { InputItem } from "./input-rows.js";
+import type { RowProblem } from "./validate-row.js";
+
+/**
+ * The planner: folds the checked input and the checkpoint into what a run would do, without sending
+ * anything. Pure but for reading the checkpoint's index. The issue job, `plan` and `--dry-run` share it.
+ */
+
+export interface GroupPlan {
+  groupId: string;
+  rows: number;
+  amount: number;
+  sendRows: number;
+  sendAmount: number;
+  issuedRows: number;
+  issuedAmount: number;
+  /** Period length in days → how many rows ask for it and the first such row. */
+  periods: Map<number, { count: number; firstRow: number }>;
+}
+
+export interface Plan {
+  header: string[];
+  rows: number;
+  problems: RowProblem[];
+  actions: Record<RowAction, number>;
+  groups: Map<string, GroupPlan>;
+  firstStartAt?: string;
+  lastEndAt?: string;
+}
+
+export class Planner {
+  private readonly plan: Plan = {
+    header: [],
+    rows: 0,
+    problems: [],
+    actions: { send: 0, done: 0, "keep-failed": 0, conflict: 0, changed: 0 },
+    groups: new Map(),
+  };
+  private readonly firstRowOf = new Map<string, number>();
+  private sawHeader = false;
+
+  constructor(
+    private readonly store: CheckpointStore | undefined,
+    private readonly retryFailed: boolean,
+  ) {}
+
+  add(item: InputItem): void {
+    const plan = this.plan;
+    if (item.kind === "header") {
+      this.sawHeader = true;
+      plan.header = item.header;
+      plan.problems.push(...item.problems);
+      return;
+    }
+    plan.rows++;
+    if (item.kind === "invalid") {
+      plan.problems.push(...item.problems);
+      return;
+    }
+    const { prepared } = item;
+    const first = this.firstRowOf.get(prepared.request.requestId);
+    if (first !== undefined) {
+      plan.problems.push({ row: prepared.row, column: "recipient_id", value: prepared.recipientId, rule: `duplicates row ${first}; each recipient may appear once` });
+      return;
+    }
+    this.firstRowOf.set(prepared.request.requestId, prepared.row);
+
+    const action = decideRow(prepared.fingerprint, this.store?.get(prepared.request.requestId), this.retryFailed);
+    plan.actions[action]++;
+    const { groupId, giftCardValue, startAt, endAt } = prepared.request;
+    const group = plan.groups.get(groupId) ?? newGroup(groupId);
+    plan.groups.set(groupId, group);
+    group.rows++;
+    group.amount += giftCardValue;
+    if (action === "send") {
+      group.sendRows++;
+      group.sendAmount += giftCardValue;
+    } else if (action === "done" || action === "conflict") {
+      group.issuedRows++;
+      group.issuedAmount += giftCardValue;
+    }
+    const days = daysBetween(startAt, endAt);
+    const period = group.periods.get(days);
+    if (period) period.count++;
+    else group.periods.set(days, { count: 1, firstRow: prepared.row });
+    if (plan.firstStartAt === undefined || startAt < plan.firstStartAt) plan.firstStartAt = startAt;
+    if (plan.lastEndAt === undefined || endAt > plan.lastEndAt) plan.lastEndAt = endAt;
+  }
+
+  finish(file: string): Plan {
+    if (!this.sawHeader) this.plan.problems.push({ row: 1, column: "(header)", value: "", rule: `${file} is empty: expected a header row` });
+    return this.plan;
+  }
+}
+
+function newGroup(groupId: string): GroupPlan {
+  return { groupId, rows: 0, amount: 0, sendRows: 0, sendAmount: 0, issuedRows: 0, issuedAmount: 0, periods: new Map() };
+}
+
+/** One reason the live group budgets cannot serve the plan. */
+export interface BudgetProblem {
+  groupId: string;
+  kind: "missing-group" | "shortfall" | "period";
+  message: string;
+  /** JPY missing, for a shortfall. */
+  shortfall?: number;
+}
+
+/** Compares the plan with live budgets. Pure. */
+export function checkBudgets(plan: Plan, budgets: readonly GroupBudget[]): BudgetProblem[] {
+  const byId = new Map(budgets.map((b) => [b.groupId, b]));
+  const problems: BudgetProblem[] = [];
+  for (const group of plan.groups.values()) {
+    if (group.sendRows === 0) continue;
+    const budget = byId.get(group.groupId);
+    if (!budget) {
+      problems.push({ groupId: group.groupId, kind: "missing-group", message: `group ${group.groupId} does not exist for this merchant (${group.sendRows} rows use it)` });
+      continue;
+    }
+    const max = budget.maxPeriodDays;
+    if (max !== undefined) {
+      const over = [...group.periods].filter(([days]) => days > max);
+      if (over.length > 0) {
+        const count = over.reduce((sum, [, p]) => sum + p.count, 0);
+        const firstRow = Math.min(...over.map(([, p]) => p.firstRow));
+        problems.push({
+          groupId: group.groupId,
+          kind: "period",
+          message: `group ${group.groupId} allows at most ${max} days from start_at to end_at; ${count} row(s) ask for more (first: row ${firstRow})`,
+        });
+      }
+    }
+    if (group.sendAmount > budget.budget) {
+      const shortfall = group.sendAmount - budget.budget;
+      problems.push({
+        groupId: group.groupId,
+        kind: "shortfall",
+        shortfall,
+        message: `group ${group.groupId} needs ¥${group.sendAmount} for ${group.sendRows} row(s) but has ¥${budget.budget} left: short by ¥${shortfall}`,
+      });
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,17 @@
+import { serializeCreateBody } from "../paypay/client.js";
+import type { CreatePointsCodeRequest } from "../paypay/types.js";
+import { deriveRequestId, requestFingerprint } from "./request-id.js";
+import type { ValidRow } from "./validate-row.js";
+
+/** A valid row with everything needed to send it: its requestId, exact body and fingerprint. */
+export interface PreparedRow {
+  row: number;
+  recipientId: string;
+  request: CreatePointsCodeRequest;
+  fingerprint: string;
+}
+
+export function prepareRow(campaign: string, valid: ValidRow): PreparedRow {
+  const request: CreatePointsCodeRequest = { requestId: deriveRequestId(campaign, valid.recipientId), ...valid.request };
+  return { row: valid.row, recipientId: valid.recipientId, request, fingerprint: requestFingerprint(serializeCreateBody(request)) };
+}

@@ -1,0 +1,66 @@
+import { stringify } from "csv-stringify/sync";
+import type { CheckpointStore } from "../checkpoint/store.js";
+import { writeFileAtomically } from "../fs/atomic-write.js";
+import { RESULT_COLUMNS } from "./columns.js";
+import { readInputRows, type InputSpec } from "./input-rows.js";
+import { resultFields, REQUEST_CHANGED } from "./result-row.js";
+
+export interface ResultCounts {
+  rows: number;
+  issued: number;
+  failed: number;
+  pending: number;
+  /** Rows whose content changed after they were sent or issued. */
+  changed: number;
+  /** JPY issued per group, from the checkpoint. */
+  issuedAmountByGroup: Map<string, number>;
+  failedByCode: Map<string, number>;
+}
+
+const BATCH_ROWS = 512;
+
+/**
+ * Regenerates the result file from the input and the checkpoint: one row per input row, in input
+ * order, input columns untouched, then the result columns. Atomic (temp file + rename), mode 0600.
+ */
+export async function writeResults(spec: InputSpec, store: CheckpointStore, out: string): Promise<ResultCounts> {
+  const counts: ResultCounts = { rows: 0, issued: 0, failed: 0, pending: 0, changed: 0, issuedAmountByGroup: new Map(), failedByCode: new Map() };
+  await writeFileAtomically(out, async (write) => {
+    let batch: string[][] = [];
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const text = stringify(batch);
+      batch = [];
+      await write(text);
+    };
+    for await (const item of readInputRows(spec)) {
+      if (item.kind === "header") {
+        batch.push([...item.header, ...RESULT_COLUMNS]);
+        continue;
+      }
+      counts.rows++;
+      if (item.kind === "invalid") {
+        // Only reachable when the input changed under a running job; say so on the row.
+        const problem = item.problems.map((p) => `${p.column}: ${p.rule}`).join("; ");
+        batch.push([...item.fields, "", "pending", "", "INVALID_ROW", problem, "0", "", "", ""]);
+        counts.pending++;
+      } else {
+        const { prepared } = item;
+        const state = store.get(prepared.request.requestId);
+        const outcome = state ? await store.readOutcome(state) : undefined;
+        const fields = resultFields(prepared, state, outcome);
+        counts[fields.status]++;
+        if (fields.error_code === REQUEST_CHANGED) counts.changed++;
+        if (fields.status === "issued") {
+          const group = outcome?.groupId ?? prepared.request.groupId;
+          counts.issuedAmountByGroup.set(group, (counts.issuedAmountByGroup.get(group) ?? 0) + (outcome?.value ?? 0));
+        }
+        if (fields.status === "failed") counts.failedByCode.set(fields.error_code, (counts.failedByCode.get(fields.error_code) ?? 0) + 1);
+        batch.push([...item.fields, ...RESULT_COLUMNS.map((c) => fields[c])]);
+      }
+      if (batch.length >= BATCH_ROWS) await flush();
+    }
+    await flush();
+  });
+  return counts;
+}

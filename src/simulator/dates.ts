@@ -1,0 +1,27 @@
+/**
+ * Calendar arithmetic on `yyyy-MM-dd` strings, in UTC so that the host's time zone and DST can
+ * never shift a day.
+ */
+
+const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
+const MS_PER_DAY = 86_400_000;
+
+/** Days since 1970-01-01 for a real calendar date, or undefined (e.g. 2026-02-30). */
+export function dayNumber(text: string): number | undefined {
+  const match = DATE_PATTERN.exec(text);
+  if (!match) return undefined;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const date = new Date(0);
+  // setUTCFullYear, unlike Date.UTC, does not map years 0..99 onto 1900..1999.
+  date.setUTCFullYear(year, month - 1, day);
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return undefined;
+  return Math.round(date.getTime() / MS_PER_DAY);
+}
+
+export function formatDayNumber(days: number): string {
+  const date = new Date(days * MS_PER_DAY);
+  const year = String(date.getUTCFullYear()).padStart(4, "0");
+  const month = String(date.getUTCMonth() + 1).padStart(2, "0");
+  const day = String(date.getUTCDate()).padStart(2, "0");
+  return `${year}-${month}-${day}`;
+}

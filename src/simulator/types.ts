@@ -1,0 +1,87 @@
+/**
+ * Public shapes of the local PayPay Points Code simulator. The CLI, the job-runner tests and the
+ * standalone `simulator` command all code against these, so they change only deliberately.
+ */
+
+export interface SimulatorGroup {
+  /** Decimal int64: ids exceed 2^53, so they never pass through a JS number. */
+  groupId: string;
+  /** Remaining budget in JPY. */
+  budget: number;
+  maxPeriodDays: number;
+  minAmount: number;
+}
+
+export interface SimulatorCredentials {
+  apiKey: string;
+  apiSecret: string;
+  merchantId: string;
+}
+
+export type FaultKind =
+  | "rateLimit"
+  | "maintenance"
+  | "error500BeforeCommit"
+  | "error500AfterCommit"
+  | "resetBeforeCommit"
+  | "resetAfterCommit"
+  | "hangAfterCommit"
+  | "truncateAfterCommit";
+
+/** Probability 0..1 per fault kind; a missing kind never fires. */
+export type FaultRates = Partial<Record<FaultKind, number>>;
+
+export interface SimulatorOptions {
+  credentials?: SimulatorCredentials;
+  groups?: SimulatorGroup[];
+  createPath?: string;
+  budgetPath?: string;
+  /** Every create and budget request waits latencyMs + uniform[0, jitterMs). */
+  latencyMs?: number;
+  jitterMs?: number;
+  /** Applied to create requests only. */
+  faults?: FaultRates;
+  /** Seeds the fault draws, the jitter and the generated codes. */
+  seed?: number;
+  /** Create requests beyond this many at once are answered 429 RATE_LIMIT. */
+  maxInFlight?: number;
+  clockSkewSeconds?: number;
+  /** Millisecond clock, injectable so tests can move the server's time. */
+  now?: () => number;
+}
+
+export interface LedgerEntry {
+  requestId: string;
+  code: string;
+  groupId: string;
+  giftCardValue: number;
+  giftCardName: string;
+  startAt: string;
+  /** As stored: a same-day request ends the next day. */
+  endAt: string;
+  /** Always 1: a replayed request is never charged again. */
+  charges: number;
+  createdAt: string;
+}
+
+export interface SimulatorStats {
+  requests: number;
+  createRequests: number;
+  faultsInjected: Record<FaultKind, number>;
+  maxConcurrentCreates: number;
+  rejectedByCode: Record<string, number>;
+}
+
+export interface Simulator {
+  /** Resolves to the base URL, e.g. "http://127.0.0.1:43123". */
+  start(port?: number, host?: string): Promise<string>;
+  /** Also destroys sockets held open by hangAfterCommit. */
+  close(): Promise<void>;
+  readonly baseUrl: string;
+  ledger(): LedgerEntry[];
+  callsByRequestId(): Map<string, number>;
+  budgets(): SimulatorGroup[];
+  setBudget(groupId: string, budget: number): void;
+  stats(): SimulatorStats;
+  setFaults(faults: FaultRates): void;
+}
