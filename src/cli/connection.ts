@@ -2,7 +2,8 @@ import type { Logger } from "pino";
 import { UsageError } from "../errors.js";
 import { CLIENT_DEFAULTS, PayPayClient } from "../paypay/client.js";
 import { credentialsFromEnv, type Credentials } from "../paypay/credentials.js";
-import { checkBaseUrl, ENVIRONMENTS, isLoopbackHost, type EnvironmentName } from "../paypay/environments.js";
+import { isLoopbackHost } from "../loopback.js";
+import { checkBaseUrl, ENVIRONMENTS, type EnvironmentName } from "../paypay/environments.js";
 import { createSimulator, LOCAL_CREDENTIALS, type Simulator } from "../simulator/index.js";
 
 /** Where and how to reach PayPay: every connection flag, resolved. */

@@ -3,7 +3,7 @@ import type { LevelWithSilent } from "pino";
 import { UsageError } from "../errors.js";
 import { parseColumnMap } from "../job/columns.js";
 import type { IssueJobOptions } from "../job/issue-job.js";
-import { isIsoDate } from "../job/dates.js";
+import { isIsoDate } from "../dates.js";
 import { MAX_AMOUNT } from "../job/validate-row.js";
 import { isInt64String } from "../paypay/int64.js";
 import { ENVIRONMENT_NAMES } from "../paypay/environments.js";

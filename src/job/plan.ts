@@ -1,6 +1,6 @@
 import type { CheckpointStore } from "../checkpoint/store.js";
 import type { GroupBudget } from "../paypay/types.js";
-import { daysBetween } from "./dates.js";
+import { daysBetween } from "../dates.js";
 import { decideRow, type RowAction } from "./decide.js";
 import type { InputItem } from "./input-rows.js";
 import type { RowProblem } from "./validate-row.js";

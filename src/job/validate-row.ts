@@ -1,7 +1,7 @@
 import { isInt64String } from "../paypay/int64.js";
 import type { CreatePointsCodeRequest } from "../paypay/types.js";
 import type { ColumnIndex, ColumnMap, LogicalColumn } from "./columns.js";
-import { parseIsoDate } from "./dates.js";
+import { dayNumber } from "../dates.js";
 
 /**
  * Row validation, pure. Each rule names itself in the message a user reads, so "row 7, column
@@ -105,7 +105,7 @@ export function validateRow(
       fail(column, value, `is required (or give a default with ${flag})`);
       return undefined;
     }
-    const day = parseIsoDate(value);
+    const day = dayNumber(value);
     if (day === undefined) fail(column, value, "must be a real calendar date written yyyy-MM-dd");
     return day;
   }

@@ -1,5 +1,7 @@
-import { isIP } from "node:net";
+import { isLoopbackHost } from "../loopback.js";
 import { UsageError } from "../errors.js";
+
+
 
 export const ENVIRONMENTS = {
   production: "https://api.paypay.ne.jp",
@@ -11,14 +13,6 @@ export const ENVIRONMENTS = {
 export type EnvironmentName = keyof typeof ENVIRONMENTS;
 
 export const ENVIRONMENT_NAMES = Object.keys(ENVIRONMENTS) as EnvironmentName[];
-
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  if (host === "localhost" || host.endsWith(".localhost")) return true;
-  if (isIP(host) === 4) return host.startsWith("127.");
-  if (isIP(host) === 6) return host === "::1" || host.startsWith("::ffff:127.");
-  return false;
-}
 
 /**
  * Parses and checks a base URL. Credentials and codes must never cross a network in clear text, so

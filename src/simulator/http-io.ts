@@ -1,5 +1,4 @@
 import type { IncomingMessage } from "node:http";
-import { isIP } from "node:net";
 import { ApiError } from "./responses.js";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -48,14 +47,3 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
   });
 }
 
-/** Admin endpoints have no auth, so they answer only callers on this machine. */
-export function isLoopbackAddress(address: string | undefined): boolean {
-  if (address === undefined) return false;
-  const v4 = address.startsWith("::ffff:") ? address.slice("::ffff:".length) : address;
-  if (isIP(v4) === 4) return v4.startsWith("127.");
-  return address === "::1";
-}
-
-export function isLoopbackHost(host: string): boolean {
-  return host === "localhost" || isLoopbackAddress(host);
-}

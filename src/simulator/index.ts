@@ -12,4 +12,4 @@ export { DEFAULT_BUDGET_PATH, DEFAULT_CREATE_PATH, DEFAULT_GROUP, LOCAL_CREDENTI
 export { FAULT_KINDS } from "./faults.js";
 export { ADMIN_BUDGET_PATH, ADMIN_LEDGER_PATH } from "./admin.js";
 export { createSimulator } from "./server.js";
-export { isLoopbackHost } from "./http-io.js";
+export { isLoopbackHost } from "../loopback.js";

@@ -1,7 +1,7 @@
 import { LosslessNumber } from "lossless-json";
 import type { CreatePointsCodeRequest } from "../paypay/types.js";
 import type { CodeGenerator } from "./codes.js";
-import { formatDayNumber } from "./dates.js";
+import { formatDayNumber } from "../dates.js";
 import { ApiError } from "./responses.js";
 import type { LedgerEntry, SimulatorGroup } from "./types.js";
 import type { ValidCreateRequest } from "./validate-request.js";

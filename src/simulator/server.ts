@@ -5,7 +5,8 @@ import { ADMIN_BUDGET_PATH, ADMIN_LEDGER_PATH, sendLedger, setBudgetFromRequest 
 import { CodeGenerator } from "./codes.js";
 import { resolveOptions, type ResolvedOptions } from "./config.js";
 import { FaultPlan } from "./faults.js";
-import { isLoopbackAddress, readBody, singleHeader, splitTarget } from "./http-io.js";
+import { isLoopbackHost } from "../loopback.js";
+import { readBody, singleHeader, splitTarget } from "./http-io.js";
 import { Ledger } from "./ledger.js";
 import { derivedRandom, type Random } from "./prng.js";
 import { ApiError, assignRequestId, sendError, sendJson, successBody, writeJsonHead } from "./responses.js";
@@ -120,7 +121,7 @@ class PointsCodeSimulator implements Simulator {
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { path, query } = splitTarget(req.url);
     const method = req.method ?? "";
-    if ((path === ADMIN_LEDGER_PATH || path === ADMIN_BUDGET_PATH) && isLoopbackAddress(req.socket.remoteAddress)) {
+    if ((path === ADMIN_LEDGER_PATH || path === ADMIN_BUDGET_PATH) && isLoopbackHost(req.socket.remoteAddress ?? "")) {
       if (path === ADMIN_LEDGER_PATH) {
         if (method !== "GET") throw new ApiError("METHOD_NOT_ALLOWED", `${method} is not allowed on ${path}`, { Allow: "GET" });
         sendLedger(res, this.store, this.stats());
@@ -163,7 +164,10 @@ class PointsCodeSimulator implements Simulator {
     const before = this.faults.drawBeforeCommit();
     if (before !== undefined) {
       this.recorder.fault(before);
-      if (before === "resetBeforeCommit") return void req.socket.resetAndDestroy();
+      if (before === "resetBeforeCommit") {
+        req.socket.resetAndDestroy();
+        return;
+      }
       if (before === "rateLimit") throw new ApiError("RATE_LIMIT", "Too many requests", RETRY_AFTER);
       if (before === "maintenance") throw new ApiError("MAINTENANCE_MODE", "Scheduled maintenance", RETRY_AFTER);
       throw new ApiError("SERVICE_ERROR", "Service error; nothing was committed");

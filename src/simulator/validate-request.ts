@@ -1,6 +1,6 @@
 import { parseJsonExact, readInt64, readSafeInteger } from "../paypay/int64.js";
 import type { CreatePointsCodeRequest } from "../paypay/types.js";
-import { dayNumber } from "./dates.js";
+import { dayNumber } from "../dates.js";
 import { ApiError } from "./responses.js";
 
 const FIELDS = ["requestId", "groupId", "giftCardName", "giftCardValue", "startAt", "endAt"] as const;

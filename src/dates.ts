@@ -1,12 +1,12 @@
 /**
- * Calendar arithmetic on `yyyy-MM-dd` strings, in UTC so that the host's time zone and DST can
- * never shift a day.
+ * Calendar dates as `yyyy-MM-dd`, the only format PayPay accepts. Pure and in UTC, so the host's
+ * time zone and DST can never shift a day. Shared by the row validator and the simulator.
  */
 
 const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
 const MS_PER_DAY = 86_400_000;
 
-/** Days since 1970-01-01 for a real calendar date, or undefined (e.g. 2026-02-30). */
+/** Days since 1970-01-01 for a real calendar date, or undefined (`2026-02-30`, `2026-2-3`). */
 export function dayNumber(text: string): number | undefined {
   const match = DATE_PATTERN.exec(text);
   if (!match) return undefined;
@@ -16,6 +16,15 @@ export function dayNumber(text: string): number | undefined {
   date.setUTCFullYear(year, month - 1, day);
   if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return undefined;
   return Math.round(date.getTime() / MS_PER_DAY);
+}
+
+export function isIsoDate(text: string): boolean {
+  return dayNumber(text) !== undefined;
+}
+
+/** Whole days from `start` to `end`; NaN unless both are real dates. */
+export function daysBetween(start: string, end: string): number {
+  return (dayNumber(end) ?? NaN) - (dayNumber(start) ?? NaN);
 }
 
 export function formatDayNumber(days: number): string {

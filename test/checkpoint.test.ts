@@ -1,0 +1,183 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFile, stat, truncate, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { acquireLock } from "../src/checkpoint/lock.js";
+import { JournalStore } from "../src/checkpoint/journal-store.js";
+import { encodeLine } from "../src/checkpoint/line-codec.js";
+import { BatchError } from "../src/errors.js";
+import { tempDir } from "./support/cli.js";
+
+function outcome(rid: string, status: "issued" | "failed" | "pending" = "issued") {
+  return { rid, fp: `fp-${rid}`, status, attempts: 1, groupId: "29952775505428481", value: 100, code: `CODE-${rid}`, data: `{"giftCardCode":"CODE-${rid}"}` };
+}
+
+async function journalWith(dir: string, records: number): Promise<string> {
+  const file = join(dir, `j-${records}-${Math.random().toString(36).slice(2)}.checkpoint`);
+  const store = await JournalStore.open(file, "camp");
+  for (let i = 0; i < records; i++) {
+    await store.recordSent(`r${i}`, `fp-r${i}`, i + 2);
+    await store.recordOutcome(outcome(`r${i}`));
+  }
+  await store.close();
+  return file;
+}
+
+describe("journal store", () => {
+  test("records survive reopening; outcomes read back exactly; file mode 0600", async () => {
+    const dir = await tempDir();
+    const file = await journalWith(dir, 3);
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    const store = await JournalStore.open(file, "camp");
+    assert.deepEqual([...store.entries()].map(([rid, s]) => [rid, s.status, s.fp, s.attempts]), [
+      ["r0", "issued", "fp-r0", 1],
+      ["r1", "issued", "fp-r1", 1],
+      ["r2", "issued", "fp-r2", 1],
+    ]);
+    const read = await store.readOutcome(store.get("r1")!);
+    assert.equal(read?.code, "CODE-r1");
+    assert.equal(read?.data, `{"giftCardCode":"CODE-r1"}`);
+    await store.close();
+  });
+
+  test("a later outcome replaces an earlier one and attempts add up across runs", async () => {
+    const dir = await tempDir();
+    const file = join(dir, "x.checkpoint");
+    const store = await JournalStore.open(file, "camp");
+    await store.recordSent("a", "fp-a", 2);
+    await store.recordOutcome({ ...outcome("a", "pending"), attempts: 8, code: undefined, data: undefined, errorCode: "TIMEOUT" });
+    await store.close();
+    const again = await JournalStore.open(file, "camp");
+    assert.equal(again.get("a")?.status, "pending");
+    await again.recordOutcome({ ...outcome("a"), attempts: 2 });
+    await again.close();
+    const third = await JournalStore.open(file, "camp");
+    assert.deepEqual([third.get("a")?.status, third.get("a")?.attempts], ["issued", 10]);
+    await third.close();
+  });
+
+  test("a checkpoint belongs to one campaign", async () => {
+    const dir = await tempDir();
+    const file = await journalWith(dir, 1);
+    await assert.rejects(JournalStore.open(file, "other"), (e: unknown) => e instanceof BatchError && e.code === "CHECKPOINT_OTHER_CAMPAIGN" && /"camp"/.test(e.message) && /"other"/.test(e.message));
+  });
+
+  test("a last record cut at every byte offset resumes with the records before it, and appends cleanly after", async () => {
+    const dir = await tempDir();
+    const file = await journalWith(dir, 3);
+    const whole = await readFile(file);
+    const lastStart = whole.subarray(0, whole.length - 1).lastIndexOf(0x0a) + 1;
+    for (let cut = lastStart; cut < whole.length; cut++) {
+      await writeFile(file, whole.subarray(0, cut));
+      const store = await JournalStore.open(file, "camp");
+      // The cut record is r2's outcome: r2 is back to "sent" (in doubt), r0 and r1 stay issued.
+      assert.deepEqual([store.get("r0")?.status, store.get("r1")?.status, store.get("r2")?.status], ["issued", "issued", "sent"], `cut at ${cut}`);
+      await store.recordOutcome(outcome("r2"));
+      await store.close();
+      const reopened = await JournalStore.open(file, "camp");
+      assert.equal(reopened.get("r2")?.status, "issued", `append after cut at ${cut}`);
+      await reopened.close();
+      const lines = (await readFile(file, "utf8")).split("\n");
+      assert.equal(lines.length, whole.toString("utf8").split("\n").length, `after the cut at ${cut}, one whole record replaced the torn one`);
+    }
+  });
+
+  test("trailing zero bytes (a filesystem's torn allocation) are a torn tail, not damage", async () => {
+    const dir = await tempDir();
+    const file = await journalWith(dir, 2);
+    await writeFile(file, Buffer.concat([await readFile(file), Buffer.alloc(37)]));
+    const store = await JournalStore.open(file, "camp");
+    assert.equal(store.get("r1")?.status, "issued");
+    await store.close();
+  });
+
+  test("damage before the last record is refused, naming file, line and byte", async () => {
+    const dir = await tempDir();
+    const file = await journalWith(dir, 3);
+    const whole = await readFile(file);
+    const secondLine = whole.indexOf(0x0a) + 1;
+    const lastStart = whole.subarray(0, whole.length - 1).lastIndexOf(0x0a) + 1;
+    for (const position of [secondLine + 3, secondLine + 20, lastStart - 10]) {
+      const damaged = Buffer.from(whole);
+      damaged[position] = damaged[position] === 0x41 ? 0x42 : 0x41;
+      await writeFile(file, damaged);
+      await assert.rejects(JournalStore.open(file, "camp"), (e: unknown) => {
+        assert.ok(e instanceof BatchError && e.code === "CHECKPOINT_DAMAGED", String(e));
+        assert.match(e.message, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: record at line \\d+ \\(byte \\d+\\)`));
+        return true;
+      });
+    }
+  });
+
+  test("a last complete line with a bad checksum followed by a partial line is damage, not a tear", async () => {
+    const dir = await tempDir();
+    const file = await journalWith(dir, 2);
+    const whole = await readFile(file);
+    const bad = Buffer.from(encodeLine({ t: "sent", rid: "zz", fp: "f", row: 9, at: "x" }));
+    bad[12] = 0x5a;
+    await writeFile(file, Buffer.concat([whole, bad, Buffer.from("0000")]));
+    await assert.rejects(JournalStore.open(file, "camp"), (e: unknown) => e instanceof BatchError && e.code === "CHECKPOINT_DAMAGED");
+  });
+
+  test("a file that is not a checkpoint is refused", async () => {
+    const dir = await tempDir();
+    const file = join(dir, "notes.txt");
+    await writeFile(file, "hello\nworld\n");
+    await assert.rejects(JournalStore.open(file, "camp"), (e: unknown) => e instanceof BatchError && e.kind === "checkpoint");
+  });
+
+  test("an empty or header-torn file starts fresh", async () => {
+    const dir = await tempDir();
+    const file = await journalWith(dir, 0);
+    const size = (await stat(file)).size;
+    await truncate(file, size - 5);
+    const store = await JournalStore.open(file, "camp");
+    assert.equal([...store.entries()].length, 0);
+    await store.close();
+    assert.equal((await stat(file)).size, size);
+  });
+});
+
+describe("lock", () => {
+  test("a live holder is refused with pid, host and start time; release frees it", async () => {
+    const dir = await tempDir();
+    const file = join(dir, "s.lock");
+    const held = await acquireLock(file);
+    await assert.rejects(acquireLock(file), (e: unknown) => {
+      assert.ok(e instanceof BatchError && e.kind === "locked");
+      assert.match(e.message, new RegExp(`pid ${process.pid} on ${hostname()}, started \\d{4}-`));
+      return true;
+    });
+    await held.release();
+    const again = await acquireLock(file);
+    await again.release();
+  });
+
+  test("a lock left by a dead process is taken over", async () => {
+    const dir = await tempDir();
+    const file = join(dir, "s.lock");
+    const child = spawn(process.execPath, ["-e", "0"]);
+    const deadPid = await new Promise<number>((resolve) => child.on("exit", () => resolve(child.pid!)));
+    await writeFile(file, JSON.stringify({ pid: deadPid, host: hostname(), startedAt: "2026-01-01T00:00:00.000Z" }));
+    const held = await acquireLock(file);
+    assert.equal(JSON.parse(await readFile(file, "utf8")).pid, process.pid);
+    await held.release();
+  });
+
+  test("a lock from another host is never taken over", async () => {
+    const dir = await tempDir();
+    const file = join(dir, "s.lock");
+    await writeFile(file, JSON.stringify({ pid: 1, host: "other-host", startedAt: "2026-01-01T00:00:00.000Z" }));
+    await assert.rejects(acquireLock(file, () => false), /pid 1 on other-host/);
+  });
+
+  test("many contenders for a stale lock: exactly one wins", async () => {
+    const dir = await tempDir();
+    const file = join(dir, "s.lock");
+    await writeFile(file, JSON.stringify({ pid: 999_999_999, host: hostname(), startedAt: "2026-01-01T00:00:00.000Z" }));
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => acquireLock(file, (pid) => pid === process.pid)));
+    assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
+  });
+});

@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { RowState } from "../src/checkpoint/records.js";
+import { decideRow } from "../src/job/decide.js";
+import { checkBudgets, Planner } from "../src/job/plan.js";
+import { prepareRow } from "../src/job/prepared-row.js";
+
+describe("decideRow: exactly-once on resume", () => {
+  const state = (status: RowState["status"], fp = "same"): RowState => ({ status, fp, attempts: 1 });
+  const table: Array<[RowState | undefined, string, boolean, string]> = [
+    [undefined, "same", false, "send"],
+    [state("issued"), "same", false, "done"],
+    [state("issued"), "same", true, "done"],
+    [state("issued"), "other", false, "conflict"],
+    [state("issued"), "other", true, "conflict"],
+    [state("failed"), "same", false, "keep-failed"],
+    [state("failed"), "same", true, "send"],
+    [state("sent"), "same", false, "send"],
+    [state("pending"), "same", false, "send"],
+    [state("sent"), "other", false, "changed"],
+    [state("pending"), "other", true, "send"],
+  ];
+  for (const [s, fp, retryFailed, expected] of table) {
+    test(`${s?.status ?? "unknown"} with ${fp} body${retryFailed ? " and --retry-failed" : ""} → ${expected}`, () => {
+      assert.equal(decideRow(fp, s, retryFailed), expected);
+    });
+  }
+});
+
+describe("planner and budget check", () => {
+  const row = (n: number, value: number, groupId = "29952775505428481", endAt = "2026-06-30") =>
+    prepareRow("c", { row: n, recipientId: `r${n}`, request: { groupId, giftCardName: "n", giftCardValue: value, startAt: "2026-04-01", endAt } });
+
+  test("totals per group, duplicates listed with the first row, budgets compared", () => {
+    const planner = new Planner(undefined, false);
+    planner.add({ kind: "header", header: ["recipient_id"], index: {} as never, problems: [] });
+    for (const [n, v] of [[2, 100], [3, 250], [4, 100]] as const) planner.add({ kind: "row", fields: [], prepared: row(n, v) });
+    planner.add({ kind: "row", fields: [], prepared: row(3, 1) });
+    planner.add({ kind: "row", fields: [], prepared: row(6, 40, "7", "2027-06-30") });
+    const plan = planner.finish("in.csv");
+    assert.deepEqual(plan.problems.map((p) => [p.row, p.column, p.rule]), [[3, "recipient_id", "duplicates row 3; each recipient may appear once"]]);
+    assert.equal(plan.groups.get("29952775505428481")?.sendAmount, 450);
+    assert.equal(plan.actions.send, 4);
+    const problems = checkBudgets(plan, [
+      { groupId: "29952775505428481", budget: 400, maxPeriodDays: 365 },
+      { groupId: "7", budget: 1000, maxPeriodDays: 90 },
+    ]);
+    assert.deepEqual(problems.map((p) => [p.groupId, p.kind, p.shortfall]), [["29952775505428481", "shortfall", 50], ["7", "period", undefined]]);
+    assert.match(problems[1]!.message, /at most 90 days.*1 row\(s\).*first: row 6/);
+    assert.deepEqual(checkBudgets(plan, []).map((p) => p.kind), ["missing-group", "missing-group"]);
+  });
+
+  test("an empty file is a problem", () => {
+    assert.deepEqual(new Planner(undefined, false).finish("empty.csv").problems.map((p) => p.rule), ["empty.csv is empty: expected a header row"]);
+  });
+});
