@@ -6,11 +6,26 @@ import { budgetCommand } from "./cli/commands/budget.js";
 import { issueCommand } from "./cli/commands/issue.js";
 import { simulatorCommand } from "./cli/commands/simulator.js";
 import { EXIT, exitCodeOfError } from "./cli/exit-codes.js";
+import { closest } from "./cli/expect.js";
+
+/** yargs names an unknown flag; we also name the closest known one. */
+function withSuggestion(message: string, known: string[]): string {
+  const unknown = /^Unknown arguments?: (.+)$/.exec(message)?.[1]?.split(", ")[0];
+  const suggestion = unknown ? closest(unknown, known.filter((k) => k.includes("-") || k === k.toLowerCase())) : undefined;
+  return suggestion ? `${message} (did you mean --${suggestion}?)` : message;
+}
+
+/** Every option yargs knows at the moment of failure (the command's own included). */
+function knownOptions(parser: unknown): string[] {
+  // getOptions() exists on the instance but is missing from @types/yargs.
+  return Object.keys((parser as { getOptions(): { key: Record<string, unknown> } }).getOptions().key);
+}
 
 /** The entry point: parses the command line, runs a command, and alone decides the exit code. */
 async function main(argv: string[]): Promise<void> {
   try {
-    await yargs(argv)
+    const parser = yargs(argv);
+    await parser
       .scriptName("points-code-batch")
       .usage("$0 <command> [options]\n\nBulk-issue PayPay Points Codes from a CSV: validated, idempotent, resumable.\nCredentials come from PAYPAY_API_KEY, PAYPAY_API_SECRET and PAYPAY_MERCHANT_ID.")
       .command(issueCommand)
@@ -21,7 +36,7 @@ async function main(argv: string[]): Promise<void> {
       .recommendCommands()
       .epilogue("Exit codes: 0 all issued; 1 internal error; 2 refused (usage, validation, budget), nothing sent; 3 some rows failed; 4 rows pending, rerun to resume; 5 locked by another run.")
       .fail((message, error) => {
-        throw error ?? new UsageError(message);
+        throw error ?? new UsageError(withSuggestion(message, knownOptions(parser)));
       })
       .help()
       .version()

@@ -1,4 +1,5 @@
 import type { IssueReport } from "../job/issue-job.js";
+import { yen } from "../yen.js";
 
 /** The end-of-run summary, for people (text on stdout) and for automation (`--summary-json`). */
 
@@ -50,7 +51,7 @@ export function formatSummary(summary: SummaryJson, fatalMessage: string | undef
   ];
   for (const [code, count] of Object.entries(summary.failedByCode)) lines.push(`  failed ${code}: ${count}`);
   if (summary.changed > 0) lines.push(`  ${summary.changed} row(s) changed after they were sent (REQUEST_CHANGED in the result)`);
-  for (const [group, jpy] of Object.entries(summary.issuedJpyByGroup)) lines.push(`  group ${group}: ¥${jpy.toLocaleString("en-US")} issued`);
+  for (const [group, jpy] of Object.entries(summary.issuedJpyByGroup)) lines.push(`  group ${group}: ${yen(jpy)} issued`);
   for (const group of summary.exhaustedGroups) lines.push(`  group ${group}: budget exhausted, its remaining rows are pending`);
   if (fatalMessage) lines.push(`  halted: ${fatalMessage}`);
   if (summary.halt === "interrupted") lines.push("  interrupted: in-flight requests were finished and recorded");

@@ -4,6 +4,7 @@ import { daysBetween } from "../dates.js";
 import { decideRow, type RowAction } from "./decide.js";
 import type { InputItem } from "./input-rows.js";
 import type { RowProblem } from "./validate-row.js";
+import { yen } from "../yen.js";
 
 /**
  * The planner: folds the checked input and the checkpoint into what a run would do, without sending
@@ -140,7 +141,7 @@ export function checkBudgets(plan: Plan, budgets: readonly GroupBudget[]): Budge
         groupId: group.groupId,
         kind: "shortfall",
         shortfall,
-        message: `group ${group.groupId} needs ¥${group.sendAmount} for ${group.sendRows} row(s) but has ¥${budget.budget} left: short by ¥${shortfall}`,
+        message: `group ${group.groupId} needs ${yen(group.sendAmount)} for ${group.sendRows} row(s) but has ${yen(budget.budget)} left: short by ${yen(shortfall)}`,
       });
     }
   }

@@ -6,6 +6,7 @@ import { withConnectionOptions } from "../connection-options.js";
 import { expectInteger, expectOneOf, expectString } from "../expect.js";
 import { ENVIRONMENT_NAMES } from "../../paypay/environments.js";
 import type { GroupBudget } from "../../paypay/types.js";
+import { yen } from "../../yen.js";
 
 interface BudgetFlags {
   env?: string;
@@ -59,7 +60,7 @@ export function budgetsJson(groups: readonly GroupBudget[]): string {
 }
 
 export function budgetsTable(groups: readonly GroupBudget[], source: string): string {
-  const rows = [["group_id", "budget_jpy", "max_period_days"], ...groups.map((g) => [g.groupId, g.budget.toLocaleString("en-US"), String(g.maxPeriodDays ?? "-")])];
+  const rows = [["group_id", "budget_jpy", "max_period_days"], ...groups.map((g) => [g.groupId, yen(g.budget), String(g.maxPeriodDays ?? "-")])];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const lines = rows.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  "));
   return `${lines.join("\n")}\n(${groups.length} group(s) from ${source})\n`;
