@@ -5,7 +5,7 @@ import { fsyncDirectoryOf } from "../fs/fsync-directory.js";
 import { DurableAppender } from "./durable-appender.js";
 import { decodeLine, encodeLine } from "./line-codec.js";
 import { readJournal } from "./journal-reader.js";
-import { CHECKPOINT_VERSION, type CheckpointRecord, type HeaderRecord, type OutcomeRecord, type RowState } from "./records.js";
+import { CHECKPOINT_VERSION, type CheckpointRecord, type HeaderRecord, type OutcomeRecord, type RowState, type RunRecord } from "./records.js";
 import type { CheckpointStore } from "./store.js";
 
 /**
@@ -20,12 +20,19 @@ export class JournalStore implements CheckpointStore {
     private readonly handle: FileHandle,
     private readonly appender: DurableAppender,
     private readonly index: Map<string, RowState>,
+    private latestRun: RunRecord | undefined,
   ) {}
 
-  static async open(file: string, campaign: string, options: { create: boolean } = { create: true }): Promise<JournalStore> {
+  /**
+   * Opens (or creates) a checkpoint for a run. `readOnly` opens an existing one for `plan`, `status`
+   * and `export`: nothing is created, truncated or appended, so it is safe beside a live run.
+   * `campaign` "" accepts a checkpoint of any campaign (for commands that only read it).
+   */
+  static async open(file: string, campaign: string, options: { readOnly?: boolean } = {}): Promise<JournalStore> {
+    const readOnly = options.readOnly ?? false;
     let handle: FileHandle;
     try {
-      const flags = constants.O_RDWR | constants.O_APPEND | (options.create ? constants.O_CREAT : 0);
+      const flags = readOnly ? constants.O_RDONLY : constants.O_RDWR | constants.O_APPEND | constants.O_CREAT;
       handle = await open(file, flags, 0o600);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
@@ -33,11 +40,11 @@ export class JournalStore implements CheckpointStore {
       throw new CheckpointError("CHECKPOINT_UNREADABLE", `${file}: cannot open checkpoint (${code ?? (error as Error).message})`);
     }
     try {
-      await handle.chmod(0o600);
-      const { header, index, validLength } = await replay(handle, file);
+      if (!readOnly) await handle.chmod(0o600);
+      const { header, index, validLength, latestRun } = await replay(handle, file);
       let end = validLength;
       const size = (await handle.stat()).size;
-      if (validLength < size) {
+      if (validLength < size && !readOnly) {
         // The torn tail was never acknowledged durable; cut it so new records follow a whole line.
         await handle.truncate(validLength);
         await handle.datasync();
@@ -45,7 +52,7 @@ export class JournalStore implements CheckpointStore {
       const appender = new DurableAppender(handle, end);
       let storeCampaign = header?.campaign;
       if (header === undefined) {
-        if (!options.create) throw new CheckpointError("CHECKPOINT_EMPTY", `${file}: checkpoint is empty`);
+        if (readOnly) throw new CheckpointError("CHECKPOINT_EMPTY", `${file}: checkpoint is empty`);
         const record: HeaderRecord = { t: "header", version: CHECKPOINT_VERSION, campaign, createdAt: new Date().toISOString() };
         const line = encodeLine(record);
         await appender.append(line).durable;
@@ -58,7 +65,7 @@ export class JournalStore implements CheckpointStore {
           `${file} belongs to campaign "${header.campaign}", not "${campaign}": use --state to give this campaign its own checkpoint`,
         );
       }
-      return new JournalStore(file, storeCampaign ?? campaign, handle, appender, index);
+      return new JournalStore(file, storeCampaign ?? campaign, handle, appender, index, latestRun);
     } catch (error) {
       await handle.close();
       throw error;
@@ -71,6 +78,16 @@ export class JournalStore implements CheckpointStore {
 
   entries(): IterableIterator<[string, RowState]> {
     return this.index.entries();
+  }
+
+  async recordRun(run: Omit<RunRecord, "t" | "at">): Promise<void> {
+    const record: RunRecord = { t: "run", at: new Date().toISOString(), ...run };
+    await this.appender.append(encodeLine(record)).durable;
+    this.latestRun = record;
+  }
+
+  lastRun(): RunRecord | undefined {
+    return this.latestRun;
   }
 
   async recordSent(requestId: string, fingerprint: string, row: number): Promise<void> {
@@ -117,9 +134,17 @@ function applyOutcome(index: Map<string, RowState>, outcome: Omit<OutcomeRecord,
   });
 }
 
-async function replay(handle: FileHandle, file: string): Promise<{ header?: HeaderRecord; index: Map<string, RowState>; validLength: number }> {
+interface Replayed {
+  header?: HeaderRecord;
+  index: Map<string, RowState>;
+  validLength: number;
+  latestRun?: RunRecord;
+}
+
+async function replay(handle: FileHandle, file: string): Promise<Replayed> {
   const index = new Map<string, RowState>();
   let header: HeaderRecord | undefined;
+  let latestRun: RunRecord | undefined;
   let validLength = -1;
   let first = true;
   for await (const { record, offset, length } of readJournal(handle, file, (at) => (validLength = at))) {
@@ -138,10 +163,12 @@ async function replay(handle: FileHandle, file: string): Promise<{ header?: Head
       index.set(r.rid, { ...state, fp: r.fp, status: "sent", attempts: state?.attempts ?? 0 });
     } else if (r.t === "outcome") {
       applyOutcome(index, r, offset, length);
+    } else if (r.t === "run") {
+      latestRun = r;
     } else {
       throw new CheckpointError("CHECKPOINT_DAMAGED", `${file}: unexpected record type at byte ${offset}`);
     }
   }
   if (validLength < 0) validLength = (await handle.stat()).size;
-  return { header, index, validLength };
+  return { header, index, validLength, latestRun };
 }

@@ -1,7 +1,7 @@
 /**
- * What a checkpoint remembers. Three record kinds: the header (which campaign this checkpoint
- * belongs to), `sent` (written durably before a row's first request, with the fingerprint of the
- * exact body), and `outcome` (written durably before the tool counts the row as done).
+ * What a checkpoint remembers. The header (which campaign this checkpoint belongs to), `run` (how a
+ * run read its input), `sent` (written durably before a row's first request, with the fingerprint
+ * of the exact body), and `outcome` (written durably before the tool counts the row as done).
  */
 
 export const CHECKPOINT_VERSION = 1;
@@ -42,7 +42,22 @@ export interface OutcomeRecord {
   paypayRequestId?: string;
 }
 
-export type CheckpointRecord = HeaderRecord | SentRecord | OutcomeRecord;
+/**
+ * Written at the start of every run that sends: how the input was read, so `export` can rebuild the
+ * result file from the checkpoint alone (given the input file is still there).
+ */
+export interface RunRecord {
+  t: "run";
+  at: string;
+  /** Absolute path of the input CSV. */
+  input: string;
+  encoding: "utf8" | "cp932";
+  columns: Record<string, string>;
+  defaults: { amount?: number; giftCardName?: string; groupId?: string; startAt?: string; endAt?: string };
+  out: string;
+}
+
+export type CheckpointRecord = HeaderRecord | SentRecord | OutcomeRecord | RunRecord;
 
 /** What a resume needs to know of one requestId, without holding its whole outcome in memory. */
 export interface RowState {

@@ -1,8 +1,8 @@
-import type { OutcomeRecord, RowState } from "./records.js";
+import type { OutcomeRecord, RowState, RunRecord } from "./records.js";
 
 /**
  * The checkpoint as the job sees it. The file journal implements it today; a shared database store
- * (for runs on ephemeral hosts) can implement the same five calls.
+ * (for runs on ephemeral hosts) can implement the same calls.
  */
 export interface CheckpointStore {
   /** Where the checkpoint lives, for messages. */
@@ -10,6 +10,10 @@ export interface CheckpointStore {
   readonly campaign: string;
   get(requestId: string): RowState | undefined;
   entries(): IterableIterator<[string, RowState]>;
+  /** Resolves once the record is durable. */
+  recordRun(run: Omit<RunRecord, "t" | "at">): Promise<void>;
+  /** The latest run's input settings, if any run got as far as sending. */
+  lastRun(): RunRecord | undefined;
   /** Resolves once the record is durable. */
   recordSent(requestId: string, fingerprint: string, row: number): Promise<void>;
   /** Resolves once the record is durable. */

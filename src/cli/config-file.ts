@@ -34,6 +34,8 @@ export const CONFIG_KEYS = [
   "logLevel",
   "logFile",
   "summaryJson",
+  "encoding",
+  "excel",
 ] as const;
 
 export type ConfigKey = (typeof CONFIG_KEYS)[number];

@@ -8,6 +8,7 @@ import { MAX_AMOUNT } from "../job/validate-row.js";
 import { isInt64String } from "../paypay/int64.js";
 import { ENVIRONMENT_NAMES } from "../paypay/environments.js";
 import { LOG_LEVELS } from "../log.js";
+import { parseEncoding } from "../csv/encoding.js";
 import type { ConfigValues } from "./config-file.js";
 import { CONNECTION_DEFAULTS, type ConnectionSettings } from "./connection.js";
 import { expectBoolean, expectInteger, expectOneOf, expectPositiveNumber, expectString } from "./expect.js";
@@ -79,6 +80,7 @@ export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues): I
     job: {
       input: {
         file: flags.csv,
+        encoding: parseEncoding(String(pick("encoding") ?? "auto")),
         campaign,
         columns: parseColumnMap(columnEntries),
         defaults: {
@@ -96,6 +98,7 @@ export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues): I
       maxAttempts: expectInteger("--max-attempts", pick("maxAttempts") ?? ISSUE_DEFAULTS.maxAttempts, 1, 100),
       allowPartial: expectBoolean("--allow-partial", pick("allowPartial") ?? ISSUE_DEFAULTS.allowPartial),
       retryFailed: expectBoolean("--retry-failed", pick("retryFailed") ?? ISSUE_DEFAULTS.retryFailed),
+      format: expectBoolean("--excel", pick("excel") ?? false) ? "excel" : "plain",
     },
     connection: {
       env,

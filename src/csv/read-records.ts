@@ -1,12 +1,13 @@
 import { createReadStream } from "node:fs";
-import { Transform, type TransformCallback } from "node:stream";
 import { parse, type CsvError } from "csv-parse";
+import iconv from "iconv-lite";
 import { BatchError } from "../errors.js";
+import type { InputEncoding } from "./encoding.js";
 
 /**
- * Streams a CSV file as raw records, so memory stays flat however long the file. Decoding is strict:
- * a byte sequence that is not UTF-8 stops the read with its position, instead of turning silently
- * into U+FFFD and reaching PayPay as a mangled name.
+ * Streams a CSV file as raw records, so memory stays flat however long the file. Bytes that are not
+ * valid in the file's encoding decode to U+FFFD; the row validator reports them by row and column
+ * (see `UNDECODABLE`), so a mangled name never reaches PayPay.
  */
 
 export interface CsvRecord {
@@ -15,47 +16,17 @@ export interface CsvRecord {
   fields: string[];
 }
 
+/** What an undecodable byte sequence becomes. */
+export const UNDECODABLE = "\uFFFD";
+
 export class CsvSyntaxError extends BatchError {
   constructor(file: string, row: number | undefined, message: string) {
-    super("validation", "CSV_SYNTAX", `${file}${row === undefined ? "" : `, row ${row}`}: ${message}`);
+    super("validation", "CSV_SYNTAX", `${file}${row === undefined ? "" : `, row ${row}`}: ${message}; nothing was sent`);
     this.name = "CsvSyntaxError";
   }
 }
 
-class StrictUtf8Decoder extends Transform {
-  private readonly decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
-  private bytesSeen = 0;
-  private linesSeen = 1;
-
-  constructor(private readonly file: string) {
-    super({ readableObjectMode: false, decodeStrings: true });
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.decode(chunk, true, callback);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    this.decode(Buffer.alloc(0), false, callback);
-  }
-
-  private decode(chunk: Buffer, stream: boolean, callback: TransformCallback): void {
-    let text: string;
-    try {
-      text = this.decoder.decode(chunk, { stream });
-    } catch {
-      callback(
-        new CsvSyntaxError(this.file, undefined, `invalid UTF-8 byte sequence in line ${this.linesSeen} (within bytes ${this.bytesSeen}..${this.bytesSeen + chunk.length}); save the file as UTF-8 or pass --encoding`),
-      );
-      return;
-    }
-    this.bytesSeen += chunk.length;
-    for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) this.linesSeen++;
-    callback(null, text);
-  }
-}
-
-export async function* readCsvRecords(file: string): AsyncGenerator<CsvRecord> {
+export async function* readCsvRecords(file: string, encoding: InputEncoding): AsyncGenerator<CsvRecord> {
   const parser = parse({
     bom: true,
     relax_column_count: true,
@@ -63,9 +34,9 @@ export async function* readCsvRecords(file: string): AsyncGenerator<CsvRecord> {
     max_record_size: 1024 * 1024,
   });
   const source = createReadStream(file);
-  const decoder = new StrictUtf8Decoder(file);
+  const decoder = iconv.decodeStream(encoding, { stripBOM: true });
   source.on("error", (error) => parser.destroy(error));
-  decoder.on("error", (error) => parser.destroy(error));
+  decoder.on("error", (error: Error) => parser.destroy(error));
   source.pipe(decoder).pipe(parser);
   let row = 0;
   try {
@@ -74,16 +45,18 @@ export async function* readCsvRecords(file: string): AsyncGenerator<CsvRecord> {
       yield { row, fields };
     }
   } catch (error) {
-    if (error instanceof BatchError) throw error;
-    const systemCode = (error as NodeJS.ErrnoException).code;
-    if (systemCode === "ENOENT") throw new BatchError("usage", "INPUT_NOT_FOUND", `${file}: no such file`);
-    if (systemCode === "EISDIR" || systemCode === "EACCES") throw new BatchError("usage", "INPUT_UNREADABLE", `${file}: cannot read (${systemCode})`);
-    const csvError = error as Partial<CsvError>;
-    const at = typeof csvError.records === "number" ? csvError.records + 1 : undefined;
-    throw new CsvSyntaxError(file, at, describeCsvError(csvError));
+    if ((error as NodeJS.ErrnoException).syscall !== undefined) throw inputReadError(file, error);
+    throw new CsvSyntaxError(file, row + 1, describeCsvError(error as Partial<CsvError>));
   } finally {
     source.destroy();
   }
+}
+
+/** A file-system failure reading the input, as a usage error naming the file. */
+export function inputReadError(file: string, error: unknown): BatchError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return new BatchError("usage", "INPUT_NOT_FOUND", `${file}: no such file`);
+  return new BatchError("usage", "INPUT_UNREADABLE", `${file}: cannot read (${code ?? (error as Error).message})`);
 }
 
 function describeCsvError(error: Partial<CsvError>): string {

@@ -1,4 +1,5 @@
-import { readCsvRecords } from "../csv/read-records.js";
+import { describeEncoding, resolveEncoding, type EncodingChoice, type InputEncoding } from "../csv/encoding.js";
+import { readCsvRecords, UNDECODABLE } from "../csv/read-records.js";
 import { indexHeader, type ColumnIndex, type ColumnMap } from "./columns.js";
 import { prepareRow, type PreparedRow } from "./prepared-row.js";
 import { validateRow, type RowDefaults, type RowProblem } from "./validate-row.js";
@@ -10,9 +11,17 @@ import { validateRow, type RowDefaults, type RowProblem } from "./validate-row.j
 
 export interface InputSpec {
   file: string;
+  /** "auto" until the job resolves it once, so every pass reads the file the same way. */
+  encoding: EncodingChoice;
   campaign: string;
   columns: ColumnMap;
   defaults: RowDefaults;
+}
+
+export type ResolvedInputSpec = InputSpec & { encoding: InputEncoding };
+
+export async function resolveInput(spec: InputSpec): Promise<ResolvedInputSpec> {
+  return { ...spec, encoding: await resolveEncoding(spec.file, spec.encoding) };
 }
 
 export type InputItem =
@@ -20,16 +29,24 @@ export type InputItem =
   | { kind: "row"; fields: string[]; prepared: PreparedRow }
   | { kind: "invalid"; fields: string[]; problems: RowProblem[] };
 
-export async function* readInputRows(spec: InputSpec): AsyncGenerator<InputItem> {
+export async function* readInputRows(spec: ResolvedInputSpec): AsyncGenerator<InputItem> {
   let header: string[] | undefined;
   let index: ColumnIndex | undefined;
-  for await (const { row, fields } of readCsvRecords(spec.file)) {
+  for await (const { row, fields } of readCsvRecords(spec.file, spec.encoding)) {
     if (header === undefined || index === undefined) {
       header = fields;
       const indexed = indexHeader(fields, spec.columns);
       index = indexed.index;
-      const problems = indexed.problems.map((p) => ({ row, column: p.column, value: p.column, rule: p.rule }));
+      const problems = [
+        ...undecodable(fields, fields.map((_, i) => `(header ${i + 1})`), row, spec.encoding),
+        ...indexed.problems.map((p) => ({ row, column: p.column, value: p.column, rule: p.rule })),
+      ];
       yield { kind: "header", header, index, problems };
+      continue;
+    }
+    const badBytes = undecodable(fields, header, row, spec.encoding);
+    if (badBytes.length > 0) {
+      yield { kind: "invalid", fields, problems: badBytes };
       continue;
     }
     if (fields.length !== header.length) {
@@ -41,4 +58,16 @@ export async function* readInputRows(spec: InputSpec): AsyncGenerator<InputItem>
     if ("problems" in result) yield { kind: "invalid", fields, problems: result.problems };
     else yield { kind: "row", fields, prepared: prepareRow(spec.campaign, result.ok) };
   }
+}
+
+/** Fields holding bytes that the file's encoding cannot decode: named so the user can fix that cell. */
+function undecodable(fields: readonly string[], header: readonly string[], row: number, encoding: InputEncoding): RowProblem[] {
+  const problems: RowProblem[] = [];
+  fields.forEach((value, i) => {
+    if (value.includes(UNDECODABLE)) {
+      const rule = `contains bytes that are not valid ${describeEncoding(encoding)}; save the file as UTF-8, or pass --encoding`;
+      problems.push({ row, column: header[i] ?? `(field ${i + 1})`, value, rule });
+    }
+  });
+  return problems;
 }

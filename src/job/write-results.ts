@@ -2,7 +2,8 @@ import { stringify } from "csv-stringify/sync";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { writeFileAtomically } from "../fs/atomic-write.js";
 import { RESULT_COLUMNS } from "./columns.js";
-import { readInputRows, type InputSpec } from "./input-rows.js";
+import { neutralizeFormula } from "../csv/excel-safe.js";
+import { readInputRows, type ResolvedInputSpec } from "./input-rows.js";
 import { resultFields, REQUEST_CHANGED } from "./result-row.js";
 
 export interface ResultCounts {
@@ -19,20 +20,25 @@ export interface ResultCounts {
 
 const BATCH_ROWS = 512;
 
+/** `plain`: UTF-8, LF. `excel`: UTF-8 with BOM, CRLF, formula-looking cells neutralized. */
+export type ResultFormat = "plain" | "excel";
+
 /**
  * Regenerates the result file from the input and the checkpoint: one row per input row, in input
  * order, input columns untouched, then the result columns. Atomic (temp file + rename), mode 0600.
  */
-export async function writeResults(spec: InputSpec, store: CheckpointStore, out: string): Promise<ResultCounts> {
+export async function writeResults(spec: ResolvedInputSpec, store: CheckpointStore, out: string, format: ResultFormat = "plain"): Promise<ResultCounts> {
+  const excel = format === "excel";
   const counts: ResultCounts = { rows: 0, issued: 0, failed: 0, pending: 0, changed: 0, issuedAmountByGroup: new Map(), failedByCode: new Map() };
   await writeFileAtomically(out, async (write) => {
     let batch: string[][] = [];
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      const text = stringify(batch);
+      const text = excel ? stringify(batch.map((r) => r.map(neutralizeFormula)), { record_delimiter: "windows" }) : stringify(batch);
       batch = [];
       await write(text);
     };
+    if (excel) await write("\uFEFF");
     for await (const item of readInputRows(spec)) {
       if (item.kind === "header") {
         batch.push([...item.header, ...RESULT_COLUMNS]);

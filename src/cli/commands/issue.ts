@@ -22,6 +22,8 @@ export function withIssueOptions<T>(yargs: Argv<T>) {
     .option("end-at", { type: "string", describe: "Default end date yyyy-MM-dd", group: "Campaign:" })
     .option("out", { type: "string", describe: "Result CSV [default: <input>.results.csv]", group: "Files:" })
     .option("state", { type: "string", describe: "Checkpoint file [default: beside the result, .checkpoint]", group: "Files:" })
+    .option("encoding", { type: "string", describe: "Input encoding: auto, utf-8 or shift_jis (cp932) [default: auto]", group: "Files:" })
+    .option("excel", { type: "boolean", describe: "Write the result for Excel: UTF-8 with BOM, CRLF, formula-like cells neutralized", group: "Files:" })
     .option("summary-json", { type: "string", describe: "Also write the summary as JSON to this file", group: "Output:" })
     .option("concurrency", { type: "string", describe: "Requests in flight at most [default: 4]", group: "Sending:" })
     .option("rate", { type: "string", describe: "Requests per second at most", group: "Sending:" })

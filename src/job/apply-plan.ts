@@ -1,0 +1,193 @@
+import pLimit from "p-limit";
+import type { Logger } from "pino";
+import type { CheckpointStore } from "../checkpoint/store.js";
+import type { CreateOutcome } from "../paypay/outcome.js";
+import type { GroupBudget } from "../paypay/types.js";
+import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
+import { decideRow } from "./decide.js";
+import { readInputRows, type ResolvedInputSpec } from "./input-rows.js";
+import { Pacer } from "./pacer.js";
+import type { PreparedRow } from "./prepared-row.js";
+import { sendWithRetries, type Sender } from "./send-with-retries.js";
+
+/**
+ * The applier: streams the input again and sends every row the planner marked "send", under the
+ * concurrency limit, recording `sent` before a row's first request and its outcome after, both
+ * durably. Stops taking rows on a signal or a fatal answer; stops a group when its budget runs out.
+ */
+
+export interface ApplySettings {
+  concurrency: number;
+  rate?: number;
+  maxAttempts: number;
+  allowPartial: boolean;
+  retryFailed: boolean;
+  backoff?: BackoffPolicy;
+}
+
+/** What a progress display hears about; every method is optional. */
+export interface IssueEvents {
+  rowSettled?(status: "issued" | "failed" | "pending"): void;
+  retried?(): void;
+}
+
+export interface ApplyDeps {
+  api: Sender;
+  logger: Logger;
+  signal: AbortSignal;
+  random?: () => number;
+  events?: IssueEvents;
+}
+
+export type HaltReason = "fatal-api" | "interrupted" | undefined;
+
+export interface Applied {
+  halt: HaltReason;
+  fatalMessage?: string;
+  /** Groups that ran out of budget during this run. */
+  exhaustedGroups: string[];
+  requests: number;
+  retries: number;
+  sentRows: number;
+  /** From the first request to the last answer. */
+  sendingMs: number;
+}
+
+export async function applyPlan(
+  input: ResolvedInputSpec,
+  settings: ApplySettings,
+  deps: ApplyDeps,
+  store: CheckpointStore,
+  budgets: readonly GroupBudget[],
+): Promise<Applied> {
+  const { api, logger, events } = deps;
+  const stop = new AbortController();
+  const onExternalAbort = (): void => stop.abort();
+  deps.signal.addEventListener("abort", onExternalAbort, { once: true });
+  if (deps.signal.aborted) stop.abort();
+
+  const exhausted = new Set<string>();
+  const allowance = new Map(budgets.map((b) => [b.groupId, b.budget]));
+  const limit = pLimit(settings.concurrency);
+  // Rows between "sent recorded" and "outcome recorded": enough to keep every slot busy while
+  // others wait on the disk, bounded so memory does not grow with the file.
+  const maxRowsInProcess = settings.concurrency * 2 + 8;
+  const retry = {
+    maxAttempts: settings.maxAttempts,
+    backoff: settings.backoff ?? DEFAULT_BACKOFF,
+    random: deps.random ?? Math.random,
+    pacer: settings.rate ? new Pacer(settings.rate) : undefined,
+  };
+  const stats = { requests: 0, retries: 0, sentRows: 0, firstSend: 0, lastAnswer: 0 };
+  let fatalMessage: string | undefined;
+  let failure: unknown;
+  let slotFreed: () => void = () => undefined;
+  let slotPromise = new Promise<void>((resolve) => (slotFreed = resolve));
+  const counted: Sender = {
+    createPointsCode: (request) => {
+      stats.requests++;
+      if (stats.firstSend === 0) stats.firstSend = performance.now();
+      return api.createPointsCode(request);
+    },
+  };
+
+  const sendRow = async (row: PreparedRow): Promise<void> => {
+    const { requestId, groupId, giftCardValue } = row.request;
+    const state = store.get(requestId);
+    const inDoubtSameBody = (state?.status === "sent" || state?.status === "pending") && state.fp === row.fingerprint;
+    if (!inDoubtSameBody) await store.recordSent(requestId, row.fingerprint, row.row);
+    const shouldStop = (): boolean => stop.signal.aborted || exhausted.has(groupId);
+    // Only the exchange with PayPay holds a concurrency slot; the durable writes before and after
+    // it overlap with other rows' requests, so fsync latency does not stretch the request rate.
+    const { outcome, attempts } = await limit(() =>
+      sendWithRetries(counted, row.request, retry, shouldStop, stop.signal, (retryable, attempt, delayMs) => {
+        if (delayMs !== undefined) {
+          stats.retries++;
+          events?.retried?.();
+        }
+        logger.warn(
+          { requestId, row: row.row, attempt, httpStatus: retryable.httpStatus, code: retryable.errorCode, paypayRequestId: retryable.paypayRequestId, retryInMs: delayMs },
+          `attempt failed: ${retryable.message}`,
+        );
+      }),
+    );
+    stats.lastAnswer = performance.now();
+    if (attempts > 0) stats.sentRows++;
+    if (outcome === undefined) return; // stopped before the first attempt: stays "sent", resent next run
+    const fields = outcomeFields(outcome);
+    await store.recordOutcome({ rid: requestId, fp: row.fingerprint, attempts, groupId, value: giftCardValue, paypayRequestId: outcome.paypayRequestId, ...fields });
+    events?.rowSettled?.(fields.status);
+    if (outcome.kind === "rejected") {
+      if (outcome.groupExhausted) {
+        exhausted.add(groupId);
+        logger.warn({ groupId, requestId }, `group ${groupId} has no budget left: its remaining rows stay pending`);
+      } else {
+        logger.warn({ requestId, row: row.row, httpStatus: outcome.httpStatus, code: outcome.errorCode, paypayRequestId: outcome.paypayRequestId }, `row rejected: ${outcome.message}`);
+      }
+    } else if (outcome.kind === "fatal" && !stop.signal.aborted) {
+      fatalMessage = `PayPay refused the run: HTTP ${outcome.httpStatus ?? "?"} ${outcome.errorCode}: ${outcome.message}`;
+      logger.error({ requestId, httpStatus: outcome.httpStatus, code: outcome.errorCode, paypayRequestId: outcome.paypayRequestId }, fatalMessage);
+      stop.abort();
+    }
+  };
+
+  const inFlight = new Set<Promise<void>>();
+  try {
+    for await (const item of readInputRows(input)) {
+      if (stop.signal.aborted || failure) break;
+      if (item.kind !== "row") continue;
+      const row = item.prepared;
+      const { groupId, giftCardValue } = row.request;
+      if (decideRow(row.fingerprint, store.get(row.request.requestId), settings.retryFailed) !== "send") continue;
+      if (exhausted.has(groupId)) continue;
+      const left = allowance.get(groupId);
+      if (settings.allowPartial && left !== undefined) {
+        // In input order, until the first row that no longer fits: the rest of the group waits.
+        if (giftCardValue > left) {
+          exhausted.add(groupId);
+          continue;
+        }
+        allowance.set(groupId, left - giftCardValue);
+      }
+      while (inFlight.size >= maxRowsInProcess && !failure) await slotPromise;
+      const task = sendRow(row)
+        .catch((error: unknown) => {
+          failure ??= error;
+          stop.abort();
+        })
+        .finally(() => {
+          inFlight.delete(task);
+          slotFreed();
+          slotPromise = new Promise<void>((resolve) => (slotFreed = resolve));
+        });
+      inFlight.add(task);
+    }
+  } finally {
+    await Promise.all(inFlight);
+    deps.signal.removeEventListener("abort", onExternalAbort);
+  }
+  if (failure) throw failure;
+  return {
+    halt: fatalMessage ? "fatal-api" : deps.signal.aborted ? "interrupted" : undefined,
+    fatalMessage,
+    exhaustedGroups: [...exhausted],
+    requests: stats.requests,
+    retries: stats.retries,
+    sentRows: stats.sentRows,
+    sendingMs: stats.firstSend === 0 ? 0 : stats.lastAnswer - stats.firstSend,
+  };
+}
+
+function outcomeFields(outcome: CreateOutcome): { status: "issued" | "failed" | "pending"; code?: string; data?: string; errorCode?: string; errorMessage?: string } {
+  switch (outcome.kind) {
+    case "issued":
+      return { status: "issued", code: outcome.code, data: outcome.data };
+    case "rejected":
+      return outcome.groupExhausted
+        ? { status: "pending", errorCode: outcome.errorCode, errorMessage: outcome.message }
+        : { status: "failed", errorCode: outcome.errorCode, errorMessage: outcome.message };
+    case "retryable":
+    case "fatal":
+      return { status: "pending", errorCode: outcome.errorCode, errorMessage: outcome.message };
+  }
+}

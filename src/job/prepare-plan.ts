@@ -1,0 +1,41 @@
+import type { CheckpointStore } from "../checkpoint/store.js";
+import type { GroupBudget } from "../paypay/types.js";
+import { readInputRows, type ResolvedInputSpec } from "./input-rows.js";
+import { checkBudgets, Planner, type BudgetProblem, type Plan } from "./plan.js";
+import { BudgetRefusedError, RowsInvalidError } from "./refusals.js";
+
+/**
+ * Reads the whole input once, folds it with the checkpoint into a plan, and compares the plan with
+ * live budgets. Sends nothing but the budget read. Shared by `issue`, `issue --dry-run` and `plan`.
+ */
+
+export interface PlanOutcome {
+  plan: Plan;
+  /** Undefined when budgets were not read (nothing to send, or the caller chose not to). */
+  budgets?: GroupBudget[];
+  budgetProblems: BudgetProblem[];
+}
+
+export async function preparePlan(
+  input: ResolvedInputSpec,
+  store: CheckpointStore | undefined,
+  retryFailed: boolean,
+  readBudgets: (() => Promise<GroupBudget[]>) | undefined,
+): Promise<PlanOutcome> {
+  const planner = new Planner(store, retryFailed);
+  for await (const item of readInputRows(input)) planner.add(item);
+  const plan = planner.finish(input.file);
+  if (plan.problems.length > 0 || plan.actions.send === 0 || !readBudgets) return { plan, budgetProblems: [] };
+  const budgets = await readBudgets();
+  return { plan, budgets, budgetProblems: checkBudgets(plan, budgets) };
+}
+
+/** Throws the refusal a run must stop on: invalid rows, a missing group, a period too long, a budget short. */
+export function refuseIfBlocked(file: string, outcome: PlanOutcome, allowPartial: boolean): void {
+  if (outcome.plan.problems.length > 0) throw new RowsInvalidError(file, outcome.plan.problems);
+  const blocking = outcome.budgetProblems.filter((p) => p.kind !== "shortfall" || !allowPartial);
+  if (blocking.length > 0) {
+    const hint = blocking.some((p) => p.kind === "shortfall") ? "Top up the group(s), or pass --allow-partial to issue in input order until the budget runs out." : "";
+    throw new BudgetRefusedError(blocking, hint);
+  }
+}
