@@ -4,6 +4,7 @@ import { hideBin } from "yargs/helpers";
 import { UsageError } from "./errors.js";
 import { budgetCommand } from "./cli/commands/budget.js";
 import { issueCommand } from "./cli/commands/issue.js";
+import { planCommand } from "./cli/commands/plan.js";
 import { simulatorCommand } from "./cli/commands/simulator.js";
 import { EXIT, exitCodeOfError } from "./cli/exit-codes.js";
 import { closest } from "./cli/expect.js";
@@ -29,6 +30,7 @@ async function main(argv: string[]): Promise<void> {
       .scriptName("points-code-batch")
       .usage("$0 <command> [options]\n\nBulk-issue PayPay Points Codes from a CSV: validated, idempotent, resumable.\nCredentials come from PAYPAY_API_KEY, PAYPAY_API_SECRET and PAYPAY_MERCHANT_ID.")
       .command(issueCommand)
+      .command(planCommand)
       .command(budgetCommand)
       .command(simulatorCommand)
       .demandCommand(1, "Name a command: issue, budget or simulator")

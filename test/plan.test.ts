@@ -6,7 +6,7 @@ import { checkBudgets, Planner } from "../src/job/plan.js";
 import { prepareRow } from "../src/job/prepared-row.js";
 
 describe("decideRow: exactly-once on resume", () => {
-  const state = (status: RowState["status"], fp = "same"): RowState => ({ status, fp, attempts: 1 });
+  const state = (status: RowState["status"], fp = "same"): RowState => ({ status, fp, attempts: 1, inDoubt: status === "sent" || status === "pending" });
   const table: Array<[RowState | undefined, string, boolean, string]> = [
     [undefined, "same", false, "send"],
     [state("issued"), "same", false, "done"],
@@ -48,6 +48,20 @@ describe("planner and budget check", () => {
     assert.deepEqual(problems.map((p) => [p.groupId, p.kind, p.shortfall]), [["29952775505428481", "shortfall", 50], ["7", "period", undefined]]);
     assert.match(problems[1]!.message, /at most 90 days.*1 row\(s\).*first: row 6/);
     assert.deepEqual(checkBudgets(plan, []).map((p) => p.kind), ["missing-group", "missing-group"]);
+  });
+
+  test("rows in doubt are resent but not counted against the budget again; refused pending rows are", () => {
+    const rows = [row(2, 100), row(3, 200), row(4, 400)];
+    const states = new Map<string, RowState>([
+      [rows[0]!.request.requestId, { status: "pending", fp: rows[0]!.fingerprint, attempts: 8, inDoubt: true }],
+      [rows[1]!.request.requestId, { status: "pending", fp: rows[1]!.fingerprint, attempts: 1, inDoubt: false }],
+    ]);
+    const store = { get: (rid: string) => states.get(rid) } as never;
+    const planner = new Planner(store, false);
+    planner.add({ kind: "header", header: ["recipient_id"], index: {} as never, problems: [] });
+    for (const prepared of rows) planner.add({ kind: "row", fields: [], prepared });
+    const group = planner.finish("in.csv").groups.get("29952775505428481")!;
+    assert.deepEqual([group.sendRows, group.sendAmount, group.inDoubtRows, group.inDoubtAmount], [2, 600, 1, 100]);
   });
 
   test("an empty file is a problem", () => {

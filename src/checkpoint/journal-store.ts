@@ -94,7 +94,7 @@ export class JournalStore implements CheckpointStore {
     const { durable } = this.appender.append(encodeLine({ t: "sent", rid: requestId, fp: fingerprint, row, at: new Date().toISOString() }));
     await durable;
     const state = this.index.get(requestId);
-    this.index.set(requestId, { ...state, fp: fingerprint, status: "sent", attempts: state?.attempts ?? 0 });
+    this.index.set(requestId, { ...state, fp: fingerprint, status: "sent", inDoubt: true, attempts: state?.attempts ?? 0 });
   }
 
   async recordOutcome(outcome: Omit<OutcomeRecord, "t" | "at">): Promise<void> {
@@ -129,6 +129,7 @@ function applyOutcome(index: Map<string, RowState>, outcome: Omit<OutcomeRecord,
   index.set(outcome.rid, {
     fp: outcome.fp,
     status: outcome.status,
+    inDoubt: outcome.status === "pending" && outcome.unknown === true,
     attempts: (previous?.attempts ?? 0) + outcome.attempts,
     outcomeAt: { offset, length },
   });
@@ -160,7 +161,7 @@ async function replay(handle: FileHandle, file: string): Promise<Replayed> {
     }
     if (r.t === "sent") {
       const state = index.get(r.rid);
-      index.set(r.rid, { ...state, fp: r.fp, status: "sent", attempts: state?.attempts ?? 0 });
+      index.set(r.rid, { ...state, fp: r.fp, status: "sent", inDoubt: true, attempts: state?.attempts ?? 0 });
     } else if (r.t === "outcome") {
       applyOutcome(index, r, offset, length);
     } else if (r.t === "run") {

@@ -40,6 +40,8 @@ export interface OutcomeRecord {
   errorCode?: string;
   errorMessage?: string;
   paypayRequestId?: string;
+  /** Pending after an answer that leaves the outcome unknown: PayPay may have issued (and charged) it. */
+  unknown?: boolean;
 }
 
 /**
@@ -65,6 +67,11 @@ export interface RowState {
   fp: string;
   /** "sent" until an outcome is recorded: a request may have reached PayPay, outcome unknown. */
   status: RowStatus | "sent";
+  /**
+   * A request may have been issued and charged, and resending it under the same requestId costs
+   * nothing more: "sent" without an outcome, or pending after an unknown outcome.
+   */
+  inDoubt: boolean;
   attempts: number;
   /** Where the latest outcome record sits, to read it back when writing the result. */
   outcomeAt?: { offset: number; length: number };

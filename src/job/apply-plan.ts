@@ -1,10 +1,12 @@
 import pLimit from "p-limit";
 import type { Logger } from "pino";
+import type { OutcomeRecord } from "../checkpoint/records.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import type { CreateOutcome } from "../paypay/outcome.js";
 import type { GroupBudget } from "../paypay/types.js";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
 import { decideRow } from "./decide.js";
+import { costsBudget } from "./plan.js";
 import { readInputRows, type ResolvedInputSpec } from "./input-rows.js";
 import { Pacer } from "./pacer.js";
 import type { PreparedRow } from "./prepared-row.js";
@@ -66,7 +68,10 @@ export async function applyPlan(
   deps.signal.addEventListener("abort", onExternalAbort, { once: true });
   if (deps.signal.aborted) stop.abort();
 
+  /** Groups PayPay answered BUDGET_NOT_ENOUGH for: their rows stop, even those mid-retry. */
   const exhausted = new Set<string>();
+  /** Groups whose --allow-partial allowance is used up: later rows are not started. */
+  const allowanceSpent = new Set<string>();
   const allowance = new Map(budgets.map((b) => [b.groupId, b.budget]));
   const limit = pLimit(settings.concurrency);
   // Rows between "sent recorded" and "outcome recorded": enough to keep every slot busy while
@@ -99,8 +104,9 @@ export async function applyPlan(
     const shouldStop = (): boolean => stop.signal.aborted || exhausted.has(groupId);
     // Only the exchange with PayPay holds a concurrency slot; the durable writes before and after
     // it overlap with other rows' requests, so fsync latency does not stretch the request rate.
-    const { outcome, attempts } = await limit(() =>
-      sendWithRetries(counted, row.request, retry, shouldStop, stop.signal, (retryable, attempt, delayMs) => {
+    // A stopping answer is acted on before the slot is released, so no queued row slips out after it.
+    const { outcome, attempts } = await limit(async () => {
+      const sent = await sendWithRetries(counted, row.request, retry, shouldStop, stop.signal, (retryable, attempt, delayMs) => {
         if (delayMs !== undefined) {
           stats.retries++;
           events?.retried?.();
@@ -109,21 +115,25 @@ export async function applyPlan(
           { requestId, row: row.row, attempt, httpStatus: retryable.httpStatus, code: retryable.errorCode, paypayRequestId: retryable.paypayRequestId, retryInMs: delayMs },
           `attempt failed: ${retryable.message}`,
         );
-      }),
-    );
+      });
+      if (sent.outcome) actOnStoppingAnswer(sent.outcome, requestId, groupId);
+      return sent;
+    });
     stats.lastAnswer = performance.now();
     if (attempts > 0) stats.sentRows++;
     if (outcome === undefined) return; // stopped before the first attempt: stays "sent", resent next run
     const fields = outcomeFields(outcome);
     await store.recordOutcome({ rid: requestId, fp: row.fingerprint, attempts, groupId, value: giftCardValue, paypayRequestId: outcome.paypayRequestId, ...fields });
     events?.rowSettled?.(fields.status);
-    if (outcome.kind === "rejected") {
-      if (outcome.groupExhausted) {
-        exhausted.add(groupId);
-        logger.warn({ groupId, requestId }, `group ${groupId} has no budget left: its remaining rows stay pending`);
-      } else {
-        logger.warn({ requestId, row: row.row, httpStatus: outcome.httpStatus, code: outcome.errorCode, paypayRequestId: outcome.paypayRequestId }, `row rejected: ${outcome.message}`);
-      }
+    if (outcome.kind === "rejected" && !outcome.groupExhausted) {
+      logger.warn({ requestId, row: row.row, httpStatus: outcome.httpStatus, code: outcome.errorCode, paypayRequestId: outcome.paypayRequestId }, `row rejected: ${outcome.message}`);
+    }
+  };
+
+  const actOnStoppingAnswer = (outcome: CreateOutcome, requestId: string, groupId: string): void => {
+    if (outcome.kind === "rejected" && outcome.groupExhausted && !exhausted.has(groupId)) {
+      exhausted.add(groupId);
+      logger.warn({ groupId, requestId }, `group ${groupId} has no budget left: its remaining rows stay pending`);
     } else if (outcome.kind === "fatal" && !stop.signal.aborted) {
       fatalMessage = `PayPay refused the run: HTTP ${outcome.httpStatus ?? "?"} ${outcome.errorCode}: ${outcome.message}`;
       logger.error({ requestId, httpStatus: outcome.httpStatus, code: outcome.errorCode, paypayRequestId: outcome.paypayRequestId }, fatalMessage);
@@ -138,13 +148,15 @@ export async function applyPlan(
       if (item.kind !== "row") continue;
       const row = item.prepared;
       const { groupId, giftCardValue } = row.request;
-      if (decideRow(row.fingerprint, store.get(row.request.requestId), settings.retryFailed) !== "send") continue;
-      if (exhausted.has(groupId)) continue;
+      const state = store.get(row.request.requestId);
+      if (decideRow(row.fingerprint, state, settings.retryFailed) !== "send") continue;
+      if (exhausted.has(groupId) || allowanceSpent.has(groupId)) continue;
       const left = allowance.get(groupId);
-      if (settings.allowPartial && left !== undefined) {
+      if (settings.allowPartial && left !== undefined && costsBudget(row.fingerprint, state)) {
         // In input order, until the first row that no longer fits: the rest of the group waits.
+        // Rows already admitted keep going; only later rows of the group are held back.
         if (giftCardValue > left) {
-          exhausted.add(groupId);
+          allowanceSpent.add(groupId);
           continue;
         }
         allowance.set(groupId, left - giftCardValue);
@@ -170,7 +182,7 @@ export async function applyPlan(
   return {
     halt: fatalMessage ? "fatal-api" : deps.signal.aborted ? "interrupted" : undefined,
     fatalMessage,
-    exhaustedGroups: [...exhausted],
+    exhaustedGroups: [...new Set([...exhausted, ...allowanceSpent])],
     requests: stats.requests,
     retries: stats.retries,
     sentRows: stats.sentRows,
@@ -178,7 +190,7 @@ export async function applyPlan(
   };
 }
 
-function outcomeFields(outcome: CreateOutcome): { status: "issued" | "failed" | "pending"; code?: string; data?: string; errorCode?: string; errorMessage?: string } {
+function outcomeFields(outcome: CreateOutcome): Pick<OutcomeRecord, "status" | "code" | "data" | "errorCode" | "errorMessage" | "unknown"> {
   switch (outcome.kind) {
     case "issued":
       return { status: "issued", code: outcome.code, data: outcome.data };
@@ -187,6 +199,7 @@ function outcomeFields(outcome: CreateOutcome): { status: "issued" | "failed" | 
         ? { status: "pending", errorCode: outcome.errorCode, errorMessage: outcome.message }
         : { status: "failed", errorCode: outcome.errorCode, errorMessage: outcome.message };
     case "retryable":
+      return { status: "pending", errorCode: outcome.errorCode, errorMessage: outcome.message, unknown: true };
     case "fatal":
       return { status: "pending", errorCode: outcome.errorCode, errorMessage: outcome.message };
   }

@@ -1,3 +1,4 @@
+import type { RowState } from "../checkpoint/records.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import type { GroupBudget } from "../paypay/types.js";
 import { daysBetween } from "../dates.js";
@@ -15,8 +16,12 @@ export interface GroupPlan {
   groupId: string;
   rows: number;
   amount: number;
+  /** Rows to send that cost budget: new rows, refused ones, --retry-failed ones. */
   sendRows: number;
   sendAmount: number;
+  /** Rows resent under their requestId whose first request may already have been charged. */
+  inDoubtRows: number;
+  inDoubtAmount: number;
   issuedRows: number;
   issuedAmount: number;
   /** Period length in days → how many rows ask for it and the first such row. */
@@ -70,16 +75,20 @@ export class Planner {
     }
     this.firstRowOf.set(prepared.request.requestId, prepared.row);
 
-    const action = decideRow(prepared.fingerprint, this.store?.get(prepared.request.requestId), this.retryFailed);
+    const state = this.store?.get(prepared.request.requestId);
+    const action = decideRow(prepared.fingerprint, state, this.retryFailed);
     plan.actions[action]++;
     const { groupId, giftCardValue, startAt, endAt } = prepared.request;
     const group = plan.groups.get(groupId) ?? newGroup(groupId);
     plan.groups.set(groupId, group);
     group.rows++;
     group.amount += giftCardValue;
-    if (action === "send") {
+    if (action === "send" && costsBudget(prepared.fingerprint, state)) {
       group.sendRows++;
       group.sendAmount += giftCardValue;
+    } else if (action === "send") {
+      group.inDoubtRows++;
+      group.inDoubtAmount += giftCardValue;
     } else if (action === "done" || action === "conflict") {
       group.issuedRows++;
       group.issuedAmount += giftCardValue;
@@ -99,7 +108,16 @@ export class Planner {
 }
 
 function newGroup(groupId: string): GroupPlan {
-  return { groupId, rows: 0, amount: 0, sendRows: 0, sendAmount: 0, issuedRows: 0, issuedAmount: 0, periods: new Map() };
+  return { groupId, rows: 0, amount: 0, sendRows: 0, sendAmount: 0, inDoubtRows: 0, inDoubtAmount: 0, issuedRows: 0, issuedAmount: 0, periods: new Map() };
+}
+
+/**
+ * Whether sending this row may spend budget. A row in doubt with the same body was probably charged
+ * already, and PayPay replays it for free; counting it again would block the very resume that
+ * recovers its code. If it was not charged after all, BUDGET_NOT_ENOUGH stops its group mid-run.
+ */
+export function costsBudget(fingerprint: string, state: RowState | undefined): boolean {
+  return !(state?.inDoubt && state.fp === fingerprint);
 }
 
 /** One reason the live group budgets cannot serve the plan. */
@@ -116,7 +134,7 @@ export function checkBudgets(plan: Plan, budgets: readonly GroupBudget[]): Budge
   const byId = new Map(budgets.map((b) => [b.groupId, b]));
   const problems: BudgetProblem[] = [];
   for (const group of plan.groups.values()) {
-    if (group.sendRows === 0) continue;
+    if (group.sendRows + group.inDoubtRows === 0) continue;
     const budget = byId.get(group.groupId);
     if (!budget) {
       problems.push({ groupId: group.groupId, kind: "missing-group", message: `group ${group.groupId} does not exist for this merchant (${group.sendRows} rows use it)` });

@@ -21,11 +21,14 @@ export async function preparePlan(
   store: CheckpointStore | undefined,
   retryFailed: boolean,
   readBudgets: (() => Promise<GroupBudget[]>) | undefined,
+  options: { evenWithNothingToSend?: boolean } = {},
 ): Promise<PlanOutcome> {
   const planner = new Planner(store, retryFailed);
   for await (const item of readInputRows(input)) planner.add(item);
   const plan = planner.finish(input.file);
-  if (plan.problems.length > 0 || plan.actions.send === 0 || !readBudgets) return { plan, budgetProblems: [] };
+  // A finished campaign rerun from cron needs no PayPay call at all; `plan` shows budgets anyway.
+  const idle = plan.actions.send === 0 && !options.evenWithNothingToSend;
+  if (plan.problems.length > 0 || idle || !readBudgets) return { plan, budgetProblems: [] };
   const budgets = await readBudgets();
   return { plan, budgets, budgetProblems: checkBudgets(plan, budgets) };
 }

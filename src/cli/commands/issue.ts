@@ -7,6 +7,7 @@ import { openConnection } from "../connection.js";
 import { withConnectionOptions } from "../connection-options.js";
 import { exitCodeOfReport } from "../exit-codes.js";
 import { resolveIssueSettings, type IssueFlags } from "../issue-settings.js";
+import { runPlan } from "../plan-runner.js";
 import { formatSummary, summaryJson } from "../summary.js";
 
 export function withIssueOptions<T>(yargs: Argv<T>) {
@@ -29,7 +30,8 @@ export function withIssueOptions<T>(yargs: Argv<T>) {
     .option("rate", { type: "string", describe: "Requests per second at most", group: "Sending:" })
     .option("max-attempts", { type: "string", describe: "Attempts per row before it is left pending [default: 8]", group: "Sending:" })
     .option("allow-partial", { type: "boolean", describe: "When a group's budget is short, issue in input order until it runs out", group: "Sending:" })
-    .option("retry-failed", { type: "boolean", describe: "Send rows that failed permanently (or changed) again", group: "Sending:" });
+    .option("retry-failed", { type: "boolean", describe: "Send rows that failed permanently (or changed) again", group: "Sending:" })
+    .option("dry-run", { type: "boolean", describe: "Only plan: validate and compare with budgets, send nothing (same as `plan`)", group: "Sending:" });
 }
 
 export const issueCommand: CommandModule<object, IssueFlags> = {
@@ -43,6 +45,12 @@ export const issueCommand: CommandModule<object, IssueFlags> = {
   handler: async (argv) => {
     const config = argv.config ? await loadConfigFile(String(argv.config)) : {};
     const settings = resolveIssueSettings(argv, config);
+    if (argv.dryRun === true) {
+      const { text, exitCode } = await runPlan(settings, process.env);
+      process.stdout.write(`${text}\n`);
+      process.exitCode = exitCode;
+      return;
+    }
     const logger = createLogger(settings.logLevel, settings.logFile);
     const controller = new AbortController();
     let received: NodeJS.Signals | undefined;

@@ -1,0 +1,48 @@
+import { access } from "node:fs/promises";
+import { JournalStore } from "../checkpoint/journal-store.js";
+import { BatchError } from "../errors.js";
+import { resolveInput } from "../job/input-rows.js";
+import { preparePlan } from "../job/prepare-plan.js";
+import { readBudgets } from "../job/read-budgets.js";
+import { openConnection } from "./connection.js";
+import { EXIT } from "./exit-codes.js";
+import { formatPlan } from "./format-plan.js";
+import type { IssueSettings } from "./issue-settings.js";
+
+/**
+ * `plan` and `issue --dry-run`: validate every row, read the checkpoint without locking or changing
+ * it, and compare with live budgets. Sends nothing but the budget read.
+ */
+export async function runPlan(settings: IssueSettings, env: NodeJS.ProcessEnv): Promise<{ text: string; exitCode: number }> {
+  const { job } = settings;
+  const input = await resolveInput(job.input);
+  const exists = await access(job.state).then(
+    () => true,
+    () => false,
+  );
+  const store = exists ? await JournalStore.open(job.state, input.campaign, { readOnly: true }) : undefined;
+  try {
+    let budgetNote: string | undefined;
+    const connection = await openConnection(settings.connection, env);
+    try {
+      const outcome = await preparePlan(input, store, job.retryFailed, async () => {
+        try {
+          return await readBudgets(connection.client);
+        } catch (error) {
+          if (!(error instanceof BatchError)) throw error;
+          budgetNote = `budgets not compared: ${error.message}`;
+          return [];
+        }
+      }, { evenWithNothingToSend: true });
+      const budgetRead = budgetNote === undefined;
+      const view = budgetRead ? outcome : { ...outcome, budgets: undefined, budgetProblems: [] };
+      const blocking = view.budgetProblems.some((p) => p.kind !== "shortfall" || !job.allowPartial);
+      const text = formatPlan(input, view, exists ? job.state : undefined, budgetRead && outcome.budgets ? `budgets from ${connection.description}` : budgetNote);
+      return { text, exitCode: outcome.plan.problems.length > 0 || blocking ? EXIT.refused : EXIT.ok };
+    } finally {
+      await connection.close();
+    }
+  } finally {
+    await store?.close();
+  }
+}

@@ -1,0 +1,102 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { Simulator } from "../src/simulator/index.js";
+import { collect, runCli, startCli, tempDir, writeText } from "./support/cli.js";
+import { campaignFlags, readResult, recipientsCsv } from "./support/csv.js";
+import { startSimulator } from "./support/simulator.js";
+import { assertLedgerMatchesResult, exists, issueArgs, seededRandom, sleep, waitFor } from "./support/job.js";
+
+/**
+ * A run killed with SIGKILL (no handler, no flush, no lock release) and then rerun must still issue
+ * every row exactly once: one ledger entry per recipient, charged once, the result equal to the ledger.
+ */
+
+const ROWS = 300;
+const SEED = 20260401;
+/** Milliseconds after the killed run's first create request reaches the simulator. */
+const KILL_DELAYS = (() => {
+  const random = seededRandom(SEED);
+  return [0, 1, 2].map(() => 100 + Math.floor(random() * 400));
+})();
+
+interface Setup {
+  sim: Simulator;
+  args: string[];
+  out: string;
+  state: string;
+}
+
+async function setup(seed: number): Promise<Setup> {
+  const dir = await tempDir("pcb-crash-");
+  const sim = await startSimulator({ latencyMs: 50, jitterMs: 30, seed });
+  const input = await writeText(dir, "in.csv", recipientsCsv(ROWS));
+  const out = join(dir, "out.csv");
+  const state = join(dir, "out.checkpoint");
+  return { sim, out, state, args: issueArgs(input, sim, ...campaignFlags("crash"), "--out", out, "--state", state, "--concurrency", "8") };
+}
+
+/** Starts a run, SIGKILLs it `delayMs` after its first create arrives; returns the ledger size at the kill. */
+async function runAndKill({ sim, args, state }: Setup, delayMs: number): Promise<number> {
+  const createsBefore = sim.stats().createRequests;
+  const child = startCli(args);
+  const done = collect(child);
+  let exited = false;
+  child.once("exit", () => (exited = true));
+  await waitFor(() => exited || sim.stats().createRequests > createsBefore, 15_000, "the run to start sending");
+  if (exited) {
+    const early = await done;
+    assert.fail(`the run exited (${early.code}) before sending anything:\n${early.stderr}`);
+  }
+  await sleep(delayMs);
+  const issuedAtKill = sim.ledger().length;
+  child.kill("SIGKILL");
+  const result = await done;
+  assert.equal(result.signal, "SIGKILL", `the run had already ended (exit ${result.code}) before the kill:\n${result.stderr}`);
+  assert.equal(await exists(`${state}.lock`), true, "SIGKILL leaves the lock behind");
+  return issuedAtKill;
+}
+
+async function rerunToCompletion({ sim, args, out, state }: Setup): Promise<void> {
+  const rerun = await runCli(args);
+  assert.equal(rerun.code, 0, rerun.stderr);
+  assert.match(rerun.stdout, new RegExp(`${ROWS} rows — ${ROWS} issued, 0 failed, 0 pending`));
+  assert.equal(await exists(`${state}.lock`), false, "the stale lock was taken over and released");
+
+  const rows = await readResult(out);
+  assert.equal(rows.length, ROWS);
+  assert.deepEqual(
+    rows.map((r) => r.status),
+    Array(ROWS).fill("issued"),
+  );
+  // One requestId per recipient; the ledger holds exactly one entry, charged once, for each.
+  assert.equal(new Set(rows.map((r) => r.recipient_id)).size, ROWS);
+  assertLedgerMatchesResult(sim, rows, ROWS);
+  const calls = sim.callsByRequestId();
+  assert.equal(calls.size, ROWS, "no requestId outside the file ever reached the simulator");
+}
+
+describe("SIGKILL mid-flight, then rerun: exactly once", { concurrency: true }, () => {
+  KILL_DELAYS.forEach((delayMs, i) => {
+    test(`killed ${delayMs} ms after the first create (seeded delay ${i + 1} of ${KILL_DELAYS.length})`, async () => {
+      const s = await setup(SEED + i);
+      const issuedAtKill = await runAndKill(s, delayMs);
+      assert.ok(issuedAtKill > 0 && issuedAtKill < ROWS, `killed mid-flight (${issuedAtKill} codes issued at the kill)`);
+      await rerunToCompletion(s);
+      // One kill: a row is sent at most once by each of the two runs.
+      for (const [id, n] of s.sim.callsByRequestId()) assert.ok(n === 1 || n === 2, `${id} was sent ${n} times`);
+    });
+  });
+
+  test(`killed three times in a row on one checkpoint (${KILL_DELAYS.join(", ")} ms), then rerun`, async () => {
+    const s = await setup(SEED + 99);
+    let previous = 0;
+    for (const delayMs of KILL_DELAYS) {
+      const issuedAtKill = await runAndKill(s, delayMs);
+      assert.ok(issuedAtKill > previous && issuedAtKill < ROWS, `kill after ${delayMs} ms landed mid-flight (${issuedAtKill} issued)`);
+      previous = issuedAtKill;
+    }
+    await rerunToCompletion(s);
+    for (const [id, n] of s.sim.callsByRequestId()) assert.ok(n >= 1 && n <= 4, `${id} was sent ${n} times over 4 runs`);
+  });
+});
