@@ -3,6 +3,8 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { UsageError } from "./errors.js";
 import { budgetCommand } from "./cli/commands/budget.js";
+import { exportCommand } from "./cli/commands/export.js";
+import { statusCommand } from "./cli/commands/status.js";
 import { issueCommand } from "./cli/commands/issue.js";
 import { planCommand } from "./cli/commands/plan.js";
 import { simulatorCommand } from "./cli/commands/simulator.js";
@@ -32,8 +34,10 @@ async function main(argv: string[]): Promise<void> {
       .command(issueCommand)
       .command(planCommand)
       .command(budgetCommand)
+      .command(statusCommand)
+      .command(exportCommand)
       .command(simulatorCommand)
-      .demandCommand(1, "Name a command: issue, budget or simulator")
+      .demandCommand(1, "Name a command: issue, plan, budget, status, export or simulator")
       .strict()
       .recommendCommands()
       .epilogue("Exit codes: 0 all issued; 1 internal error; 2 refused (usage, validation, budget), nothing sent; 3 some rows failed; 4 rows pending, rerun to resume; 5 locked by another run.")

@@ -8,6 +8,7 @@ import { withConnectionOptions } from "../connection-options.js";
 import { exitCodeOfReport } from "../exit-codes.js";
 import { resolveIssueSettings, type IssueFlags } from "../issue-settings.js";
 import { runPlan } from "../plan-runner.js";
+import { createProgress, type Progress } from "../progress.js";
 import { formatSummary, summaryJson } from "../summary.js";
 
 export function withIssueOptions<T>(yargs: Argv<T>) {
@@ -66,7 +67,13 @@ export const issueCommand: CommandModule<object, IssueFlags> = {
     try {
       const connection = await openConnection(settings.connection, process.env, logger);
       try {
-        const report = await runIssueJob(settings.job, { api: connection.client, logger, signal: controller.signal });
+        let progress: Progress | undefined;
+        const report = await runIssueJob(settings.job, {
+          api: connection.client,
+          logger,
+          signal: controller.signal,
+          onPlanned: (plan) => (progress = createProgress(plan.actions.send)),
+        }).finally(() => progress?.stop());
         const exitCode = exitCodeOfReport(report, received);
         const summary = summaryJson(report, exitCode, {
           campaign: settings.job.input.campaign,

@@ -1,0 +1,47 @@
+import type { Argv, CommandModule } from "yargs";
+import { JournalStore } from "../../checkpoint/journal-store.js";
+import { CheckpointError } from "../../errors.js";
+import type { ResolvedInputSpec } from "../../job/input-rows.js";
+import { writeResults } from "../../job/write-results.js";
+import { parseColumnMap } from "../../job/columns.js";
+import { expectString } from "../expect.js";
+
+interface ExportFlags {
+  checkpoint: string;
+  out: string;
+  input?: string;
+  excel?: boolean;
+}
+
+export const exportCommand: CommandModule<object, ExportFlags> = {
+  command: "export <checkpoint>",
+  describe: "Rewrite the result CSV from a checkpoint (same format as issue); sends nothing",
+  builder: (yargs) =>
+    yargs
+      .positional("checkpoint", { type: "string", demandOption: true, describe: "Checkpoint file (see issue --state)" })
+      .option("out", { type: "string", demandOption: true, describe: "Result CSV to write" })
+      .option("input", { type: "string", describe: "The input CSV, if it moved since the run [default: the path the run recorded]" })
+      .option("excel", { type: "boolean", describe: "UTF-8 with BOM, CRLF, formula-like cells neutralized" })
+      .example("$0 export samples/out/recipients.results.checkpoint --out restored.csv", "Recreate a deleted result file")
+      .example("$0 export run.checkpoint --input moved/recipients.csv --out results.csv --excel", "From a moved input, for Excel") as unknown as Argv<ExportFlags>,
+  handler: async (argv) => {
+    const store = await JournalStore.open(argv.checkpoint, "", { readOnly: true });
+    try {
+      const run = store.lastRun();
+      if (!run) {
+        throw new CheckpointError("CHECKPOINT_NO_RUN", `${argv.checkpoint}: no run has sent anything with this checkpoint yet, so there is nothing to export`);
+      }
+      const input: ResolvedInputSpec = {
+        file: argv.input ?? run.input,
+        encoding: run.encoding,
+        campaign: store.campaign,
+        columns: parseColumnMap(Object.entries(run.columns).map(([k, v]) => `${k}=${v}`)),
+        defaults: run.defaults,
+      };
+      const counts = await writeResults(input, store, expectString("--out", argv.out), argv.excel ? "excel" : "plain");
+      process.stdout.write(`wrote ${argv.out}: ${counts.rows} row(s) — ${counts.issued} issued, ${counts.failed} failed, ${counts.pending} pending\n`);
+    } finally {
+      await store.close();
+    }
+  },
+};
