@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { readFile, stat, truncate, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -8,17 +9,22 @@ import { acquireLock } from "../src/checkpoint/lock.js";
 import { JournalStore } from "../src/checkpoint/journal-store.js";
 import { encodeLine } from "../src/checkpoint/line-codec.js";
 import { BatchError } from "../src/errors.js";
+import { deriveRequestId } from "../src/job/request-id.js";
 import { tempDir } from "./support/cli.js";
 
-function outcome(rid: string, status: "issued" | "failed" | "pending" = "issued") {
-  return { rid, fp: `fp-${rid}`, status, attempts: 1, groupId: "29952775505428481", value: 100, code: `CODE-${rid}`, data: `{"giftCardCode":"CODE-${rid}"}` };
+/** Test requestIds are real UUIDs, fingerprints 32 hex digits, as the job writes them. */
+const rid = (name: string): string => deriveRequestId("camp", name);
+const fp = (name: string): string => createHash("sha256").update(name).digest("hex").slice(0, 32);
+
+function outcome(name: string, status: "issued" | "failed" | "pending" = "issued") {
+  return { rid: rid(name), fp: fp(name), status, attempts: 1, groupId: "29952775505428481", value: 100, code: `CODE-${name}`, data: `{"giftCardCode":"CODE-${name}"}` };
 }
 
 async function journalWith(dir: string, records: number): Promise<string> {
   const file = join(dir, `j-${records}-${Math.random().toString(36).slice(2)}.checkpoint`);
   const store = await JournalStore.open(file, "camp");
   for (let i = 0; i < records; i++) {
-    await store.recordSent(`r${i}`, `fp-r${i}`, i + 2);
+    await store.recordSent(rid(`r${i}`), fp(`r${i}`), i + 2);
     await store.recordOutcome(outcome(`r${i}`));
   }
   await store.close();
@@ -31,12 +37,12 @@ describe("journal store", () => {
     const file = await journalWith(dir, 3);
     assert.equal((await stat(file)).mode & 0o777, 0o600);
     const store = await JournalStore.open(file, "camp");
-    assert.deepEqual([...store.entries()].map(([rid, s]) => [rid, s.status, s.fp, s.attempts]), [
-      ["r0", "issued", "fp-r0", 1],
-      ["r1", "issued", "fp-r1", 1],
-      ["r2", "issued", "fp-r2", 1],
+    assert.deepEqual([...store.entries()].map(([id, s]) => [id, s.status, s.fp, s.attempts]), [
+      [rid("r0"), "issued", fp("r0"), 1],
+      [rid("r1"), "issued", fp("r1"), 1],
+      [rid("r2"), "issued", fp("r2"), 1],
     ]);
-    const read = await store.readOutcome(store.get("r1")!);
+    const read = await store.readOutcome(store.get(rid("r1"))!);
     assert.equal(read?.code, "CODE-r1");
     assert.equal(read?.data, `{"giftCardCode":"CODE-r1"}`);
     await store.close();
@@ -46,15 +52,15 @@ describe("journal store", () => {
     const dir = await tempDir();
     const file = join(dir, "x.checkpoint");
     const store = await JournalStore.open(file, "camp");
-    await store.recordSent("a", "fp-a", 2);
+    await store.recordSent(rid("a"), fp("a"), 2);
     await store.recordOutcome({ ...outcome("a", "pending"), attempts: 8, code: undefined, data: undefined, errorCode: "TIMEOUT" });
     await store.close();
     const again = await JournalStore.open(file, "camp");
-    assert.equal(again.get("a")?.status, "pending");
+    assert.equal(again.get(rid("a"))?.status, "pending");
     await again.recordOutcome({ ...outcome("a"), attempts: 2 });
     await again.close();
     const third = await JournalStore.open(file, "camp");
-    assert.deepEqual([third.get("a")?.status, third.get("a")?.attempts], ["issued", 10]);
+    assert.deepEqual([third.get(rid("a"))?.status, third.get(rid("a"))?.attempts], ["issued", 10]);
     await third.close();
   });
 
@@ -73,11 +79,11 @@ describe("journal store", () => {
       await writeFile(file, whole.subarray(0, cut));
       const store = await JournalStore.open(file, "camp");
       // The cut record is r2's outcome: r2 is back to "sent" (in doubt), r0 and r1 stay issued.
-      assert.deepEqual([store.get("r0")?.status, store.get("r1")?.status, store.get("r2")?.status], ["issued", "issued", "sent"], `cut at ${cut}`);
+      assert.deepEqual([store.get(rid("r0"))?.status, store.get(rid("r1"))?.status, store.get(rid("r2"))?.status], ["issued", "issued", "sent"], `cut at ${cut}`);
       await store.recordOutcome(outcome("r2"));
       await store.close();
       const reopened = await JournalStore.open(file, "camp");
-      assert.equal(reopened.get("r2")?.status, "issued", `append after cut at ${cut}`);
+      assert.equal(reopened.get(rid("r2"))?.status, "issued", `append after cut at ${cut}`);
       await reopened.close();
       const lines = (await readFile(file, "utf8")).split("\n");
       assert.equal(lines.length, whole.toString("utf8").split("\n").length, `after the cut at ${cut}, one whole record replaced the torn one`);
@@ -89,7 +95,7 @@ describe("journal store", () => {
     const file = await journalWith(dir, 2);
     await writeFile(file, Buffer.concat([await readFile(file), Buffer.alloc(37)]));
     const store = await JournalStore.open(file, "camp");
-    assert.equal(store.get("r1")?.status, "issued");
+    assert.equal(store.get(rid("r1"))?.status, "issued");
     await store.close();
   });
 
@@ -115,10 +121,17 @@ describe("journal store", () => {
     const dir = await tempDir();
     const file = await journalWith(dir, 2);
     const whole = await readFile(file);
-    const bad = Buffer.from(encodeLine({ t: "sent", rid: "zz", fp: "f", row: 9, at: "x" }));
+    const bad = Buffer.from(encodeLine({ t: "sent", rid: rid("zz"), fp: fp("zz"), row: 9, at: "x" }));
     bad[12] = 0x5a;
     await writeFile(file, Buffer.concat([whole, bad, Buffer.from("0000")]));
     await assert.rejects(JournalStore.open(file, "camp"), (e: unknown) => e instanceof BatchError && e.code === "CHECKPOINT_DAMAGED");
+  });
+
+  test("a record with a requestId that is not a UUID is damage, not a crash", async () => {
+    const dir = await tempDir();
+    const file = await journalWith(dir, 1);
+    await writeFile(file, Buffer.concat([await readFile(file), encodeLine({ t: "sent", rid: "not-a-uuid", fp: fp("x"), row: 3, at: "x" }), encodeLine({ t: "sent", rid: rid("y"), fp: fp("y"), row: 4, at: "x" })]));
+    await assert.rejects(JournalStore.open(file, "camp"), (e: unknown) => e instanceof BatchError && e.code === "CHECKPOINT_DAMAGED" && /invalid requestId/.test(e.message));
   });
 
   test("a file that is not a checkpoint is refused", async () => {

@@ -3,6 +3,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import { CheckpointError } from "../errors.js";
 import { fsyncDirectoryOf } from "../fs/fsync-directory.js";
 import { DurableAppender } from "./durable-appender.js";
+import { RowIndex } from "./row-index.js";
 import { decodeLine, encodeLine } from "./line-codec.js";
 import { readJournal } from "./journal-reader.js";
 import { CHECKPOINT_VERSION, type CheckpointRecord, type HeaderRecord, type OutcomeRecord, type RowState, type RunRecord } from "./records.js";
@@ -19,8 +20,9 @@ export class JournalStore implements CheckpointStore {
     readonly campaign: string,
     private readonly handle: FileHandle,
     private readonly appender: DurableAppender,
-    private readonly index: Map<string, RowState>,
+    private readonly index: RowIndex,
     private latestRun: RunRecord | undefined,
+    readonly info: JournalInfo,
   ) {}
 
   /**
@@ -41,7 +43,7 @@ export class JournalStore implements CheckpointStore {
     }
     try {
       if (!readOnly) await handle.chmod(0o600);
-      const { header, index, validLength, latestRun } = await replay(handle, file);
+      const { header, index, validLength, latestRun, info } = await replay(handle, file);
       let end = validLength;
       const size = (await handle.stat()).size;
       if (validLength < size && !readOnly) {
@@ -65,7 +67,7 @@ export class JournalStore implements CheckpointStore {
           `${file} belongs to campaign "${header.campaign}", not "${campaign}": use --state to give this campaign its own checkpoint`,
         );
       }
-      return new JournalStore(file, storeCampaign ?? campaign, handle, appender, index, latestRun);
+      return new JournalStore(file, storeCampaign ?? campaign, handle, appender, index, latestRun, info);
     } catch (error) {
       await handle.close();
       throw error;
@@ -124,7 +126,7 @@ export class JournalStore implements CheckpointStore {
   }
 }
 
-function applyOutcome(index: Map<string, RowState>, outcome: Omit<OutcomeRecord, "t" | "at">, offset: number, length: number): void {
+function applyOutcome(index: RowIndex, outcome: Omit<OutcomeRecord, "t" | "at">, offset: number, length: number): void {
   const previous = index.get(outcome.rid);
   index.set(outcome.rid, {
     fp: outcome.fp,
@@ -135,41 +137,68 @@ function applyOutcome(index: Map<string, RowState>, outcome: Omit<OutcomeRecord,
   });
 }
 
+/** What a read of the journal learned besides the rows, for `status`. */
+export interface JournalInfo {
+  createdAt: string;
+  firstActivity?: string;
+  lastActivity?: string;
+  runs: number;
+  /** The last record was torn by a crash mid-write (a writable open cuts it away). */
+  tornTail: boolean;
+}
+
 interface Replayed {
   header?: HeaderRecord;
-  index: Map<string, RowState>;
+  index: RowIndex;
   validLength: number;
   latestRun?: RunRecord;
+  info: JournalInfo;
 }
 
 async function replay(handle: FileHandle, file: string): Promise<Replayed> {
-  const index = new Map<string, RowState>();
-  let header: HeaderRecord | undefined;
-  let latestRun: RunRecord | undefined;
-  let validLength = -1;
-  let first = true;
-  for await (const { record, offset, length } of readJournal(handle, file, (at) => (validLength = at))) {
-    const r = record as CheckpointRecord;
-    if (first) {
-      first = false;
-      if (r.t !== "header") throw new CheckpointError("CHECKPOINT_DAMAGED", `${file}: not a points-code-batch checkpoint (no header record)`);
-      if (r.version !== CHECKPOINT_VERSION) {
-        throw new CheckpointError("CHECKPOINT_VERSION", `${file}: checkpoint version ${r.version} is not supported (expected ${CHECKPOINT_VERSION})`);
-      }
-      header = r;
-      continue;
-    }
-    if (r.t === "sent") {
-      const state = index.get(r.rid);
-      index.set(r.rid, { ...state, fp: r.fp, status: "sent", inDoubt: true, attempts: state?.attempts ?? 0 });
-    } else if (r.t === "outcome") {
-      applyOutcome(index, r, offset, length);
-    } else if (r.t === "run") {
-      latestRun = r;
-    } else {
-      throw new CheckpointError("CHECKPOINT_DAMAGED", `${file}: unexpected record type at byte ${offset}`);
+  const replayed: Replayed = { index: new RowIndex(), validLength: -1, info: { createdAt: "", runs: 0, tornTail: false } };
+  for await (const { record, offset, length } of readJournal(handle, file, (at) => (replayed.validLength = at))) {
+    try {
+      applyRecord(replayed, record as CheckpointRecord, offset, length, file);
+    } catch (error) {
+      if (error instanceof TypeError) throw new CheckpointError("CHECKPOINT_DAMAGED", `${file}: record at byte ${offset} has an invalid requestId or fingerprint`);
+      throw error;
     }
   }
-  if (validLength < 0) validLength = (await handle.stat()).size;
-  return { header, index, validLength, latestRun };
+  if (replayed.validLength < 0) replayed.validLength = (await handle.stat()).size;
+  else replayed.info.tornTail = true;
+  return replayed;
+}
+
+function applyRecord(replayed: Replayed, r: CheckpointRecord, offset: number, length: number, file: string): void {
+  if (replayed.header === undefined) {
+    if (r.t !== "header") throw new CheckpointError("CHECKPOINT_DAMAGED", `${file}: not a points-code-batch checkpoint (no header record)`);
+    if (r.version !== CHECKPOINT_VERSION) {
+      throw new CheckpointError("CHECKPOINT_VERSION", `${file}: checkpoint version ${r.version} is not supported (expected ${CHECKPOINT_VERSION})`);
+    }
+    replayed.header = r;
+    replayed.info.createdAt = r.createdAt;
+    return;
+  }
+  const { index, info } = replayed;
+  if (r.t === "sent" || r.t === "outcome" || r.t === "run") {
+    if (info.firstActivity === undefined || r.at < info.firstActivity) info.firstActivity = r.at;
+    if (info.lastActivity === undefined || r.at > info.lastActivity) info.lastActivity = r.at;
+  }
+  switch (r.t) {
+    case "sent": {
+      const state = index.get(r.rid);
+      index.set(r.rid, { ...state, fp: r.fp, status: "sent", inDoubt: true, attempts: state?.attempts ?? 0 });
+      return;
+    }
+    case "outcome":
+      applyOutcome(index, r, offset, length);
+      return;
+    case "run":
+      replayed.latestRun = r;
+      info.runs++;
+      return;
+    default:
+      throw new CheckpointError("CHECKPOINT_DAMAGED", `${file}: unexpected record at byte ${offset}`);
+  }
 }

@@ -107,7 +107,7 @@ export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues): I
       budgetPath: expectString("--budget-path", pick("budgetPath") ?? CONNECTION_DEFAULTS.budgetPath, /^\//, "a path starting with /"),
       codeField: expectString("--code-field", pick("codeField") ?? CONNECTION_DEFAULTS.codeField),
       timeoutMs,
-      budgetTimeoutMs: Math.min(CONNECTION_DEFAULTS.budgetTimeoutMs, timeoutMs),
+      budgetTimeoutMs: CONNECTION_DEFAULTS.budgetTimeoutMs,
     },
     logLevel: expectOneOf("--log-level", pick("logLevel") ?? ISSUE_DEFAULTS.logLevel, LOG_LEVELS),
     logFile: pick("logFile") === undefined ? undefined : expectString("--log-file", pick("logFile")),

@@ -1,5 +1,6 @@
 import type { RowState } from "../checkpoint/records.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
+import { UuidIndex } from "../checkpoint/uuid-index.js";
 import type { GroupBudget } from "../paypay/types.js";
 import { daysBetween } from "../dates.js";
 import { decideRow, type RowAction } from "./decide.js";
@@ -46,7 +47,9 @@ export class Planner {
     actions: { send: 0, done: 0, "keep-failed": 0, conflict: 0, changed: 0 },
     groups: new Map(),
   };
-  private readonly firstRowOf = new Map<string, number>();
+  /** requestId → first row, to name the original of a duplicate; compact for million-row files. */
+  private readonly seen = new UuidIndex();
+  private firstRows = new Uint32Array(1024);
   private sawHeader = false;
 
   constructor(
@@ -68,12 +71,17 @@ export class Planner {
       return;
     }
     const { prepared } = item;
-    const first = this.firstRowOf.get(prepared.request.requestId);
-    if (first !== undefined) {
-      plan.problems.push({ row: prepared.row, column: "recipient_id", value: prepared.recipientId, rule: `duplicates row ${first}; each recipient may appear once` });
+    const { id, added } = this.seen.add(prepared.request.requestId);
+    if (!added) {
+      plan.problems.push({ row: prepared.row, column: "recipient_id", value: prepared.recipientId, rule: `duplicates row ${this.firstRows[id]}; each recipient may appear once` });
       return;
     }
-    this.firstRowOf.set(prepared.request.requestId, prepared.row);
+    if (id >= this.firstRows.length) {
+      const rows = new Uint32Array(this.firstRows.length * 2);
+      rows.set(this.firstRows);
+      this.firstRows = rows;
+    }
+    this.firstRows[id] = prepared.row;
 
     const state = this.store?.get(prepared.request.requestId);
     const action = decideRow(prepared.fingerprint, state, this.retryFailed);

@@ -17,9 +17,10 @@ export function deriveRequestId(campaign: string, recipientId: string): string {
 }
 
 /**
- * A short digest of the exact create body a row sends. Recorded before the first send, it tells a
- * resume whether the row still asks for what was asked under its requestId.
+ * A digest of the exact create body a row sends (128 bits of SHA-256, as 32 hex digits). Recorded
+ * before the first send, it tells a resume whether the row still asks for what was asked under its
+ * requestId.
  */
 export function requestFingerprint(serializedBody: string): string {
-  return createHash("sha256").update(serializedBody, "utf8").digest("base64url").slice(0, 22);
+  return createHash("sha256").update(serializedBody, "utf8").digest("hex").slice(0, 32);
 }

@@ -3,7 +3,8 @@ import { isLosslessNumber } from "lossless-json";
 import { isInt64String, parseJsonExact, readInt64 } from "../paypay/int64.js";
 import { validateFaultRates } from "./faults.js";
 import { assertBudget } from "./ledger.js";
-import type { FaultRates, SimulatorCredentials, SimulatorGroup, SimulatorOptions } from "./types.js";
+import { resolveRateLimit, type ResolvedRateLimit } from "./token-bucket.js";
+import type { FaultRates, SimulatorCredentials, SimulatorGroup, SimulatorOptions, SimulatorRateLimit } from "./types.js";
 
 export const LOCAL_CREDENTIALS: SimulatorCredentials = { apiKey: "local-api-key", apiSecret: "local-api-secret", merchantId: "local-merchant" };
 export const DEFAULT_GROUP: SimulatorGroup = { groupId: "29952775505428481", budget: 1_000_000, maxPeriodDays: 365, minAmount: 1 };
@@ -12,7 +13,10 @@ export const DEFAULT_BUDGET_PATH = "/v1/points_code/budget";
 export const DEFAULT_CLOCK_SKEW_SECONDS = 120;
 export const DEFAULT_SEED = 1;
 
-export type ResolvedOptions = Required<Omit<SimulatorOptions, "maxInFlight">> & { maxInFlight: number };
+export type ResolvedOptions = Required<Omit<SimulatorOptions, "maxInFlight" | "rateLimit">> & {
+  maxInFlight: number;
+  rateLimit: ResolvedRateLimit | undefined;
+};
 
 function assertNonNegative(value: number, name: string, integer = false): void {
   if (!Number.isFinite(value) || value < 0 || (integer && !Number.isSafeInteger(value))) {
@@ -52,6 +56,7 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     faults: options.faults ?? {},
     seed: options.seed ?? DEFAULT_SEED,
     maxInFlight: options.maxInFlight ?? Number.POSITIVE_INFINITY,
+    rateLimit: options.rateLimit === undefined ? undefined : resolveRateLimit(options.rateLimit),
     clockSkewSeconds: options.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS,
     now: options.now ?? Date.now,
   };
@@ -75,7 +80,8 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
 
 // ---- JSON config file -------------------------------------------------------------------------
 
-const CONFIG_KEYS = ["credentials", "groups", "createPath", "budgetPath", "latencyMs", "jitterMs", "faults", "seed", "maxInFlight", "clockSkewSeconds"] as const;
+const CONFIG_KEYS = ["credentials", "groups", "createPath", "budgetPath", "latencyMs", "jitterMs", "faults", "seed", "maxInFlight", "rateLimit", "clockSkewSeconds"] as const;
+const RATE_LIMIT_KEYS = ["ratePerSecond", "burst", "retryAfterSeconds"] as const;
 
 function asObject(value: unknown, where: string): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error(`${where} must be a JSON object`);
@@ -122,6 +128,19 @@ function readFaults(value: unknown): FaultRates {
   return faults;
 }
 
+function readRateLimit(value: unknown): SimulatorRateLimit {
+  const fields = asObject(value, "rateLimit");
+  for (const key of Object.keys(fields)) {
+    if (!(RATE_LIMIT_KEYS as readonly string[]).includes(key)) throw new Error(`rateLimit.${key} is not a rate limit setting; expected ${RATE_LIMIT_KEYS.join(", ")}`);
+  }
+  if (fields.ratePerSecond === undefined) throw new Error("rateLimit.ratePerSecond is required");
+  const limit: SimulatorRateLimit = { ratePerSecond: asNumber(fields.ratePerSecond, "rateLimit.ratePerSecond") };
+  if (fields.burst !== undefined) limit.burst = asNumber(fields.burst, "rateLimit.burst");
+  if (fields.retryAfterSeconds !== undefined) limit.retryAfterSeconds = asNumber(fields.retryAfterSeconds, "rateLimit.retryAfterSeconds");
+  resolveRateLimit(limit);
+  return limit;
+}
+
 function readConfig(value: unknown): SimulatorOptions {
   const fields = asObject(value, "the configuration");
   for (const key of Object.keys(fields)) {
@@ -147,6 +166,7 @@ function readConfig(value: unknown): SimulatorOptions {
   if (fields.faults !== undefined) options.faults = readFaults(fields.faults);
   if (fields.seed !== undefined) options.seed = asNumber(fields.seed, "seed");
   if (fields.maxInFlight !== undefined) options.maxInFlight = asNumber(fields.maxInFlight, "maxInFlight");
+  if (fields.rateLimit !== undefined) options.rateLimit = readRateLimit(fields.rateLimit);
   if (fields.clockSkewSeconds !== undefined) options.clockSkewSeconds = asNumber(fields.clockSkewSeconds, "clockSkewSeconds");
   resolveOptions(options);
   return options;

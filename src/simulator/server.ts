@@ -11,7 +11,8 @@ import { Ledger } from "./ledger.js";
 import { derivedRandom, type Random } from "./prng.js";
 import { ApiError, assignRequestId, sendError, sendJson, successBody, writeJsonHead } from "./responses.js";
 import { StatsRecorder } from "./stats.js";
-import type { FaultRates, LedgerEntry, Simulator, SimulatorGroup, SimulatorOptions, SimulatorStats } from "./types.js";
+import { TokenBucket } from "./token-bucket.js";
+import type { FaultRates, LedgerEntry, Simulator, SimulatorGroup, SimulatorOptions, SimulatorRateLimit, SimulatorStats } from "./types.js";
 import { RequestAuthenticator } from "./verify-auth.js";
 import { peekRequestId, validateCreateRequest } from "./validate-request.js";
 
@@ -28,6 +29,8 @@ class PointsCodeSimulator implements Simulator {
   private readonly auth: RequestAuthenticator;
   private readonly recorder = new StatsRecorder();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private bucket: TokenBucket | undefined;
+  private throttledByBucket = 0;
   private admittedCreates = 0;
   private server: Server | undefined;
   private url = "";
@@ -39,6 +42,7 @@ class PointsCodeSimulator implements Simulator {
     this.jitter = derivedRandom(seed, "jitter");
     this.store = new Ledger(this.config.groups, new CodeGenerator(derivedRandom(seed, "codes")), this.config.now);
     this.auth = new RequestAuthenticator(this.config.credentials, this.config.clockSkewSeconds, this.config.now);
+    if (this.config.rateLimit !== undefined) this.bucket = new TokenBucket(this.config.rateLimit, this.config.now);
   }
 
   get baseUrl(): string {
@@ -96,11 +100,17 @@ class PointsCodeSimulator implements Simulator {
   }
 
   stats(): SimulatorStats {
-    return this.recorder.snapshot();
+    return { ...this.recorder.snapshot(), throttledByBucket: this.throttledByBucket };
   }
 
   setFaults(faults: FaultRates): void {
     this.faults.set(faults);
+  }
+
+  setRateLimit(limit: SimulatorRateLimit | undefined): void {
+    if (limit === undefined) this.bucket = undefined;
+    else if (this.bucket === undefined) this.bucket = new TokenBucket(limit, this.config.now);
+    else this.bucket.set(limit);
   }
 
   // ---- request handling -----------------------------------------------------------------------
@@ -147,7 +157,12 @@ class PointsCodeSimulator implements Simulator {
   private async createPointsCode(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
     this.recorder.enterCreate();
     // Admission is decided on arrival: a refused request must not hold a slot while it waits.
-    const admitted = this.admittedCreates < this.config.maxInFlight;
+    // The rate limit comes first, as a gateway in front of the service would apply it.
+    const bucket = this.bucket;
+    const overRate = bucket !== undefined && !bucket.tryTake();
+    if (overRate) this.throttledByBucket++;
+    const rateRefusal = overRate ? rateLimitRefusal(bucket.limit.retryAfterSeconds) : undefined;
+    const admitted = !overRate && this.admittedCreates < this.config.maxInFlight;
     if (admitted) this.admittedCreates++;
     res.once("close", () => {
       this.recorder.leaveCreate();
@@ -159,6 +174,7 @@ class PointsCodeSimulator implements Simulator {
     if (requestId !== undefined) this.store.recordCall(requestId);
 
     await this.latency();
+    if (rateRefusal !== undefined) throw rateRefusal;
     if (!admitted) throw new ApiError("RATE_LIMIT", "Too many requests in flight", RETRY_AFTER);
 
     const before = this.faults.drawBeforeCommit();
@@ -235,6 +251,12 @@ class PointsCodeSimulator implements Simulator {
       this.timers.add(timer);
     });
   }
+}
+
+/** The rate limit's refusal, with Retry-After only when the limit is configured to send one. */
+function rateLimitRefusal(retryAfterSeconds: number | undefined): ApiError {
+  const headers: Record<string, string> = retryAfterSeconds === undefined ? {} : { "Retry-After": String(retryAfterSeconds) };
+  return new ApiError("RATE_LIMIT", "Too many requests: over the rate limit", headers);
 }
 
 export function createSimulator(options: SimulatorOptions = {}): Simulator {

@@ -1,3 +1,8 @@
+import type { RateLimit } from "./token-bucket.js";
+
+/** A server-side request limit (token bucket); see token-bucket.ts. */
+export type SimulatorRateLimit = RateLimit;
+
 /**
  * Public shapes of the local PayPay Points Code simulator. The CLI, the job-runner tests and the
  * standalone `simulator` command all code against these, so they change only deliberately.
@@ -45,6 +50,12 @@ export interface SimulatorOptions {
   seed?: number;
   /** Create requests beyond this many at once are answered 429 RATE_LIMIT. */
   maxInFlight?: number;
+  /**
+   * Create requests beyond this rate (a token bucket: ratePerSecond sustained, burst back to back)
+   * are answered 429 RATE_LIMIT, with Retry-After when retryAfterSeconds is set, before anything is
+   * committed. Decided on arrival, answered after the latency, as a gateway in front would.
+   */
+  rateLimit?: SimulatorRateLimit;
   clockSkewSeconds?: number;
   /** Millisecond clock, injectable so tests can move the server's time. */
   now?: () => number;
@@ -70,6 +81,11 @@ export interface SimulatorStats {
   faultsInjected: Record<FaultKind, number>;
   maxConcurrentCreates: number;
   rejectedByCode: Record<string, number>;
+  /**
+   * Create requests the rate limit refused (also counted in rejectedByCode.RATE_LIMIT). Always set
+   * by the simulator; optional only because StatsRecorder builds the rest of this shape.
+   */
+  throttledByBucket?: number;
 }
 
 export interface Simulator {
@@ -84,4 +100,6 @@ export interface Simulator {
   setBudget(groupId: string, budget: number): void;
   stats(): SimulatorStats;
   setFaults(faults: FaultRates): void;
+  /** Sets, changes (keeping the tokens already earned) or, with undefined, removes the rate limit. */
+  setRateLimit(limit: SimulatorRateLimit | undefined): void;
 }

@@ -12,6 +12,7 @@ import {
   type SimulatorGroup,
   type SimulatorOptions,
 } from "../../simulator/index.js";
+import type { SimulatorRateLimit } from "../../simulator/types.js";
 
 /**
  * `simulator`: runs the local PayPay Points Code simulator in the foreground, for trying the tool
@@ -106,6 +107,25 @@ function groupsFrom(args: SimulatorCommandArgs, base: SimulatorGroup[] | undefin
   return [...groups.filter((group) => group.groupId !== targetId), merged];
 }
 
+/**
+ * --limit-rate, --limit-burst and --limit-retry-after: a server-side rate limit. They override the
+ * config file's rateLimit field by field; --limit-burst and --limit-retry-after need a rate.
+ */
+function rateLimitFrom(args: SimulatorCommandArgs, base: SimulatorRateLimit | undefined): SimulatorRateLimit | undefined {
+  const ratePerSecond = numberFlag(args, "limit-rate", "a positive number of requests per second", (n) => n > 0);
+  const burst = numberFlag(args, "limit-burst", "a number of at least 1", (n) => n >= 1);
+  const retryAfterSeconds = integerFlag(args, "limit-retry-after");
+  if (ratePerSecond === undefined && burst === undefined && retryAfterSeconds === undefined) return base;
+  const rate = ratePerSecond ?? base?.ratePerSecond;
+  if (rate === undefined) throw new Error("--limit-burst and --limit-retry-after need --limit-rate (or a rateLimit in --config)");
+  const limit: SimulatorRateLimit = { ratePerSecond: rate };
+  const chosenBurst = burst ?? base?.burst;
+  if (chosenBurst !== undefined) limit.burst = chosenBurst;
+  const chosenRetryAfter = retryAfterSeconds ?? base?.retryAfterSeconds;
+  if (chosenRetryAfter !== undefined) limit.retryAfterSeconds = chosenRetryAfter;
+  return limit;
+}
+
 /** Builds the options from --config, then flags, then the environment's credentials. */
 export async function simulatorOptionsFromArgs(
   args: SimulatorCommandArgs,
@@ -124,6 +144,8 @@ export async function simulatorOptionsFromArgs(
   if (seed !== undefined) options.seed = seed;
   const maxInFlight = integerFlag(args, "max-in-flight", 1);
   if (maxInFlight !== undefined) options.maxInFlight = maxInFlight;
+  const rateLimit = rateLimitFrom(args, options.rateLimit);
+  if (rateLimit !== undefined) options.rateLimit = rateLimit;
   for (const [flag, kind] of FAULT_FLAGS) {
     const rate = numberFlag(args, flag, "a number between 0 and 1", (n) => n >= 0 && n <= 1);
     if (rate !== undefined) options.faults = { ...options.faults, [kind]: rate };
@@ -161,6 +183,11 @@ export async function runSimulatorCommand(args: SimulatorCommandArgs, io: Simula
   for (const group of simulator.budgets()) {
     io.out(`group ${group.groupId}: budget ${group.budget}, maxPeriodDays ${group.maxPeriodDays}, minAmount ${group.minAmount}`);
   }
+  if (options.rateLimit !== undefined) {
+    const { ratePerSecond, burst = Math.max(1, ratePerSecond), retryAfterSeconds } = options.rateLimit;
+    const retryAfter = retryAfterSeconds === undefined ? "no Retry-After" : `Retry-After ${retryAfterSeconds} s`;
+    io.out(`rate limit: ${ratePerSecond} requests/s, burst ${burst}, ${retryAfter}`);
+  }
   const faults = Object.entries(options.faults ?? {}).filter(([, rate]) => rate > 0);
   if (faults.length > 0) io.out(`faults: ${faults.map(([kind, rate]) => `${kind}=${rate}`).join(", ")}`);
   io.out("Stop with Ctrl+C.");
@@ -194,12 +221,16 @@ export const simulatorCommand: CommandModule<object, SimulatorCommandArgs> = {
       .option("latency-ms", valued("Added to every API request [default: 0]"))
       .option("jitter-ms", valued("Random extra delay, uniform in [0, jitter) [default: 0]"))
       .option("seed", valued("Seed for faults, jitter and codes [default: 1]"))
-      .option("max-in-flight", valued("Answer 429 RATE_LIMIT beyond this many concurrent creates"));
+      .option("max-in-flight", valued("Answer 429 RATE_LIMIT beyond this many concurrent creates"))
+      .option("limit-rate", valued("Answer 429 RATE_LIMIT to creates beyond this many requests/s (token bucket)"))
+      .option("limit-burst", valued("Requests the rate limit admits back to back [default: one second's worth]"))
+      .option("limit-retry-after", valued("Retry-After seconds sent with the rate limit's 429 [default: none]"));
     for (const [flag, , what] of FAULT_FLAGS) y = y.option(flag, valued(`Probability 0..1 of ${what}`));
     return y
       .example("$0 simulator", "Serve the default group on a free loopback port")
       .example("$0 simulator --port 8080 --group-id 29952775505428481 --budget 50000", "One group with a 50,000 JPY budget")
       .example("$0 simulator --fault-500-after 0.05 --fault-rate-limit 0.1 --seed 7", "Rehearse retries against reproducible faults")
+      .example("$0 simulator --latency-ms 20 --limit-rate 50 --limit-retry-after 1", "A gateway that admits 50 creates/s")
       .example("$0 simulator --config simulator.json", "Several groups, paths and faults from a file");
   },
   handler: async (args) => {

@@ -1,0 +1,111 @@
+/**
+ * A set of 128-bit keys (UUIDs, or 32-hex-digit digests) mapped to dense ids 0, 1, 2, …, held in
+ * typed arrays: about 24 bytes per key, against some 150 for a Map of strings. The key is the whole
+ * 128 bits, not a hash of them, so two different keys can never share an id.
+ */
+
+const HEX_KEY = /^([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})$/;
+
+/** The four 32-bit words of a UUID or a 32-hex-digit key; undefined for anything else. */
+export function keyWords(key: string): [number, number, number, number] | undefined {
+  const m = HEX_KEY.exec(key);
+  if (!m) return undefined;
+  const hex = `${m[1]}${m[2]}${m[3]}${m[4]}${m[5]}`;
+  return [parseInt(hex.slice(0, 8), 16), parseInt(hex.slice(8, 16), 16), parseInt(hex.slice(16, 24), 16), parseInt(hex.slice(24, 32), 16)];
+}
+
+function hex8(word: number): string {
+  return word.toString(16).padStart(8, "0");
+}
+
+export function uuidFromWords(a: number, b: number, c: number, d: number): string {
+  const h = hex8(a) + hex8(b) + hex8(c) + hex8(d);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export function hexFromWords(a: number, b: number, c: number, d: number): string {
+  return hex8(a) + hex8(b) + hex8(c) + hex8(d);
+}
+
+export class UuidIndex {
+  /** Open addressing: slot → id + 1 (0 = empty). */
+  private slots = new Int32Array(1024);
+  /** id → its four key words. */
+  private keys = new Uint32Array(4 * 512);
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** The id of `key`, or -1. Throws for a key that is not 128 bits of hex. */
+  idOf(key: string): number {
+    const slot = this.find(this.words(key));
+    return slot >= 0 ? (this.slots[slot] ?? 0) - 1 : -1;
+  }
+
+  /** The id of `key`, adding it when new; `added` tells which. */
+  add(key: string): { id: number; added: boolean } {
+    const words = this.words(key);
+    const found = this.find(words);
+    if (found >= 0) return { id: (this.slots[found] ?? 0) - 1, added: false };
+    if ((this.count + 1) * 2 > this.slots.length) this.grow();
+    const id = this.count++;
+    if (id * 4 >= this.keys.length) {
+      const keys = new Uint32Array(this.keys.length * 2);
+      keys.set(this.keys);
+      this.keys = keys;
+    }
+    this.keys.set(words, id * 4);
+    this.slots[this.emptySlotFor(words)] = id + 1;
+    return { id, added: true };
+  }
+
+  /** The key of an id as a UUID string. */
+  uuidAt(id: number): string {
+    const k = this.keys;
+    const i = id * 4;
+    return uuidFromWords(k[i] ?? 0, k[i + 1] ?? 0, k[i + 2] ?? 0, k[i + 3] ?? 0);
+  }
+
+  private words(key: string): [number, number, number, number] {
+    const words = keyWords(key);
+    if (!words) throw new TypeError(`not a 128-bit hex key: ${JSON.stringify(key)}`);
+    return words;
+  }
+
+  private find(words: readonly [number, number, number, number]): number {
+    const mask = this.slots.length - 1;
+    for (let slot = spread(words) & mask; ; slot = (slot + 1) & mask) {
+      const entry = this.slots[slot] ?? 0;
+      if (entry === 0) return -1;
+      const i = (entry - 1) * 4;
+      const k = this.keys;
+      if (k[i] === words[0] && k[i + 1] === words[1] && k[i + 2] === words[2] && k[i + 3] === words[3]) return slot;
+    }
+  }
+
+  private emptySlotFor(words: ArrayLike<number>): number {
+    const mask = this.slots.length - 1;
+    let slot = spread(words) & mask;
+    while ((this.slots[slot] ?? 0) !== 0) slot = (slot + 1) & mask;
+    return slot;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    this.slots = new Int32Array(old.length * 2);
+    for (const entry of old) if (entry !== 0) this.slots[this.emptySlotFor(this.keys.subarray((entry - 1) * 4, entry * 4))] = entry;
+  }
+}
+
+/** Mixes all 128 bits (murmur3's finalizer), so keys that differ only in their tail still spread. */
+function spread(words: ArrayLike<number>): number {
+  let h = (words[0] ?? 0) ^ (words[1] ?? 0) ^ (words[2] ?? 0) ^ (words[3] ?? 0);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
