@@ -29,10 +29,14 @@ test("Retry-After parses delta-seconds and HTTP-dates, and ignores anything else
   assert.equal(parseRetryAfter(undefined, now), undefined);
 });
 
-test("the pacer spaces request starts 1/rate apart, in order, on a fake clock", () => {
+test("the pacer admits one start per 1/rate and tells the others how long to wait, on a fake clock", () => {
   let now = 1000;
   const pacer = new Pacer(4, () => now);
-  assert.deepEqual([pacer.reserve(), pacer.reserve(), pacer.reserve()], [0, 250, 500]);
-  now = 2000; // idle for a while: no burst is saved up beyond one slot
-  assert.deepEqual([pacer.reserve(), pacer.reserve()], [0, 250]);
+  assert.equal(pacer.acquire(), 0);
+  assert.equal(pacer.acquire(), 250, "a second caller at the same instant waits one interval");
+  assert.equal(pacer.acquire(), 250, "asking again books nothing");
+  now = 1250;
+  assert.deepEqual([pacer.acquire(), pacer.acquire()], [0, 250]);
+  now = 5000; // idle for a while: no burst is saved up
+  assert.deepEqual([pacer.acquire(), pacer.acquire()], [0, 250]);
 });

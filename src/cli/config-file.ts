@@ -22,6 +22,7 @@ export const CONFIG_KEYS = [
   "state",
   "concurrency",
   "rate",
+  "maxRate",
   "maxAttempts",
   "timeout",
   "allowPartial",

@@ -11,6 +11,7 @@ import { LOG_LEVELS } from "../log.js";
 import { parseEncoding } from "../csv/encoding.js";
 import type { ConfigValues } from "./config-file.js";
 import { CONNECTION_DEFAULTS, type ConnectionSettings } from "./connection.js";
+import type { PacingSettings } from "./pacing.js";
 import { expectBoolean, expectInteger, expectOneOf, expectPositiveNumber, expectString } from "./expect.js";
 
 /**
@@ -19,7 +20,9 @@ import { expectBoolean, expectInteger, expectOneOf, expectPositiveNumber, expect
  */
 
 export interface IssueSettings {
-  job: IssueJobOptions;
+  job: Omit<IssueJobOptions, "gate">;
+  /** --rate N | auto and --max-rate; the command turns them into a RequestGate. */
+  pacing: PacingSettings;
   connection: ConnectionSettings;
   logLevel: LevelWithSilent;
   logFile?: string;
@@ -94,11 +97,14 @@ export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues): I
       out,
       state,
       concurrency: expectInteger("--concurrency", pick("concurrency") ?? ISSUE_DEFAULTS.concurrency, 1, 1024),
-      rate: rate === undefined ? undefined : expectPositiveNumber("--rate", rate, 100_000),
       maxAttempts: expectInteger("--max-attempts", pick("maxAttempts") ?? ISSUE_DEFAULTS.maxAttempts, 1, 100),
       allowPartial: expectBoolean("--allow-partial", pick("allowPartial") ?? ISSUE_DEFAULTS.allowPartial),
       retryFailed: expectBoolean("--retry-failed", pick("retryFailed") ?? ISSUE_DEFAULTS.retryFailed),
       format: expectBoolean("--excel", pick("excel") ?? false) ? "excel" : "plain",
+    },
+    pacing: {
+        rate: rate === undefined ? undefined : rate === "auto" ? "auto" : expectPositiveNumber("--rate", rate, 100_000),
+        maxRate: pick("maxRate") === undefined ? undefined : expectPositiveNumber("--max-rate", pick("maxRate"), 100_000),
     },
     connection: {
       env,

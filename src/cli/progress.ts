@@ -9,12 +9,12 @@ export interface Progress extends IssueEvents {
   stop(): void;
 }
 
-export function createProgress(total: number, stream: NodeJS.WriteStream = process.stderr): Progress | undefined {
+export function createProgress(total: number, adaptive?: { readonly rate: number }, stream: NodeJS.WriteStream = process.stderr): Progress | undefined {
   if (!stream.isTTY || total === 0) return undefined;
   const bar = new cliProgress.SingleBar(
     {
       stream,
-      format: "issuing [{bar}] {value}/{total} | {rate} req/s | ETA {eta_formatted} | issued {issued}, failed {failed}, pending {pending}, retries {retries}",
+      format: `issuing [{bar}] {value}/{total} | {rate} req/s${adaptive ? " (pacing {pacing}/s)" : ""} | ETA {eta_formatted} | issued {issued}, failed {failed}, pending {pending}, retries {retries}`,
       barsize: 24,
       hideCursor: true,
       etaBuffer: 200,
@@ -27,7 +27,7 @@ export function createProgress(total: number, stream: NodeJS.WriteStream = proce
   const payload = (): Record<string, number | string> => {
     const settled = counts.issued + counts.failed + counts.pending;
     const seconds = (performance.now() - started) / 1000;
-    return { ...counts, rate: seconds > 0 ? (settled / seconds).toFixed(1) : "0" };
+    return { ...counts, rate: seconds > 0 ? (settled / seconds).toFixed(1) : "0", pacing: adaptive ? adaptive.rate.toFixed(1) : "" };
   };
   bar.start(total, 0, payload());
   return {

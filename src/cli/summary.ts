@@ -1,5 +1,7 @@
 import type { IssueReport } from "../job/issue-job.js";
+import type { RateController } from "../job/rate-controller.js";
 import { yen } from "../yen.js";
+import { rateHistoryJson, round } from "./pacing.js";
 
 /** The end-of-run summary, for people (text on stdout) and for automation (`--summary-json`). */
 
@@ -20,12 +22,28 @@ export interface SummaryJson {
   halt: string | null;
   requests: number;
   retries: number;
+  /** Answers that were 429 RATE_LIMIT. */
+  throttled: number;
   elapsedSeconds: number;
   requestsPerSecond: number;
+  /** With --rate auto: the adaptive rate over time (1 s points, merged when long). */
+  rateHistory?: ReturnType<typeof rateHistoryJson>;
+  adaptiveRate?: { final: number; estimatedLimit: number | null; cuts: number };
 }
 
-export function summaryJson(report: IssueReport, exitCode: number, paths: { campaign: string; input: string; result: string; checkpoint: string }): SummaryJson {
+export function summaryJson(
+  report: IssueReport,
+  exitCode: number,
+  paths: { campaign: string; input: string; result: string; checkpoint: string },
+  controller?: RateController,
+): SummaryJson {
   const { counts } = report;
+  const adaptive = controller
+    ? {
+        rateHistory: rateHistoryJson(controller.history()),
+        adaptiveRate: { final: round(controller.rate), estimatedLimit: controller.limit === undefined ? null : round(controller.limit), cuts: controller.stats.cuts },
+      }
+    : {};
   return {
     exitCode,
     ...paths,
@@ -40,8 +58,10 @@ export function summaryJson(report: IssueReport, exitCode: number, paths: { camp
     halt: report.halt ?? null,
     requests: report.requests,
     retries: report.retries,
+    throttled: report.throttled,
     elapsedSeconds: round(report.elapsedMs / 1000),
     requestsPerSecond: report.sendingMs > 0 ? round((report.requests * 1000) / report.sendingMs) : 0,
+    ...adaptive,
   };
 }
 
@@ -56,12 +76,14 @@ export function formatSummary(summary: SummaryJson, fatalMessage: string | undef
   if (fatalMessage) lines.push(`  halted: ${fatalMessage}`);
   if (summary.halt === "interrupted") lines.push("  interrupted: in-flight requests were finished and recorded");
   lines.push(`  ${summary.requests} request(s), ${summary.retries} retr${summary.retries === 1 ? "y" : "ies"}, ${summary.requestsPerSecond} req/s, ${summary.elapsedSeconds} s`);
+  if (summary.throttled > 0) lines.push(`  ${summary.throttled} answer(s) were 429 RATE_LIMIT`);
+  if (summary.adaptiveRate) {
+    const limit = summary.adaptiveRate.estimatedLimit;
+    lines.push(`  adaptive rate: ended at ${summary.adaptiveRate.final} req/s${limit === null ? "" : `, PayPay's limit estimated at ${limit} req/s`}, ${summary.adaptiveRate.cuts} cut(s)`);
+  }
   lines.push(`  result: ${summary.result}`);
   lines.push(`  checkpoint: ${summary.checkpoint}`);
   if (summary.pending > 0) lines.push("  rows are pending: run the same command again to resume (issued rows are never sent twice)");
   return lines.join("\n");
 }
 
-function round(value: number): number {
-  return Math.round(value * 100) / 100;
-}

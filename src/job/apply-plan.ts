@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
 import type { Logger } from "pino";
 import type { OutcomeRecord } from "../checkpoint/records.js";
@@ -8,7 +9,7 @@ import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
 import { decideRow } from "./decide.js";
 import { costsBudget } from "./plan.js";
 import { readInputRows, type ResolvedInputSpec } from "./input-rows.js";
-import { Pacer } from "./pacer.js";
+import type { RequestGate } from "./pacer.js";
 import type { PreparedRow } from "./prepared-row.js";
 import { sendWithRetries, type Sender } from "./send-with-retries.js";
 
@@ -20,7 +21,8 @@ import { sendWithRetries, type Sender } from "./send-with-retries.js";
 
 export interface ApplySettings {
   concurrency: number;
-  rate?: number;
+  /** Paces request starts (--rate N, --rate auto); none means as fast as --concurrency allows. */
+  gate?: RequestGate;
   maxAttempts: number;
   allowPartial: boolean;
   retryFailed: boolean;
@@ -50,6 +52,8 @@ export interface Applied {
   exhaustedGroups: string[];
   requests: number;
   retries: number;
+  /** Answers that were 429 RATE_LIMIT. */
+  throttled: number;
   sentRows: number;
   /** From the first request to the last answer. */
   sendingMs: number;
@@ -77,22 +81,26 @@ export async function applyPlan(
   // Rows between "sent recorded" and "outcome recorded": enough to keep every slot busy while
   // others wait on the disk, bounded so memory does not grow with the file.
   const maxRowsInProcess = settings.concurrency * 2 + 8;
+  // Each row waiting on a backoff or the rate gate listens for the stop; that many is expected.
+  setMaxListeners(maxRowsInProcess + 8, stop.signal);
   const retry = {
     maxAttempts: settings.maxAttempts,
     backoff: settings.backoff ?? DEFAULT_BACKOFF,
     random: deps.random ?? Math.random,
-    pacer: settings.rate ? new Pacer(settings.rate) : undefined,
+    gate: settings.gate,
   };
-  const stats = { requests: 0, retries: 0, sentRows: 0, firstSend: 0, lastAnswer: 0 };
+  const stats = { requests: 0, retries: 0, throttled: 0, sentRows: 0, firstSend: 0, lastAnswer: 0 };
   let fatalMessage: string | undefined;
   let failure: unknown;
   let slotFreed: () => void = () => undefined;
   let slotPromise = new Promise<void>((resolve) => (slotFreed = resolve));
   const counted: Sender = {
-    createPointsCode: (request) => {
+    createPointsCode: async (request) => {
       stats.requests++;
       if (stats.firstSend === 0) stats.firstSend = performance.now();
-      return api.createPointsCode(request);
+      const outcome = await api.createPointsCode(request);
+      if (outcome.httpStatus === 429) stats.throttled++;
+      return outcome;
     },
   };
 
@@ -185,6 +193,7 @@ export async function applyPlan(
     exhaustedGroups: [...new Set([...exhausted, ...allowanceSpent])],
     requests: stats.requests,
     retries: stats.retries,
+    throttled: stats.throttled,
     sentRows: stats.sentRows,
     sendingMs: stats.firstSend === 0 ? 0 : stats.lastAnswer - stats.firstSend,
   };

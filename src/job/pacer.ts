@@ -1,9 +1,18 @@
+import type { RateSample } from "./rate-controller.js";
+
 /**
- * Spaces request starts at most `rate` per second (`--rate`). Each caller reserves the next free
- * slot, so concurrent callers queue in order without a timer per request beyond their own wait.
+ * What paces request starts: `--rate N` (a fixed Pacer) or `--rate auto` (the RateController).
+ * `acquire()` returns 0 when a request may start now (and counts it), or how long to wait before
+ * asking again; nothing is booked ahead, so a change of rate reaches every waiting caller at once.
  */
-export class Pacer {
-  private nextSlot = 0;
+export interface RequestGate {
+  acquire(): number;
+  onResult?(sample: RateSample): void;
+}
+
+/** Spaces request starts at most `rate` per second (`--rate N`). */
+export class Pacer implements RequestGate {
+  private nextStart = 0;
   private readonly intervalMs: number;
 
   constructor(
@@ -13,11 +22,11 @@ export class Pacer {
     this.intervalMs = 1000 / rate;
   }
 
-  /** Milliseconds the caller must wait before starting its request; reserves that slot. */
-  reserve(): number {
+  acquire(): number {
     const now = this.now();
-    const slot = Math.max(now, this.nextSlot);
-    this.nextSlot = slot + this.intervalMs;
-    return slot - now;
+    if (now < this.nextStart) return this.nextStart - now;
+    // Idle time is not saved up as a burst: the next start is one interval after this one.
+    this.nextStart = Math.max(now, this.nextStart) + this.intervalMs;
+    return 0;
   }
 }

@@ -4,8 +4,9 @@
  * Request starts are paced at `rate` per second, and `rate` moves the way TCP moves its congestion
  * window (requests/s in place of a window), tuned for an API gateway's token bucket:
  *
- * - startup: from a gentle `initialRate` the rate doubles every `startupDoublingMs` of paced time
- *   (slow start) until the first sign of congestion.
+ * - startup: from a gentle `initialRate` the rate doubles every `startupDoublingRequests` requests
+ *   (at most every `startupDoublingMs`) until the first sign of congestion (slow start), then at
+ *   most halves.
  * - congestion: a throttled answer (429 RATE_LIMIT, 503 MAINTENANCE_MODE), an overloaded one (a
  *   timeout), or the smoothed latency rising above its baseline × `latencyToleranceRatio` (the
  *   gradient idea of Netflix's concurrency-limits). The rate is cut multiplicatively, to
@@ -236,6 +237,11 @@ export class RateController {
     return this.currentPhase;
   }
 
+  /** The server's limit as last estimated at a cut, requests/s; undefined before the first cut. */
+  get limit(): number | undefined {
+    return this.cuts > 0 ? this.limitEstimate : undefined;
+  }
+
   /** Counters since creation: starts granted, answers by kind, cuts made. */
   get stats(): { starts: number; ok: number; throttled: number; overloaded: number; errors: number; cuts: number } {
     return { ...this.totals, cuts: this.cuts };
@@ -338,7 +344,11 @@ export class RateController {
       this.setRate(now, Math.min(before, this.o.decreaseFactor * estimate));
       this.tat = Math.max(this.tat, this.lastStartAt + 1000 / this.current);
       this.startRecovery(estimate, 0);
+      this.streak = 0;
+      this.episodeRefusedAt = startedAt;
+      this.okSinceEpisode = 0;
       this.lastCutAt = now;
+      this.lastCutRetryAfterMs = 0;
       this.okSinceCut = 0;
       this.cuts++;
       return;
@@ -429,7 +439,9 @@ export class RateController {
         // as at 200), easing in over probeMs, never faster than slow start.
         this.currentPhase = "probe";
         const ease = Math.max(Math.min(1, (t - this.plateauMs) / this.o.probeMs), 1e-3);
-        const doublingMs = Math.max((this.o.probeDoublingRequests * 1000) / this.current, this.o.probeDoublingMs) / ease;
+        // Clean past twice the estimate, the limit evidently rose: find it as fast as slow start can.
+        const risen = this.current >= 2 * this.limitEstimate;
+        const doublingMs = risen ? this.o.startupDoublingMs : Math.max((this.o.probeDoublingRequests * 1000) / this.current, this.o.probeDoublingMs) / ease;
         target = Math.max(this.current, this.limitEstimate) * 2 ** (dt / doublingMs);
       }
     }

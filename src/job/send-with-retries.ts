@@ -2,7 +2,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { CreateOutcome, RetryableOutcome } from "../paypay/outcome.js";
 import type { CreatePointsCodeRequest } from "../paypay/types.js";
 import { backoffDelay, type BackoffPolicy } from "./backoff.js";
-import type { Pacer } from "./pacer.js";
+import type { RequestGate } from "./pacer.js";
+import { rateSampleOf } from "./rate-sample.js";
 
 /**
  * Sends one row until it gets an answer that settles it, or attempts run out, or the run stops.
@@ -17,7 +18,7 @@ export interface RetrySettings {
   maxAttempts: number;
   backoff: BackoffPolicy;
   random: () => number;
-  pacer?: Pacer;
+  gate?: RequestGate;
 }
 
 export interface SendResult {
@@ -36,10 +37,14 @@ export async function sendWithRetries(
 ): Promise<SendResult> {
   let outcome: CreateOutcome | undefined;
   for (let attempt = 1; attempt <= settings.maxAttempts; attempt++) {
-    const wait = settings.pacer?.reserve() ?? 0;
-    if (wait > 0 && !(await pause(wait, signal))) return { outcome, attempts: attempt - 1 };
+    const { gate } = settings;
+    for (let wait = gate?.acquire() ?? 0; wait > 0; wait = gate?.acquire() ?? 0) {
+      if (shouldStop() || !(await pause(wait, signal))) return { outcome, attempts: attempt - 1 };
+    }
     if (shouldStop()) return { outcome, attempts: attempt - 1 };
+    const started = performance.now();
     outcome = await sender.createPointsCode(request);
+    gate?.onResult?.(rateSampleOf(outcome, performance.now() - started));
     if (outcome.kind !== "retryable") return { outcome, attempts: attempt };
     const last = attempt === settings.maxAttempts;
     const delay = last ? undefined : backoffDelay(attempt, settings.random(), settings.backoff, outcome.retryAfterMs);

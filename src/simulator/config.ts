@@ -84,7 +84,8 @@ const CONFIG_KEYS = ["credentials", "groups", "createPath", "budgetPath", "laten
 const RATE_LIMIT_KEYS = ["ratePerSecond", "burst", "retryAfterSeconds"] as const;
 
 function asObject(value: unknown, where: string): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error(`${where} must be a JSON object`);
+  // Numbers arrive as LosslessNumber objects: they are not objects here.
+  if (typeof value !== "object" || value === null || Array.isArray(value) || isLosslessNumber(value)) throw new Error(`${where} must be a JSON object`);
   return value as Record<string, unknown>;
 }
 

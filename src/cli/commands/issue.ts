@@ -8,6 +8,7 @@ import { withConnectionOptions } from "../connection-options.js";
 import { exitCodeOfReport } from "../exit-codes.js";
 import { resolveIssueSettings, type IssueFlags } from "../issue-settings.js";
 import { runPlan } from "../plan-runner.js";
+import { createPacing } from "../pacing.js";
 import { createProgress, type Progress } from "../progress.js";
 import { formatSummary, summaryJson } from "../summary.js";
 
@@ -28,7 +29,8 @@ export function withIssueOptions<T>(yargs: Argv<T>) {
     .option("excel", { type: "boolean", describe: "Write the result for Excel: UTF-8 with BOM, CRLF, formula-like cells neutralized", group: "Files:" })
     .option("summary-json", { type: "string", describe: "Also write the summary as JSON to this file", group: "Output:" })
     .option("concurrency", { type: "string", describe: "Requests in flight at most [default: 4]", group: "Sending:" })
-    .option("rate", { type: "string", describe: "Requests per second at most", group: "Sending:" })
+    .option("rate", { type: "string", describe: "Requests per second at most, or auto: find and hold PayPay's limit (AIMD)", group: "Sending:" })
+    .option("max-rate", { type: "string", describe: "Ceiling for --rate auto (or a fixed rate when --rate is not given)", group: "Sending:" })
     .option("max-attempts", { type: "string", describe: "Attempts per row before it is left pending [default: 8]", group: "Sending:" })
     .option("allow-partial", { type: "boolean", describe: "When a group's budget is short, issue in input order until it runs out", group: "Sending:" })
     .option("retry-failed", { type: "boolean", describe: "Send rows that failed permanently (or changed) again", group: "Sending:" })
@@ -42,7 +44,8 @@ export const issueCommand: CommandModule<object, IssueFlags> = {
     withIssueOptions(yargs)
       .example("$0 issue recipients.csv --campaign spring-2026 --value 500 --name 'Spring thanks' --group-id 29952775505428481 --start-at 2026-04-01 --end-at 2026-06-30", "Issue ¥500 to every row")
       .example("$0 issue recipients.csv --config campaign.json --env production", "Options from a file, credentials from PAYPAY_* variables")
-      .example("$0 issue members.csv --config campaign.json --column recipient_id=member_no", "Use the member_no column as recipient_id") as unknown as Argv<IssueFlags>,
+      .example("$0 issue members.csv --config campaign.json --column recipient_id=member_no", "Use the member_no column as recipient_id")
+      .example("$0 issue recipients.csv --config campaign.json --rate auto --max-rate 50 --concurrency 16", "Adapt to PayPay's rate limit, never above 50 req/s") as unknown as Argv<IssueFlags>,
   handler: async (argv) => {
     const config = argv.config ? await loadConfigFile(String(argv.config)) : {};
     const settings = resolveIssueSettings(argv, config);
@@ -68,19 +71,26 @@ export const issueCommand: CommandModule<object, IssueFlags> = {
       const connection = await openConnection(settings.connection, process.env, logger);
       try {
         let progress: Progress | undefined;
-        const report = await runIssueJob(settings.job, {
-          api: connection.client,
-          logger,
-          signal: controller.signal,
-          onPlanned: (plan) => (progress = createProgress(plan.actions.send)),
-        }).finally(() => progress?.stop());
+        const pacing = createPacing(settings.pacing, logger);
+        const report = await runIssueJob(
+          { ...settings.job, gate: pacing.gate },
+          {
+            api: connection.client,
+            logger,
+            signal: controller.signal,
+            onPlanned: (plan) => (progress = createProgress(plan.actions.send, pacing.controller)),
+          },
+        ).finally(() => {
+          progress?.stop();
+          pacing.stop();
+        });
         const exitCode = exitCodeOfReport(report, received);
         const summary = summaryJson(report, exitCode, {
           campaign: settings.job.input.campaign,
           input: settings.job.input.file,
           result: settings.job.out,
           checkpoint: settings.job.state,
-        });
+        }, pacing.controller);
         if (settings.summaryJson) await writeFile(settings.summaryJson, `${JSON.stringify(summary, null, 2)}\n`, { mode: 0o600 });
         process.stdout.write(`${formatSummary(summary, report.fatalMessage)}\n`);
         process.exitCode = exitCode;
