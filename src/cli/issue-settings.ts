@@ -103,7 +103,7 @@ export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues): I
       format: expectBoolean("--excel", pick("excel") ?? false) ? "excel" : "plain",
     },
     pacing: {
-        rate: rate === undefined ? undefined : rate === "auto" ? "auto" : expectPositiveNumber("--rate", rate, 100_000),
+        rate: rate === undefined ? undefined : parseRate(rate),
         maxRate: pick("maxRate") === undefined ? undefined : expectPositiveNumber("--max-rate", pick("maxRate"), 100_000),
     },
     connection: {
@@ -119,6 +119,15 @@ export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues): I
     logFile: pick("logFile") === undefined ? undefined : expectString("--log-file", pick("logFile")),
     summaryJson: pick("summaryJson") === undefined ? undefined : expectString("--summary-json", pick("summaryJson")),
   };
+}
+
+function parseRate(value: unknown): number | "auto" {
+  if (value === "auto") return "auto";
+  const rate = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : NaN;
+  if (!(rate > 0 && rate <= 100_000)) {
+    throw new UsageError(`Expected --rate to be requests per second (more than 0, at most 100000) or auto, got ${JSON.stringify(value)}`);
+  }
+  return rate;
 }
 
 function checkedDate(flag: string, value: string): string {
