@@ -2,6 +2,7 @@ import { describeEncoding, resolveEncoding, type EncodingChoice, type InputEncod
 import { readCsvRecords, UNDECODABLE } from "../csv/read-records.js";
 import { indexHeader, type ColumnIndex, type ColumnMap } from "./columns.js";
 import { prepareRow, type PreparedRow } from "./prepared-row.js";
+import { deriveRequestId } from "./request-id.js";
 import { validateRow, type RowDefaults, type RowProblem } from "./validate-row.js";
 
 /**
@@ -27,7 +28,8 @@ export async function resolveInput(spec: InputSpec): Promise<ResolvedInputSpec> 
 export type InputItem =
   | { kind: "header"; header: string[]; index: ColumnIndex; problems: RowProblem[] }
   | { kind: "row"; fields: string[]; prepared: PreparedRow }
-  | { kind: "invalid"; fields: string[]; problems: RowProblem[] };
+  /** `requestId` is set when the row's recipient_id itself is valid, so duplicates are still found. */
+  | { kind: "invalid"; fields: string[]; problems: RowProblem[]; row: number; recipientId?: string; requestId?: string };
 
 export async function* readInputRows(spec: ResolvedInputSpec): AsyncGenerator<InputItem> {
   let header: string[] | undefined;
@@ -46,16 +48,20 @@ export async function* readInputRows(spec: ResolvedInputSpec): AsyncGenerator<In
     }
     const badBytes = undecodable(fields, header, row, spec.encoding);
     if (badBytes.length > 0) {
-      yield { kind: "invalid", fields, problems: badBytes };
+      yield { kind: "invalid", fields, row, problems: badBytes };
       continue;
     }
     if (fields.length !== header.length) {
       const rule = `has ${fields.length} fields but the header has ${header.length}; check quoting and separators`;
-      yield { kind: "invalid", fields, problems: [{ row, column: "(row)", value: "", rule }] };
+      yield { kind: "invalid", fields, row, problems: [{ row, column: "(row)", value: "", rule }] };
       continue;
     }
     const result = validateRow(fields, row, index, spec.columns, spec.defaults);
-    if ("problems" in result) yield { kind: "invalid", fields, problems: result.problems };
+    if ("problems" in result) {
+      const recipientId = fields[index.recipient_id];
+      const recipientOk = recipientId !== undefined && !result.problems.some((p) => p.column === spec.columns.recipient_id);
+      yield { kind: "invalid", fields, row, problems: result.problems, ...(recipientOk ? { recipientId, requestId: deriveRequestId(spec.campaign, recipientId) } : {}) };
+    }
     else yield { kind: "row", fields, prepared: prepareRow(spec.campaign, result.ok) };
   }
 }

@@ -55,6 +55,8 @@ export class Planner {
   constructor(
     private readonly store: CheckpointStore | undefined,
     private readonly retryFailed: boolean,
+    /** The header name of recipient_id (after --column), to name it in duplicate problems. */
+    private readonly recipientColumn = "recipient_id",
   ) {}
 
   add(item: InputItem): void {
@@ -68,20 +70,11 @@ export class Planner {
     plan.rows++;
     if (item.kind === "invalid") {
       plan.problems.push(...item.problems);
+      if (item.requestId !== undefined && item.recipientId !== undefined) this.isDuplicate(item.requestId, item.recipientId, item.row);
       return;
     }
     const { prepared } = item;
-    const { id, added } = this.seen.add(prepared.request.requestId);
-    if (!added) {
-      plan.problems.push({ row: prepared.row, column: "recipient_id", value: prepared.recipientId, rule: `duplicates row ${this.firstRows[id]}; each recipient may appear once` });
-      return;
-    }
-    if (id >= this.firstRows.length) {
-      const rows = new Uint32Array(this.firstRows.length * 2);
-      rows.set(this.firstRows);
-      this.firstRows = rows;
-    }
-    this.firstRows[id] = prepared.row;
+    if (this.isDuplicate(prepared.request.requestId, prepared.recipientId, prepared.row)) return;
 
     const state = this.store?.get(prepared.request.requestId);
     const action = decideRow(prepared.fingerprint, state, this.retryFailed);
@@ -107,6 +100,22 @@ export class Planner {
     else group.periods.set(days, { count: 1, firstRow: prepared.row });
     if (plan.firstStartAt === undefined || startAt < plan.firstStartAt) plan.firstStartAt = startAt;
     if (plan.lastEndAt === undefined || endAt > plan.lastEndAt) plan.lastEndAt = endAt;
+  }
+
+  /** Records the row's recipient; a second sighting is a problem naming the first row. */
+  private isDuplicate(requestId: string, recipientId: string, row: number): boolean {
+    const { id, added } = this.seen.add(requestId);
+    if (!added) {
+      this.plan.problems.push({ row, column: this.recipientColumn, value: recipientId, rule: `duplicates row ${this.firstRows[id]}; each recipient may appear once` });
+      return true;
+    }
+    if (id >= this.firstRows.length) {
+      const rows = new Uint32Array(this.firstRows.length * 2);
+      rows.set(this.firstRows);
+      this.firstRows = rows;
+    }
+    this.firstRows[id] = row;
+    return false;
   }
 
   finish(file: string): Plan {

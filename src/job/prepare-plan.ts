@@ -23,7 +23,7 @@ export async function preparePlan(
   readBudgets: (() => Promise<GroupBudget[]>) | undefined,
   options: { evenWithNothingToSend?: boolean } = {},
 ): Promise<PlanOutcome> {
-  const planner = new Planner(store, retryFailed);
+  const planner = new Planner(store, retryFailed, input.columns.recipient_id);
   for await (const item of readInputRows(input)) planner.add(item);
   const plan = planner.finish(input.file);
   // A finished campaign rerun from cron needs no PayPay call at all; `plan` shows budgets anyway.
