@@ -584,8 +584,10 @@ describe("lock", () => {
 
   test("two runs at once on one checkpoint: the second exits 5 while the first is alive", async () => {
     const dir = await tempDir();
-    const sim = await startSimulator({ latencyMs: 100 });
-    const inputFile = await writeText(dir, "in.csv", recipientsCsv(20));
+    // The first run must outlive the second one's start-up even on a loaded machine: 60 rows at
+    // 200 ms, two at a time, keep it sending for at least 6 s.
+    const sim = await startSimulator({ latencyMs: 200 });
+    const inputFile = await writeText(dir, "in.csv", recipientsCsv(60));
     const state = join(dir, "run.checkpoint");
     const out = join(dir, "out.csv");
     const args = issueArgs(inputFile, sim, ...campaignFlags(), "--state", state, "--out", out, "--concurrency", "2");
@@ -597,7 +599,7 @@ describe("lock", () => {
     assert.ok(second.stderr.includes(`pid ${first.pid}`), second.stderr);
     const firstResult = await firstDone;
     assert.equal(firstResult.code, 0, firstResult.stderr);
-    assertLedgerMatchesResult(sim, await readResult(out), 20);
+    assertLedgerMatchesResult(sim, await readResult(out), 60);
     for (const calls of sim.callsByRequestId().values()) assert.equal(calls, 1);
   });
 });
