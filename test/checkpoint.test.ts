@@ -117,6 +117,18 @@ describe("journal store", () => {
     }
   });
 
+  test("a lost newline merging the last two records is damage, not a tear", async () => {
+    const dir = await tempDir();
+    const file = await journalWith(dir, 3);
+    const whole = await readFile(file);
+    const lastStart = whole.subarray(0, whole.length - 1).lastIndexOf(0x0a) + 1;
+    const damaged = Buffer.from(whole);
+    damaged[lastStart - 1] = 0x41;
+    await writeFile(file, damaged);
+    await assert.rejects(JournalStore.open(file, "camp"), (e: unknown) => e instanceof BatchError && e.code === "CHECKPOINT_DAMAGED");
+    assert.deepEqual(await readFile(file), damaged, "a refused checkpoint is left as it was");
+  });
+
   test("a last complete line with a bad checksum followed by a partial line is damage, not a tear", async () => {
     const dir = await tempDir();
     const file = await journalWith(dir, 2);
@@ -192,5 +204,19 @@ describe("lock", () => {
     await writeFile(file, JSON.stringify({ pid: 999_999_999, host: hostname(), startedAt: "2026-01-01T00:00:00.000Z" }));
     const results = await Promise.allSettled(Array.from({ length: 8 }, () => acquireLock(file, (pid) => pid === process.pid)));
     assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
+  });
+});
+
+describe("result temp files", () => {
+  test("a temp file left by a killed writer is removed; a live writer's is kept", async () => {
+    const { removeStaleTemps } = await import("../src/fs/atomic-write.js");
+    const { readdir } = await import("node:fs/promises");
+    const dir = await tempDir();
+    const out = join(dir, "r.csv");
+    await writeFile(join(dir, ".r.csv.999999991.tmp"), "codes");
+    await writeFile(join(dir, `.r.csv.${process.pid}.tmp`), "mine");
+    await writeFile(join(dir, ".other.csv.999999991.tmp"), "not ours");
+    await removeStaleTemps(out, (pid) => pid === process.pid);
+    assert.deepEqual((await readdir(dir)).sort(), [`.other.csv.999999991.tmp`, `.r.csv.${process.pid}.tmp`]);
   });
 });

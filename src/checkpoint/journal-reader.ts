@@ -3,10 +3,12 @@ import { CheckpointError } from "../errors.js";
 import { decodeLine } from "./line-codec.js";
 
 /**
- * Reads a journal front to back. A crash can tear only the last record (the one being written), so a
- * tail without its newline, or whose checksum fails with nothing after it, is dropped: it was never
- * acknowledged as durable. Damage anywhere before the tail is refused, naming file, line and byte:
- * skipping it could forget an issued code.
+ * Reads a journal front to back. A crash can tear only the record being written: its bytes stop
+ * short of the newline that ends every record (a cut, or zeros where the file system had not written
+ * yet). Such an unterminated tail was never acknowledged as durable, so it is dropped. Every line
+ * that does end in a newline must check out: one that does not is damage, wherever it sits (even
+ * last: a lost newline merges two good records into one bad line), and is refused naming file, line
+ * and byte, since skipping it could forget an issued code.
  */
 
 export interface JournalLine {
@@ -22,7 +24,6 @@ export async function* readJournal(handle: FileHandle, file: string, onTornTail:
   let position = 0;
   let lineNumber = 0;
   let carryOffset = 0;
-  let pendingBad: { offset: number; line: number } | undefined;
 
   const chunk = Buffer.allocUnsafe(CHUNK);
   for (;;) {
@@ -33,24 +34,16 @@ export async function* readJournal(handle: FileHandle, file: string, onTornTail:
     let start = 0;
     for (let nl = buffer.indexOf(0x0a, start); nl >= 0; nl = buffer.indexOf(0x0a, start)) {
       lineNumber++;
-      if (pendingBad) throw damaged(file, pendingBad.line, pendingBad.offset);
       const line = buffer.subarray(start, nl);
       const record = decodeLine(line);
       const offset = carryOffset + start;
-      if (record === undefined) pendingBad = { offset, line: lineNumber };
-      else yield { record, offset, length: nl - start + 1 };
+      if (record === undefined) throw damaged(file, lineNumber, offset);
+      yield { record, offset, length: nl - start + 1 };
       start = nl + 1;
     }
     carryOffset += start;
     carry = buffer.subarray(start);
     buffer = Buffer.alloc(0);
-  }
-  // A complete line that fails its checksum is damage unless it is the very last line: a torn
-  // write of the final record may have landed with its newline but garbage before it.
-  if (pendingBad) {
-    if (carry.length > 0) throw damaged(file, pendingBad.line, pendingBad.offset);
-    onTornTail(pendingBad.offset);
-    return;
   }
   if (carry.length > 0) onTornTail(carryOffset);
 }
@@ -58,7 +51,7 @@ export async function* readJournal(handle: FileHandle, file: string, onTornTail:
 function damaged(file: string, line: number, offset: number): CheckpointError {
   return new CheckpointError(
     "CHECKPOINT_DAMAGED",
-    `${file}: record at line ${line} (byte ${offset}) is damaged and more records follow it; ` +
+    `${file}: record at line ${line} (byte ${offset}) is damaged (its checksum does not match); ` +
       "refusing to resume, since skipping it could forget an issued code. Restore the file from a backup, or contact support with it",
   );
 }

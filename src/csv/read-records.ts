@@ -19,15 +19,22 @@ export interface CsvRecord {
 /** What an undecodable byte sequence becomes. */
 export const UNDECODABLE = "\uFFFD";
 
+/** The file is not readable CSV at some point: named by row (and column when known), nothing sent. */
 export class CsvSyntaxError extends BatchError {
-  constructor(file: string, row: number | undefined, message: string) {
-    super("validation", "CSV_SYNTAX", `${file}${row === undefined ? "" : `, row ${row}`}: ${message}; nothing was sent`);
+  constructor(file: string, row: number, column: string | undefined, message: string) {
+    super("validation", "CSV_SYNTAX", `${file}: row ${row}${column === undefined ? "" : `, column ${column}`}: ${message}; nothing was sent`);
     this.name = "CsvSyntaxError";
   }
 }
 
 export async function* readCsvRecords(file: string, encoding: InputEncoding): AsyncGenerator<CsvRecord> {
+  let header: string[] | undefined;
   const parser = parse({
+    // Seen as the parser reads, ahead of what is handed out: an error can come first.
+    on_record: (record: string[], context) => {
+      if (context.records === 1) header = record;
+      return record;
+    },
     bom: true,
     relax_column_count: true,
     skip_empty_lines: true,
@@ -46,7 +53,11 @@ export async function* readCsvRecords(file: string, encoding: InputEncoding): As
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).syscall !== undefined) throw inputReadError(file, error);
-    throw new CsvSyntaxError(file, row + 1, describeCsvError(error as Partial<CsvError>));
+    const csvError = error as Partial<CsvError>;
+    // The parser reads ahead of what it has handed out, so its own count places the error.
+    const at = typeof csvError.records === "number" ? csvError.records + 1 : row + 1;
+    const column = typeof csvError.column === "number" ? (header?.[csvError.column] ?? `(field ${csvError.column + 1})`) : undefined;
+    throw new CsvSyntaxError(file, at, column, describeCsvError(csvError));
   } finally {
     source.destroy();
   }
@@ -67,6 +78,8 @@ function describeCsvError(error: Partial<CsvError>): string {
     case "CSV_INVALID_CLOSING_QUOTE":
     case "CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE":
       return `characters after a closing quote${line}; double any quote inside a quoted field ("")`;
+    case "INVALID_OPENING_QUOTE":
+      return `a quote inside a field that does not start with one${line}; quote the whole field and double the inner quote ("")`;
     case "CSV_MAX_RECORD_SIZE":
       return `a record is larger than 1 MiB${line}`;
     default:

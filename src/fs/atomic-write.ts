@@ -1,4 +1,4 @@
-import { open, rename, unlink } from "node:fs/promises";
+import { open, readdir, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { fsyncDirectoryOf } from "./fsync-directory.js";
 
@@ -6,8 +6,12 @@ import { fsyncDirectoryOf } from "./fsync-directory.js";
  * Writes a file so readers see either the old version or the whole new one: write a temporary file
  * beside it (mode 0600, since result files hold codes), fsync it, rename it over, fsync the directory.
  */
+function tempNameOf(file: string, pid: number): string {
+  return join(dirname(file), `.${basename(file)}.${pid}.tmp`);
+}
+
 export async function writeFileAtomically(file: string, write: (chunk: (text: string) => Promise<void>) => Promise<void>): Promise<void> {
-  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  const temp = tempNameOf(file, process.pid);
   const handle = await open(temp, "w", 0o600);
   let renamed = false;
   try {
@@ -36,6 +40,21 @@ export async function writeFileAtomically(file: string, write: (chunk: (text: st
     if (!renamed) {
       await handle.close().catch(() => undefined);
       await unlink(temp).catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * Removes temporary files a killed writer left beside `file` (they may hold codes). Only those of
+ * processes that are gone: a live writer's file is its own business.
+ */
+export async function removeStaleTemps(file: string, isAlive: (pid: number) => boolean): Promise<void> {
+  const prefix = `.${basename(file)}.`;
+  const names = await readdir(dirname(file)).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = Number(name.slice(prefix.length, -".tmp".length));
+    if (name.startsWith(prefix) && name.endsWith(".tmp") && Number.isInteger(pid) && pid > 0 && !isAlive(pid)) {
+      await unlink(tempNameOf(file, pid)).catch(() => undefined);
     }
   }
 }

@@ -48,8 +48,8 @@ export interface HeaderProblem {
 export function indexHeader(header: readonly string[], map: ColumnMap): { index: ColumnIndex; problems: HeaderProblem[] } {
   const problems: HeaderProblem[] = [];
   const seen = new Set<string>();
-  header.forEach((name) => {
-    if (name.trim() === "") problems.push({ column: name, rule: "header names must not be empty" });
+  header.forEach((name, i) => {
+    if (name.trim() === "") problems.push({ column: `(header ${i + 1})`, rule: "header names must not be empty" });
     else if (seen.has(name)) problems.push({ column: name, rule: "header names must be unique" });
     seen.add(name);
     if ((RESULT_COLUMNS as readonly string[]).includes(name)) {

@@ -1,7 +1,8 @@
 import { mkdir, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { Logger } from "pino";
-import { acquireLock } from "../checkpoint/lock.js";
+import { acquireLock, processIsAlive } from "../checkpoint/lock.js";
+import { removeStaleTemps } from "../fs/atomic-write.js";
 import { JournalStore } from "../checkpoint/journal-store.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { BatchError } from "../errors.js";
@@ -54,6 +55,7 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
   await mkdir(dirname(options.out), { recursive: true });
   await mkdir(dirname(options.state), { recursive: true });
   const lock = await acquireLock(`${options.state}.lock`);
+  await removeStaleTemps(options.out, processIsAlive);
   let store: CheckpointStore | undefined;
   let planned = false;
   try {
