@@ -6,8 +6,19 @@
 const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
 const MS_PER_DAY = 86_400_000;
 
+// Every row is checked on every pass, and campaign dates repeat: remember the few distinct ones.
+const known = new Map<string, number | undefined>();
+
 /** Days since 1970-01-01 for a real calendar date, or undefined (`2026-02-30`, `2026-2-3`). */
 export function dayNumber(text: string): number | undefined {
+  if (known.has(text)) return known.get(text);
+  const day = parseDayNumber(text);
+  if (known.size >= 4096) known.clear();
+  known.set(text, day);
+  return day;
+}
+
+function parseDayNumber(text: string): number | undefined {
   const match = DATE_PATTERN.exec(text);
   if (!match) return undefined;
   const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];

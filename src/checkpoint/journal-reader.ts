@@ -55,3 +55,20 @@ function damaged(file: string, line: number, offset: number): CheckpointError {
       "refusing to resume, since skipping it could forget an issued code. Restore the file from a backup, or contact support with it",
   );
 }
+
+/**
+ * The journal's last record, read from its tail alone; undefined when the file does not end with a
+ * whole, valid record (torn, damaged or empty: the caller then does a full read, which says why).
+ */
+export async function readLastRecord(handle: FileHandle): Promise<unknown> {
+  const { size } = await handle.stat();
+  let span = Math.min(size, 64 * 1024);
+  for (;;) {
+    const tail = Buffer.allocUnsafe(span);
+    await handle.read(tail, 0, span, size - span);
+    if (tail[span - 1] !== 0x0a) return undefined;
+    const start = tail.subarray(0, span - 1).lastIndexOf(0x0a) + 1;
+    if (start > 0 || span === size) return decodeLine(tail.subarray(start, span - 1));
+    span = Math.min(size, span * 4);
+  }
+}

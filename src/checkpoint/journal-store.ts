@@ -6,7 +6,7 @@ import { DurableAppender } from "./durable-appender.js";
 import { RowIndex } from "./row-index.js";
 import { decodeLine, encodeLine } from "./line-codec.js";
 import { readJournal } from "./journal-reader.js";
-import { CHECKPOINT_VERSION, type CheckpointRecord, type HeaderRecord, type OutcomeRecord, type RowState, type RunRecord } from "./records.js";
+import { CHECKPOINT_VERSION, type CheckpointRecord, type CompleteRecord, type HeaderRecord, type OutcomeRecord, type RowState, type RunRecord } from "./records.js";
 import type { CheckpointStore } from "./store.js";
 
 /**
@@ -24,6 +24,8 @@ export class JournalStore implements CheckpointStore {
     private latestRun: RunRecord | undefined,
     readonly info: JournalInfo,
   ) {}
+
+  private window: { start: number; bytes: Buffer } | undefined;
 
   /**
    * Opens (or creates) a checkpoint for a run. `readOnly` opens an existing one for `plan`, `status`
@@ -92,6 +94,11 @@ export class JournalStore implements CheckpointStore {
     return this.latestRun;
   }
 
+  async recordComplete(complete: Omit<CompleteRecord, "t" | "at">): Promise<void> {
+    const record: CompleteRecord = { t: "complete", at: new Date().toISOString(), ...complete };
+    await this.appender.append(encodeLine(record)).durable;
+  }
+
   async recordSent(requestId: string, fingerprint: string, row: number): Promise<void> {
     const { durable } = this.appender.append(encodeLine({ t: "sent", rid: requestId, fp: fingerprint, row, at: new Date().toISOString() }));
     await durable;
@@ -108,13 +115,28 @@ export class JournalStore implements CheckpointStore {
 
   async readOutcome(state: RowState): Promise<OutcomeRecord | undefined> {
     if (!state.outcomeAt) return undefined;
-    const buffer = Buffer.alloc(state.outcomeAt.length);
-    await this.handle.read(buffer, 0, buffer.length, state.outcomeAt.offset);
-    const record = decodeLine(buffer.subarray(0, buffer.length - 1)) as OutcomeRecord | undefined;
-    if (record?.t !== "outcome") {
-      throw new CheckpointError("CHECKPOINT_DAMAGED", `${this.location}: outcome record at byte ${state.outcomeAt.offset} no longer reads back`);
+    const { offset, length } = state.outcomeAt;
+    // Outcomes are read back in input order, which is close to the order they were written: one
+    // read of a 1 MiB window serves thousands of them.
+    const cached = this.fromWindow(offset, length);
+    const record = (cached && decodeOutcome(cached)) ?? decodeOutcome(await this.readWindow(offset, length));
+    if (!record) {
+      throw new CheckpointError("CHECKPOINT_DAMAGED", `${this.location}: outcome record at byte ${offset} no longer reads back`);
     }
     return record;
+  }
+
+  private fromWindow(offset: number, length: number): Buffer | undefined {
+    const window = this.window;
+    if (!window || offset < window.start || offset + length > window.start + window.bytes.length) return undefined;
+    return window.bytes.subarray(offset - window.start, offset - window.start + length);
+  }
+
+  private async readWindow(offset: number, length: number): Promise<Buffer> {
+    const bytes = Buffer.allocUnsafe(Math.max(length, READ_WINDOW));
+    const { bytesRead } = await this.handle.read(bytes, 0, bytes.length, offset);
+    this.window = { start: offset, bytes: bytes.subarray(0, bytesRead) };
+    return bytes.subarray(0, Math.min(length, bytesRead));
   }
 
   async close(): Promise<void> {
@@ -124,6 +146,14 @@ export class JournalStore implements CheckpointStore {
       await this.handle.close();
     }
   }
+}
+
+const READ_WINDOW = 1 << 20;
+
+function decodeOutcome(line: Buffer): OutcomeRecord | undefined {
+  if (line.length < 2 || line[line.length - 1] !== 0x0a) return undefined;
+  const record = decodeLine(line.subarray(0, line.length - 1)) as OutcomeRecord | undefined;
+  return record?.t === "outcome" ? record : undefined;
 }
 
 function applyOutcome(index: RowIndex, outcome: Omit<OutcomeRecord, "t" | "at">, offset: number, length: number): void {
@@ -197,6 +227,8 @@ function applyRecord(replayed: Replayed, r: CheckpointRecord, offset: number, le
     case "run":
       replayed.latestRun = r;
       info.runs++;
+      return;
+    case "complete":
       return;
     default:
       throw new CheckpointError("CHECKPOINT_DAMAGED", `${file}: unexpected record at byte ${offset}`);

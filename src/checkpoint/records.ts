@@ -59,7 +59,29 @@ export interface RunRecord {
   out: string;
 }
 
-export type CheckpointRecord = HeaderRecord | SentRecord | OutcomeRecord | RunRecord;
+/**
+ * Written after a run wrote its result file: what the run read (digests of the input bytes and of
+ * the settings that shape each request) and what it wrote. If nothing has changed since, the next
+ * run of the same command has nothing to do and can say so without rereading a million rows.
+ */
+export interface CompleteRecord {
+  t: "complete";
+  at: string;
+  inputDigest: string;
+  settingsDigest: string;
+  resultDigest: string;
+  counts: {
+    rows: number;
+    issued: number;
+    failed: number;
+    pending: number;
+    changed: number;
+    issuedAmountByGroup: Record<string, number>;
+    failedByCode: Record<string, number>;
+  };
+}
+
+export type CheckpointRecord = HeaderRecord | SentRecord | OutcomeRecord | RunRecord | CompleteRecord;
 
 /** What a resume needs to know of one requestId, without holding its whole outcome in memory. */
 export interface RowState {

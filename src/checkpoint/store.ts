@@ -1,4 +1,4 @@
-import type { OutcomeRecord, RowState, RunRecord } from "./records.js";
+import type { CompleteRecord, OutcomeRecord, RowState, RunRecord } from "./records.js";
 
 /**
  * The checkpoint as the job sees it. The file journal implements it today; a shared database store
@@ -14,6 +14,8 @@ export interface CheckpointStore {
   recordRun(run: Omit<RunRecord, "t" | "at">): Promise<void>;
   /** The latest run's input settings, if any run got as far as sending. */
   lastRun(): RunRecord | undefined;
+  /** Resolves once the record is durable: the run wrote its result; see CompleteRecord. */
+  recordComplete(complete: Omit<CompleteRecord, "t" | "at">): Promise<void>;
   /** Resolves once the record is durable. */
   recordSent(requestId: string, fingerprint: string, row: number): Promise<void>;
   /** Resolves once the record is durable. */

@@ -7,6 +7,7 @@ import { JournalStore } from "../checkpoint/journal-store.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { BatchError } from "../errors.js";
 import type { GroupBudget } from "../paypay/types.js";
+import { completeRecord, finishedRunCounts, runFingerprint } from "./finished-run.js";
 import { applyPlan, type Applied, type ApplySettings, type IssueEvents } from "./apply-plan.js";
 import { resolveInput, type InputSpec } from "./input-rows.js";
 import type { Plan } from "./plan.js";
@@ -44,7 +45,8 @@ export interface IssueJobDeps {
 }
 
 export interface IssueReport extends Applied {
-  plan: Plan;
+  /** Undefined when the run found its previous run finished and nothing changed (see finished-run.ts). */
+  plan?: Plan;
   counts: ResultCounts;
   elapsedMs: number;
 }
@@ -59,6 +61,12 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
   let store: CheckpointStore | undefined;
   let planned = false;
   try {
+    const fingerprint = await runFingerprint(input, options);
+    const finished = await finishedRunCounts(options.state, fingerprint, options.out, options.retryFailed);
+    if (finished) {
+      deps.logger.info({ checkpoint: options.state }, "nothing changed since the last run finished: nothing to send");
+      return { counts: finished, ...nothingApplied(deps.signal), elapsedMs: performance.now() - started };
+    }
     store = await JournalStore.open(options.state, input.campaign);
     const before = await stat(input.file);
     const prepared = await preparePlan(input, store, options.retryFailed, () => readBudgets(deps.api, deps.random));
@@ -70,8 +78,10 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     await store.recordRun({ input: resolve(input.file), encoding: input.encoding, columns: input.columns, defaults: input.defaults, out: resolve(options.out) });
     planned = true;
     const events = deps.onPlanned?.(prepared.plan);
-    const applied = await applyPlan(input, options, { ...deps, events }, store, prepared.budgets ?? []);
-    const counts = await writeResults(input, store, options.out, options.format);
+    // A finished campaign rerun (from cron, say) has nothing to send: skip the second read of the input.
+    const applied = prepared.plan.actions.send > 0 ? await applyPlan(input, options, { ...deps, events }, store, prepared.budgets ?? []) : nothingApplied(deps.signal);
+    const { counts, digest } = await writeResults(input, store, options.out, options.format);
+    await store.recordComplete(completeRecord(fingerprint, digest, counts));
     return { plan: prepared.plan, counts, ...applied, elapsedMs: performance.now() - started };
   } catch (error) {
     // A run that got past planning still leaves an exact result file, whatever stopped it.
@@ -83,4 +93,8 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     await store?.close();
     await lock.release();
   }
+}
+
+function nothingApplied(signal: AbortSignal): Applied {
+  return { halt: signal.aborted ? "interrupted" : undefined, exhaustedGroups: [], requests: 0, retries: 0, throttled: 0, sentRows: 0, sendingMs: 0 };
 }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { stringify } from "csv-stringify/sync";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { writeFileAtomically } from "../fs/atomic-write.js";
@@ -18,6 +19,12 @@ export interface ResultCounts {
   failedByCode: Map<string, number>;
 }
 
+export interface WrittenResults {
+  counts: ResultCounts;
+  /** SHA-256 of the bytes written, so a later run can tell the file is still as written. */
+  digest: string;
+}
+
 const BATCH_ROWS = 512;
 
 /** `plain`: UTF-8, LF. `excel`: UTF-8 with BOM, CRLF, formula-looking cells neutralized. */
@@ -27,10 +34,15 @@ export type ResultFormat = "plain" | "excel";
  * Regenerates the result file from the input and the checkpoint: one row per input row, in input
  * order, input columns untouched, then the result columns. Atomic (temp file + rename), mode 0600.
  */
-export async function writeResults(spec: ResolvedInputSpec, store: CheckpointStore, out: string, format: ResultFormat = "plain"): Promise<ResultCounts> {
+export async function writeResults(spec: ResolvedInputSpec, store: CheckpointStore, out: string, format: ResultFormat = "plain"): Promise<WrittenResults> {
   const excel = format === "excel";
+  const hash = createHash("sha256");
   const counts: ResultCounts = { rows: 0, issued: 0, failed: 0, pending: 0, changed: 0, issuedAmountByGroup: new Map(), failedByCode: new Map() };
-  await writeFileAtomically(out, async (write) => {
+  await writeFileAtomically(out, async (writeFile) => {
+    const write = (text: string): Promise<void> => {
+      hash.update(text, "utf8");
+      return writeFile(text);
+    };
     let batch: string[][] = [];
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
@@ -68,5 +80,5 @@ export async function writeResults(spec: ResolvedInputSpec, store: CheckpointSto
     }
     await flush();
   });
-  return counts;
+  return { counts, digest: hash.digest("hex") };
 }

@@ -72,7 +72,15 @@ async function build(): Promise<Built> {
     const run = await runCli(issueArgs(inputFile, sim, ...campaignArgs(CAMPAIGN), "--out", out, "--state", state, "--log-level", "warn"));
     assert.equal(run.code, 0, `building the checkpoint (${rows} rows): ${run.stderr} ${replay(FILE)}`);
   }
-  const base = await readFile(state);
+  // A run ends with a `complete` record (src/job/finished-run.ts). A power cut while the last outcome
+  // was being written leaves nothing after that outcome: take the journal as it stood then.
+  let base = await readFile(state);
+  for (;;) {
+    const tailStart = base.subarray(0, base.length - 1).lastIndexOf(0x0a) + 1;
+    if ((decodeLine(base.subarray(tailStart, base.length - 1)) as { t?: string } | undefined)?.t !== "complete") break;
+    base = base.subarray(0, tailStart);
+  }
+  await writeFile(state, base);
   const starts: number[] = [];
   const ends: number[] = [];
   for (let start = 0; start < base.length; ) {

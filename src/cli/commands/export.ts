@@ -38,7 +38,7 @@ export const exportCommand: CommandModule<object, ExportFlags> = {
         columns: parseColumnMap(Object.entries(run.columns).map(([k, v]) => `${k}=${v}`)),
         defaults: run.defaults,
       };
-      const counts = await writeResults(input, store, expectString("--out", argv.out), argv.excel ? "excel" : "plain");
+      const { counts } = await writeResults(input, store, expectString("--out", argv.out), argv.excel ? "excel" : "plain");
       process.stdout.write(`wrote ${argv.out}: ${counts.rows} row(s) — ${counts.issued} issued, ${counts.failed} failed, ${counts.pending} pending\n`);
     } finally {
       await store.close();

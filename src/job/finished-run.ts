@@ -1,0 +1,77 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { chmod, open } from "node:fs/promises";
+import { resolve } from "node:path";
+import { readLastRecord } from "../checkpoint/journal-reader.js";
+import type { CompleteRecord } from "../checkpoint/records.js";
+import type { ResolvedInputSpec } from "./input-rows.js";
+import type { ResultCounts, ResultFormat } from "./write-results.js";
+
+/**
+ * The fast path of a rerun that has nothing to do (cron running a finished campaign again). It
+ * holds only when the checkpoint ends with the previous run's `complete` record and the input bytes,
+ * the request-shaping settings and the result file are all exactly as that run left them, with no
+ * row pending or changed. Anything else takes the full path, which rereads and rechecks every row.
+ */
+
+export interface RunFingerprint {
+  inputDigest: string;
+  settingsDigest: string;
+}
+
+export async function fileDigest(file: string): Promise<string | undefined> {
+  const hash = createHash("sha256");
+  try {
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  } catch {
+    return undefined;
+  }
+  return hash.digest("hex");
+}
+
+export async function runFingerprint(input: ResolvedInputSpec, settings: { retryFailed: boolean; format: ResultFormat; out: string }): Promise<RunFingerprint> {
+  const shaping = JSON.stringify([input.campaign, input.encoding, input.columns, input.defaults, settings.retryFailed, settings.format, resolve(settings.out)]);
+  return {
+    inputDigest: (await fileDigest(input.file)) ?? "",
+    settingsDigest: createHash("sha256").update(shaping).digest("hex"),
+  };
+}
+
+/** The counts of the finished run this one would repeat, or undefined when there is work to do. */
+export async function finishedRunCounts(state: string, fingerprint: RunFingerprint, out: string, retryFailed: boolean): Promise<ResultCounts | undefined> {
+  const handle = await open(state, "r").catch(() => undefined);
+  if (!handle) return undefined;
+  let last: CompleteRecord | undefined;
+  try {
+    last = (await readLastRecord(handle)) as CompleteRecord | undefined;
+  } finally {
+    await handle.close();
+  }
+  if (last?.t !== "complete" || last.inputDigest !== fingerprint.inputDigest || last.settingsDigest !== fingerprint.settingsDigest) return undefined;
+  if (last.counts.pending > 0 || last.counts.changed > 0 || (retryFailed && last.counts.failed > 0)) return undefined;
+  if ((await fileDigest(out)) !== last.resultDigest) return undefined;
+  // Both hold codes: a rerun tightens them even when it has nothing else to do.
+  await chmod(out, 0o600);
+  await chmod(state, 0o600);
+  return {
+    ...last.counts,
+    issuedAmountByGroup: new Map(Object.entries(last.counts.issuedAmountByGroup)),
+    failedByCode: new Map(Object.entries(last.counts.failedByCode)),
+  };
+}
+
+export function completeRecord(fingerprint: RunFingerprint, resultDigest: string, counts: ResultCounts): Omit<CompleteRecord, "t" | "at"> {
+  return {
+    ...fingerprint,
+    resultDigest,
+    counts: {
+      rows: counts.rows,
+      issued: counts.issued,
+      failed: counts.failed,
+      pending: counts.pending,
+      changed: counts.changed,
+      issuedAmountByGroup: Object.fromEntries(counts.issuedAmountByGroup),
+      failedByCode: Object.fromEntries(counts.failedByCode),
+    },
+  };
+}
