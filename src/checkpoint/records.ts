@@ -45,7 +45,7 @@ export interface OutcomeRecord {
 }
 
 /**
- * Written at the start of every run that sends: how the input was read, so `export` can rebuild the
+ * Written once a run has planned, before it sends: how the input was read, so `export` can rebuild the
  * result file from the checkpoint alone (given the input file is still there).
  */
 export interface RunRecord {

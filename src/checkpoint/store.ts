@@ -12,7 +12,7 @@ export interface CheckpointStore {
   entries(): IterableIterator<[string, RowState]>;
   /** Resolves once the record is durable. */
   recordRun(run: Omit<RunRecord, "t" | "at">): Promise<void>;
-  /** The latest run's input settings, if any run got as far as sending. */
+  /** The latest run's input settings, if any run got past planning. */
   lastRun(): RunRecord | undefined;
   /** Resolves once the record is durable: the run wrote its result; see CompleteRecord. */
   recordComplete(complete: Omit<CompleteRecord, "t" | "at">): Promise<void>;

@@ -29,7 +29,7 @@ export const exportCommand: CommandModule<object, ExportFlags> = {
     try {
       const run = store.lastRun();
       if (!run) {
-        throw new CheckpointError("CHECKPOINT_NO_RUN", `${argv.checkpoint}: no run has sent anything with this checkpoint yet, so there is nothing to export`);
+        throw new CheckpointError("CHECKPOINT_NO_RUN", `${argv.checkpoint}: no run has got past planning with this checkpoint yet, so there is nothing to export`);
       }
       const input: ResolvedInputSpec = {
         file: argv.input ?? run.input,
