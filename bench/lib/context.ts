@@ -1,0 +1,231 @@
+import { createWriteStream } from "node:fs";
+import { appendFile, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { once } from "node:events";
+import { runTimed, type TimedRun } from "./proc.js";
+
+/** What every section needs: where the built tool and helpers are, a scratch dir, and settings. */
+export interface BenchContext {
+  /** The tool's cli.js, from a snapshot of dist/ taken right after the build. */
+  cli: string;
+  /** The bundled naive baseline. */
+  naive: string;
+  /** The bundled checkpoint microbenchmark. */
+  micro: string;
+  /** The bundled floor client (raw node:http, the efficiency reference). */
+  floor: string;
+  /** The bundled memory-sampling preload (bench/memwatch.ts). */
+  memwatch: string;
+  tmp: string;
+  quick: boolean;
+  /** Repetitions per point (3 unless --reps or --quick). */
+  reps: number;
+  /** Whether to add --cpu-prof to one run of the sections that miss (memory, resume). */
+  profile: boolean;
+  /** Finished issue runs kept for the resume section, by row count. */
+  artifacts: Map<number, Artifact>;
+  /** Waits for the machine to go quiet before a sample (bounded); returns the load seen. */
+  quiet(): Promise<{ waitedMs: number; busyCores: number }>;
+  log(message: string): void;
+}
+
+export interface Artifact {
+  csv: string;
+  out: string;
+  state: string;
+  campaign: string;
+}
+
+export const GROUP_ID = "29952775505428481";
+
+let campaignCounter = 0;
+/** A fresh campaign per run, so no two runs share requestIds on a simulator. */
+export function freshCampaign(prefix: string): string {
+  campaignCounter++;
+  return `${prefix}-${process.pid}-${campaignCounter}`;
+}
+
+/** A CSV of `rows` recipients (recipient_id, email), ids R00000000, R00000001, … from `first`. */
+export async function writeRecipientsCsv(file: string, rows: number, first = 0, append = false): Promise<void> {
+  if (!append) await rm(file, { force: true });
+  const out = createWriteStream(file, { flags: append ? "a" : "w" });
+  if (!append) out.write("recipient_id,email\n");
+  const chunk: string[] = [];
+  for (let i = first; i < first + rows; i++) {
+    const id = `R${String(i).padStart(8, "0")}`;
+    chunk.push(`${id},${id.toLowerCase()}@example.com\n`);
+    if (chunk.length === 10_000) {
+      if (!out.write(chunk.join(""))) await once(out, "drain");
+      chunk.length = 0;
+    }
+  }
+  if (chunk.length > 0) out.write(chunk.join(""));
+  out.end();
+  await once(out, "finish");
+}
+
+export async function appendRecipients(file: string, rows: number, first: number): Promise<void> {
+  await writeRecipientsCsv(file, rows, first, true);
+}
+
+export interface IssueSummary {
+  exitCode: number;
+  rows: number;
+  issued: number;
+  failed: number;
+  pending: number;
+  requests: number;
+  retries: number;
+  elapsedSeconds: number;
+  requestsPerSecond: number;
+}
+
+export interface IssueRun extends TimedRun {
+  summary?: IssueSummary;
+}
+
+export interface IssueOptions {
+  csv: string;
+  url: string;
+  campaign: string;
+  concurrency: number;
+  out: string;
+  state: string;
+  /** --rate: requests per second, or "auto" (adaptive pacing). */
+  rate?: number | "auto";
+  timeoutMs?: number;
+  sampleRssMs?: number;
+  extraNodeArgs?: string[];
+  onStart?: (pid: number, kill: () => void) => void;
+  /** The run is meant to be killed: do not report its failure. */
+  expectKill?: boolean;
+}
+
+export async function runIssue(ctx: BenchContext, o: IssueOptions): Promise<IssueRun> {
+  const summaryFile = `${o.out}.summary.json`;
+  await rm(summaryFile, { force: true });
+  const args = [
+    ...(o.extraNodeArgs ?? []),
+    ctx.cli,
+    "issue",
+    o.csv,
+    "--campaign",
+    o.campaign,
+    "--base-url",
+    o.url,
+    "--group-id",
+    GROUP_ID,
+    "--name",
+    "x",
+    "--start-at",
+    "2026-04-01",
+    "--end-at",
+    "2026-06-30",
+    "--value",
+    "1",
+    "--concurrency",
+    String(o.concurrency),
+    "--log-level",
+    "warn",
+    "--out",
+    o.out,
+    "--state",
+    o.state,
+    "--summary-json",
+    summaryFile,
+    ...(o.rate !== undefined ? ["--rate", String(o.rate)] : []),
+  ];
+  const run = await runTimed(args, { timeoutMs: o.timeoutMs ?? 600_000, tmpDir: ctx.tmp, sampleRssMs: o.sampleRssMs, onStart: o.onStart });
+  let summary: IssueSummary | undefined;
+  try {
+    summary = JSON.parse(await readFile(summaryFile, "utf8")) as IssueSummary;
+  } catch {
+    summary = undefined;
+  }
+  if (!run.timedOut && !o.expectKill && (run.exitCode !== 0 || summary === undefined)) {
+    ctx.log(`  ! issue exited ${run.exitCode}: ${run.stderr.slice(0, 800)} ${run.stdout.slice(0, 400)}`);
+  }
+  return { ...run, summary };
+}
+
+export interface NaiveSummary {
+  rows: number;
+  issued: number;
+  failed: number;
+  requests: number;
+  elapsedSeconds: number;
+  requestsPerSecond: number;
+  sendingSeconds: number;
+}
+
+export interface NaiveRun extends TimedRun {
+  summary?: NaiveSummary;
+}
+
+export async function runNaive(ctx: BenchContext, o: { csv: string; url: string; campaign: string; concurrency: number; summary: string; timeoutMs?: number }): Promise<NaiveRun> {
+  await rm(o.summary, { force: true });
+  const args = [
+    ctx.naive,
+    o.csv,
+    "--base-url",
+    o.url,
+    "--campaign",
+    o.campaign,
+    "--concurrency",
+    String(o.concurrency),
+    "--group-id",
+    GROUP_ID,
+    "--name",
+    "x",
+    "--start-at",
+    "2026-04-01",
+    "--end-at",
+    "2026-06-30",
+    "--value",
+    "1",
+    "--summary-json",
+    o.summary,
+  ];
+  const run = await runTimed(args, { timeoutMs: o.timeoutMs ?? 600_000, tmpDir: ctx.tmp });
+  let summary: NaiveSummary | undefined;
+  try {
+    summary = JSON.parse(await readFile(o.summary, "utf8")) as NaiveSummary;
+  } catch {
+    summary = undefined;
+  }
+  if (run.exitCode !== 0) ctx.log(`  ! naive exited ${run.exitCode}: ${run.stderr.slice(0, 800)}`);
+  return { ...run, summary };
+}
+
+export function runFiles(ctx: BenchContext, name: string): { out: string; state: string } {
+  return { out: join(ctx.tmp, `${name}.results.csv`), state: join(ctx.tmp, `${name}.checkpoint`) };
+}
+
+export async function removeRunFiles(files: { out: string; state: string }): Promise<void> {
+  await rm(files.out, { force: true });
+  await rm(files.state, { force: true });
+  await rm(`${files.state}.lock`, { force: true });
+  await rm(`${files.out}.summary.json`, { force: true });
+}
+
+export async function logLine(file: string, line: string): Promise<void> {
+  await appendFile(file, `${line}\n`);
+}
+
+export interface FloorRun extends TimedRun {
+  summary?: { rows: number; issued: number; requests: number; requestsPerSecond: number; sendingSeconds: number };
+}
+
+export async function runFloor(ctx: BenchContext, o: { url: string; campaign: string; concurrency: number; rows: number; summary: string; timeoutMs?: number }): Promise<FloorRun> {
+  await rm(o.summary, { force: true });
+  const args = [ctx.floor, "--base-url", o.url, "--campaign", o.campaign, "--concurrency", String(o.concurrency), "--rows", String(o.rows), "--summary-json", o.summary];
+  const run = await runTimed(args, { timeoutMs: o.timeoutMs ?? 300_000, tmpDir: ctx.tmp });
+  let summary: FloorRun["summary"];
+  try {
+    summary = JSON.parse(await readFile(o.summary, "utf8")) as FloorRun["summary"];
+  } catch {
+    summary = undefined;
+  }
+  if (run.exitCode !== 0) ctx.log(`  ! floor client exited ${run.exitCode}: ${run.stderr.slice(0, 800)}`);
+  return { ...run, summary };
+}
