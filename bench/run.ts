@@ -45,10 +45,11 @@ interface Flags {
   merge: boolean;
   resumeTimeout: number;
   quietWait: number;
+  render: boolean;
 }
 
 function parseFlags(argv: string[]): Flags {
-  const flags: Flags = { only: [...SECTIONS], quick: false, profile: false, keep: false, merge: false, resumeTimeout: 240, quietWait: 5 };
+  const flags: Flags = { only: [...SECTIONS], quick: false, profile: false, keep: false, merge: false, resumeTimeout: 240, quietWait: 5, render: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -67,8 +68,9 @@ function parseFlags(argv: string[]): Flags {
     else if (a === "--merge") flags.merge = true;
     else if (a === "--resume-timeout") flags.resumeTimeout = Number(value());
     else if (a === "--quiet-wait") flags.quietWait = Number(value());
+    else if (a === "--render") flags.render = true;
     else if (a === "--help" || a === "-h") {
-      process.stdout.write(`usage: npm run bench -- [--only ${SECTIONS.join(",")}] [--quick] [--reps N] [--profile] [--keep] [--merge] [--resume-timeout S] [--quiet-wait S]\n`);
+      process.stdout.write(`usage: npm run bench -- [--only ${SECTIONS.join(",")}] [--quick] [--reps N] [--profile] [--keep] [--merge] [--resume-timeout S] [--quiet-wait S] [--render]\n`);
       process.exit(0);
     } else throw new Error(`unknown flag ${a}`);
   }
@@ -120,6 +122,19 @@ async function prepareBuild(): Promise<{ cli: string; naive: string; micro: stri
   };
 }
 
+/** When sections come from different runs (--merge), say which run measured which. */
+function provenance(sections: SectionResult[]): string[] {
+  const runs = new Map<string, string[]>();
+  for (const s of sections) {
+    if (!s.measuredIn) continue;
+    const m = s.measuredIn;
+    const key = `${m.date} by \`${m.command}\` (git ${m.gitHead}; load average ${JSON.stringify(m.loadAverageAtStart ?? [])} → ${JSON.stringify(m.loadAverageAtEnd ?? [])})`;
+    runs.set(key, [...(runs.get(key) ?? []), s.id]);
+  }
+  if (runs.size <= 1) return [];
+  return ["Sections come from more than one run:", "", ...[...runs].map(([run, ids]) => `- ${ids.join(", ")}: ${run}`), ""];
+}
+
 function renderMarkdown(result: { machine: Record<string, unknown>; command: string; sections: SectionResult[]; totalSeconds: number; partial: boolean }): string {
   const m = result.machine;
   const lines = [
@@ -132,6 +147,7 @@ function renderMarkdown(result: { machine: Record<string, unknown>; command: str
     "",
     "All figures: median (min–max) over repeated runs; ratios are taken between runs of the same round. Raw samples in `latest.json`.",
     "",
+    ...provenance(result.sections),
     "## Summary of targets",
     "",
     "| section | target | wanted | measured (median) | result | margin |",
@@ -145,6 +161,14 @@ function renderMarkdown(result: { machine: Record<string, unknown>; command: str
 
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
+  if (flags.render) {
+    // Re-render latest.md from latest.json (after editing the renderer); measures nothing.
+    const file = join(benchDir, "results", "latest.json");
+    const result = JSON.parse(await readFile(file, "utf8")) as Parameters<typeof renderMarkdown>[0];
+    await writeFile(join(benchDir, "results", "latest.md"), renderMarkdown(result));
+    process.stdout.write(`rendered ${join(benchDir, "results", "latest.md")} from ${file}\n`);
+    return;
+  }
   installExitHooks();
   const started = performance.now();
   const machine = machineInfo();
@@ -230,6 +254,15 @@ async function main(): Promise<void> {
   machine.loadAverageAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
   const totalSeconds = (performance.now() - started) / 1000;
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
+  for (const s of sections) {
+    s.measuredIn = {
+      date: String(machine.date),
+      command,
+      gitHead: String(machine.gitHead),
+      loadAverageAtStart: machine.loadAverageAtStart as number[],
+      loadAverageAtEnd: machine.loadAverageAtEnd as number[],
+    };
+  }
   const partial = flags.quick || flags.only.length < SECTIONS.length || flags.reps !== undefined;
 
   let base = "partial";

@@ -29,6 +29,8 @@ export interface SectionResult {
   tables: Table[];
   notes: string[];
   seconds: number;
+  /** Which run measured this section (a --merge keeps other sections from earlier runs). */
+  measuredIn?: { date: string; command: string; gitHead: string; loadAverageAtStart?: number[]; loadAverageAtEnd?: number[] };
 }
 
 export function markdownTable(t: Table): string {
@@ -55,7 +57,8 @@ export function sectionMarkdown(s: SectionResult): string {
   const params = Object.entries(s.params)
     .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
     .join(", ");
-  parts.push(`Parameters: ${params}. Section time ${s.seconds.toFixed(0)} s.`, "");
+  const when = s.measuredIn ? ` Measured ${s.measuredIn.date} by \`${s.measuredIn.command}\` (git ${s.measuredIn.gitHead}).` : "";
+  parts.push(`Parameters: ${params}. Section time ${s.seconds.toFixed(0)} s.${when}`, "");
   if (s.targets.length > 0) parts.push(markdownTable(targetsTable(s.targets)), "");
   for (const t of s.tables) parts.push(markdownTable(t), "");
   for (const n of s.notes) parts.push(`- ${n}`);
