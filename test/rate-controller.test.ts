@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { RATE_CONTROLLER_DEFAULTS, RateController, type RateControllerOptions, type RateSample } from "../src/job/rate-controller.js";
-import { TokenBucket } from "../src/simulator/token-bucket.js";
+import { followedAfter, runWorld, window } from "./support/rate-world.js";
 
 /**
  * The rate controller's logic on a fake clock: no timers, no sleeping, nothing measured against the
@@ -29,11 +29,13 @@ function acquireNow(ctl: RateController, clock: ReturnType<typeof fakeClock>): n
   return waited;
 }
 
-/** One exchange: acquire (waiting as told), then the answer after `latencyMs`. */
-function exchange(ctl: RateController, clock: ReturnType<typeof fakeClock>, kind: RateSample["kind"], latencyMs = 20, retryAfterMs?: number): void {
+/** One exchange: acquire (waiting as told), then the answer after `latencyMs`. Returns when it started. */
+function exchange(ctl: RateController, clock: ReturnType<typeof fakeClock>, kind: RateSample["kind"], latencyMs = 20, retryAfterMs?: number): number {
   acquireNow(ctl, clock);
+  const startedAt = clock.now();
   clock.advance(latencyMs);
   ctl.onResult({ kind, latencyMs, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+  return startedAt;
 }
 
 /** Past slow start: one refusal, then enough ok answers to close that episode. */
@@ -41,145 +43,6 @@ function pastStartup(ctl: RateController, clock: ReturnType<typeof fakeClock>): 
   exchange(ctl, clock, "throttled");
   for (let i = 0; i < 10; i++) exchange(ctl, clock, "ok");
   assert.equal(ctl.phase, "recover");
-}
-
-// ---- a deterministic discrete-event world ---------------------------------------------------------
-
-class EventQueue {
-  private readonly heap: Array<{ at: number; seq: number; run: () => void }> = [];
-  private seq = 0;
-  now = 0;
-
-  at(at: number, run: () => void): void {
-    const h = this.heap;
-    h.push({ at, seq: this.seq++, run });
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.less(i, p)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-
-  runUntilEmpty(): void {
-    const h = this.heap;
-    while (h.length > 0) {
-      const top = h[0]!;
-      const last = h.pop()!;
-      if (h.length > 0) {
-        h[0] = last;
-        for (let i = 0; ; ) {
-          const l = 2 * i + 1;
-          const r = l + 1;
-          let m = i;
-          if (l < h.length && this.less(l, m)) m = l;
-          if (r < h.length && this.less(r, m)) m = r;
-          if (m === i) break;
-          [h[i], h[m]] = [h[m]!, h[i]!];
-          i = m;
-        }
-      }
-      this.now = top.at;
-      top.run();
-    }
-  }
-
-  private less(a: number, b: number): boolean {
-    const x = this.heap[a]!;
-    const y = this.heap[b]!;
-    return x.at < y.at || (x.at === y.at && x.seq < y.seq);
-  }
-}
-
-/** xorshift32: the same draws on every run. */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
-
-interface World {
-  /** Rate limit steps: [from ms, requests/s]. */
-  limits: Array<[number, number]>;
-  durationMs: number;
-  /** Bucket size for a rate; default one second's worth. */
-  burst?: (rate: number) => number;
-  retryAfterSeconds?: number;
-  latencyMs?: number;
-  jitterMs?: number;
-  /** Callers competing for starts (the applier's concurrency). */
-  workers?: number;
-  seed?: number;
-  options?: Partial<RateControllerOptions>;
-}
-
-interface WorldRun {
-  ctl: RateController;
-  okAt: number[];
-  throttledAt: number[];
-  /** [time, rate] every 100 ms. */
-  rates: Array<[number, number]>;
-}
-
-/**
- * Callers that always have work: each asks `acquire()`, waits what it is told (plus up to 1.5 ms of
- * timer lateness), sends, and reports the answer, which a token bucket decides on arrival and which
- * comes back after the latency.
- */
-function runWorld(w: World): WorldRun {
-  const q = new EventQueue();
-  const now = (): number => q.now;
-  const random = seeded(w.seed ?? 1);
-  const burst = w.burst ?? ((r: number) => Math.max(1, r));
-  const [first, ...steps] = w.limits;
-  const bucket = new TokenBucket({ ratePerSecond: first![1], burst: burst(first![1]) }, now);
-  for (const [at, rate] of steps) q.at(at, () => bucket.set({ ratePerSecond: rate, burst: burst(rate) }));
-  const ctl = new RateController({ now, ...w.options });
-  const run: WorldRun = { ctl, okAt: [], throttledAt: [], rates: [] };
-  const latency = w.latencyMs ?? 20;
-  const caller = (): void => {
-    if (q.now >= w.durationMs) return;
-    const wait = ctl.acquire();
-    if (wait > 0) {
-      q.at(q.now + wait + random() * 1.5, caller);
-      return;
-    }
-    const startedAt = q.now;
-    const admitted = bucket.tryTake();
-    q.at(q.now + latency + random() * (w.jitterMs ?? 0), () => {
-      const sample: RateSample = admitted
-        ? { kind: "ok", latencyMs: q.now - startedAt }
-        : { kind: "throttled", latencyMs: q.now - startedAt, ...(w.retryAfterSeconds !== undefined ? { retryAfterMs: w.retryAfterSeconds * 1000 } : {}) };
-      (admitted ? run.okAt : run.throttledAt).push(q.now);
-      ctl.onResult(sample);
-      caller();
-    });
-  };
-  for (let i = 0; i < (w.workers ?? 32); i++) q.at(0, caller);
-  for (let t = 0; t <= w.durationMs; t += 100) q.at(t, () => run.rates.push([q.now, ctl.rate]));
-  q.runUntilEmpty();
-  return run;
-}
-
-function window(run: WorldRun, fromMs: number, toMs: number): { okPerSecond: number; throttledShare: number; ok: number; throttled: number } {
-  const ok = run.okAt.filter((t) => t >= fromMs && t < toMs).length;
-  const throttled = run.throttledAt.filter((t) => t >= fromMs && t < toMs).length;
-  return { okPerSecond: (ok * 1000) / (toMs - fromMs), throttledShare: throttled / Math.max(1, ok + throttled), ok, throttled };
-}
-
-/** First time from `fromMs` at which the ok rate over the trailing 2 s reached `share` × `limit`. */
-function followedAfter(run: WorldRun, fromMs: number, limit: number, share = 0.9): number {
-  for (let t = fromMs + 2_000; t <= fromMs + 30_000; t += 250) {
-    if (window(run, t - 2_000, t).okPerSecond >= share * limit) return t - fromMs;
-  }
-  return Number.POSITIVE_INFINITY;
 }
 
 // ---- the logic ------------------------------------------------------------------------------------
@@ -257,25 +120,25 @@ describe("rate controller: growth", () => {
     const clock = fakeClock();
     const ctl = controller(clock, { initialRate: 20 });
     pastStartup(ctl, clock);
-    const before = ctl.rate;
     exchange(ctl, clock, "throttled");
-    assert.ok(Math.abs(ctl.rate - 0.9 * before) < 1e-9, `cut by decreaseFactor: ${before} → ${ctl.rate}`);
+    const limit = ctl.limit!;
     assert.equal(ctl.phase, "recover");
-    assert.equal(ctl.limit, before, "the rate refused is the limit estimate");
-    // Plateau: max(2 s, 80 requests' worth at the limit estimate).
-    const plateauMs = Math.max(2_000, (80 / before) * 1000);
+    assert.ok(Math.abs(ctl.rate - 0.9 * limit) < 1e-9, `cut to decreaseFactor × the limit estimate: ${ctl.rate} vs ${limit}`);
+    // Plateau: max(minPlateauMs, plateauRequests' worth at the limit estimate).
+    const { plateauRequests, minPlateauMs } = RATE_CONTROLLER_DEFAULTS;
+    const plateauMs = Math.max(minPlateauMs, (plateauRequests / limit) * 1000);
     const cutAt = clock.now();
     let previous = ctl.rate;
     while (clock.now() - cutAt < plateauMs * 0.95) {
       exchange(ctl, clock, "ok");
       assert.ok(ctl.rate >= previous, "the climb is monotonic");
-      assert.ok(ctl.rate <= before + 1e-9, "no probing before the plateau ends");
+      assert.ok(ctl.rate <= limit + 1e-9, "no probing before the plateau ends");
       previous = ctl.rate;
     }
-    assert.ok(ctl.rate > 0.995 * before, `back near the limit estimate at the plateau's end: ${ctl.rate} vs ${before}`);
-    while (clock.now() - cutAt < plateauMs + 3_000) exchange(ctl, clock, "ok");
+    assert.ok(ctl.rate > 0.995 * limit, `back near the limit estimate at the plateau's end: ${ctl.rate} vs ${limit}`);
+    while (clock.now() - cutAt < plateauMs + 1_500) exchange(ctl, clock, "ok");
     assert.equal(ctl.phase, "probe");
-    assert.ok(ctl.rate > 1.3 * before, `probing past the old limit: ${ctl.rate} vs ${before}`);
+    assert.ok(ctl.rate > 1.3 * limit, `probing past the old limit: ${ctl.rate} vs ${limit}`);
   });
 });
 
@@ -293,14 +156,49 @@ describe("rate controller: decrease", () => {
     }
     clock.advance(30);
     // All ten were in flight when the first refusal came back.
-    for (const startedAt of starts) ctl.onResult({ kind: "throttled", latencyMs: clock.now() - startedAt });
+    ctl.onResult({ kind: "throttled", latencyMs: clock.now() - starts[0]! });
+    const afterCut = ctl.rate;
+    assert.ok(afterCut < before, `the first refusal cuts: ${before} → ${afterCut}`);
+    for (const startedAt of starts.slice(1)) ctl.onResult({ kind: "throttled", latencyMs: clock.now() - startedAt });
     assert.equal(ctl.stats.cuts, cutsBefore + 1);
-    assert.ok(Math.abs(ctl.rate - 0.9 * before) < 1e-9, `one cut: ${before} → ${ctl.rate}`);
+    assert.equal(ctl.rate, afterCut, "the other nine describe the rate already cut");
     exchange(ctl, clock, "throttled");
     assert.equal(ctl.stats.cuts, cutsBefore + 2);
-    assert.ok(ctl.rate < 0.9 * before);
+    assert.ok(ctl.rate < afterCut);
   });
-
+  test("refused on the way back to the estimate: the estimate becomes what the server accepted since the previous refusal", () => {
+    const clock = fakeClock();
+    const ctl = controller(clock, { initialRate: 20 });
+    const firstRefusal = exchange(ctl, clock, "throttled");
+    // Past the episode (8 ok answers), still climbing back (the plateau lasts seconds).
+    for (let i = 0; i < 12; i++) exchange(ctl, clock, "ok");
+    assert.equal(ctl.phase, "recover");
+    const before = ctl.rate;
+    const secondRefusal = exchange(ctl, clock, "throttled");
+    // The server's bucket was empty at both refusals: 12 accepted in between is its refill rate.
+    const accepted = (12 * 1000) / (secondRefusal - firstRefusal);
+    assert.ok(accepted < before, "the bucket accepted less than the rate asked");
+    assert.ok(Math.abs(ctl.limit! - accepted) < 1e-9, `estimate ${ctl.limit} vs accepted ${accepted}`);
+    assert.ok(Math.abs(ctl.rate - 0.9 * accepted) < 1e-9, `rate ${ctl.rate}`);
+  });
+  test("a probe refused short of RISEN_RATIO × the estimate ran on saved-up burst: back under the estimate, raised to what was accepted", () => {
+    const clock = fakeClock();
+    const ctl = controller(clock, { initialRate: 20 });
+    pastStartup(ctl, clock);
+    const refusal = exchange(ctl, clock, "throttled");
+    const limit = ctl.limit!;
+    let oks = 0;
+    while (ctl.phase !== "probe" || ctl.rate < 2 * limit) {
+      exchange(ctl, clock, "ok");
+      oks++;
+    }
+    const probeRate = ctl.rate;
+    const refusedAt = exchange(ctl, clock, "throttled");
+    const accepted = (oks * 1000) / (refusedAt - refusal);
+    const expected = Math.max(limit, accepted);
+    assert.ok(Math.abs(ctl.limit! - expected) < 1e-9, `estimate ${ctl.limit} vs max(${limit}, ${accepted})`);
+    assert.ok(Math.abs(ctl.rate - 0.9 * expected) < 1e-9, `rate ${ctl.rate} after a probe at ${probeRate}`);
+  });
   test("a limit that dropped far is found in a few cuts, not a long chain of ×0.9 steps", () => {
     const run = runWorld({ limits: [[0, 50], [20_000, 10]], durationMs: 40_000, jitterMs: 5 });
     const cutsBefore = run.rates.find(([at]) => at >= 20_000)![1];
@@ -345,20 +243,24 @@ describe("rate controller: decrease", () => {
   });
 
   test("timeouts ('overloaded') cut like a 429; errors that say nothing about load do not", () => {
-    const clock = fakeClock();
-    const ctl = controller(clock, { initialRate: 10 });
-    pastStartup(ctl, clock);
-    const before = ctl.rate;
-    exchange(ctl, clock, "error");
-    assert.equal(ctl.rate, before);
-    assert.equal(ctl.stats.errors, 1);
-    for (let i = 0; i < 10; i++) exchange(ctl, clock, "ok");
-    const rate = ctl.rate;
-    exchange(ctl, clock, "overloaded");
-    assert.ok(Math.abs(ctl.rate - 0.9 * rate) < 1e-9);
-    assert.equal(ctl.stats.overloaded, 1);
+    const twins = (["throttled", "overloaded"] as const).map((kind) => {
+      const clock = fakeClock();
+      const ctl = controller(clock, { initialRate: 10 });
+      pastStartup(ctl, clock);
+      const before = ctl.rate;
+      exchange(ctl, clock, "error");
+      assert.equal(ctl.rate, before);
+      assert.equal(ctl.stats.errors, 1);
+      for (let i = 0; i < 10; i++) exchange(ctl, clock, "ok");
+      const rate = ctl.rate;
+      exchange(ctl, clock, kind);
+      assert.ok(ctl.rate < rate, `${kind} cuts: ${rate} → ${ctl.rate}`);
+      return ctl;
+    });
+    assert.equal(twins[1]!.rate, twins[0]!.rate, "the same cut");
+    assert.equal(twins[1]!.limit, twins[0]!.limit);
+    assert.equal(twins[1]!.stats.overloaded, 1);
   });
-
   test("rising latency is congestion: the rate goes under what the server delivers; noise is not", () => {
     const clock = fakeClock();
     const ctl = controller(clock, { initialRate: 20 });
@@ -448,7 +350,13 @@ describe("rate controller against a token-bucket server (deterministic simulatio
       t.diagnostic(`R=${limit}: ${whole.okPerSecond.toFixed(2)} ok/s (${(whole.okPerSecond / limit).toFixed(3)} R), ${whole.throttled} refused (${(100 * whole.throttledShare).toFixed(2)} %), ${run.ctl.stats.cuts} cuts`);
       assert.ok(whole.okPerSecond >= 0.9 * limit, `achieved ${whole.okPerSecond} req/s`);
       assert.ok(whole.throttledShare <= 0.03, `refused ${(100 * whole.throttledShare).toFixed(2)} %`);
-      assert.ok(Math.max(...run.rates.slice(200).map(([, r]) => r)) < 2 * limit, "no runaway once settled");
+      // Once settled, the rate leaves the limit only to probe: briefly, and then it comes back.
+      let above = 0;
+      for (const [, rate] of run.rates.slice(200)) {
+        assert.ok(rate < 4 * limit, `no runaway once settled: ${rate}`);
+        above = rate > 1.2 * limit ? above + 100 : 0;
+        assert.ok(above <= 1_500, `above 1.2 × R for ${above} ms`);
+      }
     });
   }
 

@@ -106,12 +106,12 @@ export const RATE_CONTROLLER_DEFAULTS = {
   decreaseFactor: 0.9,
   startupDoublingRequests: 10,
   startupDoublingMs: 500,
-  plateauRequests: 80,
+  plateauRequests: 45,
   minPlateauMs: 2_000,
   maxPlateauMs: 20_000,
-  probeDoublingRequests: 10,
-  probeDoublingMs: 700,
-  probeMs: 1_000,
+  probeDoublingRequests: 6,
+  probeDoublingMs: 400,
+  probeMs: 300,
   latencyToleranceRatio: 2,
   minLatencyRiseMs: 25,
   retryAfterPlateau: 10,
@@ -126,8 +126,8 @@ const START_TOLERANCE = 0.1;
 const MAX_START_TOLERANCE_MS = 2;
 /** Fewer ok answers than this between two cuts make the second one part of the same episode. */
 const EPISODE_OKS = 8;
-/** A probe refused past this multiple of the limit estimate ran on a server's saved-up burst. */
-const HIDDEN_PROBE_RATIO = 1.4;
+/** A probe refused past this multiple of the limit estimate found a limit that rose; refused before it, the probe ran on a server's saved-up burst. */
+const RISEN_RATIO = 4;
 /** After a Retry-After, a refusal below this share of the limit estimate continues the episode. */
 const RECLIMB_RATIO = 0.97;
 /** Under Retry-After, episode steps get deeper down to this factor. */
@@ -360,32 +360,39 @@ export class RateController {
       this.cuts > 0 &&
       (this.okSinceCut < EPISODE_OKS || (this.lastCutRetryAfterMs > 0 && this.currentPhase === "recover" && before < RECLIMB_RATIO * this.limitEstimate));
     let estimate = before;
-    let rateEstimate: number | undefined;
     if (consecutive && this.lastCutRetryAfterMs === 0 && retryAfterMs === 0) {
       // The bucket was empty at the episode's first refusal and is empty now: what it accepted in
       // between is what it refilled (±1 request; the +1 keeps the estimate on the high side).
       // Not across a Retry-After wait: the bucket overflows while nobody sends.
       const span = startedAt - this.episodeRefusedAt;
       if (span > 0) estimate = Math.min(before, ((this.okSinceEpisode + 1) * 1000) / span);
-    } else if (this.currentPhase === "probe" && before > HIDDEN_PROBE_RATIO * this.limitEstimate && before <= 2 * this.limitEstimate) {
-      // A probe that got well past the limit estimate before its first refusal, but not so far
-      // that the limit evidently rose: the server's bucket had saved up tokens and hid the limit,
-      // so the probe's rate says little. Go back to where the rate was clean, raised to what the
-      // server accepted since the previous refusal (at most the limit; exactly it if the bucket
-      // never filled up meanwhile).
+    } else if (this.currentPhase === "probe" && before <= RISEN_RATIO * this.limitEstimate) {
+      // A probe refused, but not so far past the limit estimate that the limit evidently rose: a
+      // server's bucket saves up tokens while the rate sits under its limit and lets a probe run
+      // on past the limit before refusing, so the probe's own rate says little. What the bucket
+      // accepted since the previous refusal (empty then, empty now) is the limit, or a little
+      // under it if it overflowed meanwhile; the rate goes back under the higher of that and the
+      // estimate.
       estimate = Math.min(before, Math.max(this.limitEstimate, this.acceptedSinceRefusal(startedAt)));
+    } else if (this.currentPhase === "recover" && this.lastCutRetryAfterMs === 0 && retryAfterMs === 0 && this.cuts > 0) {
+      // Refused on the way back to the estimate, not past it: the estimate is above the limit.
+      // The bucket was empty at the last refusal and is empty again, so what it accepted in
+      // between is what it refilled: the limit (a little under it if the bucket overflowed
+      // meanwhile, which the next probe corrects).
+      const accepted = this.acceptedSinceRefusal(startedAt);
+      if (accepted > 0) estimate = Math.min(before, accepted);
     } else if (this.currentPhase === "startup") {
       // Slow start ran on past the limit while the server's initial burst lasted: the rate goes to
       // the higher of half the rate (as TCP does) and what the server accepted since the first
       // request; the target of the climb back stays the rate refused.
       const span = startedAt - this.firstStartAt;
       const accepted = span > 0 ? (this.okSinceRefused * 1000) / span : 0;
-      rateEstimate = Math.min(before, Math.max(before / 2, accepted));
+      estimate = Math.min(before, Math.max(before / 2, accepted));
     }
     // Under Retry-After each step of an episode costs the whole wait, and the wait refills the
     // server's bucket so the episode estimate flatters it: step deeper each time (×0.81, ×0.66, ×0.5).
     const factor = consecutive && this.lastCutRetryAfterMs > 0 ? Math.max(MIN_CUT_FACTOR, this.o.decreaseFactor ** (2 ** Math.min(this.streak + 1, 3))) : this.o.decreaseFactor;
-    this.setRate(now, factor * (rateEstimate ?? estimate));
+    this.setRate(now, factor * estimate);
     // The next start was scheduled at the old spacing: move it out to the new one.
     this.tat = Math.max(this.tat, this.lastStartAt + 1000 / this.current);
 
