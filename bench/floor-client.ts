@@ -8,18 +8,10 @@
  * What it achieves against c / L is what the simulator, the timers, loopback and the two processes
  * sharing the CPU leave to any client; the tool's gap to it is the tool's own.
  */
-import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import http from "node:http";
-import { authorizationHeader } from "../src/paypay/auth.js";
 import { deriveRequestId } from "../src/job/request-id.js";
-
-function flag(args: string[], name: string, fallback?: string): string {
-  const i = args.indexOf(`--${name}`);
-  const value = i >= 0 ? args[i + 1] : fallback;
-  if (value === undefined) throw new Error(`--${name} is required`);
-  return value;
-}
+import { CREATE_PATH, flag, signedCreateHeaders } from "./lib/baseline-client.js";
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -28,27 +20,15 @@ async function main(): Promise<void> {
   const concurrency = Number(flag(args, "concurrency"));
   const rows = Number(flag(args, "rows"));
   const summaryFile = args.includes("--summary-json") ? flag(args, "summary-json") : undefined;
-  const path = "/v1/points_code";
-  const contentType = "application/json;charset=UTF-8";
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
 
   const send = (i: number): Promise<boolean> => {
     const body = Buffer.from(
       `{"requestId":"${deriveRequestId(campaign, `F${i}`)}","groupId":29952775505428481,"giftCardName":"x","giftCardValue":1,"startAt":"2026-04-01","endAt":"2026-06-30"}`,
     );
-    const authorization = authorizationHeader({
-      apiKey: "local-api-key",
-      apiSecret: "local-api-secret",
-      method: "POST",
-      path,
-      nonce: randomBytes(6).toString("base64url"),
-      epoch: Math.floor(Date.now() / 1000),
-      contentType,
-      body,
-    });
     return new Promise((resolve) => {
       const req = http.request(
-        { host: base.hostname, port: base.port, path, method: "POST", agent, headers: { "Content-Type": contentType, "Content-Length": body.length, Authorization: authorization, "X-ASSUME-MERCHANT": "local-merchant" } },
+        { host: base.hostname, port: base.port, path: CREATE_PATH, method: "POST", agent, headers: { ...signedCreateHeaders(body), "Content-Length": body.length } },
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));

@@ -10,18 +10,10 @@
  * It derives requestIds the same way as the tool (UUIDv5 of [campaign, recipient_id]) so that both
  * put the same work on the simulator.
  */
-import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import pLimit from "p-limit";
-import { authorizationHeader } from "../src/paypay/auth.js";
 import { deriveRequestId } from "../src/job/request-id.js";
-
-function flag(args: string[], name: string, fallback?: string): string {
-  const i = args.indexOf(`--${name}`);
-  const value = i >= 0 ? args[i + 1] : fallback;
-  if (value === undefined) throw new Error(`--${name} is required`);
-  return value;
-}
+import { CREATE_PATH, flag, signedCreateHeaders } from "./lib/baseline-client.js";
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -36,10 +28,6 @@ async function main(): Promise<void> {
   const endAt = flag(args, "end-at");
   const value = Number(flag(args, "value"));
   const summaryFile = args.includes("--summary-json") ? flag(args, "summary-json") : undefined;
-  const path = "/v1/points_code";
-  const contentType = "application/json;charset=UTF-8";
-  const apiKey = "local-api-key";
-  const apiSecret = "local-api-secret";
 
   const started = performance.now();
   const lines = (await readFile(csv, "utf8")).split("\n");
@@ -59,23 +47,9 @@ async function main(): Promise<void> {
           '"groupId":0',
           `"groupId":${groupId}`,
         );
-        const authorization = authorizationHeader({
-          apiKey,
-          apiSecret,
-          method: "POST",
-          path,
-          nonce: randomBytes(6).toString("base64url"),
-          epoch: Math.floor(Date.now() / 1000),
-          contentType,
-          body,
-        });
         if (firstSend === 0) firstSend = performance.now();
         try {
-          const response = await fetch(baseUrl + path, {
-            method: "POST",
-            headers: { "Content-Type": contentType, Authorization: authorization, "X-ASSUME-MERCHANT": "local-merchant" },
-            body,
-          });
+          const response = await fetch(baseUrl + CREATE_PATH, { method: "POST", headers: signedCreateHeaders(body), body });
           const json = (await response.json()) as { resultInfo?: { code?: string } };
           if (response.ok && json.resultInfo?.code === "SUCCESS") issued++;
           else failed++;

@@ -5,7 +5,8 @@ import type { Simulator } from "../src/simulator/index.js";
 import { collect, runCli, startCli, tempDir, writeText } from "./support/cli.js";
 import { campaignFlags, readResult, recipientsCsv } from "./support/csv.js";
 import { startSimulator } from "./support/simulator.js";
-import { assertLedgerMatchesResult, exists, issueArgs, seededRandom, sleep, waitFor } from "./support/job.js";
+import { mulberry32 } from "../src/simulator/prng.js";
+import { assertLedgerMatchesResult, exists, issueArgs, sleep, waitFor } from "./support/job.js";
 
 /**
  * A run killed with SIGKILL (no handler, no flush, no lock release) and then rerun must still issue
@@ -16,7 +17,7 @@ const ROWS = 300;
 const SEED = 20260401;
 /** Milliseconds after the killed run's first create request reaches the simulator. */
 const KILL_DELAYS = (() => {
-  const random = seededRandom(SEED);
+  const random = mulberry32(SEED);
   return [0, 1, 2].map(() => 100 + Math.floor(random() * 400));
 })();
 

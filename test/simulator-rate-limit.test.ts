@@ -3,11 +3,11 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import yargs from "yargs";
 import { PayPayClient } from "../src/paypay/client.js";
 import type { CreateOutcome } from "../src/paypay/outcome.js";
 import type { CreatePointsCodeRequest } from "../src/paypay/types.js";
-import { runSimulatorCommand, simulatorCommand, type SimulatorCommandIo } from "../src/cli/commands/simulator.js";
+import { runSimulatorCommand } from "../src/cli/commands/simulator.js";
+import { captureSimulatorIo, parseSimulatorArgs } from "./support/simulator.js";
 import { createSimulator, DEFAULT_GROUP, LOCAL_CREDENTIALS, loadSimulatorConfig, type Simulator, type SimulatorOptions } from "../src/simulator/index.js";
 import { resolveRateLimit, TokenBucket } from "../src/simulator/token-bucket.js";
 
@@ -227,28 +227,9 @@ describe("simulator rate limit configuration", () => {
     }
   });
 
-  const capture = (): SimulatorCommandIo & { lines: string[] } => {
-    const lines: string[] = [];
-    return { env: {}, lines, out: (line) => lines.push(line), err: () => undefined };
-  };
-
-  async function parse(argv: string[]): Promise<Record<string, unknown>> {
-    let captured: Record<string, unknown> | undefined;
-    await yargs(argv)
-      .command({ ...simulatorCommand, handler: (args) => void (captured = args) })
-      .strict()
-      .exitProcess(false)
-      .fail((message, error) => {
-        throw error ?? new Error(message);
-      })
-      .parseAsync();
-    assert.ok(captured, "handler ran");
-    return captured;
-  }
-
   test("--limit-rate, --limit-burst and --limit-retry-after set the limit and are printed", async () => {
-    const io = capture();
-    const sim = await runSimulatorCommand(await parse(["simulator", "--limit-rate", "2", "--limit-burst", "1", "--limit-retry-after", "4"]), io);
+    const io = captureSimulatorIo();
+    const sim = await runSimulatorCommand(await parseSimulatorArgs(["simulator", "--limit-rate", "2", "--limit-burst", "1", "--limit-retry-after", "4"]), io);
     const client = new PayPayClient({ baseUrl: new URL(sim.baseUrl), credentials: LOCAL_CREDENTIALS });
     try {
       assert.ok(io.lines.includes("rate limit: 2 requests/s, burst 1, Retry-After 4 s"), io.lines.join("\n"));
@@ -261,8 +242,8 @@ describe("simulator rate limit configuration", () => {
       await sim.close();
     }
 
-    const defaults = capture();
-    const other = await runSimulatorCommand(await parse(["simulator", "--limit-rate", "50"]), defaults);
+    const defaults = captureSimulatorIo();
+    const other = await runSimulatorCommand(await parseSimulatorArgs(["simulator", "--limit-rate", "50"]), defaults);
     await other.close();
     assert.ok(defaults.lines.includes("rate limit: 50 requests/s, burst 50, no Retry-After"), defaults.lines.join("\n"));
   });
@@ -272,8 +253,8 @@ describe("simulator rate limit configuration", () => {
     try {
       const file = join(dir, "sim.json");
       await writeFile(file, '{"rateLimit":{"ratePerSecond":50,"burst":10,"retryAfterSeconds":1}}');
-      const io = capture();
-      const sim = await runSimulatorCommand(await parse(["simulator", "--config", file, "--limit-retry-after", "2"]), io);
+      const io = captureSimulatorIo();
+      const sim = await runSimulatorCommand(await parseSimulatorArgs(["simulator", "--config", file, "--limit-retry-after", "2"]), io);
       await sim.close();
       assert.ok(io.lines.includes("rate limit: 50 requests/s, burst 10, Retry-After 2 s"), io.lines.join("\n"));
     } finally {
@@ -282,13 +263,13 @@ describe("simulator rate limit configuration", () => {
   });
 
   test("bad limit flags are refused with clear errors", async () => {
-    await assert.rejects(runSimulatorCommand(await parse(["simulator", "--limit-rate", "0"]), capture()), {
+    await assert.rejects(runSimulatorCommand(await parseSimulatorArgs(["simulator", "--limit-rate", "0"]), captureSimulatorIo()), {
       message: 'Expected --limit-rate to be a positive number of requests per second, got "0"',
     });
-    await assert.rejects(runSimulatorCommand(await parse(["simulator", "--limit-rate", "5", "--limit-burst", "0.5"]), capture()), {
+    await assert.rejects(runSimulatorCommand(await parseSimulatorArgs(["simulator", "--limit-rate", "5", "--limit-burst", "0.5"]), captureSimulatorIo()), {
       message: 'Expected --limit-burst to be a number of at least 1, got "0.5"',
     });
-    await assert.rejects(runSimulatorCommand(await parse(["simulator", "--limit-rate", "5", "--limit-retry-after", "1.5"]), capture()), /--limit-retry-after/);
-    await assert.rejects(runSimulatorCommand(await parse(["simulator", "--limit-burst", "5"]), capture()), /--limit-burst and --limit-retry-after need --limit-rate/);
+    await assert.rejects(runSimulatorCommand(await parseSimulatorArgs(["simulator", "--limit-rate", "5", "--limit-retry-after", "1.5"]), captureSimulatorIo()), /--limit-retry-after/);
+    await assert.rejects(runSimulatorCommand(await parseSimulatorArgs(["simulator", "--limit-burst", "5"]), captureSimulatorIo()), /--limit-burst and --limit-retry-after need --limit-rate/);
   });
 });

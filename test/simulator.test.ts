@@ -5,7 +5,6 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LosslessNumber } from "lossless-json";
-import yargs from "yargs";
 import { authorizationHeader, freshNonce } from "../src/paypay/auth.js";
 import { ERROR_CODES, type PayPayErrorCode } from "../src/paypay/error-codes.js";
 import { stringifyJsonExact } from "../src/paypay/int64.js";
@@ -17,7 +16,8 @@ import {
   type Simulator,
   type SimulatorOptions,
 } from "../src/simulator/index.js";
-import { runSimulatorCommand, simulatorCommand, type SimulatorCommandIo } from "../src/cli/commands/simulator.js";
+import { runSimulatorCommand } from "../src/cli/commands/simulator.js";
+import { captureSimulatorIo, parseSimulatorArgs } from "./support/simulator.js";
 
 // ---- a tiny signed-request client ---------------------------------------------------------------
 
@@ -654,30 +654,9 @@ describe("test endpoints for a simulator in another process", () => {
 });
 
 describe("simulator CLI command", () => {
-  const capture = (env: NodeJS.ProcessEnv = {}): SimulatorCommandIo & { lines: string[]; errors: string[] } => {
-    const lines: string[] = [];
-    const errors: string[] = [];
-    return { env, lines, errors, out: (line) => lines.push(line), err: (line) => errors.push(line) };
-  };
-
-  /** Parses argv through the real builder with .strict(), returning the args the handler would get. */
-  async function parse(argv: string[]): Promise<Record<string, unknown>> {
-    let captured: Record<string, unknown> | undefined;
-    await yargs(argv)
-      .command({ ...simulatorCommand, handler: (args) => void (captured = args) })
-      .strict()
-      .exitProcess(false)
-      .fail((message, error) => {
-        throw error ?? new Error(message);
-      })
-      .parseAsync();
-    assert.ok(captured, "handler ran");
-    return captured;
-  }
-
   test("flags define the group and faults; the local secret is printed", async () => {
-    const args = await parse(["simulator", "--group-id", "29952775505428485", "--budget", "5000", "--fault-500-after", "0.5", "--seed", "3"]);
-    const io = capture();
+    const args = await parseSimulatorArgs(["simulator", "--group-id", "29952775505428485", "--budget", "5000", "--fault-500-after", "0.5", "--seed", "3"]);
+    const io = captureSimulatorIo();
     const sim = await runSimulatorCommand(args, io);
     try {
       assert.match(io.lines[0] ?? "", /^PayPay simulator listening on http:\/\/127\.0\.0\.1:\d+$/);
@@ -693,8 +672,8 @@ describe("simulator CLI command", () => {
 
   test("credentials from the environment are used and their secret is never printed", async () => {
     const env = { PAYPAY_API_KEY: "env-key", PAYPAY_API_SECRET: "env-secret-value", PAYPAY_MERCHANT_ID: "env-merchant" };
-    const io = capture(env);
-    const sim = await runSimulatorCommand(await parse(["simulator"]), io);
+    const io = captureSimulatorIo(env);
+    const sim = await runSimulatorCommand(await parseSimulatorArgs(["simulator"]), io);
     try {
       assert.ok(io.lines.includes("secret: (from PAYPAY_API_SECRET)"));
       assert.ok(!io.lines.join("\n").includes("env-secret-value"));
@@ -710,8 +689,8 @@ describe("simulator CLI command", () => {
     try {
       const file = join(dir, "sim.json");
       await writeFile(file, '{"groups":[{"groupId":29952775505428487,"budget":100},{"groupId":7,"budget":200}],"latencyMs":0}');
-      const io = capture();
-      const sim = await runSimulatorCommand(await parse(["simulator", "--config", file, "--group-id", "29952775505428487", "--budget", "300"]), io);
+      const io = captureSimulatorIo();
+      const sim = await runSimulatorCommand(await parseSimulatorArgs(["simulator", "--config", file, "--group-id", "29952775505428487", "--budget", "300"]), io);
       try {
         assert.deepEqual(
           sim.budgets().map((g) => [g.groupId, g.budget]),
@@ -721,18 +700,18 @@ describe("simulator CLI command", () => {
       } finally {
         await sim.close();
       }
-      await assert.rejects(runSimulatorCommand(await parse(["simulator", "--config", file, "--budget", "5"]), capture()), /need --group-id/);
+      await assert.rejects(runSimulatorCommand(await parseSimulatorArgs(["simulator", "--config", file, "--budget", "5"]), captureSimulatorIo()), /need --group-id/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
 
   test("bad flag values and non-loopback hosts are refused with clear errors", async () => {
-    await assert.rejects(runSimulatorCommand(await parse(["simulator", "--fault-rate-limit", "2"]), capture()), {
+    await assert.rejects(runSimulatorCommand(await parseSimulatorArgs(["simulator", "--fault-rate-limit", "2"]), captureSimulatorIo()), {
       message: 'Expected --fault-rate-limit to be a number between 0 and 1, got "2"',
     });
-    await assert.rejects(runSimulatorCommand(await parse(["simulator", "--group-id", "1.5e3"]), capture()), /--group-id/);
-    await assert.rejects(runSimulatorCommand(await parse(["simulator", "--host", "0.0.0.0"]), capture()), /loopback/);
-    await assert.rejects(parse(["simulator", "--no-such-flag"]), /Unknown argument/);
+    await assert.rejects(runSimulatorCommand(await parseSimulatorArgs(["simulator", "--group-id", "1.5e3"]), captureSimulatorIo()), /--group-id/);
+    await assert.rejects(runSimulatorCommand(await parseSimulatorArgs(["simulator", "--host", "0.0.0.0"]), captureSimulatorIo()), /loopback/);
+    await assert.rejects(parseSimulatorArgs(["simulator", "--no-such-flag"]), /Unknown argument/);
   });
 });

@@ -1,6 +1,7 @@
 import { dirname, join } from "node:path";
 import { freshCampaign, GROUP_ID, removeRunFiles, runFiles, runIssue, writeRecipientsCsv, type BenchContext } from "../lib/context.js";
 import { type SectionResult, type Target } from "../lib/report.js";
+import { checkExactlyOnce, type LedgerCode } from "../lib/exactly-once.js";
 import { fmt, round, spread } from "../lib/stats.js";
 
 /**
@@ -17,7 +18,7 @@ import { fmt, round, spread } from "../lib/stats.js";
 interface SimulatorLike {
   start(port?: number, host?: string): Promise<string>;
   close(): Promise<void>;
-  ledger(): Array<{ createdAt: string }>;
+  ledger(): Array<LedgerCode & { createdAt: string }>;
   setRateLimit(limit: { ratePerSecond: number; burst: number } | undefined): void;
   stats(): { throttledByBucket?: number; createRequests: number };
 }
@@ -37,6 +38,7 @@ interface SteadySample {
   requests: number;
   throttled: number;
   throttledShare: number;
+  exactlyOnce: boolean;
   exitCode: number | null;
 }
 
@@ -45,6 +47,7 @@ interface StepSample {
   phases: Array<{ limit: number; followSeconds: number | null; settledRate: number }>;
   requests: number;
   throttled: number;
+  exactlyOnce: boolean;
   exitCode: number | null;
 }
 
@@ -84,7 +87,9 @@ export async function runAdaptive(ctx: BenchContext, options: { limits?: number[
       const files = runFiles(ctx, `adaptive-${limit}-r${rep}`);
       try {
         const run = await runIssue(ctx, { csv, url, campaign: freshCampaign(`auto${limit}`), concurrency: CONCURRENCY, rate: "auto", ...files, timeoutMs: (seconds * 4 + 120) * 1000 });
-        const times = sim.ledger().map((e) => Date.parse(e.createdAt)).sort((a, b) => a - b);
+        const ledger = sim.ledger();
+        const once = await checkExactlyOnce(ledger, files.out, rows);
+        const times = ledger.map((e) => Date.parse(e.createdAt)).sort((a, b) => a - b);
         const span = ((times.at(-1) ?? 0) - (times[0] ?? 0)) / 1000;
         const achieved = (times.length - 1) / span;
         const requests = run.summary?.requests ?? Number.NaN;
@@ -99,10 +104,11 @@ export async function runAdaptive(ctx: BenchContext, options: { limits?: number[
           requests,
           throttled,
           throttledShare: round((throttled / requests) * 100, 2),
+          exactlyOnce: once.holds,
           exitCode: run.exitCode,
         };
         steady.push(sample);
-        ctx.log(`  adaptive R=${limit} rep ${rep}: ${sample.achieved}/s over ${sample.seconds} s = ${sample.ratio} R; 429s ${throttled}/${requests} = ${sample.throttledShare} %; exit ${run.exitCode}`);
+        ctx.log(`  adaptive R=${limit} rep ${rep}: ${sample.achieved}/s over ${sample.seconds} s = ${sample.ratio} R; 429s ${throttled}/${requests} = ${sample.throttledShare} %; ${once.codes} codes for ${rows} rows, ${once.duplicates} duplicates, ${once.missing} missing; exit ${run.exitCode}`);
       } finally {
         await sim.close();
         await removeRunFiles(files);
@@ -136,7 +142,9 @@ export async function runAdaptive(ctx: BenchContext, options: { limits?: number[
       }, 20);
       const run = await runIssue(ctx, { csv: stepCsv, url, campaign: freshCampaign("autostep"), concurrency: CONCURRENCY, rate: "auto", ...files, timeoutMs: (stepSeconds * 12 + 120) * 1000 });
       clearInterval(waitFirst);
-      const times = sim.ledger().map((e) => Date.parse(e.createdAt)).sort((a, b) => a - b);
+      const ledger = sim.ledger();
+      const once = await checkExactlyOnce(ledger, files.out, stepRows);
+      const times = ledger.map((e) => Date.parse(e.createdAt)).sort((a, b) => a - b);
       const phases = stepLimits.map((limit, i) => {
         const from = changes[i] ?? Number.POSITIVE_INFINITY;
         const to = changes[i + 1] ?? (times.at(-1) ?? from);
@@ -161,10 +169,11 @@ export async function runAdaptive(ctx: BenchContext, options: { limits?: number[
         phases,
         requests: run.summary?.requests ?? Number.NaN,
         throttled: (run.summary as { throttled?: number } | undefined)?.throttled ?? Number.NaN,
+        exactlyOnce: once.holds,
         exitCode: run.exitCode,
       };
       steps.push(sample);
-      ctx.log(`  adaptive step rep ${rep}: ${phases.map((p) => `R=${p.limit} followed in ${p.followSeconds ?? "never"} s, settled ${p.settledRate}/s`).join("; ")}; exit ${run.exitCode}`);
+      ctx.log(`  adaptive step rep ${rep}: ${phases.map((p) => `R=${p.limit} followed in ${p.followSeconds ?? "never"} s, settled ${p.settledRate}/s`).join("; ")}; ${once.codes} codes for ${stepRows} rows, ${once.duplicates} duplicates, ${once.missing} missing; exit ${run.exitCode}`);
     } finally {
       for (const t of timers) clearTimeout(t);
       await sim.close();
@@ -192,6 +201,14 @@ export async function runAdaptive(ctx: BenchContext, options: { limits?: number[
       margin: `worst ${share.max.toFixed(2)} %`,
     });
   }
+  const runs = [...steady, ...steps];
+  targets.push({
+    name: "exactly once: one code per row, charged once, in the result file",
+    target: "every run",
+    measured: `${runs.filter((r) => r.exactlyOnce).length} of ${runs.length} runs`,
+    pass: runs.every((r) => r.exactlyOnce),
+    margin: "",
+  });
   for (const [i, limit] of stepLimits.entries()) {
     if (i === 0) continue;
     const follow = steps.map((s) => s.phases[i]?.followSeconds ?? Number.POSITIVE_INFINITY);
@@ -233,6 +250,7 @@ export async function runAdaptive(ctx: BenchContext, options: { limits?: number[
     notes: [
       "Achieved counts successes (commits in the simulator's ledger) per second between the first and the last commit, start-up included; 429s are the tool's own count of 429 answers over all its requests.",
       "The simulator's bucket holds one second of tokens (burst = R) and sends no Retry-After; the controller's logic is pinned by unit tests on a fake clock (test/rate-controller.test.ts).",
+      "Exactly once is checked after every run from both ends (bench/lib/exactly-once.ts): the simulator's ledger holds one code per input row, each charged once, and the result file shows every row issued with the ledger's code for its requestId.",
       "A step's follow time runs from the moment the bench changed the limit to the end of the first 2-s window whose rate is within ±15 % of the new R.",
     ],
     seconds: (performance.now() - started) / 1000,

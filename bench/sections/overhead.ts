@@ -54,48 +54,41 @@ export async function runOverhead(ctx: BenchContext, options: { latencies?: numb
         const files = runFiles(ctx, `ovh-${tool}-${latencyMs}-${rep}`);
         try {
           const cpu0 = sim.cpuSeconds() ?? 0;
-          let sample: OverheadSample;
-          if (tool === "points-code-batch") {
-            const run = await runIssue(ctx, { csv, url: sim.url, campaign: freshCampaign("ovh"), concurrency: c, ...files, timeoutMs: 300_000 });
-            sample = {
-              rep,
-              latencyMs,
-              tool,
-              order: i,
-              rows,
-              wallSeconds: round(run.wallSeconds, 3),
-              cpuSeconds: round(run.cpuSeconds, 3),
-              cpuSecondsPer1000: round((run.cpuSeconds * 1000) / rows, 4),
-              maxRssMb: round(run.maxRssKb / 1024, 1),
-              sendingRowsPerSecond: run.summary?.requestsPerSecond ?? Number.NaN,
-              sendingSeconds: round(run.summary ? run.summary.requests / run.summary.requestsPerSecond : Number.NaN, 3),
-              outsideSendingSeconds: round(run.wallSeconds - (run.summary ? run.summary.requests / run.summary.requestsPerSecond : Number.NaN), 3),
-              simulatorCpuSeconds: round((sim.cpuSeconds() ?? cpu0) - cpu0, 3),
-              otherCores: round(Math.max(0, run.busyCoresBesidesClient - ((sim.cpuSeconds() ?? cpu0) - cpu0) / run.wallSeconds), 3),
-              issued: run.summary?.issued ?? 0,
-              exitCode: run.exitCode,
-            };
-          } else {
-            const run = await runNaive(ctx, { csv, url: sim.url, campaign: freshCampaign("naive"), concurrency: c, summary: `${files.out}.naive.json`, timeoutMs: 300_000 });
-            sample = {
-              rep,
-              latencyMs,
-              tool,
-              order: i,
-              rows,
-              wallSeconds: round(run.wallSeconds, 3),
-              cpuSeconds: round(run.cpuSeconds, 3),
-              cpuSecondsPer1000: round((run.cpuSeconds * 1000) / rows, 4),
-              maxRssMb: round(run.maxRssKb / 1024, 1),
-              sendingRowsPerSecond: round(run.summary?.requestsPerSecond ?? Number.NaN, 2),
-              sendingSeconds: round(run.summary?.sendingSeconds ?? Number.NaN, 3),
-              outsideSendingSeconds: round(run.wallSeconds - (run.summary?.sendingSeconds ?? Number.NaN), 3),
-              simulatorCpuSeconds: round((sim.cpuSeconds() ?? cpu0) - cpu0, 3),
-              otherCores: round(Math.max(0, run.busyCoresBesidesClient - ((sim.cpuSeconds() ?? cpu0) - cpu0) / run.wallSeconds), 3),
-              issued: run.summary?.issued ?? 0,
-              exitCode: run.exitCode,
-            };
-          }
+          // Either client, reduced to what a sample needs.
+          const measured =
+            tool === "points-code-batch"
+              ? await runIssue(ctx, { csv, url: sim.url, campaign: freshCampaign("ovh"), concurrency: c, ...files, timeoutMs: 300_000 }).then((run) => ({
+                  run,
+                  rowsPerSecond: run.summary?.requestsPerSecond ?? Number.NaN,
+                  sendingSeconds: run.summary ? run.summary.requests / run.summary.requestsPerSecond : Number.NaN,
+                  issued: run.summary?.issued ?? 0,
+                }))
+              : await runNaive(ctx, { csv, url: sim.url, campaign: freshCampaign("naive"), concurrency: c, summary: `${files.out}.naive.json`, timeoutMs: 300_000 }).then((run) => ({
+                  run,
+                  rowsPerSecond: run.summary?.requestsPerSecond ?? Number.NaN,
+                  sendingSeconds: run.summary?.sendingSeconds ?? Number.NaN,
+                  issued: run.summary?.issued ?? 0,
+                }));
+          const { run } = measured;
+          const simulatorCpuSeconds = (sim.cpuSeconds() ?? cpu0) - cpu0;
+          const sample: OverheadSample = {
+            rep,
+            latencyMs,
+            tool,
+            order: i,
+            rows,
+            wallSeconds: round(run.wallSeconds, 3),
+            cpuSeconds: round(run.cpuSeconds, 3),
+            cpuSecondsPer1000: round((run.cpuSeconds * 1000) / rows, 4),
+            maxRssMb: round(run.maxRssKb / 1024, 1),
+            sendingRowsPerSecond: round(measured.rowsPerSecond, 2),
+            sendingSeconds: round(measured.sendingSeconds, 3),
+            outsideSendingSeconds: round(run.wallSeconds - measured.sendingSeconds, 3),
+            simulatorCpuSeconds: round(simulatorCpuSeconds, 3),
+            otherCores: round(Math.max(0, run.busyCoresBesidesClient - simulatorCpuSeconds / run.wallSeconds), 3),
+            issued: measured.issued,
+            exitCode: run.exitCode,
+          };
           samples.push(sample);
           round_[tool] = sample;
           ctx.log(`  overhead L=${latencyMs} rep ${rep} ${tool}: wall ${sample.wallSeconds} s, cpu ${sample.cpuSeconds} s (${sample.cpuSecondsPer1000} s/1000), ${sample.sendingRowsPerSecond} rows/s sending, others ${sample.otherCores} cores`);
@@ -110,6 +103,16 @@ export async function runOverhead(ctx: BenchContext, options: { latencies?: numb
     }
   }
 
+  const spreads = (of: OverheadSample[]) => ({
+    wallSeconds: spread(of.map((s) => s.wallSeconds)),
+    cpuSecondsPer1000: spread(of.map((s) => s.cpuSecondsPer1000)),
+    sendingRowsPerSecond: spread(of.map((s) => s.sendingRowsPerSecond)),
+    sendingSeconds: spread(of.map((s) => s.sendingSeconds)),
+    outsideSendingSeconds: spread(of.map((s) => s.outsideSendingSeconds)),
+    maxRssMb: spread(of.map((s) => s.maxRssMb)),
+    simulatorCpuSeconds: spread(of.map((s) => s.simulatorCpuSeconds)),
+    otherCores: spread(of.map((s) => s.otherCores)),
+  });
   const summary = latencies.map((latencyMs) => {
     const of = (tool: string) => samples.filter((s) => s.latencyMs === latencyMs && s.tool === tool);
     const t = of("points-code-batch");
@@ -118,26 +121,8 @@ export async function runOverhead(ctx: BenchContext, options: { latencies?: numb
     return {
       latencyMs,
       limitPerSecond: latencyMs > 0 ? (c * 1000) / latencyMs : null,
-      tool: {
-        wallSeconds: spread(t.map((s) => s.wallSeconds)),
-        cpuSecondsPer1000: spread(t.map((s) => s.cpuSecondsPer1000)),
-        sendingRowsPerSecond: spread(t.map((s) => s.sendingRowsPerSecond)),
-        sendingSeconds: spread(t.map((s) => s.sendingSeconds)),
-        outsideSendingSeconds: spread(t.map((s) => s.outsideSendingSeconds)),
-        maxRssMb: spread(t.map((s) => s.maxRssMb)),
-        simulatorCpuSeconds: spread(t.map((s) => s.simulatorCpuSeconds)),
-        otherCores: spread(t.map((s) => s.otherCores)),
-      },
-      naive: {
-        wallSeconds: spread(n.map((s) => s.wallSeconds)),
-        cpuSecondsPer1000: spread(n.map((s) => s.cpuSecondsPer1000)),
-        sendingRowsPerSecond: spread(n.map((s) => s.sendingRowsPerSecond)),
-        sendingSeconds: spread(n.map((s) => s.sendingSeconds)),
-        outsideSendingSeconds: spread(n.map((s) => s.outsideSendingSeconds)),
-        maxRssMb: spread(n.map((s) => s.maxRssMb)),
-        simulatorCpuSeconds: spread(n.map((s) => s.simulatorCpuSeconds)),
-        otherCores: spread(n.map((s) => s.otherCores)),
-      },
+      tool: spreads(t),
+      naive: spreads(n),
       wallRatio: spread(r.map((x) => x.wallRatio)),
       cpuRatio: spread(r.map((x) => x.cpuRatio)),
       wallRatioOfMedians: round(median(t.map((s) => s.wallSeconds)) / median(n.map((s) => s.wallSeconds)), 4),

@@ -70,15 +70,20 @@ export interface CompleteRecord {
   inputDigest: string;
   settingsDigest: string;
   resultDigest: string;
-  counts: {
-    rows: number;
-    issued: number;
-    failed: number;
-    pending: number;
-    changed: number;
+  counts: RowCounts & {
     issuedAmountByGroup: Record<string, number>;
     failedByCode: Record<string, number>;
   };
+}
+
+/** How a run's rows ended up: in the complete record, the result counts and the summary. */
+export interface RowCounts {
+  rows: number;
+  issued: number;
+  failed: number;
+  pending: number;
+  /** Rows whose content changed after they were sent or issued. */
+  changed: number;
 }
 
 export type CheckpointRecord = HeaderRecord | SentRecord | OutcomeRecord | RunRecord | CompleteRecord;

@@ -1,3 +1,4 @@
+import type { RowCounts } from "../checkpoint/records.js";
 import type { IssueReport } from "../job/issue-job.js";
 import type { RateController } from "../job/rate-controller.js";
 import { yen } from "../yen.js";
@@ -5,17 +6,12 @@ import { rateHistoryJson, round } from "./pacing.js";
 
 /** The end-of-run summary, for people (text on stdout) and for automation (`--summary-json`). */
 
-export interface SummaryJson {
+export interface SummaryJson extends RowCounts {
   exitCode: number;
   campaign: string;
   input: string;
   result: string;
   checkpoint: string;
-  rows: number;
-  issued: number;
-  failed: number;
-  pending: number;
-  changed: number;
   failedByCode: Record<string, number>;
   issuedJpyByGroup: Record<string, number>;
   exhaustedGroups: string[];

@@ -17,13 +17,18 @@
  *   The server's bucket is empty at every refusal, so the requests it accepted between the
  *   episode's first refusal and this one are what it refilled meanwhile: that is the limit, and
  *   the rate goes straight under it instead of down a long chain of ×0.9 steps.
+ * - the same measure between episodes: a refusal on the way back to the estimate says the
+ *   estimate is above the limit, and what the server accepted since the previous refusal is the
+ *   limit (a little under it if the bucket overflowed meanwhile); the estimate becomes that, so the
+ *   rate settles under the limit instead of paying a refusal every few seconds.
  * - recovery and probing (CUBIC-like, in rate space): after a cut the rate climbs back towards the
  *   limit estimate on a concave curve that reaches it after `plateauRequests` requests' worth of
- *   time (a probe costs a refused request, so at a low limit probes must be rare), then probes
+ *   time (a probe costs a refused request, so at a low limit probes must be rarer), then probes
  *   past it exponentially (doubling every `probeDoublingRequests` requests, easing in), so a limit
- *   that rose is found within seconds. A failed probe falls back to the limit estimate, raised to
- *   what the server accepted since the previous refusal: a bucket with burst lets a probe run on
- *   past the limit before refusing, so the probe's own rate says little.
+ *   that rose is found within seconds. A bucket with burst lets a probe run on past the limit
+ *   before refusing, so a probe refused short of RISEN_RATIO × the estimate says little about the
+ *   limit: the rate falls back under the estimate, raised to what the server accepted since the
+ *   previous refusal. One refused request per probe, not a cascade.
  * - `Retry-After` is honoured: no request starts before the latest one received has elapsed.
  *   Under Retry-After, probes are spaced out further (each costs the whole wait).
  * - growth needs demand: the rate grows only while callers are actually held back by it, so a run
@@ -382,9 +387,9 @@ export class RateController {
       const accepted = this.acceptedSinceRefusal(startedAt);
       if (accepted > 0) estimate = Math.min(before, accepted);
     } else if (this.currentPhase === "startup") {
-      // Slow start ran on past the limit while the server's initial burst lasted: the rate goes to
+      // Slow start ran on past the limit while the server's initial burst lasted: the estimate is
       // the higher of half the rate (as TCP does) and what the server accepted since the first
-      // request; the target of the climb back stays the rate refused.
+      // request (its burst included, so above the limit: the next refusal measures it).
       const span = startedAt - this.firstStartAt;
       const accepted = span > 0 ? (this.okSinceRefused * 1000) / span : 0;
       estimate = Math.min(before, Math.max(before / 2, accepted));

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { stringify } from "csv-stringify/sync";
+import type { RowCounts } from "../checkpoint/records.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { writeFileAtomically } from "../fs/atomic-write.js";
 import { RESULT_COLUMNS } from "./columns.js";
@@ -7,13 +8,7 @@ import { neutralizeFormula } from "../csv/excel-safe.js";
 import { readInputRows, type ResolvedInputSpec } from "./input-rows.js";
 import { resultFields, REQUEST_CHANGED } from "./result-row.js";
 
-export interface ResultCounts {
-  rows: number;
-  issued: number;
-  failed: number;
-  pending: number;
-  /** Rows whose content changed after they were sent or issued. */
-  changed: number;
+export interface ResultCounts extends RowCounts {
   /** JPY issued per group, from the checkpoint. */
   issuedAmountByGroup: Map<string, number>;
   failedByCode: Map<string, number>;

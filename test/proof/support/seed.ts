@@ -1,4 +1,4 @@
-import { seededRandom } from "../../support/job.js";
+import { mulberry32 } from "../../../src/simulator/prng.js";
 
 /**
  * One seed drives every random choice of the proof suite: kill moments, fault draws, generated
@@ -30,7 +30,7 @@ export function subSeed(label: string): number {
 
 /** A seeded PRNG in [0, 1) for one named stream. */
 export function rngFor(label: string): () => number {
-  return seededRandom(subSeed(label));
+  return mulberry32(subSeed(label));
 }
 
 export function intBetween(random: () => number, min: number, max: number): number {
