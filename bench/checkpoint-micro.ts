@@ -108,7 +108,8 @@ function encodeCost(rows: number): Record<string, number> {
   return { rows, usPerRow: ((performance.now() - t) * 1000) / rows, cpuUsPerRow: (cpuMicros() - c) / rows, bytesPerRow: bytes / rows };
 }
 
-interface LevelResult {
+/** One level of the group-commit run; the bench's checkpoint section reads these from stdout. */
+export interface LevelResult {
   workers: number;
   rows: number;
   wallUsPerRow: number;

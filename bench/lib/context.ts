@@ -40,6 +40,18 @@ export const GROUP_ID = "29952775505428481";
 
 let campaignCounter = 0;
 /** A fresh campaign per run, so no two runs share requestIds on a simulator. */
+/** What every bench row asks for, passed as flags alike to the tool and the naive baseline. */
+const REQUEST_FLAGS = ["--group-id", GROUP_ID, "--name", "x", "--start-at", "2026-04-01", "--end-at", "2026-06-30", "--value", "1"];
+
+/** A client's --summary-json, or undefined when it wrote none (it crashed, or was killed). */
+async function readSummary<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(file, "utf8")) as T;
+  } catch {
+    return undefined;
+  }
+}
+
 export function freshCampaign(prefix: string): string {
   campaignCounter++;
   return `${prefix}-${process.pid}-${campaignCounter}`;
@@ -113,16 +125,7 @@ export async function runIssue(ctx: BenchContext, o: IssueOptions): Promise<Issu
     o.campaign,
     "--base-url",
     o.url,
-    "--group-id",
-    GROUP_ID,
-    "--name",
-    "x",
-    "--start-at",
-    "2026-04-01",
-    "--end-at",
-    "2026-06-30",
-    "--value",
-    "1",
+    ...REQUEST_FLAGS,
     "--concurrency",
     String(o.concurrency),
     "--log-level",
@@ -136,12 +139,7 @@ export async function runIssue(ctx: BenchContext, o: IssueOptions): Promise<Issu
     ...(o.rate !== undefined ? ["--rate", String(o.rate)] : []),
   ];
   const run = await runTimed(args, { timeoutMs: o.timeoutMs ?? 600_000, tmpDir: ctx.tmp, sampleRssMs: o.sampleRssMs, onStart: o.onStart });
-  let summary: IssueSummary | undefined;
-  try {
-    summary = JSON.parse(await readFile(summaryFile, "utf8")) as IssueSummary;
-  } catch {
-    summary = undefined;
-  }
+  const summary = await readSummary<IssueSummary>(summaryFile);
   if (!run.timedOut && !o.expectKill && (run.exitCode !== 0 || summary === undefined)) {
     ctx.log(`  ! issue exited ${run.exitCode}: ${run.stderr.slice(0, 800)} ${run.stdout.slice(0, 400)}`);
   }
@@ -173,26 +171,12 @@ export async function runNaive(ctx: BenchContext, o: { csv: string; url: string;
     o.campaign,
     "--concurrency",
     String(o.concurrency),
-    "--group-id",
-    GROUP_ID,
-    "--name",
-    "x",
-    "--start-at",
-    "2026-04-01",
-    "--end-at",
-    "2026-06-30",
-    "--value",
-    "1",
+    ...REQUEST_FLAGS,
     "--summary-json",
     o.summary,
   ];
   const run = await runTimed(args, { timeoutMs: o.timeoutMs ?? 600_000, tmpDir: ctx.tmp });
-  let summary: NaiveSummary | undefined;
-  try {
-    summary = JSON.parse(await readFile(o.summary, "utf8")) as NaiveSummary;
-  } catch {
-    summary = undefined;
-  }
+  const summary = await readSummary<NaiveSummary>(o.summary);
   if (run.exitCode !== 0) ctx.log(`  ! naive exited ${run.exitCode}: ${run.stderr.slice(0, 800)}`);
   return { ...run, summary };
 }
@@ -220,12 +204,7 @@ export async function runFloor(ctx: BenchContext, o: { url: string; campaign: st
   await rm(o.summary, { force: true });
   const args = [ctx.floor, "--base-url", o.url, "--campaign", o.campaign, "--concurrency", String(o.concurrency), "--rows", String(o.rows), "--summary-json", o.summary];
   const run = await runTimed(args, { timeoutMs: o.timeoutMs ?? 300_000, tmpDir: ctx.tmp });
-  let summary: FloorRun["summary"];
-  try {
-    summary = JSON.parse(await readFile(o.summary, "utf8")) as FloorRun["summary"];
-  } catch {
-    summary = undefined;
-  }
+  const summary = await readSummary<NonNullable<FloorRun["summary"]>>(o.summary);
   if (run.exitCode !== 0) ctx.log(`  ! floor client exited ${run.exitCode}: ${run.stderr.slice(0, 800)}`);
   return { ...run, summary };
 }

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdir, open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { decodeLine } from "../../src/checkpoint/line-codec.js";
+import type { LevelResult } from "../checkpoint-micro.js";
 import { freshCampaign, removeRunFiles, runFiles, runIssue, writeRecipientsCsv, type BenchContext } from "../lib/context.js";
 import { cleanEnv, startSimulator } from "../lib/proc.js";
 import { type SectionResult } from "../lib/report.js";
@@ -20,22 +21,10 @@ import { fmt, spread } from "../lib/stats.js";
  *     that no row was issued twice.
  */
 
-interface MicroLevel {
-  workers: number;
-  rows: number;
-  wallUsPerRow: number;
-  cpuUsPerRow: number;
-  rowsPerSecond: number;
-  datasyncs: number;
-  recordsPerDatasync: number;
-  maxRowsAwaitingOutcome: number;
-  outcomeLatencyMedianMs: number;
-  outcomeLatencyP90Ms: number;
-}
 interface MicroResult {
   raw: { samples: number; medianMs: number; p90Ms: number; p99Ms: number; serialRowsPerSecondCeiling: number };
   encode: { usPerRow: number; cpuUsPerRow: number; bytesPerRow: number };
-  groupCommit: MicroLevel[];
+  groupCommit: LevelResult[];
   noSync: Array<{ workers: number; rows: number; wallUsPerRow: number; cpuUsPerRow: number }>;
 }
 
