@@ -374,6 +374,14 @@ describe("rate controller against a token-bucket server (deterministic simulatio
     assert.ok(at10.okPerSecond >= 9 && at100.okPerSecond >= 90, "holds each new limit");
   });
 
+  test("a limit that rose by less than a probe overshoots (10 → 15) is found too, not held at the old estimate", (t) => {
+    const run = runWorld({ limits: [[0, 10], [30_000, 15]], durationMs: 60_000, jitterMs: 5, seed: 11 });
+    const after = window(run, 40_000, 60_000);
+    t.diagnostic(`from 10 s after the rise: ${after.okPerSecond.toFixed(2)} ok/s at R=15 (${(100 * after.throttledShare).toFixed(2)} % refused)`);
+    assert.ok(after.okPerSecond >= 0.9 * 15, `${after.okPerSecond} ok/s`);
+    assert.ok(after.throttledShare <= 0.03);
+  });
+
   test("with Retry-After on every refusal: holds the limit and never starts a request inside a wait", (t) => {
     const limit = 50;
     const run = runWorld({ limits: [[0, limit]], durationMs: 60_000, retryAfterSeconds: 1, jitterMs: 5, seed: 3 });

@@ -242,7 +242,7 @@ export async function runAdaptive(ctx: BenchContext, options: { limits?: number[
         columns: ["phase", "follow time s (trailing 2-s rate within ±15 % of R)", "settled rate from 10 s after the change (successes/s)"],
         rows: stepLimits.map((limit, i) => [
           `R = ${limit}${i === 0 ? " (start)" : ""}`,
-          fmt(spread(steps.map((s) => s.phases[i]?.followSeconds ?? Number.NaN)), 0),
+          fmt(spread(steps.map((s) => s.phases[i]?.followSeconds ?? Number.NaN)), 1),
           fmt(spread(steps.map((s) => s.phases[i]?.settledRate ?? Number.NaN)), 2),
         ]),
       },
