@@ -181,6 +181,20 @@ describe("rate controller: decrease", () => {
     assert.ok(Math.abs(ctl.limit! - accepted) < 1e-9, `estimate ${ctl.limit} vs accepted ${accepted}`);
     assert.ok(Math.abs(ctl.rate - 0.9 * accepted) < 1e-9, `rate ${ctl.rate}`);
   });
+  test("time callers had nothing to send does not count: a quiet spell between refusals does not drag the estimate down", () => {
+    const clock = fakeClock();
+    const ctl = controller(clock, { initialRate: 20 });
+    const firstRefusal = exchange(ctl, clock, "throttled");
+    for (let i = 0; i < 10; i++) exchange(ctl, clock, "ok");
+    clock.advance(10_000); // nothing to send: the server's bucket fills and overflows meanwhile
+    for (let i = 0; i < 10; i++) exchange(ctl, clock, "ok");
+    assert.equal(ctl.phase, "recover");
+    const before = ctl.rate;
+    const secondRefusal = exchange(ctl, clock, "throttled");
+    const overWallTime = (20 * 1000) / (secondRefusal - firstRefusal);
+    assert.ok(overWallTime < 0.3 * before, `what the wall clock would say: ${overWallTime} req/s`);
+    assert.ok(ctl.limit! > 0.8 * before, `estimate ${ctl.limit} after a refusal at ${before} req/s`);
+  });
   test("a probe refused short of RISEN_RATIO × the estimate ran on saved-up burst: back under the estimate, raised to what was accepted", () => {
     const clock = fakeClock();
     const ctl = controller(clock, { initialRate: 20 });

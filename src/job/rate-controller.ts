@@ -187,6 +187,8 @@ export class RateController {
   private okSinceCut = 0;
   /** Start of the refused request behind the last cut, and ok answers to requests started after it. */
   private refusedAt = Number.NEGATIVE_INFINITY;
+  /** Active time (see tick) at that cut. */
+  private refusedActiveMs = 0;
   private okSinceRefused = 0;
   /** The same for the first refusal of the current episode. */
   private episodeRefusedAt = Number.NEGATIVE_INFINITY;
@@ -409,6 +411,7 @@ export class RateController {
       this.okSinceEpisode = 0;
     }
     this.refusedAt = startedAt;
+    this.refusedActiveMs = this.activeMs;
     this.okSinceRefused = 0;
     this.lastCutAt = now;
     this.lastCutRetryAfterMs = retryAfterMs;
@@ -461,9 +464,11 @@ export class RateController {
     if (next > this.current) this.setRate(now, next);
   }
 
-  /** Requests/s accepted between the last cut's refusal and a refusal of a request started at `startedAt`. */
+  /** Requests/s accepted between the last cut's refusal and a refusal of a request started at `startedAt`; 0 if unknown. */
   private acceptedSinceRefusal(startedAt: number): number {
-    const span = startedAt - this.refusedAt;
+    // Over active time only: while callers had nothing to send, or a Retry-After held them, the
+    // server's bucket filled up and overflowed, and that time says nothing about its limit.
+    const span = Math.min(startedAt - this.refusedAt, this.activeMs - this.refusedActiveMs);
     return span > 0 && Number.isFinite(span) ? (this.okSinceRefused * 1000) / span : 0;
   }
 
