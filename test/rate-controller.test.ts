@@ -195,6 +195,22 @@ describe("rate controller: decrease", () => {
     assert.ok(overWallTime < 0.3 * before, `what the wall clock would say: ${overWallTime} req/s`);
     assert.ok(ctl.limit! > 0.8 * before, `estimate ${ctl.limit} after a refusal at ${before} req/s`);
   });
+  test("a first refusal after latency cuts alone has no earlier refusal to measure from: the rate refused is the estimate", () => {
+    const clock = fakeClock();
+    const ctl = controller(clock, { initialRate: 20 });
+    for (let i = 0; i < 40; i++) exchange(ctl, clock, "ok", 20);
+    for (let i = 0; i < 20; i++) exchange(ctl, clock, "ok", 200);
+    assert.ok(ctl.stats.cuts >= 1 && ctl.stats.throttled === 0, "cut by latency only");
+    for (let i = 0; i < 10; i++) exchange(ctl, clock, "ok", 20);
+    // Answers that say nothing about load (resets, 500s) while callers wait on the rate: the run's
+    // average of ok answers falls well under the rate, and must not be taken for a refill rate.
+    for (let i = 0; i < 60; i++) exchange(ctl, clock, "error", 20);
+    assert.equal(ctl.phase, "recover");
+    assert.equal(ctl.stats.throttled, 0);
+    const before = ctl.rate;
+    exchange(ctl, clock, "throttled");
+    assert.ok(Math.abs(ctl.limit! - before) < 1e-9, `estimate ${ctl.limit} vs the rate refused ${before}`);
+  });
   test("a probe refused short of RISEN_RATIO × the estimate ran on saved-up burst: back under the estimate, raised to what was accepted", () => {
     const clock = fakeClock();
     const ctl = controller(clock, { initialRate: 20 });

@@ -381,7 +381,7 @@ export class RateController {
       // under it if it overflowed meanwhile; the rate goes back under the higher of that and the
       // estimate.
       estimate = Math.min(before, Math.max(this.limitEstimate, this.acceptedSinceRefusal(startedAt)));
-    } else if (this.currentPhase === "recover" && this.lastCutRetryAfterMs === 0 && retryAfterMs === 0 && this.cuts > 0) {
+    } else if (this.currentPhase === "recover" && this.lastCutRetryAfterMs === 0 && retryAfterMs === 0) {
       // Refused on the way back to the estimate, not past it: the estimate is above the limit.
       // The bucket was empty at the last refusal and is empty again, so what it accepted in
       // between is what it refilled: the limit (a little under it if the bucket overflowed
@@ -466,10 +466,12 @@ export class RateController {
 
   /** Requests/s accepted between the last cut's refusal and a refusal of a request started at `startedAt`; 0 if unknown. */
   private acceptedSinceRefusal(startedAt: number): number {
+    // No refusal yet (only latency cuts so far): no moment the bucket was known to be empty.
+    if (!Number.isFinite(this.refusedAt)) return 0;
     // Over active time only: while callers had nothing to send, or a Retry-After held them, the
     // server's bucket filled up and overflowed, and that time says nothing about its limit.
     const span = Math.min(startedAt - this.refusedAt, this.activeMs - this.refusedActiveMs);
-    return span > 0 && Number.isFinite(span) ? (this.okSinceRefused * 1000) / span : 0;
+    return span > 0 ? (this.okSinceRefused * 1000) / span : 0;
   }
 
   private observeLatency(now: number, latency: number): void {
