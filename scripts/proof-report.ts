@@ -92,6 +92,15 @@ const kinds = (value: unknown): string =>
   value && typeof value === "object" && Object.keys(value).length > 0
     ? Object.entries(value as Record<string, number>).map(([k, v]) => `${k} ${n(v)}`).join(", ")
     : "none";
+/** One row per proof of a part: its name, every figure it wrote (bookkeeping left out), its violations. */
+const proofRows = (figures: Figures[], part: string): string[][] =>
+  by(figures, part).map((f) => {
+    const shown = Object.entries(f)
+      .filter(([k]) => !["seed", "writtenAt", "part", "name", "violations", "violationSamples"].includes(k))
+      .map(([k, v]) => `${k} ${typeof v === "object" ? kinds(v) : n(v)}`)
+      .join(", ");
+    return [f.name, shown, n(f.violations)];
+  });
 const table = (header: string[], rows: string[][]): string =>
   [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 
@@ -174,13 +183,7 @@ function report(figures: Figures[], run: { exitCode: number; tap: string; wallMs
   out.push(
     table(
       ["proof", "figures", "violations"],
-      by(figures, "torn").map((f) => {
-        const shown = Object.entries(f)
-          .filter(([k]) => !["seed", "writtenAt", "part", "name", "violations", "violationSamples"].includes(k))
-          .map(([k, v]) => `${k} ${n(v)}`)
-          .join(", ");
-        return [f.name, shown, n(f.violations)];
-      }),
+      proofRows(figures, "torn"),
     ),
     "",
   );
@@ -217,13 +220,7 @@ function report(figures: Figures[], run: { exitCode: number; tap: string; wallMs
   out.push(
     table(
       ["proof", "figures", "violations"],
-      by(figures, "secrets").map((f) => {
-        const shown = Object.entries(f)
-          .filter(([k]) => !["seed", "writtenAt", "part", "name", "violations", "violationSamples"].includes(k))
-          .map(([k, v]) => `${k} ${typeof v === "object" ? kinds(v) : n(v)}`)
-          .join(", ");
-        return [f.name, shown, n(f.violations)];
-      }),
+      proofRows(figures, "secrets"),
     ),
     "",
   );
