@@ -47,8 +47,7 @@ export class JournalStore implements CheckpointStore {
       if (!readOnly) await handle.chmod(0o600);
       const { header, index, validLength, latestRun, info } = await replay(handle, file);
       let end = validLength;
-      const size = (await handle.stat()).size;
-      if (validLength < size && !readOnly) {
+      if (info.tornTail && !readOnly) {
         // The torn tail was never acknowledged durable; cut it so new records follow a whole line.
         await handle.truncate(validLength);
         await handle.datasync();
@@ -102,8 +101,7 @@ export class JournalStore implements CheckpointStore {
   async recordSent(requestId: string, fingerprint: string, row: number): Promise<void> {
     const { durable } = this.appender.append(encodeLine({ t: "sent", rid: requestId, fp: fingerprint, row, at: new Date().toISOString() }));
     await durable;
-    const state = this.index.get(requestId);
-    this.index.set(requestId, { ...state, fp: fingerprint, status: "sent", inDoubt: true, attempts: state?.attempts ?? 0 });
+    applySent(this.index, requestId, fingerprint);
   }
 
   async recordOutcome(outcome: Omit<OutcomeRecord, "t" | "at">): Promise<void> {
@@ -154,6 +152,12 @@ function decodeOutcome(line: Buffer): OutcomeRecord | undefined {
   if (line.length < 2 || line[line.length - 1] !== 0x0a) return undefined;
   const record = decodeLine(line.subarray(0, line.length - 1)) as OutcomeRecord | undefined;
   return record?.t === "outcome" ? record : undefined;
+}
+
+/** A sent record: the row may have reached PayPay, outcome unknown until its outcome record. */
+function applySent(index: RowIndex, rid: string, fp: string): void {
+  const state = index.get(rid);
+  index.set(rid, { ...state, fp, status: "sent", inDoubt: true, attempts: state?.attempts ?? 0 });
 }
 
 function applyOutcome(index: RowIndex, outcome: Omit<OutcomeRecord, "t" | "at">, offset: number, length: number): void {
@@ -216,11 +220,9 @@ function applyRecord(replayed: Replayed, r: CheckpointRecord, offset: number, le
     if (info.lastActivity === undefined || r.at > info.lastActivity) info.lastActivity = r.at;
   }
   switch (r.t) {
-    case "sent": {
-      const state = index.get(r.rid);
-      index.set(r.rid, { ...state, fp: r.fp, status: "sent", inDoubt: true, attempts: state?.attempts ?? 0 });
+    case "sent":
+      applySent(index, r.rid, r.fp);
       return;
-    }
     case "outcome":
       applyOutcome(index, r, offset, length);
       return;

@@ -14,6 +14,22 @@ export interface LockOwner {
   startedAt: string;
 }
 
+export type LockStatus =
+  | { state: "free" }
+  | { state: "held"; owner: LockOwner }
+  /** Left by a process that is gone: the next run takes it over. */
+  | { state: "stale"; owner?: LockOwner }
+  /** Held from another host, whose processes cannot be seen from here. */
+  | { state: "unknown"; owner: LockOwner };
+
+/** The one rule for a lock file's content: whose it is, and whether that owner may still be running. */
+export function judgeLock(text: string, isAlive: (pid: number) => boolean = processIsAlive): Exclude<LockStatus, { state: "free" }> {
+  const owner = parseOwner(text);
+  if (!owner) return { state: "stale" };
+  if (owner.host !== hostname()) return { state: "unknown", owner };
+  return isAlive(owner.pid) ? { state: "held", owner } : { state: "stale", owner };
+}
+
 export interface HeldLock {
   release(): Promise<void>;
 }
@@ -33,8 +49,8 @@ export async function acquireLock(lockFile: string, isAlive: (pid: number) => bo
     }
     const holderText = await readFile(lockFile, "utf8").catch(() => undefined);
     if (holderText === undefined) continue; // released meanwhile: try again
-    const holder = parseOwner(holderText);
-    if (holder && (holder.host !== me.host || isAlive(holder.pid))) throw lockedBy(lockFile, holder);
+    const holder = judgeLock(holderText, isAlive);
+    if (holder.state !== "stale") throw lockedBy(lockFile, holder.owner);
     await takeOverStale(lockFile, holderText);
   }
   throw new LockedError(`${lockFile}: could not acquire the lock after several attempts; another run keeps taking it`);

@@ -1,4 +1,4 @@
-import { JournalStore } from "./journal-store.js";
+import { JournalStore, type JournalInfo } from "./journal-store.js";
 import type { RowStatus } from "./records.js";
 
 /**
@@ -6,19 +6,14 @@ import type { RowStatus } from "./records.js";
  * first and last activity, and the rows whose outcome is unknown. Reads the checkpoint without
  * changing it, in the same bounded memory as a resume.
  */
-export interface CheckpointSummary {
+export interface CheckpointSummary extends JournalInfo {
   campaign: string;
-  createdAt: string;
   rows: number;
   byStatus: Record<RowStatus | "sent", number>;
   issuedJpyByGroup: Map<string, number>;
   failedByCode: Map<string, number>;
   /** Sent with no outcome yet, or left pending after an unknown outcome: PayPay may have issued them. */
   inDoubt: number;
-  firstActivity?: string;
-  lastActivity?: string;
-  runs: number;
-  tornTail: boolean;
 }
 
 export async function summarizeCheckpoint(file: string): Promise<CheckpointSummary> {

@@ -36,8 +36,8 @@ function hex8(word: number): string {
   return (BYTE_HEX[word >>> 24] ?? "") + (BYTE_HEX[(word >>> 16) & 255] ?? "") + (BYTE_HEX[(word >>> 8) & 255] ?? "") + (BYTE_HEX[word & 255] ?? "");
 }
 
-export function uuidFromWords(a: number, b: number, c: number, d: number): string {
-  const h = hex8(a) + hex8(b) + hex8(c) + hex8(d);
+function uuidFromWords(a: number, b: number, c: number, d: number): string {
+  const h = hexFromWords(a, b, c, d);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 

@@ -30,7 +30,6 @@ class PointsCodeSimulator implements Simulator {
   private readonly recorder = new StatsRecorder();
   private readonly timers = new Set<NodeJS.Timeout>();
   private bucket: TokenBucket | undefined;
-  private throttledByBucket = 0;
   private admittedCreates = 0;
   private server: Server | undefined;
   private url = "";
@@ -100,7 +99,7 @@ class PointsCodeSimulator implements Simulator {
   }
 
   stats(): SimulatorStats {
-    return { ...this.recorder.snapshot(), throttledByBucket: this.throttledByBucket };
+    return this.recorder.snapshot();
   }
 
   setFaults(faults: FaultRates): void {
@@ -160,7 +159,7 @@ class PointsCodeSimulator implements Simulator {
     // The rate limit comes first, as a gateway in front of the service would apply it.
     const bucket = this.bucket;
     const overRate = bucket !== undefined && !bucket.tryTake();
-    if (overRate) this.throttledByBucket++;
+    if (overRate) this.recorder.throttled();
     const rateRefusal = overRate ? rateLimitRefusal(bucket.limit.retryAfterSeconds) : undefined;
     const admitted = !overRate && this.admittedCreates < this.config.maxInFlight;
     if (admitted) this.admittedCreates++;

@@ -9,6 +9,7 @@ export class StatsRecorder {
   private readonly rejected: Record<string, number> = {};
   private concurrentCreates = 0;
   private maxConcurrentCreates = 0;
+  private throttledByBucket = 0;
 
   request(): void {
     this.requests++;
@@ -30,6 +31,11 @@ export class StatsRecorder {
     this.faults[kind]++;
   }
 
+  /** A create refused by the rate limit (its 429 is also counted by rejectedWith). */
+  throttled(): void {
+    this.throttledByBucket++;
+  }
+
   rejectedWith(code: string): void {
     this.rejected[code] = (this.rejected[code] ?? 0) + 1;
   }
@@ -41,6 +47,7 @@ export class StatsRecorder {
       faultsInjected: { ...this.faults },
       maxConcurrentCreates: this.maxConcurrentCreates,
       rejectedByCode: { ...this.rejected },
+      throttledByBucket: this.throttledByBucket,
     };
   }
 }

@@ -81,11 +81,8 @@ export interface SimulatorStats {
   faultsInjected: Record<FaultKind, number>;
   maxConcurrentCreates: number;
   rejectedByCode: Record<string, number>;
-  /**
-   * Create requests the rate limit refused (also counted in rejectedByCode.RATE_LIMIT). Always set
-   * by the simulator; optional only because StatsRecorder builds the rest of this shape.
-   */
-  throttledByBucket?: number;
+  /** Create requests the rate limit refused (also counted in rejectedByCode.RATE_LIMIT). */
+  throttledByBucket: number;
 }
 
 export interface Simulator {
