@@ -1,4 +1,6 @@
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
+import { TextDecoder } from "node:util";
 import { UsageError } from "../errors.js";
 import { inputReadError } from "./read-records.js";
 
@@ -35,18 +37,46 @@ export function describeEncoding(encoding: InputEncoding): string {
   return encoding === "utf8" ? "UTF-8" : "Shift_JIS (CP932)";
 }
 
-export async function detectEncoding(file: string): Promise<InputEncoding> {
-  const decoder = new TextDecoder("utf-8", { fatal: true });
+/**
+ * One read of the input: detects its encoding when the choice is auto (stopping at the first
+ * non-UTF-8 byte unless the digest still needs the rest), and hashes it (SHA-256) when asked, so a
+ * run needs no second read to tell whether the file changed since its last one.
+ */
+export async function scanInput(file: string, choice: EncodingChoice, withDigest: true): Promise<{ encoding: InputEncoding; digest: string }>;
+export async function scanInput(file: string, choice: EncodingChoice, withDigest?: false): Promise<{ encoding: InputEncoding }>;
+export async function scanInput(file: string, choice: EncodingChoice, withDigest = false): Promise<{ encoding: InputEncoding; digest?: string }> {
+  const hash = withDigest ? createHash("sha256") : undefined;
+  let decoder = choice === "auto" ? new TextDecoder("utf-8", { fatal: true }) : undefined;
+  let encoding: InputEncoding = choice === "auto" ? "utf8" : choice;
+  if (hash === undefined && decoder === undefined) return { encoding };
   try {
-    for await (const chunk of createReadStream(file)) decoder.decode(chunk as Buffer, { stream: true });
-    decoder.decode();
-    return "utf8";
+    for await (const chunk of createReadStream(file)) {
+      hash?.update(chunk as Buffer);
+      if (decoder !== undefined && !decodes(decoder, chunk as Buffer)) {
+        decoder = undefined;
+        encoding = "cp932";
+        if (hash === undefined) break;
+      }
+    }
+    if (decoder !== undefined && !decodes(decoder)) encoding = "cp932";
   } catch (error) {
-    if (error instanceof TypeError) return "cp932"; // the strict decoder met a non-UTF-8 sequence
     throw inputReadError(file, error);
+  }
+  return hash === undefined ? { encoding } : { encoding, digest: hash.digest("hex") };
+}
+
+/** Feeds the strict decoder (the end of the input when no chunk): false at a non-UTF-8 sequence. */
+function decodes(decoder: TextDecoder, chunk?: Buffer): boolean {
+  try {
+    if (chunk === undefined) decoder.decode();
+    else decoder.decode(chunk, { stream: true });
+    return true;
+  } catch (error) {
+    if (error instanceof TypeError) return false;
+    throw error;
   }
 }
 
 export async function resolveEncoding(file: string, choice: EncodingChoice): Promise<InputEncoding> {
-  return choice === "auto" ? detectEncoding(file) : choice;
+  return (await scanInput(file, choice)).encoding;
 }

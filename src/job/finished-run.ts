@@ -19,7 +19,7 @@ export interface RunFingerprint {
   settingsDigest: string;
 }
 
-export async function fileDigest(file: string): Promise<string | undefined> {
+async function fileDigest(file: string): Promise<string | undefined> {
   const hash = createHash("sha256");
   try {
     for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
@@ -29,10 +29,11 @@ export async function fileDigest(file: string): Promise<string | undefined> {
   return hash.digest("hex");
 }
 
-export async function runFingerprint(input: ResolvedInputSpec, settings: { retryFailed: boolean; format: ResultFormat; out: string }): Promise<RunFingerprint> {
+/** `inputDigest`: SHA-256 of the input's bytes, from the read that resolved its encoding (scanInput). */
+export function runFingerprint(input: ResolvedInputSpec, inputDigest: string, settings: { retryFailed: boolean; format: ResultFormat; out: string }): RunFingerprint {
   const shaping = JSON.stringify([input.campaign, input.encoding, input.columns, input.defaults, settings.retryFailed, settings.format, resolve(settings.out)]);
   return {
-    inputDigest: (await fileDigest(input.file)) ?? "",
+    inputDigest,
     settingsDigest: createHash("sha256").update(shaping).digest("hex"),
   };
 }

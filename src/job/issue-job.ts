@@ -9,11 +9,11 @@ import { BatchError } from "../errors.js";
 import type { GroupBudget } from "../paypay/types.js";
 import { completeRecord, finishedRunCounts, runFingerprint } from "./finished-run.js";
 import { applyPlan, type Applied, type ApplySettings, type IssueEvents } from "./apply-plan.js";
-import { resolveInput, type InputSpec } from "./input-rows.js";
+import { scanInput } from "../csv/encoding.js";
+import type { InputSpec, ResolvedInputSpec } from "./input-rows.js";
 import type { Plan } from "./plan.js";
 import { preparePlan, refuseIfBlocked } from "./prepare-plan.js";
 import { readBudgets } from "./read-budgets.js";
-import { BudgetRefusedError, RowsInvalidError } from "./refusals.js";
 import type { Sender } from "./send-with-retries.js";
 import { writeResults, type ResultCounts, type ResultFormat } from "./write-results.js";
 
@@ -53,7 +53,8 @@ export interface IssueReport extends Applied {
 
 export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps): Promise<IssueReport> {
   const started = performance.now();
-  const input = await resolveInput(options.input);
+  const scan = await scanInput(options.input.file, options.input.encoding, true);
+  const input: ResolvedInputSpec = { ...options.input, encoding: scan.encoding };
   await mkdir(dirname(options.out), { recursive: true });
   await mkdir(dirname(options.state), { recursive: true });
   const lock = await acquireLock(`${options.state}.lock`);
@@ -61,7 +62,7 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
   let store: CheckpointStore | undefined;
   let planned = false;
   try {
-    const fingerprint = await runFingerprint(input, options);
+    const fingerprint = runFingerprint(input, scan.digest, options);
     const finished = await finishedRunCounts(options.state, fingerprint, options.out, options.retryFailed);
     if (finished) {
       deps.logger.info({ checkpoint: options.state }, "nothing changed since the last run finished: nothing to send");
@@ -85,7 +86,7 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     return { plan: prepared.plan, counts, ...applied, elapsedMs: performance.now() - started };
   } catch (error) {
     // A run that got past planning still leaves an exact result file, whatever stopped it.
-    if (store && planned && !(error instanceof RowsInvalidError) && !(error instanceof BudgetRefusedError)) {
+    if (store !== undefined && planned) {
       await writeResults(input, store, options.out, options.format).catch(() => undefined);
     }
     throw error;
