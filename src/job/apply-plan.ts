@@ -1,7 +1,7 @@
 import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
 import type { Logger } from "pino";
-import type { OutcomeRecord } from "../checkpoint/records.js";
+import type { OutcomeRecord, RowState } from "../checkpoint/records.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import type { CreateOutcome } from "../paypay/outcome.js";
 import type { GroupBudget } from "../paypay/types.js";
@@ -104,9 +104,9 @@ export async function applyPlan(
     },
   };
 
-  const sendRow = async (row: PreparedRow): Promise<void> => {
+  /** `state`: the row's checkpoint state as the loop read it (no other row shares its requestId). */
+  const sendRow = async (row: PreparedRow, state: RowState | undefined): Promise<void> => {
     const { requestId, groupId, giftCardValue } = row.request;
-    const state = store.get(requestId);
     const inDoubtSameBody = (state?.status === "sent" || state?.status === "pending") && state.fp === row.fingerprint;
     if (!inDoubtSameBody) await store.recordSent(requestId, row.fingerprint, row.row);
     const shouldStop = (): boolean => stop.signal.aborted || exhausted.has(groupId);
@@ -170,7 +170,7 @@ export async function applyPlan(
         allowance.set(groupId, left - giftCardValue);
       }
       while (inFlight.size >= maxRowsInProcess && !failure) await slotPromise;
-      const task = sendRow(row)
+      const task = sendRow(row, state)
         .catch((error: unknown) => {
           failure ??= error;
           stop.abort();

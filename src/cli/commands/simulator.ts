@@ -12,6 +12,7 @@ import {
   type SimulatorGroup,
   type SimulatorOptions,
 } from "../../simulator/index.js";
+import { resolveRateLimit } from "../../simulator/token-bucket.js";
 import type { SimulatorRateLimit } from "../../simulator/types.js";
 
 /**
@@ -184,7 +185,7 @@ export async function runSimulatorCommand(args: SimulatorCommandArgs, io: Simula
     io.out(`group ${group.groupId}: budget ${group.budget}, maxPeriodDays ${group.maxPeriodDays}, minAmount ${group.minAmount}`);
   }
   if (options.rateLimit !== undefined) {
-    const { ratePerSecond, burst = Math.max(1, ratePerSecond), retryAfterSeconds } = options.rateLimit;
+    const { ratePerSecond, burst, retryAfterSeconds } = resolveRateLimit(options.rateLimit);
     const retryAfter = retryAfterSeconds === undefined ? "no Retry-After" : `Retry-After ${retryAfterSeconds} s`;
     io.out(`rate limit: ${ratePerSecond} requests/s, burst ${burst}, ${retryAfter}`);
   }

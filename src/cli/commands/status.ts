@@ -23,7 +23,7 @@ export const statusCommand: CommandModule<object, StatusFlags> = {
   },
 };
 
-export function statusJson(summary: CheckpointSummary, lock: LockStatus) {
+function statusJson(summary: CheckpointSummary, lock: LockStatus) {
   return {
     campaign: summary.campaign,
     createdAt: summary.createdAt,
