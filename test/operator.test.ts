@@ -43,6 +43,18 @@ describe("plan and --dry-run", () => {
     assert.equal(sim.stats().createRequests, creates);
   });
 
+  test("a group the live budgets no longer list is named as not found, even with nothing left to send to it", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator({ groups: [{ groupId: GROUP, budget: 5000, maxPeriodDays: 365, minAmount: 1 }] });
+    const input = await writeText(dir, "in.csv", recipientsCsv(3, { amount: () => 300 }));
+    assert.equal((await runCli(issueArgs(input, sim, ...campaignFlags(), "--out", join(dir, "in.results.csv")))).code, 0);
+    const other = await startSimulator({ groups: [{ groupId: "29952775505428485", budget: 5000, maxPeriodDays: 365, minAmount: 1 }] });
+    const plan = await runCli(["plan", input, "--base-url", other.baseUrl, ...campaignFlags()]);
+    assert.equal(plan.code, 0, "nothing to send, so nothing blocks");
+    assert.match(plan.stdout, new RegExp(`group ${GROUP}: 3 row\\(s\\) ¥900; to send 0 row\\(s\\) ¥0; issued 3 row\\(s\\) ¥900; group not found`));
+    assert.match(plan.stdout, /budgets from /);
+  });
+
   test("a short budget or a bad row exits 2, still without a create call", async () => {
     const dir = await tempDir();
     const sim = await startSimulator({ groups: [{ groupId: GROUP, budget: 500, maxPeriodDays: 365, minAmount: 1 }] });

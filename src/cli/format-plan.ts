@@ -24,7 +24,7 @@ export function formatPlan(input: ResolvedInputSpec, outcome: PlanOutcome, check
     const budget = budgets.get(group.groupId);
     const verdict =
       budget === undefined
-        ? outcome.budgets && group.sendRows > 0
+        ? outcome.budgets
           ? "group not found"
           : "budget not read"
         : budget.budget >= group.sendAmount

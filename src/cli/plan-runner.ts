@@ -2,7 +2,7 @@ import { access } from "node:fs/promises";
 import { JournalStore } from "../checkpoint/journal-store.js";
 import { BatchError } from "../errors.js";
 import { resolveInput } from "../job/input-rows.js";
-import { preparePlan } from "../job/prepare-plan.js";
+import { blockingProblems, preparePlan } from "../job/prepare-plan.js";
 import { readBudgets } from "../job/read-budgets.js";
 import { openConnection } from "./connection.js";
 import { EXIT } from "./exit-codes.js";
@@ -31,13 +31,11 @@ export async function runPlan(settings: IssueSettings, env: NodeJS.ProcessEnv): 
         } catch (error) {
           if (!(error instanceof BatchError)) throw error;
           budgetNote = `budgets not compared: ${error.message}`;
-          return [];
+          return undefined;
         }
       }, { evenWithNothingToSend: true });
-      const budgetRead = budgetNote === undefined;
-      const view = budgetRead ? outcome : { ...outcome, budgets: undefined, budgetProblems: [] };
-      const blocking = view.budgetProblems.some((p) => p.kind !== "shortfall" || !job.allowPartial);
-      const text = formatPlan(input, view, exists ? job.state : undefined, budgetRead && outcome.budgets ? `budgets from ${connection.description}` : budgetNote);
+      const blocking = blockingProblems(outcome, job.allowPartial).length > 0;
+      const text = formatPlan(input, outcome, exists ? job.state : undefined, outcome.budgets ? `budgets from ${connection.description}` : budgetNote);
       return { text, exitCode: outcome.plan.problems.length > 0 || blocking ? EXIT.refused : EXIT.ok };
     } finally {
       await connection.close();
