@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { JournalStore } from "../src/checkpoint/journal-store.js";
 import { encodeLine } from "../src/checkpoint/line-codec.js";
 import { requestFingerprint } from "../src/job/request-id.js";
+import { quantile } from "./lib/stats.js";
 
 interface Args {
   dir: string;
@@ -67,11 +68,6 @@ function cpuMicros(): number {
   return u.user + u.system;
 }
 
-function quantile(values: number[], q: number): number {
-  if (values.length === 0) return Number.NaN;
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-}
 
 async function rawFsync(dir: string, seconds: number): Promise<Record<string, number>> {
   const file = join(dir, "raw.journal");

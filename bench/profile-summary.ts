@@ -5,6 +5,9 @@
  *   node --import tsx bench/profile-summary.ts <file.cpuprofile> [--top 25] [--filter src/]
  */
 import { readFileSync } from "node:fs";
+import { round } from "./lib/stats.js";
+
+const round1 = (x: number): number => round(x, 1);
 
 interface CallFrame {
   functionName: string;
@@ -68,14 +71,11 @@ export function summarizeProfile(path: string, top = 25, filter?: string): { tot
       .map(([fn, ms]) => {
         const s = selfFirst ? ms : (other.get(fn) ?? 0);
         const t = selfFirst ? (other.get(fn) ?? 0) : ms;
-        return { fn, selfMs: round(s), totalMs: round(t), selfPct: round((100 * s) / totalMs), totalPct: round((100 * t) / totalMs) };
+        return { fn, selfMs: round1(s), totalMs: round1(t), selfPct: round1((100 * s) / totalMs), totalPct: round1((100 * t) / totalMs) };
       });
-  return { totalMs: round(totalMs), bySelf: rows(self, total, true), byTotal: rows(total, self, false) };
+  return { totalMs: round1(totalMs), bySelf: rows(self, total, true), byTotal: rows(total, self, false) };
 }
 
-function round(x: number): number {
-  return Math.round(x * 10) / 10;
-}
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);

@@ -4,6 +4,7 @@
  * several seeds, and the 10 → 100 step at many moments of the controller's cycle (the bench sees
  * only two). Options to try go in as JSON: `node --import tsx scripts/tune-rate-controller.ts '{"plateauRequests":60}'`.
  */
+import { followSeconds, quantile } from "../bench/lib/stats.js";
 import { runWorld, window, type WorldRun } from "../test/support/rate-world.js";
 import type { RateControllerOptions } from "../src/job/rate-controller.js";
 
@@ -12,16 +13,11 @@ const seeds = [1, 2, 3, 4, 5, 6];
 /** Latency jitter, ms: the real loopback and timers add a few. */
 const JITTER = Number(process.env.JITTER ?? 5);
 
-/** The bench's follow time: seconds from the change to the end of the first 2-s window (of 1-s buckets) within ±15 % of R. */
+/** The bench's follow time, from the ok answers (the bench counts the simulator's commits). */
 function benchFollow(run: WorldRun, from: number, limit: number): number {
-  for (let s = 2; s <= 30; s++) {
-    const ok = window(run, from + (s - 2) * 1000, from + s * 1000).ok / 2;
-    if (ok >= 0.85 * limit && ok <= 1.15 * limit) return s;
-  }
-  return Number.POSITIVE_INFINITY;
+  return followSeconds(run.okAt, from, from + 30_000, limit) ?? Number.POSITIVE_INFINITY;
 }
 
-const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
 
 for (const limit of [5, 10, 50, 200]) {
   const ratios: number[] = [];
@@ -34,7 +30,7 @@ for (const limit of [5, 10, 50, 200]) {
     shares.push(100 * whole.throttledShare);
     startupRefused += window(run, 0, 10_000).throttled;
   }
-  console.log(`R=${limit}: ratio min ${Math.min(...ratios).toFixed(3)} med ${pct(ratios, 0.5).toFixed(3)}; 429 % med ${pct(shares, 0.5).toFixed(2)} max ${Math.max(...shares).toFixed(2)}; refused in first 10 s ${(startupRefused / seeds.length).toFixed(1)}/run`);
+  console.log(`R=${limit}: ratio min ${Math.min(...ratios).toFixed(3)} med ${quantile(ratios, 0.5).toFixed(3)}; 429 % med ${quantile(shares, 0.5).toFixed(2)} max ${Math.max(...shares).toFixed(2)}; refused in first 10 s ${(startupRefused / seeds.length).toFixed(1)}/run`);
 }
 
 const follows: number[] = [];
@@ -50,4 +46,4 @@ for (const seed of seeds.slice(0, 3)) {
   }
 }
 console.log(`step 50→10: follow s ${downs.join(",")}`);
-console.log(`step 10→100 (${follows.length} change moments): median ${pct(follows, 0.5)} s, p90 ${pct(follows, 0.9)} s, worst ${Math.max(...follows)} s; at R=10 429 % med ${pct(shares10, 0.5).toFixed(2)} max ${Math.max(...shares10).toFixed(2)}`);
+console.log(`step 10→100 (${follows.length} change moments): median ${quantile(follows, 0.5)} s, p90 ${quantile(follows, 0.9)} s, worst ${Math.max(...follows)} s; at R=10 429 % med ${quantile(shares10, 0.5).toFixed(2)} max ${Math.max(...shares10).toFixed(2)}`);

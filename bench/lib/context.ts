@@ -1,5 +1,6 @@
 import { createWriteStream } from "node:fs";
 import { appendFile, readFile, rm } from "node:fs/promises";
+import type { SummaryJson } from "../../src/cli/summary.js";
 import { join } from "node:path";
 import { once } from "node:events";
 import { runTimed, type TimedRun } from "./proc.js";
@@ -80,17 +81,8 @@ export async function appendRecipients(file: string, rows: number, first: number
   await writeRecipientsCsv(file, rows, first, true);
 }
 
-export interface IssueSummary {
-  exitCode: number;
-  rows: number;
-  issued: number;
-  failed: number;
-  pending: number;
-  requests: number;
-  retries: number;
-  elapsedSeconds: number;
-  requestsPerSecond: number;
-}
+/** What the bench reads of the tool's --summary-json. */
+export type IssueSummary = Pick<SummaryJson, "exitCode" | "rows" | "issued" | "failed" | "pending" | "requests" | "retries" | "throttled" | "elapsedSeconds" | "requestsPerSecond">;
 
 export interface IssueRun extends TimedRun {
   summary?: IssueSummary;

@@ -1,8 +1,9 @@
 import { dirname, join } from "node:path";
 import { freshCampaign, GROUP_ID, removeRunFiles, runFiles, runIssue, writeRecipientsCsv, type BenchContext } from "../lib/context.js";
 import { type SectionResult, type Target } from "../lib/report.js";
-import { checkExactlyOnce, type LedgerCode } from "../lib/exactly-once.js";
-import { fmt, round, spread } from "../lib/stats.js";
+import type { createSimulator as createSimulatorType } from "../../src/simulator/index.js";
+import { checkExactlyOnce } from "../lib/exactly-once.js";
+import { fmt, followSeconds, round, spread } from "../lib/stats.js";
 
 /**
  * 7. Adaptive pacing (`--rate auto`, issue 7): the simulator enforces a token bucket of R requests/s
@@ -15,16 +16,8 @@ import { fmt, round, spread } from "../lib/stats.js";
  * mid-run with setRateLimit; the tool is a child process, as everywhere else.
  */
 
-interface SimulatorLike {
-  start(port?: number, host?: string): Promise<string>;
-  close(): Promise<void>;
-  ledger(): Array<LedgerCode & { createdAt: string }>;
-  setRateLimit(limit: { ratePerSecond: number; burst: number } | undefined): void;
-  stats(): { throttledByBucket?: number; createRequests: number };
-}
-
-async function loadSimulator(ctx: BenchContext): Promise<(options: object) => SimulatorLike> {
-  const module = (await import(join(dirname(ctx.cli), "simulator", "index.js"))) as { createSimulator: (options: object) => SimulatorLike };
+async function loadSimulator(ctx: BenchContext): Promise<typeof createSimulatorType> {
+  const module = (await import(join(dirname(ctx.cli), "simulator", "index.js"))) as { createSimulator: typeof createSimulatorType };
   return module.createSimulator;
 }
 
@@ -55,17 +48,6 @@ const LATENCY_MS = 20;
 const BIG_GROUP = { groupId: GROUP_ID, budget: 1_000_000_000, maxPeriodDays: 365, minAmount: 1 };
 const CONCURRENCY = 32;
 
-/** Commits per 1-s bucket, from the first commit. */
-function perSecond(times: number[]): number[] {
-  const first = times[0] ?? 0;
-  const buckets: number[] = [];
-  for (const t of times) {
-    const i = Math.floor((t - first) / 1000);
-    buckets[i] = (buckets[i] ?? 0) + 1;
-  }
-  return Array.from(buckets, (b) => b ?? 0);
-}
-
 export async function runAdaptive(ctx: BenchContext, options: { limits?: number[]; seconds?: number; stepSeconds?: number } = {}): Promise<SectionResult> {
   const started = performance.now();
   const createSimulator = await loadSimulator(ctx);
@@ -93,7 +75,7 @@ export async function runAdaptive(ctx: BenchContext, options: { limits?: number[
         const span = ((times.at(-1) ?? 0) - (times[0] ?? 0)) / 1000;
         const achieved = (times.length - 1) / span;
         const requests = run.summary?.requests ?? Number.NaN;
-        const throttled = (run.summary as { throttled?: number } | undefined)?.throttled ?? Number.NaN;
+        const throttled = run.summary?.throttled ?? Number.NaN;
         const sample: SteadySample = {
           limit,
           rep,
@@ -148,27 +130,18 @@ export async function runAdaptive(ctx: BenchContext, options: { limits?: number[
       const phases = stepLimits.map((limit, i) => {
         const from = changes[i] ?? Number.POSITIVE_INFINITY;
         const to = changes[i + 1] ?? (times.at(-1) ?? from);
-        const inPhase = times.filter((t) => t >= from && t < to);
         // Follow time: from the change until the trailing 2-s rate first comes within [0.85 R, 1.15 R].
-        let followSeconds: number | null = null;
-        const buckets = perSecond(inPhase.length > 0 ? [from, ...inPhase] : []);
-        for (let s = 1; s < buckets.length; s++) {
-          const rate = ((buckets[s] ?? 0) + (buckets[s - 1] ?? 0)) / 2;
-          if (rate >= 0.85 * limit && rate <= 1.15 * limit) {
-            followSeconds = s + 1;
-            break;
-          }
-        }
+        const followed = followSeconds(times, from, to, limit);
         const settledFrom = from + 10_000;
         const settled = times.filter((t) => t >= settledFrom && t < to);
         const settledRate = settled.length > 1 ? round((settled.length - 1) / (((settled.at(-1) ?? 0) - (settled[0] ?? 0)) / 1000), 2) : Number.NaN;
-        return { limit, followSeconds, settledRate };
+        return { limit, followSeconds: followed, settledRate };
       });
       const sample: StepSample = {
         rep,
         phases,
         requests: run.summary?.requests ?? Number.NaN,
-        throttled: (run.summary as { throttled?: number } | undefined)?.throttled ?? Number.NaN,
+        throttled: run.summary?.throttled ?? Number.NaN,
         exactlyOnce: once.holds,
         exitCode: run.exitCode,
       };
