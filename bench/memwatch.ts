@@ -7,12 +7,26 @@
  */
 import { writeFileSync } from "node:fs";
 
+export interface WatchSample {
+  /** Seconds since the preload started. */
+  t: number;
+  epoch: number;
+  /** process.cpuUsage() user + system, seconds. */
+  cpu: number;
+  /** MB. */
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+}
+
 const params = new URL(import.meta.url).searchParams;
 const out = params.get("out");
 const every = Number(params.get("every") ?? "250");
 if (out) {
   const started = performance.now();
-  const samples: Array<{ t: number; epoch: number; cpu: number; rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number }> = [];
+  const samples: WatchSample[] = [];
   const mb = (n: number): number => Math.round((n / 1048576) * 10) / 10;
   const sample = (): void => {
     const m = process.memoryUsage();

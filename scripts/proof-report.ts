@@ -12,10 +12,10 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { DEFAULT_PROOF_SEED, PROOF_SEED } from "../test/proof/support/seed.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const DOC = join(ROOT, "docs", "reliability.md");
-const DEFAULT_SEED = 20260501; // test/proof/support/seed.ts
 
 type Figures = Record<string, unknown> & { part: string; name: string; violations: number; seed: number };
 
@@ -125,7 +125,7 @@ function report(figures: Figures[], run: { exitCode: number; tap: string; wallMs
       ["", ""],
       [
         ["date", date],
-        ["seed", `\`${seed}\`${seed === DEFAULT_SEED ? " (the default)" : ""}`],
+        ["seed", `\`${seed}\`${seed === DEFAULT_PROOF_SEED ? " (the default)" : ""}`],
         ["command", `\`${command}\` (after \`npm run build\`)`],
         ["result", `${n(totals.pass)} passed, ${n(totals.fail)} failed of ${n(totals.tests)} tests; exit code ${run.exitCode}`],
         ["wall time", `${(run.wallMs / 1000).toFixed(1)} s on ${cpus().length} CPU(s), Node ${process.version}`],
@@ -271,7 +271,7 @@ function report(figures: Figures[], run: { exitCode: number; tap: string; wallMs
 }
 
 async function main(): Promise<void> {
-  const seed = process.env.PROOF_SEED ? Number(process.env.PROOF_SEED) : DEFAULT_SEED;
+  const seed = PROOF_SEED;
   build();
   const figuresDir = await mkdtemp(join(tmpdir(), "pcb-proof-figures-"));
   try {

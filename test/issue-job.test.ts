@@ -16,7 +16,6 @@ import {
   exists,
   fileMode,
   issueArgs,
-  ledgerByRequestId,
   readAllFiles,
   RESULT_COLUMNS,
   waitFor,

@@ -1,6 +1,9 @@
 import { createWriteStream } from "node:fs";
-import { appendFile, readFile, rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
+import { pathToFileURL } from "node:url";
 import type { SummaryJson } from "../../src/cli/summary.js";
+import type { WatchSample } from "../memwatch.js";
+import { REQUEST_FLAGS } from "./bench-request.js";
 import { join } from "node:path";
 import { once } from "node:events";
 import { runTimed, type TimedRun } from "./proc.js";
@@ -37,14 +40,9 @@ export interface Artifact {
   campaign: string;
 }
 
-export const GROUP_ID = "29952775505428481";
+export { GROUP_ID } from "./bench-request.js";
 
-let campaignCounter = 0;
-/** A fresh campaign per run, so no two runs share requestIds on a simulator. */
-/** What every bench row asks for, passed as flags alike to the tool and the naive baseline. */
-const REQUEST_FLAGS = ["--group-id", GROUP_ID, "--name", "x", "--start-at", "2026-04-01", "--end-at", "2026-06-30", "--value", "1"];
-
-/** A client's --summary-json, or undefined when it wrote none (it crashed, or was killed). */
+/** A client's --summary-json (or memwatch's samples), or undefined when it wrote none (it crashed, or was killed). */
 async function readSummary<T>(file: string): Promise<T | undefined> {
   try {
     return JSON.parse(await readFile(file, "utf8")) as T;
@@ -53,6 +51,8 @@ async function readSummary<T>(file: string): Promise<T | undefined> {
   }
 }
 
+let campaignCounter = 0;
+/** A fresh campaign per run, so no two runs share requestIds on a simulator. */
 export function freshCampaign(prefix: string): string {
   campaignCounter++;
   return `${prefix}-${process.pid}-${campaignCounter}`;
@@ -86,6 +86,8 @@ export type IssueSummary = Pick<SummaryJson, "exitCode" | "rows" | "issued" | "f
 
 export interface IssueRun extends TimedRun {
   summary?: IssueSummary;
+  /** With `watchEveryMs`: the memwatch preload's samples; undefined if it wrote none. */
+  watch?: WatchSample[];
 }
 
 export interface IssueOptions {
@@ -98,8 +100,9 @@ export interface IssueOptions {
   /** --rate: requests per second, or "auto" (adaptive pacing). */
   rate?: number | "auto";
   timeoutMs?: number;
-  sampleRssMs?: number;
   extraNodeArgs?: string[];
+  /** Samples the tool's memory and CPU from inside (bench/memwatch.ts) this often. */
+  watchEveryMs?: number;
   onStart?: (pid: number, kill: () => void) => void;
   /** The run is meant to be killed: do not report its failure. */
   expectKill?: boolean;
@@ -108,8 +111,11 @@ export interface IssueOptions {
 export async function runIssue(ctx: BenchContext, o: IssueOptions): Promise<IssueRun> {
   const summaryFile = `${o.out}.summary.json`;
   await rm(summaryFile, { force: true });
+  const watchFile = o.watchEveryMs === undefined ? undefined : `${o.out}.memwatch.json`;
+  const watchArgs = watchFile === undefined ? [] : ["--import", `${pathToFileURL(ctx.memwatch).href}?out=${encodeURIComponent(watchFile)}&every=${o.watchEveryMs}`];
   const args = [
     ...(o.extraNodeArgs ?? []),
+    ...watchArgs,
     ctx.cli,
     "issue",
     o.csv,
@@ -130,12 +136,15 @@ export async function runIssue(ctx: BenchContext, o: IssueOptions): Promise<Issu
     summaryFile,
     ...(o.rate !== undefined ? ["--rate", String(o.rate)] : []),
   ];
-  const run = await runTimed(args, { timeoutMs: o.timeoutMs ?? 600_000, tmpDir: ctx.tmp, sampleRssMs: o.sampleRssMs, onStart: o.onStart });
+  const run = await runTimed(args, { timeoutMs: o.timeoutMs ?? 600_000, tmpDir: ctx.tmp, onStart: o.onStart });
   const summary = await readSummary<IssueSummary>(summaryFile);
   if (!run.timedOut && !o.expectKill && (run.exitCode !== 0 || summary === undefined)) {
     ctx.log(`  ! issue exited ${run.exitCode}: ${run.stderr.slice(0, 800)} ${run.stdout.slice(0, 400)}`);
   }
-  return { ...run, summary };
+  if (watchFile === undefined) return { ...run, summary };
+  const watch = await readSummary<WatchSample[]>(watchFile);
+  await rm(watchFile, { force: true });
+  return { ...run, summary, watch };
 }
 
 export interface NaiveSummary {
@@ -182,10 +191,6 @@ export async function removeRunFiles(files: { out: string; state: string }): Pro
   await rm(files.state, { force: true });
   await rm(`${files.state}.lock`, { force: true });
   await rm(`${files.out}.summary.json`, { force: true });
-}
-
-export async function logLine(file: string, line: string): Promise<void> {
-  await appendFile(file, `${line}\n`);
 }
 
 export interface FloorRun extends TimedRun {

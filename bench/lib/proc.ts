@@ -226,8 +226,6 @@ export interface TimedRun {
   maxRssKb: number;
   stdout: string;
   stderr: string;
-  /** VmRSS samples of the node process: [seconds since start, kB]. */
-  rssTimeline?: Array<[number, number]>;
   /** The node process's pid (child of /usr/bin/time), for killing it mid-run. */
   pid?: number;
   /** Busy cores of the whole machine over the run (ours included): minus ours, it is other people's load. */
@@ -239,7 +237,6 @@ export interface TimedRun {
 export interface TimedOptions {
   timeoutMs: number;
   tmpDir: string;
-  sampleRssMs?: number;
   /** Called once the node process is running, with its pid. */
   onStart?: (pid: number, kill: () => void) => void;
 }
@@ -267,32 +264,27 @@ export async function runTimed(nodeArgs: string[], options: TimedOptions): Promi
     killGroup(child);
   }, options.timeoutMs);
   let nodePid: number | undefined;
-  const timeline: Array<[number, number]> = [];
-  const sampler = setInterval(() => {
-    if (nodePid === undefined && child.pid !== undefined) {
-      nodePid = childPidsOf(child.pid)[0];
-      if (nodePid !== undefined) {
-        const pid = nodePid;
-        // Only the node process: /usr/bin/time stays alive to reap it (see killGroup).
-        options.onStart?.(pid, () => {
-          try {
-            process.kill(pid, "SIGKILL");
-          } catch {
-            /* already gone */
-          }
-        });
+  // Polls until the node process under time(1) exists, then stops.
+  const finder = setInterval(() => {
+    if (child.pid === undefined) return;
+    nodePid = childPidsOf(child.pid)[0];
+    if (nodePid === undefined) return;
+    clearInterval(finder);
+    const pid = nodePid;
+    // Only the node process: /usr/bin/time stays alive to reap it (see killGroup).
+    options.onStart?.(pid, () => {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        /* already gone */
       }
-    }
-    if (nodePid !== undefined && options.sampleRssMs !== undefined) {
-      const rss = processRssKb(nodePid);
-      if (rss !== undefined) timeline.push([Math.round(performance.now() - started) / 1000, rss]);
-    }
-  }, options.sampleRssMs ?? 50);
+    });
+  }, 50);
   const exitCode = await new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const wallSeconds = (performance.now() - started) / 1000;
   const machineBusyCores = (machineBusySeconds() - busy0) / wallSeconds;
   clearTimeout(timer);
-  clearInterval(sampler);
+  clearInterval(finder);
   const report = existsSync(timeFile) ? await readFile(timeFile, "utf8") : "";
   await rm(timeFile, { force: true });
   const num = (label: string): number => {
@@ -313,7 +305,6 @@ export async function runTimed(nodeArgs: string[], options: TimedOptions): Promi
     maxRssKb: num("Maximum resident set size \\(kbytes\\)"),
     stdout,
     stderr,
-    rssTimeline: options.sampleRssMs !== undefined ? timeline : undefined,
     pid: nodePid,
     machineBusyCores: Math.round(machineBusyCores * 1000) / 1000,
     busyCoresBesidesClient: Math.round((machineBusyCores - (userSeconds + systemSeconds) / wallSeconds) * 1000) / 1000,

@@ -1,12 +1,13 @@
 import { once } from "node:events";
-import { createReadStream, createWriteStream } from "node:fs";
-import { rm, writeFile } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { open, rm, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { createInterface } from "node:readline";
-import { decodeLine, encodeLine } from "../../src/checkpoint/line-codec.js";
+import { readJournal } from "../../src/checkpoint/journal-reader.js";
+import { encodeLine } from "../../src/checkpoint/line-codec.js";
 import { parseColumnMap } from "../../src/job/columns.js";
 import { readInputRows } from "../../src/job/input-rows.js";
-import { GROUP_ID, removeRunFiles, runFiles, runIssue, type Artifact, type BenchContext } from "./context.js";
+import { BENCH_REQUEST } from "./bench-request.js";
+import { removeRunFiles, runFiles, runIssue, type Artifact, type BenchContext } from "./context.js";
 import { startSimulator } from "./proc.js";
 
 /**
@@ -33,7 +34,7 @@ export async function synthesizeFinishedCheckpoint(ctx: BenchContext, csv: strin
     encoding: "utf8" as const,
     campaign,
     columns: parseColumnMap([]),
-    defaults: { amount: 1, giftCardName: "x", groupId: GROUP_ID, startAt: "2026-04-01", endAt: "2026-06-30" },
+    defaults: { ...BENCH_REQUEST },
   };
   let block: Array<{ rid: string; fp: string; row: number }> = [];
   let seq = 0;
@@ -87,10 +88,11 @@ async function templateRecords(ctx: BenchContext, campaign: string): Promise<Tem
     await sim.stop();
   }
   const records: Array<Record<string, unknown>> = [];
-  const lines = createInterface({ input: createReadStream(files.state), crlfDelay: Infinity });
-  for await (const line of lines) {
-    const record = decodeLine(Buffer.from(line, "utf8"));
-    if (record && typeof record === "object") records.push(record as Record<string, unknown>);
+  const handle = await open(files.state, "r");
+  try {
+    for await (const { record } of readJournal(handle, files.state, () => undefined)) records.push(record as Record<string, unknown>);
+  } finally {
+    await handle.close();
   }
   await removeRunFiles(files);
   await rm(csv, { force: true });

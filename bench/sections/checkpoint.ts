@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { mkdir, open, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { decodeLine } from "../../src/checkpoint/line-codec.js";
+import { readJournal } from "../../src/checkpoint/journal-reader.js";
 import type { LevelResult } from "../checkpoint-micro.js";
 import { freshCampaign, removeRunFiles, runFiles, runIssue, writeRecipientsCsv, type BenchContext } from "../lib/context.js";
 import { cleanEnv, startSimulator } from "../lib/proc.js";
@@ -65,22 +65,16 @@ async function runMicro(ctx: BenchContext): Promise<MicroResult> {
   return JSON.parse(out) as MicroResult;
 }
 
+/** requestIds with a sent record and with an outcome record, as the journal stands (a torn last line is no record). */
 async function scanJournal(file: string): Promise<{ sent: Set<string>; outcomes: Set<string> }> {
   const sent = new Set<string>();
   const outcomes = new Set<string>();
   const handle = await open(file, "r");
   try {
-    let carry = "";
-    const decoder = new TextDecoder();
-    for await (const chunk of handle.readableWebStream() as unknown as AsyncIterable<Uint8Array>) {
-      const text = carry + decoder.decode(chunk, { stream: true });
-      const lines = text.split("\n");
-      carry = lines.pop() ?? "";
-      for (const line of lines) {
-        const record = decodeLine(Buffer.from(line, "utf8")) as { t?: string; rid?: string } | undefined;
-        if (record?.t === "sent" && record.rid) sent.add(record.rid);
-        else if (record?.t === "outcome" && record.rid) outcomes.add(record.rid);
-      }
+    for await (const { record } of readJournal(handle, file, () => undefined)) {
+      const r = record as { t?: string; rid?: string };
+      if (r.t === "sent" && r.rid) sent.add(r.rid);
+      else if (r.t === "outcome" && r.rid) outcomes.add(r.rid);
     }
   } finally {
     await handle.close();

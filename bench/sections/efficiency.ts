@@ -1,6 +1,4 @@
-import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { freshCampaign, removeRunFiles, runFiles, runFloor, runIssue, writeRecipientsCsv, type BenchContext } from "../lib/context.js";
 import { startSimulator } from "../lib/proc.js";
 import { relMargin, type SectionResult } from "../lib/report.js";
@@ -71,16 +69,8 @@ export async function runEfficiency(ctx: BenchContext, options: { levels?: numbe
       const files = runFiles(ctx, `eff-c${c}-r${rep}`);
       try {
         const simCpu0 = sim.cpuSeconds() ?? 0;
-        const watchFile = join(ctx.tmp, `effwatch-${c}-${rep}.json`);
-        const preload = `${pathToFileURL(ctx.memwatch).href}?out=${encodeURIComponent(watchFile)}&every=100`;
-        const run = await runIssue(ctx, { csv, url: sim.url, campaign: freshCampaign("eff"), concurrency: c, ...files, timeoutMs: 300_000, extraNodeArgs: ["--import", preload] });
-        let watch: Array<{ epoch: number; cpu: number }> = [];
-        try {
-          watch = JSON.parse(await readFile(watchFile, "utf8")) as typeof watch;
-        } catch {
-          watch = [];
-        }
-        await rm(watchFile, { force: true });
+        const run = await runIssue(ctx, { csv, url: sim.url, campaign: freshCampaign("eff"), concurrency: c, ...files, timeoutMs: 300_000, watchEveryMs: 100 });
+        const watch = run.watch ?? [];
         const simCpu1 = sim.cpuSeconds() ?? simCpu0;
         const ledger = await sim.ledger();
         const s = run.summary;

@@ -1,6 +1,5 @@
-import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import type { WatchSample } from "../memwatch.js";
 import { runFiles, runIssue, writeRecipientsCsv, type BenchContext } from "../lib/context.js";
 import { startSimulator } from "../lib/proc.js";
 import { relMargin, type SectionResult } from "../lib/report.js";
@@ -34,18 +33,6 @@ export interface MemorySample {
   timeline: WatchSample[];
 }
 
-export interface WatchSample {
-  t: number;
-  epoch: number;
-  /** process.cpuUsage() user + system, seconds. */
-  cpu: number;
-  rss: number;
-  heapTotal: number;
-  heapUsed: number;
-  external: number;
-  arrayBuffers: number;
-}
-
 export async function runMemory(ctx: BenchContext, options: { sizes?: number[]; concurrency?: number } = {}): Promise<SectionResult> {
   const started = performance.now();
   const sizes = options.sizes ?? (ctx.quick ? [20_000, 100_000] : [100_000, 1_000_000]);
@@ -63,16 +50,9 @@ export async function runMemory(ctx: BenchContext, options: { sizes?: number[]; 
       const files = runFiles(ctx, `mem-${rows}-r${rep}`);
       try {
         ctx.log(`  memory ${rows} rows rep ${rep}: running (c=${c}, L=0)…`);
-        const watchFile = join(ctx.tmp, `memwatch-${rows}-${rep}.json`);
-        const preload = `${pathToFileURL(ctx.memwatch).href}?out=${encodeURIComponent(watchFile)}`;
-        const run = await runIssue(ctx, { csv, url: sim.url, campaign: `mem-${rows}`, concurrency: c, ...files, timeoutMs: 1_500_000, extraNodeArgs: ["--import", preload] });
-        let watch: WatchSample[] = [];
-        try {
-          watch = JSON.parse(await readFile(watchFile, "utf8")) as WatchSample[];
-        } catch {
-          ctx.log("  ! no memwatch samples");
-        }
-        await rm(watchFile, { force: true });
+        const run = await runIssue(ctx, { csv, url: sim.url, campaign: `mem-${rows}`, concurrency: c, ...files, timeoutMs: 1_500_000, watchEveryMs: 250 });
+        const watch = run.watch ?? [];
+        if (run.watch === undefined) ctx.log("  ! no memwatch samples");
         const peakSample = watch.reduce<WatchSample | undefined>((best, p) => (best === undefined || p.rss > best.rss ? p : best), undefined);
         const peak: [number, number] = [peakSample?.t ?? Number.NaN, peakSample?.rss ?? Number.NaN];
         const s = run.summary;

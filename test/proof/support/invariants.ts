@@ -1,10 +1,11 @@
-import { readFile, readdir, stat } from "node:fs/promises";
-import { basename, dirname } from "node:path";
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
 import { parse } from "csv-parse/sync";
 import { JournalStore } from "../../../src/checkpoint/journal-store.js";
 import { RESULT_COLUMNS } from "../../../src/job/columns.js";
 import { deriveRequestId } from "../../../src/job/request-id.js";
 import type { Simulator } from "../../../src/simulator/index.js";
+import { exists, fileMode } from "../../support/job.js";
 import { GROUP_ID, type Recipients } from "./recipients.js";
 
 /**
@@ -59,7 +60,6 @@ export async function checkExactlyOnce(c: ExactlyOnceCheck): Promise<{ violation
   if (JSON.stringify(header) !== JSON.stringify(expectedHeader)) v(`result header is ${JSON.stringify(header)}, expected ${JSON.stringify(expectedHeader)}`);
   const body = table.slice(1);
   if (body.length !== input.rows.length) v(`result has ${body.length} rows, input has ${input.rows.length}`);
-  const col = (name: string): number => expectedHeader.indexOf(name);
   const rows = body.map((cells) => Object.fromEntries(expectedHeader.map((name, i) => [name, cells[i] ?? ""])) as Record<string, string>);
   input.rows.forEach((inputRow, i) => {
     const cells = body[i];
@@ -163,11 +163,10 @@ export async function checkExactlyOnce(c: ExactlyOnceCheck): Promise<{ violation
 
   // ---- files: 0600, no lock left behind -------------------------------------------------------------
   for (const file of [c.resultFile, c.stateFile]) {
-    const mode = (await stat(file)).mode & 0o777;
+    const mode = await fileMode(file);
     if (mode !== 0o600) v(`${basename(file)} has mode ${mode.toString(8)}, expected 600`);
   }
-  const leftovers = (await readdir(dirname(c.stateFile))).filter((name) => name === `${basename(c.stateFile)}.lock`);
-  if (leftovers.length > 0) v(`lock file left behind after the final run: ${leftovers.join(", ")}`);
+  if (await exists(`${c.stateFile}.lock`)) v(`lock file left behind after the final run: ${basename(c.stateFile)}.lock`);
 
   const figures = {
     rows: input.rows.length,
