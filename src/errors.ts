@@ -15,7 +15,9 @@ export type ErrorKind =
   /** A checkpoint exists but cannot be trusted (damaged, other campaign, unknown version). */
   | "checkpoint"
   /** PayPay refused the credentials or the client: stop the run. */
-  | "fatal-api";
+  | "fatal-api"
+  /** Rows changed after they were sent or issued: reported, and the run is not clean until resolved. */
+  | "rows-changed";
 
 export class BatchError extends Error {
   readonly kind: ErrorKind;

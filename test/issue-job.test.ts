@@ -489,7 +489,8 @@ describe("fatal auth", () => {
     assert.ok(!result.stdout.includes(secret), "stdout");
     assert.ok(!result.stderr.includes(secret), "stderr");
     const files = await readAllFiles(dir);
-    assert.ok(files.some((f) => f.path.endsWith(".checkpoint")), "the checkpoint exists and is checked");
+    // A run refused before its plan was recorded leaves no checkpoint and no copy of its input.
+    assert.deepEqual(files.filter((f) => /\.checkpoint(\.input-|$)/.test(f.path)).map((f) => f.path), []);
     for (const file of files) assert.ok(!file.text.includes(secret), `${file.path} holds the secret`);
   });
 

@@ -114,16 +114,21 @@ describe("duplicates", () => {
     const { mkdtemp, writeFile } = await import("node:fs/promises");
     const { tmpdir } = await import("node:os");
     const { join } = await import("node:path");
-    const { preparePlan } = await import("../src/job/prepare-plan.js");
+    const { prepareRun } = await import("../src/job/prepare-run.js");
     const dir = await mkdtemp(join(tmpdir(), "pcb-dup-"));
     const file = join(dir, "in.csv");
     await writeFile(file, "member_no,amount\nM-1,1e3\nM-2,5\nM-1,7\n");
-    const outcome = await preparePlan(
+    let budgetReads = 0;
+    const outcome = await prepareRun(
       { file, encoding: "utf8", campaign: "c", columns: parseColumnMap(["recipient_id=member_no"]), defaults: { giftCardName: "n", groupId: "1", startAt: "2026-01-01", endAt: "2026-01-02" } },
       undefined,
-      false,
-      undefined,
+      { retryFailed: false, allowPartial: false, acceptChanged: false, spend: { capRequired: false } },
+      async () => {
+        budgetReads++;
+        return [];
+      },
     );
+    assert.equal(budgetReads, 0, "an invalid file never reads budgets");
     assert.deepEqual(outcome.plan.problems.map((p) => [p.row, p.column, p.rule]), [
       [2, "amount", "must be a whole number of yen from 1 to 999999, digits only"],
       [4, "member_no", "duplicates row 2; each recipient may appear once"],

@@ -6,8 +6,10 @@ import { DurableAppender } from "./durable-appender.js";
 import { RowIndex } from "./row-index.js";
 import { decodeLine, encodeLine } from "./line-codec.js";
 import { readJournal } from "./journal-reader.js";
-import { CHECKPOINT_VERSION, type CheckpointRecord, type CompleteRecord, type HeaderRecord, type OutcomeRecord, type RowState, type RunRecord } from "./records.js";
+import { CHECKPOINT_VERSION, type CheckpointRecord, type CompleteRecord, type HeaderRecord, type OutcomeRecord, type PlanRecord, type RowState, type RunRecord } from "./records.js";
 import type { CheckpointStore } from "./store.js";
+import { parseTarget, type Target } from "../paypay/target.js";
+import { refuseOtherTarget } from "./target-binding.js";
 
 /**
  * The checkpoint as an append-only journal file (mode 0600: it holds codes). Opening it replays
@@ -21,7 +23,10 @@ export class JournalStore implements CheckpointStore {
     private readonly handle: FileHandle,
     private readonly appender: DurableAppender,
     private readonly index: RowIndex,
-    private latestRun: RunRecord | undefined,
+    private latestPlan: PlanRecord | RunRecord | undefined,
+    private boundTarget: Target | undefined,
+    /** Issued rows whose changed body an operator accepted: few, so a plain map. */
+    private readonly accepted: Map<string, string>,
     readonly info: JournalInfo,
   ) {}
 
@@ -31,12 +36,14 @@ export class JournalStore implements CheckpointStore {
    * Opens (or creates) a checkpoint for a run. `readOnly` opens an existing one for `plan`, `status`
    * and `export`: nothing is created, truncated or appended, so it is safe beside a live run.
    * `campaign` "" accepts a checkpoint of any campaign (for commands that only read it).
+   * `mustExist` opens an existing one for writing but creates none (CHECKPOINT_NOT_FOUND instead).
    */
-  static async open(file: string, campaign: string, options: { readOnly?: boolean } = {}): Promise<JournalStore> {
+  static async open(file: string, campaign: string, options: { readOnly?: boolean; mustExist?: boolean } = {}): Promise<JournalStore> {
     const readOnly = options.readOnly ?? false;
     let handle: FileHandle;
     try {
-      const flags = readOnly ? constants.O_RDONLY : constants.O_RDWR | constants.O_APPEND | constants.O_CREAT;
+      const create = options.mustExist ? 0 : constants.O_CREAT;
+      const flags = readOnly ? constants.O_RDONLY : constants.O_RDWR | constants.O_APPEND | create;
       handle = await open(file, flags, 0o600);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
@@ -45,7 +52,7 @@ export class JournalStore implements CheckpointStore {
     }
     try {
       if (!readOnly) await handle.chmod(0o600);
-      const { header, index, validLength, latestRun, info } = await replay(handle, file);
+      const { header, index, validLength, latestPlan, target, accepted, info } = await replay(handle, file);
       let end = validLength;
       if (info.tornTail && !readOnly) {
         // The torn tail was never acknowledged durable; cut it so new records follow a whole line.
@@ -65,32 +72,57 @@ export class JournalStore implements CheckpointStore {
       } else if (campaign !== "" && header.campaign !== campaign) {
         throw new CheckpointError(
           "CHECKPOINT_OTHER_CAMPAIGN",
-          `${file} belongs to campaign "${header.campaign}", not "${campaign}": use --state to give this campaign its own checkpoint`,
+          `${file} belongs to campaign "${header.campaign}", not "${campaign}": give this campaign its own checkpoint and result with --state and --out ` +
+            `(each campaign needs both), or pass --campaign ${header.campaign} to continue that one`,
         );
       }
-      return new JournalStore(file, storeCampaign ?? campaign, handle, appender, index, latestRun, info);
+      return new JournalStore(file, storeCampaign ?? campaign, handle, appender, index, latestPlan, target, accepted, info);
     } catch (error) {
       await handle.close();
       throw error;
     }
   }
 
+  get target(): Target | undefined {
+    return this.boundTarget;
+  }
+
   get(requestId: string): RowState | undefined {
-    return this.index.get(requestId);
+    const state = this.index.get(requestId);
+    const acceptedFp = this.accepted.get(requestId);
+    return state && acceptedFp !== undefined ? { ...state, acceptedFp } : state;
   }
 
-  entries(): IterableIterator<[string, RowState]> {
-    return this.index.entries();
+  *entries(): IterableIterator<[string, RowState]> {
+    for (const [rid, state] of this.index.entries()) {
+      const acceptedFp = this.accepted.get(rid);
+      yield [rid, acceptedFp === undefined ? state : { ...state, acceptedFp }];
+    }
   }
 
-  async recordRun(run: Omit<RunRecord, "t" | "at">): Promise<void> {
-    const record: RunRecord = { t: "run", at: new Date().toISOString(), ...run };
+  async bindTarget(target: Target): Promise<boolean> {
+    if (this.boundTarget) {
+      refuseOtherTarget(this.location, this.boundTarget, target);
+      return false;
+    }
+    await this.appender.append(encodeLine({ t: "target", at: new Date().toISOString(), target })).durable;
+    this.boundTarget = target;
+    return this.index.size > 0;
+  }
+
+  async recordPlan(plan: Omit<PlanRecord, "t" | "at">): Promise<void> {
+    const record: PlanRecord = { t: "plan", at: new Date().toISOString(), ...plan };
     await this.appender.append(encodeLine(record)).durable;
-    this.latestRun = record;
+    this.latestPlan = record;
   }
 
-  lastRun(): RunRecord | undefined {
-    return this.latestRun;
+  lastPlan(): PlanRecord | RunRecord | undefined {
+    return this.latestPlan;
+  }
+
+  async recordAccepted(requestId: string, fingerprint: string): Promise<void> {
+    await this.appender.append(encodeLine({ t: "accept", at: new Date().toISOString(), rid: requestId, fp: fingerprint })).durable;
+    this.accepted.set(requestId, fingerprint);
   }
 
   async recordComplete(complete: Omit<CompleteRecord, "t" | "at">): Promise<void> {
@@ -185,12 +217,14 @@ interface Replayed {
   header?: HeaderRecord;
   index: RowIndex;
   validLength: number;
-  latestRun?: RunRecord;
+  latestPlan?: PlanRecord | RunRecord;
+  target?: Target;
+  accepted: Map<string, string>;
   info: JournalInfo;
 }
 
 async function replay(handle: FileHandle, file: string): Promise<Replayed> {
-  const replayed: Replayed = { index: new RowIndex(), validLength: -1, info: { createdAt: "", runs: 0, tornTail: false } };
+  const replayed: Replayed = { index: new RowIndex(), validLength: -1, accepted: new Map(), info: { createdAt: "", runs: 0, tornTail: false } };
   for await (const { record, offset, length } of readJournal(handle, file, (at) => (replayed.validLength = at))) {
     try {
       applyRecord(replayed, record as CheckpointRecord, offset, length, file);
@@ -215,7 +249,7 @@ function applyRecord(replayed: Replayed, r: CheckpointRecord, offset: number, le
     return;
   }
   const { index, info } = replayed;
-  if (r.t === "sent" || r.t === "outcome" || r.t === "run") {
+  if (r.t === "sent" || r.t === "outcome" || r.t === "run" || r.t === "plan") {
     if (info.firstActivity === undefined || r.at < info.firstActivity) info.firstActivity = r.at;
     if (info.lastActivity === undefined || r.at > info.lastActivity) info.lastActivity = r.at;
   }
@@ -227,8 +261,19 @@ function applyRecord(replayed: Replayed, r: CheckpointRecord, offset: number, le
       applyOutcome(index, r, offset, length);
       return;
     case "run":
-      replayed.latestRun = r;
+    case "plan":
+      replayed.latestPlan = r;
       info.runs++;
+      return;
+    case "target": {
+      const target = parseTarget(r.target);
+      if (!target) throw new CheckpointError("CHECKPOINT_DAMAGED", `${file}: target record at byte ${offset} is not a target`);
+      replayed.target = target;
+      return;
+    }
+    case "accept":
+      if (typeof r.rid !== "string" || typeof r.fp !== "string") throw new TypeError("accept record");
+      replayed.accepted.set(r.rid, r.fp);
       return;
     case "complete":
       return;

@@ -1,7 +1,11 @@
+import type { Target } from "../paypay/target.js";
+
 /**
- * What a checkpoint remembers. The header (which campaign this checkpoint belongs to), `run` (how a
- * run read its input), `sent` (written durably before a row's first request, with the fingerprint
- * of the exact body), and `outcome` (written durably before the tool counts the row as done).
+ * What a checkpoint remembers. The header (which campaign this checkpoint belongs to), `target`
+ * (the one PayPay it is bound to), `plan` (the run's contract, written durably before its first
+ * request), `sent` (written durably before a row's first request, with the fingerprint of the exact
+ * body), `outcome` (written durably before the tool counts the row as done) and `accept` (an
+ * operator's acknowledgement that an issued row changed since).
  */
 
 export const CHECKPOINT_VERSION = 1;
@@ -40,23 +44,71 @@ export interface OutcomeRecord {
   errorCode?: string;
   errorMessage?: string;
   paypayRequestId?: string;
+  /** The rest of the body that was sent (groupId and value above), for the result's sent_* columns. */
+  name?: string;
+  startAt?: string;
+  endAt?: string;
   /** Pending after an answer that leaves the outcome unknown: PayPay may have issued (and charged) it. */
   unknown?: boolean;
 }
 
-/**
- * Written once a run has planned, before it sends: how the input was read, so `export` can rebuild the
- * result file from the checkpoint alone (given the input file is still there).
- */
-export interface RunRecord {
-  t: "run";
+/** Binds the checkpoint to one PayPay: written once, when the checkpoint is created or first used. */
+export interface TargetRecord {
+  t: "target";
   at: string;
-  /** Absolute path of the input CSV. */
+  target: Target;
+}
+
+/** The input settings every plan records, so `export` can rebuild the result from the checkpoint. */
+export interface InputSettings {
+  /** Absolute path of the user's input CSV (for messages; the run reads `snapshot`). */
   input: string;
   encoding: "utf8" | "cp932";
   columns: Record<string, string>;
   defaults: { amount?: number; giftCardName?: string; groupId?: string; startAt?: string; endAt?: string };
   out: string;
+}
+
+/**
+ * The plan: the run's contract, recorded durably before its first request. The applier sends only
+ * what it planned: the rows of `snapshot` (an immutable copy of the input taken while planning,
+ * whose SHA-256 is `inputDigest`) that the planner marked to send, in input order, holding back
+ * each group's rows from `cutoffs[group]` on. `planDigest` covers the ordered requestIds and body
+ * fingerprints to send and the cutoffs. One record per run, whatever the number of rows, so replay
+ * stays proportional to rows, not to runs.
+ */
+export interface PlanRecord extends InputSettings {
+  t: "plan";
+  at: string;
+  target: Target;
+  snapshot: string;
+  inputDigest: string;
+  /** SHA-256 of the settings that shape a request body or the result (see finished-run.ts). */
+  settingsDigest: string;
+  planDigest: string;
+  /** --allow-partial: group → the first spreadsheet row of that group held back for lack of budget. */
+  cutoffs: Record<string, number>;
+  /** Rows to send and the new charges they may make (rows in doubt excluded: see costsBudget). */
+  send: { rows: number; amount: number; inDoubtRows: number };
+  maxTotal?: number;
+}
+
+/** An operator accepted (--accept-changed) that an issued row now reads differently: report it, exit 0. */
+export interface AcceptRecord {
+  t: "accept";
+  at: string;
+  rid: string;
+  /** The fingerprint of the changed body that was accepted; a further change is a conflict again. */
+  fp: string;
+}
+
+/**
+ * Written by releases before plans were recorded: how a run read its input. Still read, so a
+ * checkpoint from such a release resumes and exports.
+ */
+export interface RunRecord extends InputSettings {
+  t: "run";
+  at: string;
 }
 
 /**
@@ -70,7 +122,9 @@ export interface CompleteRecord {
   inputDigest: string;
   settingsDigest: string;
   resultDigest: string;
-  counts: RowCounts & {
+  /** `accepted` is missing from records of releases before --accept-changed. */
+  counts: Omit<RowCounts, "accepted"> & {
+    accepted?: number;
     issuedAmountByGroup: Record<string, number>;
     failedByCode: Record<string, number>;
   };
@@ -82,11 +136,13 @@ export interface RowCounts {
   issued: number;
   failed: number;
   pending: number;
-  /** Rows whose content changed after they were sent or issued. */
+  /** Rows whose content changed after they were sent or issued (and nobody accepted the change). */
   changed: number;
+  /** Issued rows whose change an operator accepted (--accept-changed): reported, not an error. */
+  accepted: number;
 }
 
-export type CheckpointRecord = HeaderRecord | SentRecord | OutcomeRecord | RunRecord | CompleteRecord;
+export type CheckpointRecord = HeaderRecord | TargetRecord | PlanRecord | SentRecord | OutcomeRecord | AcceptRecord | RunRecord | CompleteRecord;
 
 /** What a resume needs to know of one requestId, without holding its whole outcome in memory. */
 export interface RowState {
@@ -102,4 +158,6 @@ export interface RowState {
   attempts: number;
   /** Where the latest outcome record sits, to read it back when writing the result. */
   outcomeAt?: { offset: number; length: number };
+  /** An issued row's changed body that an operator accepted (--accept-changed). */
+  acceptedFp?: string;
 }

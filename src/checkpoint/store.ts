@@ -1,21 +1,32 @@
-import type { CompleteRecord, OutcomeRecord, RowState, RunRecord } from "./records.js";
+import type { Target } from "../paypay/target.js";
+import type { CompleteRecord, OutcomeRecord, PlanRecord, RowState, RunRecord } from "./records.js";
 
 /**
- * The checkpoint as the job sees it. The file journal implements it today; a shared database store
- * (for runs on ephemeral hosts) can implement the same calls.
+ * The checkpoint as the job sees it. The file journal implements it; a shared database store can
+ * implement the same calls. The protocol: a plan is durable before the first request, `sent` is
+ * durable before a row's first request, an outcome is durable before the row counts.
  */
 export interface CheckpointStore {
   /** Where the checkpoint lives, for messages. */
   readonly location: string;
   readonly campaign: string;
+  /** The PayPay this checkpoint is bound to; undefined for a checkpoint no run has bound yet. */
+  readonly target: Target | undefined;
   get(requestId: string): RowState | undefined;
   entries(): IterableIterator<[string, RowState]>;
-  /** Resolves once the record is durable. */
-  recordRun(run: Omit<RunRecord, "t" | "at">): Promise<void>;
-  /** The latest run's input settings, if any run got past planning. */
-  lastRun(): RunRecord | undefined;
+  /**
+   * Binds an unbound checkpoint to its target, durably; refuses (throws) when bound to another. True
+   * when it bound a checkpoint that already held rows: one written by a release before targets.
+   */
+  bindTarget(target: Target): Promise<boolean>;
+  /** Resolves once the plan is durable. */
+  recordPlan(plan: Omit<PlanRecord, "t" | "at">): Promise<void>;
+  /** The latest plan (or, in a checkpoint from an older release, run record), if any run got that far. */
+  lastPlan(): PlanRecord | RunRecord | undefined;
   /** Resolves once the record is durable: the run wrote its result; see CompleteRecord. */
   recordComplete(complete: Omit<CompleteRecord, "t" | "at">): Promise<void>;
+  /** Resolves once the acknowledgement of an issued row's change is durable. */
+  recordAccepted(requestId: string, fingerprint: string): Promise<void>;
   /** Resolves once the record is durable. */
   recordSent(requestId: string, fingerprint: string, row: number): Promise<void>;
   /** Resolves once the record is durable. */

@@ -1,5 +1,6 @@
 import { JournalStore, type JournalInfo } from "./journal-store.js";
-import type { RowStatus } from "./records.js";
+import type { PlanRecord, RowStatus, RunRecord } from "./records.js";
+import type { Target } from "../paypay/target.js";
 
 /**
  * Everything `status` shows: counts by latest status, JPY issued per group, failures by code,
@@ -8,6 +9,9 @@ import type { RowStatus } from "./records.js";
  */
 export interface CheckpointSummary extends JournalInfo {
   campaign: string;
+  /** Undefined for a checkpoint no run of this release has used yet. */
+  target?: Target;
+  lastPlan?: PlanRecord | RunRecord;
   rows: number;
   byStatus: Record<RowStatus | "sent", number>;
   issuedJpyByGroup: Map<string, number>;
@@ -21,6 +25,8 @@ export async function summarizeCheckpoint(file: string): Promise<CheckpointSumma
   try {
     const summary: CheckpointSummary = {
       campaign: store.campaign,
+      target: store.target,
+      lastPlan: store.lastPlan(),
       ...store.info,
       rows: 0,
       byStatus: { issued: 0, failed: 0, pending: 0, sent: 0 },

@@ -5,6 +5,7 @@ import { credentialsFromEnv, type Credentials } from "../paypay/credentials.js";
 import { isLoopbackHost } from "../loopback.js";
 import { checkBaseUrl, ENVIRONMENTS, type EnvironmentName } from "../paypay/environments.js";
 import { createSimulator, LOCAL_CREDENTIALS, type Simulator } from "../simulator/index.js";
+import { EMBEDDED_SIMULATOR_ORIGIN, type Target } from "../paypay/target.js";
 
 /** Where and how to reach PayPay: every connection flag, resolved. */
 export interface ConnectionSettings {
@@ -20,6 +21,8 @@ export interface ConnectionSettings {
 
 export interface Connection {
   client: PayPayClient;
+  /** Which PayPay this is: a checkpoint is bound to one. */
+  target: Target;
   /** What the user should see about where requests go (never credentials). */
   description: string;
   close(): Promise<void>;
@@ -58,15 +61,30 @@ export async function openConnection(settings: ConnectionSettings, env: NodeJS.P
     budgetTimeoutMs: settings.budgetTimeoutMs,
     maxSockets: settings.maxSockets,
   });
+  const target = targetFor(settings.env, simulator ? undefined : baseUrl, credentials.merchantId);
   const description = simulator ? `embedded simulator at ${baseUrl.origin}` : `${settings.baseUrl ? "base URL" : settings.env} ${baseUrl.origin}`;
   return {
     client,
+    target,
     description,
     async close() {
       client.close();
       await simulator?.close();
     },
   };
+}
+
+function targetFor(env: EnvironmentName, baseUrl: URL | undefined, merchantId: string): Target {
+  if (baseUrl === undefined) return { kind: "embedded-simulator", env: "local", origin: EMBEDDED_SIMULATOR_ORIGIN, merchantId };
+  return { kind: isLoopbackHost(baseUrl.hostname) ? "loopback-simulator" : "paypay", env, origin: baseUrl.origin, merchantId };
+}
+
+/** The target a connection with these settings would have, without connecting (for checks only). */
+export function targetOf(settings: Pick<ConnectionSettings, "env" | "baseUrl">, env: NodeJS.ProcessEnv): Target {
+  const merchantId = credentialsFromEnv(env)?.merchantId ?? LOCAL_CREDENTIALS.merchantId;
+  if (settings.baseUrl !== undefined) return targetFor(settings.env, checkBaseUrl(settings.baseUrl), merchantId);
+  if (settings.env === "local") return targetFor("local", undefined, merchantId);
+  return targetFor(settings.env, checkBaseUrl(ENVIRONMENTS[settings.env]), merchantId);
 }
 
 function missingCredentials(target: string): never {

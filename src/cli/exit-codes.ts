@@ -32,6 +32,8 @@ export function exitCodeOfError(error: unknown): number {
       return EXIT.locked;
     case "fatal-api":
       return EXIT.pending;
+    case "rows-changed":
+      return EXIT.someFailed;
   }
 }
 

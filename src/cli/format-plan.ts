@@ -1,30 +1,38 @@
 import { describeEncoding } from "../csv/encoding.js";
 import type { ResolvedInputSpec } from "../job/input-rows.js";
-import type { PlanOutcome } from "../job/prepare-plan.js";
-import { formatProblems } from "../job/refusals.js";
+import { heldBackAmount } from "../job/plan.js";
+import type { PreparedRun } from "../job/prepare-run.js";
+import { describeCharges } from "../job/spend-guard.js";
+import { describeTarget, isSimulated, type Target } from "../paypay/target.js";
 import { yen } from "../yen.js";
 
-/** The plan as a person reads it: what a run would send, per group, against the live budget. */
-export function formatPlan(input: ResolvedInputSpec, outcome: PlanOutcome, checkpoint: string | undefined, budgetNote: string | undefined): string {
-  const { plan } = outcome;
+/**
+ * The plan as a person reads it: what a run would send, per group, against the live budget. What
+ * would refuse the run is not here: the caller raises it, as `issue` would.
+ */
+export function formatPlan(input: ResolvedInputSpec, prepared: PreparedRun, checkpoint: string | undefined, budgetNote: string | undefined, target: Target): string {
+  const { plan } = prepared;
   const lines = [`plan for campaign ${input.campaign}: ${input.file} (${describeEncoding(input.encoding)}), ${plan.rows} row(s)`];
+  lines.push(`  target: ${describeTarget(target)}${isSimulated(target) ? " (SIMULATED: its codes are not real)" : ""}`);
   if (plan.problems.length > 0) {
-    lines.push(formatProblems(input.file, plan.problems));
+    lines.push(`  ${plan.problems.length} problem(s) in the input: see below`);
     return lines.join("\n");
   }
   if (plan.firstStartAt && plan.lastEndAt) lines.push(`  dates: ${plan.firstStartAt} .. ${plan.lastEndAt}`);
   const a = plan.actions;
   lines.push(
     checkpoint
-      ? `  checkpoint ${checkpoint}: ${a.done} already issued, ${a["keep-failed"]} failed (kept), ${a.conflict + a.changed} changed since sent`
+      ? `  checkpoint ${checkpoint}: ${a.done} already issued, ${a["keep-failed"]} failed (kept), ${a.conflict + a.changed} changed since sent, ${a.accepted} changed and accepted`
       : "  checkpoint: none yet (nothing issued)",
   );
-  const budgets = new Map((outcome.budgets ?? []).map((b) => [b.groupId, b]));
+  const budgets = new Map((prepared.budgets ?? []).map((b) => [b.groupId, b]));
   for (const group of plan.groups.values()) {
     const budget = budgets.get(group.groupId);
+    const cutoff = prepared.cutoffs[group.groupId];
+    const held = heldBackAmount(group, cutoff);
     const verdict =
       budget === undefined
-        ? outcome.budgets
+        ? prepared.budgets
           ? "group not found"
           : "budget not read"
         : budget.budget >= group.sendAmount
@@ -33,11 +41,13 @@ export function formatPlan(input: ResolvedInputSpec, outcome: PlanOutcome, check
     lines.push(
       `  group ${group.groupId}: ${group.rows} row(s) ${yen(group.amount)}; to send ${group.sendRows} row(s) ${yen(group.sendAmount)}` +
         (group.inDoubtRows > 0 ? ` (+${group.inDoubtRows} in doubt ${yen(group.inDoubtAmount)}, resent under their requestId)` : "") +
-        `; issued ${group.issuedRows} row(s) ${yen(group.issuedAmount)}; ${verdict}`,
+        `; issued ${group.issuedRows} row(s) ${yen(group.issuedAmount)}; ${verdict}` +
+        (cutoff === undefined ? "" : `; --allow-partial holds back ${held.rows} row(s) ${yen(held.amount)} from row ${cutoff}`),
     );
   }
-  for (const problem of outcome.budgetProblems) lines.push(`  ! ${problem.message}`);
+  for (const problem of prepared.budgetProblems) lines.push(`  ! ${problem.message}`);
   if (budgetNote) lines.push(`  ${budgetNote}`);
+  if (a.send > 0) lines.push(`  may charge ${describeCharges(prepared.charges)}`);
   lines.push(`  a run would send ${a.send} row(s); nothing was sent`);
   return lines.join("\n");
 }

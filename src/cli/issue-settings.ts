@@ -24,6 +24,8 @@ export interface IssueSettings {
   /** --rate N | auto and --max-rate; the command turns them into a RequestGate. */
   pacing: PacingSettings;
   connection: ConnectionSettings;
+  /** Ask at the terminal before a production run moves money (unless --yes). */
+  confirm: boolean;
   logLevel: LevelWithSilent;
   logFile?: string;
   summaryJson?: string;
@@ -52,7 +54,11 @@ export function defaultStatePath(out: string): string {
   return join(dirname(out), `${stem}.checkpoint`);
 }
 
-export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues): IssueSettings {
+/**
+ * `interactive`: a person is at a terminal to confirm a production run's total; without one, a
+ * production run must state --max-total.
+ */
+export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues, interactive = false): IssueSettings {
   const pick = (key: keyof ConfigValues & string): unknown => flags[key] ?? config[key];
 
   const campaign = expectString("--campaign", pick("campaign"), CAMPAIGN_PATTERN, "1 to 64 letters, digits, '.', '_' or '-' (starting with a letter or digit)");
@@ -100,6 +106,11 @@ export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues): I
       maxAttempts: expectInteger("--max-attempts", pick("maxAttempts") ?? ISSUE_DEFAULTS.maxAttempts, 1, 100),
       allowPartial: expectBoolean("--allow-partial", pick("allowPartial") ?? ISSUE_DEFAULTS.allowPartial),
       retryFailed: expectBoolean("--retry-failed", pick("retryFailed") ?? ISSUE_DEFAULTS.retryFailed),
+      acceptChanged: expectBoolean("--accept-changed", pick("acceptChanged") ?? false),
+      spend: {
+        maxTotal: pick("maxTotal") === undefined ? undefined : expectInteger("--max-total", pick("maxTotal"), 0, Number.MAX_SAFE_INTEGER),
+        capRequired: env === "production" && !interactive,
+      },
       format: expectBoolean("--excel", pick("excel") ?? false) ? "excel" : "plain",
     },
     pacing: {
@@ -115,6 +126,7 @@ export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues): I
       timeoutMs,
       budgetTimeoutMs: CONNECTION_DEFAULTS.budgetTimeoutMs,
     },
+    confirm: env === "production" && interactive && !expectBoolean("--yes", pick("yes") ?? false),
     logLevel: expectOneOf("--log-level", pick("logLevel") ?? ISSUE_DEFAULTS.logLevel, LOG_LEVELS),
     logFile: pick("logFile") === undefined ? undefined : expectString("--log-file", pick("logFile")),
     summaryJson: pick("summaryJson") === undefined ? undefined : expectString("--summary-json", pick("summaryJson")),

@@ -1,46 +1,44 @@
 import { access } from "node:fs/promises";
 import { JournalStore } from "../checkpoint/journal-store.js";
+import { refuseOtherTarget } from "../checkpoint/target-binding.js";
 import { BatchError } from "../errors.js";
 import { resolveInput } from "../job/input-rows.js";
-import { blockingProblems, preparePlan } from "../job/prepare-plan.js";
+import { changedRowsNote, prepareRun, refusalOf } from "../job/prepare-run.js";
 import { readBudgets } from "../job/read-budgets.js";
+import { refuseOtherOwner } from "../job/result-owner.js";
 import { openConnection } from "./connection.js";
-import { EXIT } from "./exit-codes.js";
 import { formatPlan } from "./format-plan.js";
 import type { IssueSettings } from "./issue-settings.js";
 
 /**
- * `plan` and `issue --dry-run`: validate every row, read the checkpoint without locking or changing
- * it, and compare with live budgets. Sends nothing but the budget read.
+ * `plan` and `issue --dry-run`: the same planning as `issue` (prepare-run.ts), reading the checkpoint
+ * without locking or changing it. Returns the plan for people, and the refusal `issue` would meet
+ * (thrown by the caller once the plan is shown, so the entry point gives it the same exit code).
  */
-export async function runPlan(settings: IssueSettings, env: NodeJS.ProcessEnv): Promise<{ text: string; exitCode: number }> {
+export async function runPlan(settings: IssueSettings, env: NodeJS.ProcessEnv): Promise<{ text: string; refusal?: BatchError }> {
   const { job } = settings;
   const input = await resolveInput(job.input);
   const exists = await access(job.state).then(
     () => true,
     () => false,
   );
-  const store = exists ? await JournalStore.open(job.state, input.campaign, { readOnly: true }) : undefined;
+  const connection = await openConnection(settings.connection, env);
   try {
-    let budgetNote: string | undefined;
-    const connection = await openConnection(settings.connection, env);
+    const store = exists ? await JournalStore.open(job.state, input.campaign, { readOnly: true }) : undefined;
     try {
-      const outcome = await preparePlan(input, store, job.retryFailed, async () => {
-        try {
-          return await readBudgets(connection.client);
-        } catch (error) {
-          if (!(error instanceof BatchError)) throw error;
-          budgetNote = `budgets not compared: ${error.message}`;
-          return undefined;
-        }
-      }, { evenWithNothingToSend: true });
-      const blocking = blockingProblems(outcome, job.allowPartial).length > 0;
-      const text = formatPlan(input, outcome, exists ? job.state : undefined, outcome.budgets ? `budgets from ${connection.description}` : budgetNote);
-      return { text, exitCode: outcome.plan.problems.length > 0 || blocking ? EXIT.refused : EXIT.ok };
+      if (store?.target) refuseOtherTarget(job.state, store.target, connection.target);
+      await refuseOtherOwner(job.out, job.state, input.campaign, store?.lastPlan()?.out);
+      const prepared = await prepareRun(input, store, job, () => readBudgets(connection.client), { evenWithNothingToSend: true });
+      const budgetNote = prepared.budgets ? `budgets from ${connection.description}` : prepared.budgetError ? `budgets not compared: ${prepared.budgetError.message}` : undefined;
+      const text = formatPlan(input, prepared, exists ? job.state : undefined, budgetNote, connection.target);
+      const refusal = refusalOf(prepared, job);
+      if (refusal) return { text, refusal };
+      const changed = changedRowsNote(prepared.plan, job.acceptChanged);
+      return changed ? { text, refusal: new BatchError("rows-changed", "ROWS_CHANGED", changed) } : { text };
     } finally {
-      await connection.close();
+      await store?.close();
     }
   } finally {
-    await store?.close();
+    await connection.close();
   }
 }

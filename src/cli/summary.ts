@@ -2,6 +2,8 @@ import type { RowCounts } from "../checkpoint/records.js";
 import type { IssueReport } from "../job/issue-job.js";
 import type { RateController } from "../job/rate-controller.js";
 import { yen } from "../yen.js";
+import { describeReconciliation, type GroupReconciliation } from "../job/reconcile.js";
+import { describeTarget, isSimulated, type Target } from "../paypay/target.js";
 import { rateHistoryJson, round } from "./pacing.js";
 
 /** The end-of-run summary, for people (text on stdout) and for automation (`--summary-json`). */
@@ -12,6 +14,9 @@ export interface SummaryJson extends RowCounts {
   input: string;
   result: string;
   checkpoint: string;
+  target: Target;
+  /** True for a simulator: its codes are not money and must never be handed out. */
+  simulated: boolean;
   failedByCode: Record<string, number>;
   issuedJpyByGroup: Record<string, number>;
   exhaustedGroups: string[];
@@ -25,12 +30,18 @@ export interface SummaryJson extends RowCounts {
   /** With --rate auto: the adaptive rate over time (1 s points, merged when long). */
   rateHistory?: ReturnType<typeof rateHistoryJson>;
   adaptiveRate?: { final: number; estimatedLimit: number | null; cuts: number };
+  /** Per group: how far the budget moved during the run against what the run charged. */
+  reconciliation: GroupReconciliation[];
+  /** Groups whose budget moved by more (or less) than this run and its rows in doubt explain. */
+  reconciliationWarnings: string[];
+  reconciliationError: string | null;
 }
 
 export function summaryJson(
   report: IssueReport,
   exitCode: number,
   paths: { campaign: string; input: string; result: string; checkpoint: string },
+  target: Target,
   controller?: RateController,
 ): SummaryJson {
   const { counts } = report;
@@ -43,11 +54,14 @@ export function summaryJson(
   return {
     exitCode,
     ...paths,
+    target,
+    simulated: isSimulated(target),
     rows: counts.rows,
     issued: counts.issued,
     failed: counts.failed,
     pending: counts.pending,
     changed: counts.changed,
+    accepted: counts.accepted,
     failedByCode: Object.fromEntries(counts.failedByCode),
     issuedJpyByGroup: Object.fromEntries(counts.issuedAmountByGroup),
     exhaustedGroups: report.exhaustedGroups,
@@ -58,6 +72,9 @@ export function summaryJson(
     elapsedSeconds: round(report.elapsedMs / 1000),
     requestsPerSecond: report.sendingMs > 0 ? round((report.requests * 1000) / report.sendingMs) : 0,
     ...adaptive,
+    reconciliation: report.reconciliation,
+    reconciliationWarnings: report.reconciliation.filter((r) => r.unexplained).map(describeReconciliation),
+    reconciliationError: report.reconciliationError ?? null,
   };
 }
 
@@ -66,7 +83,10 @@ export function formatSummary(summary: SummaryJson, fatalMessage: string | undef
     `campaign ${summary.campaign}: ${summary.rows} rows — ${summary.issued} issued, ${summary.failed} failed, ${summary.pending} pending`,
   ];
   for (const [code, count] of Object.entries(summary.failedByCode)) lines.push(`  failed ${code}: ${count}`);
-  if (summary.changed > 0) lines.push(`  ${summary.changed} row(s) changed after they were sent (REQUEST_CHANGED in the result)`);
+  if (summary.simulated) lines.push(`  SIMULATED: ${describeTarget(summary.target)}; these codes are not real PayPay codes and must not be handed out`);
+  if (summary.target.kind === "embedded-simulator") lines.push("  (the embedded simulator's ledger is new on every run: a rerun replays recorded codes from the checkpoint)");
+  if (summary.changed > 0) lines.push(`  ${summary.changed} row(s) changed after they were sent (REQUEST_CHANGED in the result): restore them, or --accept-changed (issued rows) / --retry-failed (rows in doubt)`);
+  if (summary.accepted > 0) lines.push(`  ${summary.accepted} issued row(s) changed since and were accepted (REQUEST_CHANGED_ACCEPTED in the result)`);
   for (const [group, jpy] of Object.entries(summary.issuedJpyByGroup)) lines.push(`  group ${group}: ${yen(jpy)} issued`);
   for (const group of summary.exhaustedGroups) lines.push(`  group ${group}: budget exhausted, its remaining rows are pending`);
   if (fatalMessage) lines.push(`  halted: ${fatalMessage}`);
@@ -77,6 +97,8 @@ export function formatSummary(summary: SummaryJson, fatalMessage: string | undef
     const limit = summary.adaptiveRate.estimatedLimit;
     lines.push(`  adaptive rate: ended at ${summary.adaptiveRate.final} req/s${limit === null ? "" : `, PayPay's limit estimated at ${limit} req/s`}, ${summary.adaptiveRate.cuts} cut(s)`);
   }
+  for (const r of summary.reconciliation) lines.push(`  ${describeReconciliation(r)}`);
+  if (summary.reconciliationError) lines.push(`  budgets not reconciled: ${summary.reconciliationError}`);
   lines.push(`  result: ${summary.result}`);
   lines.push(`  checkpoint: ${summary.checkpoint}`);
   if (summary.pending > 0) lines.push("  rows are pending: run the same command again to resume (issued rows are never sent twice)");

@@ -38,30 +38,59 @@ export function describeEncoding(encoding: InputEncoding): string {
 }
 
 /**
+ * Tells the input's encoding as its bytes go by: with `auto`, UTF-8 until the first sequence that
+ * is not valid UTF-8, then CP932 for good.
+ */
+export class EncodingSniffer {
+  private decoder: TextDecoder | undefined;
+  private encoding: InputEncoding;
+
+  constructor(choice: EncodingChoice) {
+    this.decoder = choice === "auto" ? new TextDecoder("utf-8", { fatal: true }) : undefined;
+    this.encoding = choice === "auto" ? "utf8" : choice;
+  }
+
+  /** False once the answer is known and no more bytes can change it. */
+  get listening(): boolean {
+    return this.decoder !== undefined;
+  }
+
+  feed(chunk: Buffer): void {
+    if (this.decoder !== undefined && !decodes(this.decoder, chunk)) this.settle("cp932");
+  }
+
+  finish(): InputEncoding {
+    if (this.decoder !== undefined && !decodes(this.decoder)) this.settle("cp932");
+    this.decoder = undefined;
+    return this.encoding;
+  }
+
+  private settle(encoding: InputEncoding): void {
+    this.decoder = undefined;
+    this.encoding = encoding;
+  }
+}
+
+/**
  * One read of the input: detects its encoding when the choice is auto (stopping at the first
- * non-UTF-8 byte unless the digest still needs the rest), and hashes it (SHA-256) when asked, so a
- * run needs no second read to tell whether the file changed since its last one.
+ * non-UTF-8 byte unless the digest still needs the rest), and hashes it (SHA-256) when asked.
  */
 export async function scanInput(file: string, choice: EncodingChoice, withDigest: true): Promise<{ encoding: InputEncoding; digest: string }>;
 export async function scanInput(file: string, choice: EncodingChoice, withDigest?: false): Promise<{ encoding: InputEncoding }>;
 export async function scanInput(file: string, choice: EncodingChoice, withDigest = false): Promise<{ encoding: InputEncoding; digest?: string }> {
   const hash = withDigest ? createHash("sha256") : undefined;
-  let decoder = choice === "auto" ? new TextDecoder("utf-8", { fatal: true }) : undefined;
-  let encoding: InputEncoding = choice === "auto" ? "utf8" : choice;
-  if (hash === undefined && decoder === undefined) return { encoding };
+  const sniffer = new EncodingSniffer(choice);
+  if (hash === undefined && !sniffer.listening) return { encoding: sniffer.finish() };
   try {
     for await (const chunk of createReadStream(file)) {
       hash?.update(chunk as Buffer);
-      if (decoder !== undefined && !decodes(decoder, chunk as Buffer)) {
-        decoder = undefined;
-        encoding = "cp932";
-        if (hash === undefined) break;
-      }
+      sniffer.feed(chunk as Buffer);
+      if (hash === undefined && !sniffer.listening) break;
     }
-    if (decoder !== undefined && !decodes(decoder)) encoding = "cp932";
   } catch (error) {
     throw inputReadError(file, error);
   }
+  const encoding = sniffer.finish();
   return hash === undefined ? { encoding } : { encoding, digest: hash.digest("hex") };
 }
 

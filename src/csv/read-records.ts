@@ -27,7 +27,8 @@ export class CsvSyntaxError extends BatchError {
   }
 }
 
-export async function* readCsvRecords(file: string, encoding: InputEncoding): AsyncGenerator<CsvRecord> {
+/** `label`: the name messages give the file, when `file` is a copy of it (a run's input snapshot). */
+export async function* readCsvRecords(file: string, encoding: InputEncoding, label = file): AsyncGenerator<CsvRecord> {
   let header: string[] | undefined;
   const parser = parse({
     // Seen as the parser reads, ahead of what is handed out: an error can come first.
@@ -52,12 +53,12 @@ export async function* readCsvRecords(file: string, encoding: InputEncoding): As
       yield { row, fields };
     }
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).syscall !== undefined) throw inputReadError(file, error);
+    if ((error as NodeJS.ErrnoException).syscall !== undefined) throw inputReadError(label, error);
     const csvError = error as Partial<CsvError>;
     // The parser reads ahead of what it has handed out, so its own count places the error.
     const at = typeof csvError.records === "number" ? csvError.records + 1 : row + 1;
     const column = typeof csvError.column === "number" ? (header?.[csvError.column] ?? `(field ${csvError.column + 1})`) : undefined;
-    throw new CsvSyntaxError(file, at, column, describeCsvError(csvError));
+    throw new CsvSyntaxError(label, at, column, describeCsvError(csvError));
   } finally {
     source.destroy();
   }

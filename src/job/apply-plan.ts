@@ -4,7 +4,6 @@ import type { Logger } from "pino";
 import type { OutcomeRecord, RowState } from "../checkpoint/records.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import type { CreateOutcome } from "../paypay/outcome.js";
-import type { GroupBudget } from "../paypay/types.js";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
 import { decideRow } from "./decide.js";
 import { costsBudget } from "./plan.js";
@@ -14,7 +13,8 @@ import type { PreparedRow } from "./prepared-row.js";
 import { sendWithRetries, type Sender } from "./send-with-retries.js";
 
 /**
- * The applier: streams the input again and sends every row the planner marked "send", under the
+ * The applier: streams the plan's input snapshot (never the user's file) and sends every row the
+ * planner marked "send", holding back what --allow-partial's planned cutoffs hold back, under the
  * concurrency limit, recording `sent` before a row's first request and its outcome after, both
  * durably. Stops taking rows on a signal or a fatal answer; stops a group when its budget runs out.
  */
@@ -24,7 +24,6 @@ export interface ApplySettings {
   /** Paces request starts (--rate N, --rate auto); none means as fast as --concurrency allows. */
   gate?: RequestGate;
   maxAttempts: number;
-  allowPartial: boolean;
   retryFailed: boolean;
   backoff?: BackoffPolicy;
 }
@@ -45,6 +44,15 @@ export interface ApplyDeps {
 
 export type HaltReason = "fatal-api" | "interrupted" | undefined;
 
+/** What this run's issued rows charged, per group, to reconcile with how far each budget moved. */
+export interface GroupCharges {
+  /** Rows first sent by this run (or after a refusal) that came back issued: charged by this run. */
+  charged: number;
+  /** Rows in doubt when the run started that came back issued: an earlier run may have charged them. */
+  inDoubtIssued: number;
+  inDoubtIssuedRows: number;
+}
+
 export interface Applied {
   halt: HaltReason;
   fatalMessage?: string;
@@ -57,15 +65,17 @@ export interface Applied {
   sentRows: number;
   /** From the first request to the last answer. */
   sendingMs: number;
+  chargesByGroup: Map<string, GroupCharges>;
 }
 
-export async function applyPlan(
-  input: ResolvedInputSpec,
-  settings: ApplySettings,
-  deps: ApplyDeps,
-  store: CheckpointStore,
-  budgets: readonly GroupBudget[],
-): Promise<Applied> {
+/** The part of a recorded plan the applier follows: the rows come from `input.snapshot`. */
+export interface PlannedSends {
+  input: ResolvedInputSpec;
+  /** --allow-partial: group → first spreadsheet row held back. */
+  cutoffs: Record<string, number>;
+}
+
+export async function applyPlan(planned: PlannedSends, settings: ApplySettings, deps: ApplyDeps, store: CheckpointStore): Promise<Applied> {
   const { api, logger, events } = deps;
   const stop = new AbortController();
   const onExternalAbort = (): void => stop.abort();
@@ -74,9 +84,9 @@ export async function applyPlan(
 
   /** Groups PayPay answered BUDGET_NOT_ENOUGH for: their rows stop, even those mid-retry. */
   const exhausted = new Set<string>();
-  /** Groups whose --allow-partial allowance is used up: later rows are not started. */
-  const allowanceSpent = new Set<string>();
-  const allowance = new Map(budgets.map((b) => [b.groupId, b.budget]));
+  /** Groups with rows held back by --allow-partial's cutoff. */
+  const heldBack = new Set<string>();
+  const chargesByGroup = new Map<string, GroupCharges>();
   const limit = pLimit(settings.concurrency);
   // Rows between "sent recorded" and "outcome recorded": enough to keep every slot busy while
   // others wait on the disk, bounded so memory does not grow with the file.
@@ -131,7 +141,9 @@ export async function applyPlan(
     if (attempts > 0) stats.sentRows++;
     if (outcome === undefined) return; // stopped before the first attempt: stays "sent", resent next run
     const fields = outcomeFields(outcome);
-    await store.recordOutcome({ rid: requestId, fp: row.fingerprint, attempts, groupId, value: giftCardValue, paypayRequestId: outcome.paypayRequestId, ...fields });
+    const { giftCardName: name, startAt, endAt } = row.request;
+    await store.recordOutcome({ rid: requestId, fp: row.fingerprint, attempts, groupId, value: giftCardValue, name, startAt, endAt, paypayRequestId: outcome.paypayRequestId, ...fields });
+    if (fields.status === "issued") countCharge(chargesByGroup, groupId, giftCardValue, state?.inDoubt === true && state.fp === row.fingerprint);
     events?.rowSettled?.(fields.status);
     if (outcome.kind === "rejected" && !outcome.groupExhausted) {
       logger.warn({ requestId, row: row.row, httpStatus: outcome.httpStatus, code: outcome.errorCode, paypayRequestId: outcome.paypayRequestId }, `row rejected: ${outcome.message}`);
@@ -151,23 +163,18 @@ export async function applyPlan(
 
   const inFlight = new Set<Promise<void>>();
   try {
-    for await (const item of readInputRows(input)) {
+    for await (const item of readInputRows(planned.input)) {
       if (stop.signal.aborted || failure) break;
       if (item.kind !== "row") continue;
       const row = item.prepared;
-      const { groupId, giftCardValue } = row.request;
+      const { groupId } = row.request;
       const state = store.get(row.request.requestId);
       if (decideRow(row.fingerprint, state, settings.retryFailed) !== "send") continue;
-      if (exhausted.has(groupId) || allowanceSpent.has(groupId)) continue;
-      const left = allowance.get(groupId);
-      if (settings.allowPartial && left !== undefined && costsBudget(row.fingerprint, state)) {
-        // In input order, until the first row that no longer fits: the rest of the group waits.
-        // Rows already admitted keep going; only later rows of the group are held back.
-        if (giftCardValue > left) {
-          allowanceSpent.add(groupId);
-          continue;
-        }
-        allowance.set(groupId, left - giftCardValue);
+      if (exhausted.has(groupId)) continue;
+      const cutoff = planned.cutoffs[groupId];
+      if (cutoff !== undefined && row.row >= cutoff && costsBudget(row.fingerprint, state)) {
+        heldBack.add(groupId);
+        continue;
       }
       while (inFlight.size >= maxRowsInProcess && !failure) await slotPromise;
       const task = sendRow(row, state)
@@ -190,13 +197,25 @@ export async function applyPlan(
   return {
     halt: fatalMessage ? "fatal-api" : deps.signal.aborted ? "interrupted" : undefined,
     fatalMessage,
-    exhaustedGroups: [...new Set([...exhausted, ...allowanceSpent])],
+    exhaustedGroups: [...new Set([...exhausted, ...heldBack])],
     requests: stats.requests,
     retries: stats.retries,
     throttled: stats.throttled,
     sentRows: stats.sentRows,
     sendingMs: stats.firstSend === 0 ? 0 : stats.lastAnswer - stats.firstSend,
+    chargesByGroup,
   };
+}
+
+function countCharge(byGroup: Map<string, GroupCharges>, groupId: string, value: number, wasInDoubt: boolean): void {
+  const charges = byGroup.get(groupId) ?? { charged: 0, inDoubtIssued: 0, inDoubtIssuedRows: 0 };
+  byGroup.set(groupId, charges);
+  if (wasInDoubt) {
+    charges.inDoubtIssued += value;
+    charges.inDoubtIssuedRows++;
+  } else {
+    charges.charged += value;
+  }
 }
 
 function outcomeFields(outcome: CreateOutcome): Pick<OutcomeRecord, "status" | "code" | "data" | "errorCode" | "errorMessage" | "unknown"> {

@@ -7,6 +7,7 @@ export type LogicalColumn = (typeof LOGICAL_COLUMNS)[number];
 /** Columns the tool appends to each result row; an input header may not use these names. */
 export const RESULT_COLUMNS = [
   "request_id",
+  "campaign",
   "status",
   "points_code",
   "error_code",
@@ -14,6 +15,12 @@ export const RESULT_COLUMNS = [
   "attempts",
   "paypay_request_id",
   "issued_at",
+  "sent_group_id",
+  "sent_amount",
+  "sent_gift_card_name",
+  "sent_start_at",
+  "sent_end_at",
+  "target",
   "response_data",
 ] as const;
 

@@ -13,6 +13,8 @@ export type RowAction =
   | "keep-failed"
   /** Issued, but the row now asks for something else: report it, never send it. */
   | "conflict"
+  /** A conflict an operator accepted (--accept-changed): still reported, no longer an error. */
+  | "accepted"
   /** Sent with another body and the outcome is unknown: send the new body only with --retry-failed. */
   | "changed";
 
@@ -21,7 +23,8 @@ export function decideRow(fingerprint: string, state: RowState | undefined, retr
   const same = state.fp === fingerprint;
   switch (state.status) {
     case "issued":
-      return same ? "done" : "conflict";
+      if (same) return "done";
+      return state.acceptedFp === fingerprint ? "accepted" : "conflict";
     case "failed":
       return retryFailed ? "send" : "keep-failed";
     case "sent":

@@ -4,6 +4,7 @@ import { chmod, open } from "node:fs/promises";
 import { resolve } from "node:path";
 import { readLastRecord } from "../checkpoint/journal-reader.js";
 import type { CompleteRecord } from "../checkpoint/records.js";
+import type { Target } from "../paypay/target.js";
 import type { ResolvedInputSpec } from "./input-rows.js";
 import type { ResultCounts, ResultFormat } from "./write-results.js";
 
@@ -29,9 +30,12 @@ async function fileDigest(file: string): Promise<string | undefined> {
   return hash.digest("hex");
 }
 
-/** `inputDigest`: SHA-256 of the input's bytes, from the read that resolved its encoding (scanInput). */
-export function runFingerprint(input: ResolvedInputSpec, inputDigest: string, settings: { retryFailed: boolean; format: ResultFormat; out: string }): RunFingerprint {
-  const shaping = JSON.stringify([input.campaign, input.encoding, input.columns, input.defaults, settings.retryFailed, settings.format, resolve(settings.out)]);
+/**
+ * `inputDigest`: SHA-256 of the input's bytes, from the snapshot the run took. The target is part of
+ * the settings: a finished run against one PayPay says nothing about another.
+ */
+export function runFingerprint(input: ResolvedInputSpec, inputDigest: string, settings: { retryFailed: boolean; format: ResultFormat; out: string }, target: Target): RunFingerprint {
+  const shaping = JSON.stringify([input.campaign, input.encoding, input.columns, input.defaults, settings.retryFailed, settings.format, resolve(settings.out), target]);
   return {
     inputDigest,
     settingsDigest: createHash("sha256").update(shaping).digest("hex"),
@@ -56,6 +60,7 @@ export async function finishedRunCounts(state: string, fingerprint: RunFingerpri
   await chmod(state, 0o600);
   return {
     ...last.counts,
+    accepted: last.counts.accepted ?? 0,
     issuedAmountByGroup: new Map(Object.entries(last.counts.issuedAmountByGroup)),
     failedByCode: new Map(Object.entries(last.counts.failedByCode)),
   };
@@ -71,6 +76,7 @@ export function completeRecord(fingerprint: RunFingerprint, resultDigest: string
       failed: counts.failed,
       pending: counts.pending,
       changed: counts.changed,
+      accepted: counts.accepted,
       issuedAmountByGroup: Object.fromEntries(counts.issuedAmountByGroup),
       failedByCode: Object.fromEntries(counts.failedByCode),
     },

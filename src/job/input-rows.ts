@@ -17,6 +17,8 @@ export interface InputSpec {
   campaign: string;
   columns: ColumnMap;
   defaults: RowDefaults;
+  /** The immutable copy of `file` a run planned from, read instead of it; messages still name `file`. */
+  snapshot?: string;
 }
 
 export type ResolvedInputSpec = InputSpec & { encoding: InputEncoding };
@@ -34,7 +36,7 @@ export type InputItem =
 export async function* readInputRows(spec: ResolvedInputSpec): AsyncGenerator<InputItem> {
   let header: string[] | undefined;
   let index: ColumnIndex | undefined;
-  for await (const { row, fields } of readCsvRecords(spec.file, spec.encoding)) {
+  for await (const { row, fields } of readCsvRecords(spec.snapshot ?? spec.file, spec.encoding, spec.file)) {
     if (header === undefined || index === undefined) {
       header = fields;
       const indexed = indexHeader(fields, spec.columns);

@@ -1,29 +1,34 @@
-import { mkdir, stat } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { Logger } from "pino";
 import { acquireLock, processIsAlive } from "../checkpoint/lock.js";
 import { removeStaleTemps } from "../fs/atomic-write.js";
 import { JournalStore } from "../checkpoint/journal-store.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
-import { BatchError } from "../errors.js";
+import { refuseOtherTarget } from "../checkpoint/target-binding.js";
+import { BatchError, UsageError } from "../errors.js";
 import type { GroupBudget } from "../paypay/types.js";
+import { describeTarget, type Target } from "../paypay/target.js";
 import { completeRecord, finishedRunCounts, runFingerprint } from "./finished-run.js";
 import { applyPlan, type Applied, type ApplySettings, type IssueEvents } from "./apply-plan.js";
-import { scanInput } from "../csv/encoding.js";
 import type { InputSpec, ResolvedInputSpec } from "./input-rows.js";
+import { removeSnapshotsExcept, takeSnapshot } from "./input-snapshot.js";
 import type { Plan } from "./plan.js";
-import { preparePlan, refuseIfBlocked } from "./prepare-plan.js";
+import { prepareRun, refusalOf, type PlanSettings, type PreparedRun } from "./prepare-run.js";
 import { readBudgets } from "./read-budgets.js";
+import { reconcile, type GroupReconciliation } from "./reconcile.js";
+import { refuseOtherOwner } from "./result-owner.js";
 import type { Sender } from "./send-with-retries.js";
 import { writeResults, type ResultCounts, type ResultFormat } from "./write-results.js";
 
 /**
- * The issue job: plan (read, validate, compare with budgets), apply (send, record each outcome
- * durably), then regenerate the result file from the checkpoint. The order of side effects lives
- * here; the planner is pure and the applier knows nothing of files or locks.
+ * The issue job: plan (snapshot the input, validate, compare with budgets), record the plan, apply
+ * it (send, record each outcome durably), reconcile budgets, then regenerate the result file from
+ * the checkpoint. The order of side effects lives here; the planner is pure and the applier knows
+ * nothing of files or locks. Nothing durable is created until the plan is accepted.
  */
 
-export interface IssueJobOptions extends ApplySettings {
+export interface IssueJobOptions extends ApplySettings, PlanSettings {
   input: InputSpec;
   out: string;
   state: string;
@@ -36,11 +41,15 @@ export interface IssueApi extends Sender {
 
 export interface IssueJobDeps {
   api: IssueApi;
+  /** Which PayPay `api` talks to: the checkpoint is bound to it. */
+  target: Target;
   logger: Logger;
   /** Aborted on SIGINT/SIGTERM: stop taking rows, let in-flight requests finish. */
   signal: AbortSignal;
   random?: () => number;
-  /** Called once the plan is known, before the first request: how many rows will be sent. */
+  /** Asked once the plan is accepted, before anything is recorded or sent (a production run on a terminal). */
+  confirm?(prepared: PreparedRun): Promise<boolean>;
+  /** Called once the plan is recorded, before the first request: how many rows will be sent. */
   onPlanned?(plan: Plan): IssueEvents | undefined;
 }
 
@@ -49,53 +58,130 @@ export interface IssueReport extends Applied {
   plan?: Plan;
   counts: ResultCounts;
   elapsedMs: number;
+  /** Per group, how far the budget moved against what this run charged; empty when budgets were not read. */
+  reconciliation: GroupReconciliation[];
+  /** Set when the budgets after the run could not be read. */
+  reconciliationError?: string;
 }
 
 export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps): Promise<IssueReport> {
   const started = performance.now();
-  const scan = await scanInput(options.input.file, options.input.encoding, true);
-  const input: ResolvedInputSpec = { ...options.input, encoding: scan.encoding };
   await mkdir(dirname(options.out), { recursive: true });
   await mkdir(dirname(options.state), { recursive: true });
   const lock = await acquireLock(`${options.state}.lock`);
   await removeStaleTemps(options.out, processIsAlive);
   let store: CheckpointStore | undefined;
-  let planned = false;
+  let planned: ResolvedInputSpec | undefined;
+  let keepSnapshot: string | undefined;
   try {
-    const fingerprint = runFingerprint(input, scan.digest, options);
+    // The user's file is read once, into an immutable copy: everything after plans and sends from it.
+    const snapshot = await takeSnapshot(options.input.file, options.input.encoding, options.state);
+    const input: ResolvedInputSpec = { ...options.input, encoding: snapshot.encoding, snapshot: snapshot.path };
+    const fingerprint = runFingerprint(input, snapshot.digest, options, deps.target);
     const finished = await finishedRunCounts(options.state, fingerprint, options.out, options.retryFailed);
     if (finished) {
+      keepSnapshot = snapshot.path;
       deps.logger.info({ checkpoint: options.state }, "nothing changed since the last run finished: nothing to send");
-      return { counts: finished, ...nothingApplied(deps.signal), elapsedMs: performance.now() - started };
+      return { counts: finished, ...nothingApplied(deps.signal), reconciliation: [], elapsedMs: performance.now() - started };
     }
-    store = await JournalStore.open(options.state, input.campaign);
-    const before = await stat(input.file);
-    const prepared = await preparePlan(input, store, options.retryFailed, () => readBudgets(deps.api, deps.random));
-    refuseIfBlocked(input.file, prepared, options.allowPartial);
-    const after = await stat(input.file);
-    if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
-      throw new BatchError("usage", "INPUT_CHANGED", `${input.file} changed while it was being checked; nothing was sent. Run again on a file nobody is editing`);
+    store = await openExisting(options.state, input.campaign);
+    keepSnapshot = lastSnapshotOf(store);
+    if (store?.target) refuseOtherTarget(options.state, store.target, deps.target);
+    await refuseOtherOwner(options.out, options.state, input.campaign, store?.lastPlan()?.out);
+    const prepared = await prepareRun(input, store, options, () => readBudgets(deps.api, deps.random));
+    const refusal = refusalOf(prepared, options);
+    if (refusal) throw refusal;
+    if (deps.confirm && prepared.plan.actions.send > 0 && !(await deps.confirm(prepared))) {
+      throw new UsageError("Not confirmed; nothing was sent", "NOT_CONFIRMED");
     }
-    await store.recordRun({ input: resolve(input.file), encoding: input.encoding, columns: input.columns, defaults: input.defaults, out: resolve(options.out) });
-    planned = true;
+
+    store ??= await JournalStore.open(options.state, input.campaign);
+    if (await store.bindTarget(deps.target)) {
+      deps.logger.warn({ checkpoint: options.state, target: deps.target }, `checkpoint from an earlier release: bound to ${describeTarget(deps.target)} from now on`);
+    }
+    if (options.acceptChanged) await acceptChanges(store, prepared, deps.logger);
+    await store.recordPlan({
+      target: deps.target,
+      input: resolve(input.file),
+      snapshot: snapshot.path,
+      inputDigest: snapshot.digest,
+      encoding: input.encoding,
+      columns: input.columns,
+      defaults: input.defaults,
+      out: resolve(options.out),
+      settingsDigest: fingerprint.settingsDigest,
+      planDigest: planDigest(prepared),
+      cutoffs: prepared.cutoffs,
+      send: { rows: prepared.charges.newRows, amount: prepared.charges.newAmount, inDoubtRows: prepared.charges.inDoubtRows },
+      ...(options.spend.maxTotal === undefined ? {} : { maxTotal: options.spend.maxTotal }),
+    });
+    planned = input;
+    keepSnapshot = snapshot.path;
+    await removeSnapshotsExcept(options.state, keepSnapshot);
     const events = deps.onPlanned?.(prepared.plan);
-    // A finished campaign rerun (from cron, say) has nothing to send: skip the second read of the input.
-    const applied = prepared.plan.actions.send > 0 ? await applyPlan(input, options, { ...deps, events }, store, prepared.budgets ?? []) : nothingApplied(deps.signal);
+    const applied = prepared.plan.actions.send > 0 ? await applyPlan({ input, cutoffs: prepared.cutoffs }, options, { ...deps, events }, store) : nothingApplied(deps.signal);
+    const reconciled = await reconcileBudgets(prepared, applied, deps);
     const { counts, digest } = await writeResults(input, store, options.out, options.format);
     await store.recordComplete(completeRecord(fingerprint, digest, counts));
-    return { plan: prepared.plan, counts, ...applied, elapsedMs: performance.now() - started };
+    return { plan: prepared.plan, counts, ...applied, ...reconciled, elapsedMs: performance.now() - started };
   } catch (error) {
-    // A run that got past planning still leaves an exact result file, whatever stopped it.
-    if (store !== undefined && planned) {
-      await writeResults(input, store, options.out, options.format).catch(() => undefined);
+    // A run that recorded its plan still leaves an exact result file, whatever stopped it.
+    if (store !== undefined && planned !== undefined) {
+      await writeResults(planned, store, options.out, options.format).catch(() => undefined);
     }
     throw error;
   } finally {
     await store?.close();
+    // A refused run leaves no copy of its input behind, only the one its last recorded plan names.
+    await removeSnapshotsExcept(options.state, keepSnapshot).catch(() => undefined);
     await lock.release();
   }
 }
 
+async function openExisting(state: string, campaign: string): Promise<CheckpointStore | undefined> {
+  try {
+    return await JournalStore.open(state, campaign, { mustExist: true });
+  } catch (error) {
+    if (error instanceof BatchError && error.code === "CHECKPOINT_NOT_FOUND") return undefined;
+    throw error;
+  }
+}
+
+function lastSnapshotOf(store: CheckpointStore | undefined): string | undefined {
+  const last = store?.lastPlan();
+  return last?.t === "plan" ? last.snapshot : undefined;
+}
+
+/** Records --accept-changed for every issued row that now reads differently: reported from now on, exit 0. */
+async function acceptChanges(store: CheckpointStore, prepared: PreparedRun, logger: Logger): Promise<void> {
+  if (prepared.plan.actions.conflict === 0) return;
+  for (const { requestId, fingerprint, row } of prepared.plan.conflicts) {
+    await store.recordAccepted(requestId, fingerprint);
+    logger.info({ requestId, row }, "accepted: this issued row changed since; its code stays and the change is reported");
+  }
+}
+
+function planDigest(prepared: PreparedRun): string {
+  return `${prepared.plan.sendDigest}:${JSON.stringify(prepared.cutoffs)}`;
+}
+
+async function reconcileBudgets(prepared: PreparedRun, applied: Applied, deps: IssueJobDeps): Promise<Pick<IssueReport, "reconciliation" | "reconciliationError">> {
+  // After PayPay refused the credentials, another signed read would only be refused again.
+  if (!prepared.budgets || applied.requests === 0 || applied.halt === "fatal-api") return { reconciliation: [] };
+  try {
+    const after = await readBudgets(deps.api, deps.random);
+    const reconciliation = reconcile(prepared.budgets, after, applied.chargesByGroup, prepared.plan.groups.keys());
+    for (const r of reconciliation.filter((x) => x.unexplained)) {
+      deps.logger.warn({ ...r }, `group ${r.groupId}: the budget moved ${r.moved} JPY but this run charged ${r.charged} JPY`);
+    }
+    return { reconciliation };
+  } catch (error) {
+    if (!(error instanceof BatchError)) throw error;
+    deps.logger.warn({ code: error.code }, `budgets after the run could not be read, so they were not reconciled: ${error.message}`);
+    return { reconciliation: [], reconciliationError: error.message };
+  }
+}
+
 function nothingApplied(signal: AbortSignal): Applied {
-  return { halt: signal.aborted ? "interrupted" : undefined, exhaustedGroups: [], requests: 0, retries: 0, throttled: 0, sentRows: 0, sendingMs: 0 };
+  return { halt: signal.aborted ? "interrupted" : undefined, exhaustedGroups: [], requests: 0, retries: 0, throttled: 0, sentRows: 0, sendingMs: 0, chargesByGroup: new Map() };
 }

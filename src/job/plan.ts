@@ -1,3 +1,4 @@
+import { createHash, type Hash } from "node:crypto";
 import type { RowState } from "../checkpoint/records.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { UuidIndex } from "../checkpoint/uuid-index.js";
@@ -27,6 +28,8 @@ export interface GroupPlan {
   issuedAmount: number;
   /** Period length in days → how many rows ask for it and the first such row. */
   periods: Map<number, { count: number; firstRow: number }>;
+  /** Rows that cost budget, in input order (spreadsheet row, yen), kept only for --allow-partial's cutoff. */
+  costing?: { rows: Uint32Array; amounts: Uint32Array; length: number };
 }
 
 export interface Plan {
@@ -37,6 +40,10 @@ export interface Plan {
   groups: Map<string, GroupPlan>;
   firstStartAt?: string;
   lastEndAt?: string;
+  /** SHA-256 over the ordered requestIds and body fingerprints of the rows to send. */
+  sendDigest: string;
+  /** Issued rows that now read differently, for --accept-changed to acknowledge. */
+  conflicts: { requestId: string; fingerprint: string; row: number }[];
 }
 
 export class Planner {
@@ -44,9 +51,12 @@ export class Planner {
     header: [],
     rows: 0,
     problems: [],
-    actions: { send: 0, done: 0, "keep-failed": 0, conflict: 0, changed: 0 },
+    actions: { send: 0, done: 0, "keep-failed": 0, conflict: 0, accepted: 0, changed: 0 },
     groups: new Map(),
+    sendDigest: "",
+    conflicts: [],
   };
+  private readonly sendHash: Hash = createHash("sha256");
   /** requestId → first row, to name the original of a duplicate; compact for million-row files. */
   private readonly seen = new UuidIndex();
   private firstRows = new Uint32Array(1024);
@@ -57,6 +67,8 @@ export class Planner {
     private readonly retryFailed: boolean,
     /** The header name of recipient_id (after --column), to name it in duplicate problems. */
     private readonly recipientColumn = "recipient_id",
+    /** Keep each group's costing rows, so --allow-partial's cutoff can be planned against budgets. */
+    private readonly keepCostingRows = false,
   ) {}
 
   add(item: InputItem): void {
@@ -84,13 +96,16 @@ export class Planner {
     plan.groups.set(groupId, group);
     group.rows++;
     group.amount += giftCardValue;
+    if (action === "conflict") plan.conflicts.push({ requestId: prepared.request.requestId, fingerprint: prepared.fingerprint, row: prepared.row });
+    if (action === "send") this.sendHash.update(`${prepared.request.requestId} ${prepared.fingerprint}\n`);
     if (action === "send" && costsBudget(prepared.fingerprint, state)) {
       group.sendRows++;
       group.sendAmount += giftCardValue;
+      if (this.keepCostingRows) keepCosting(group, prepared.row, giftCardValue);
     } else if (action === "send") {
       group.inDoubtRows++;
       group.inDoubtAmount += giftCardValue;
-    } else if (action === "done" || action === "conflict") {
+    } else if (action === "done" || action === "conflict" || action === "accepted") {
       group.issuedRows++;
       group.issuedAmount += giftCardValue;
     }
@@ -120,8 +135,62 @@ export class Planner {
 
   finish(file: string): Plan {
     if (!this.sawHeader) this.plan.problems.push({ row: 1, column: "(header)", value: "", rule: `${file} is empty: expected a header row` });
+    this.plan.sendDigest = this.sendHash.digest("hex");
     return this.plan;
   }
+}
+
+function keepCosting(group: GroupPlan, row: number, amount: number): void {
+  const costing = (group.costing ??= { rows: new Uint32Array(256), amounts: new Uint32Array(256), length: 0 });
+  if (costing.length === costing.rows.length) {
+    const rows = new Uint32Array(costing.rows.length * 2);
+    const amounts = new Uint32Array(costing.rows.length * 2);
+    rows.set(costing.rows);
+    amounts.set(costing.amounts);
+    costing.rows = rows;
+    costing.amounts = amounts;
+  }
+  costing.rows[costing.length] = row;
+  costing.amounts[costing.length] = amount;
+  costing.length++;
+}
+
+/**
+ * --allow-partial: per group whose budget is short, the first row held back. Rows are admitted in
+ * input order until the first that no longer fits; it and every later costing row of the group
+ * wait. Rows in doubt cost nothing new and are never held. Pure.
+ */
+export function planCutoffs(plan: Plan, budgets: readonly GroupBudget[]): Record<string, number> {
+  const left = new Map(budgets.map((b) => [b.groupId, b.budget]));
+  const cutoffs: Record<string, number> = {};
+  for (const group of plan.groups.values()) {
+    let budget = left.get(group.groupId);
+    const costing = group.costing;
+    if (budget === undefined || costing === undefined || group.sendAmount <= budget) continue;
+    for (let i = 0; i < costing.length; i++) {
+      const amount = costing.amounts[i] ?? 0;
+      if (amount > budget) {
+        cutoffs[group.groupId] = costing.rows[i] ?? 0;
+        break;
+      }
+      budget -= amount;
+    }
+  }
+  return cutoffs;
+}
+
+/** What the held-back rows would have cost, per group: the new charges a plan with cutoffs leaves out. */
+export function heldBackAmount(group: GroupPlan, cutoff: number | undefined): { rows: number; amount: number } {
+  const held = { rows: 0, amount: 0 };
+  const costing = group.costing;
+  if (cutoff === undefined || costing === undefined) return held;
+  for (let i = 0; i < costing.length; i++) {
+    if ((costing.rows[i] ?? 0) >= cutoff) {
+      held.rows++;
+      held.amount += costing.amounts[i] ?? 0;
+    }
+  }
+  return held;
 }
 
 function newGroup(groupId: string): GroupPlan {

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import pRetry from "p-retry";
 import { BatchError } from "../errors.js";
 import { BudgetReadError } from "../paypay/client.js";
 import type { GroupBudget } from "../paypay/types.js";
@@ -7,19 +8,22 @@ import { backoffDelay, DEFAULT_BACKOFF } from "./backoff.js";
 const ATTEMPTS = 4;
 
 /**
- * Reads group budgets, retrying transient failures a few times. A read is harmless to repeat; a
- * refusal of the credentials is not transient and stops at once.
+ * Reads group budgets, retrying transient failures a few times (p-retry, with the pure backoff's
+ * delay). A read is harmless to repeat; a refusal of the credentials is not transient and stops at once.
  */
 export async function readBudgets(api: { getGroupBudgets(): Promise<GroupBudget[]> }, random: () => number = Math.random): Promise<GroupBudget[]> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await api.getGroupBudgets();
-    } catch (error) {
-      if (!(error instanceof BudgetReadError)) throw error;
-      if (error.fatal || attempt >= ATTEMPTS) {
-        throw new BatchError("fatal-api", error.errorCode, `${error.message}; nothing was issued`, { cause: error });
-      }
-      await sleep(backoffDelay(attempt, random(), DEFAULT_BACKOFF));
-    }
+  try {
+    return await pRetry(() => api.getGroupBudgets(), {
+      retries: ATTEMPTS - 1,
+      minTimeout: 0,
+      factor: 1,
+      shouldRetry: ({ error }) => error instanceof BudgetReadError && !error.fatal,
+      onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+        if (error instanceof BudgetReadError && !error.fatal && retriesLeft > 0) await sleep(backoffDelay(attemptNumber, random(), DEFAULT_BACKOFF));
+      },
+    });
+  } catch (error) {
+    if (!(error instanceof BudgetReadError)) throw error;
+    throw new BatchError("fatal-api", error.errorCode, `${error.message}; nothing was issued`, { cause: error });
   }
 }

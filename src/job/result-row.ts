@@ -2,9 +2,10 @@ import type { OutcomeRecord, RowState } from "../checkpoint/records.js";
 import { decideRow } from "./decide.js";
 import type { PreparedRow } from "./prepared-row.js";
 
-/** The columns the tool appends to each input row of the result file, in order. */
+/** The columns the tool appends to each input row of the result file (order: RESULT_COLUMNS). */
 export interface ResultFields {
   request_id: string;
+  campaign: string;
   status: "issued" | "failed" | "pending";
   points_code: string;
   error_code: string;
@@ -12,18 +13,34 @@ export interface ResultFields {
   attempts: string;
   paypay_request_id: string;
   issued_at: string;
+  /** The values actually sent under request_id; for an issued row, the ones its code was issued for. */
+  sent_group_id: string;
+  sent_amount: string;
+  sent_gift_card_name: string;
+  sent_start_at: string;
+  sent_end_at: string;
+  /** Which PayPay: "SIMULATED (…)" for a simulator, so a simulated code never passes for a real one. */
+  target: string;
   response_data: string;
 }
 
 export const REQUEST_CHANGED = "REQUEST_CHANGED";
+export const REQUEST_CHANGED_ACCEPTED = "REQUEST_CHANGED_ACCEPTED";
+
+/** Who the row belongs to, the same for every row of a result file. */
+export interface ResultContext {
+  campaign: string;
+  target: string;
+}
 
 /**
  * A row's result from its checkpoint state and latest outcome. Pure. A row whose content changed
  * after it was sent is flagged, never silently shown as the new request's result.
  */
-export function resultFields(row: PreparedRow, state: RowState | undefined, outcome: OutcomeRecord | undefined): ResultFields {
+export function resultFields(row: PreparedRow, state: RowState | undefined, outcome: OutcomeRecord | undefined, context: ResultContext): ResultFields {
   const fields: ResultFields = {
     request_id: row.request.requestId,
+    campaign: context.campaign,
     status: "pending",
     points_code: "",
     error_code: "",
@@ -31,6 +48,8 @@ export function resultFields(row: PreparedRow, state: RowState | undefined, outc
     attempts: String(state?.attempts ?? 0),
     paypay_request_id: outcome?.paypayRequestId ?? "",
     issued_at: "",
+    ...sentValues(row, state, outcome),
+    target: context.target,
     response_data: "",
   };
   if (state === undefined) return fields;
@@ -48,12 +67,33 @@ export function resultFields(row: PreparedRow, state: RowState | undefined, outc
     fields.error_code = outcome.errorCode ?? "";
     fields.error_message = outcome.errorMessage ?? "";
   }
-  if (action === "conflict") {
+  if (action === "accepted") {
+    fields.error_code = REQUEST_CHANGED_ACCEPTED;
+    fields.error_message = "this row changed after its code was issued and the change was accepted (--accept-changed); the code is for the sent_* values";
+  } else if (action === "conflict") {
     fields.error_code = REQUEST_CHANGED;
-    fields.error_message = "this row changed after its code was issued; the code shown is for the original request and nothing new was sent";
+    fields.error_message = "this row changed after its code was issued; the code is for the sent_* values and nothing new was sent (restore the row, or accept the change with --accept-changed)";
   } else if (action === "changed") {
     fields.error_code = REQUEST_CHANGED;
     fields.error_message = "this row changed after it was sent and the first request's outcome is unknown; restore the row, or rerun with --retry-failed to send the new request";
   }
   return fields;
+}
+
+type SentColumns = Pick<ResultFields, "sent_group_id" | "sent_amount" | "sent_gift_card_name" | "sent_start_at" | "sent_end_at">;
+
+/**
+ * What was actually sent under the row's requestId: the outcome's record of the body, or, for a row
+ * sent with no outcome yet (or recorded by an older release), the row's body when it is still the
+ * one sent. Blank when nothing was sent, or when what was sent is no longer known.
+ */
+function sentValues(row: PreparedRow, state: RowState | undefined, outcome: OutcomeRecord | undefined): SentColumns {
+  const blank: SentColumns = { sent_group_id: "", sent_amount: "", sent_gift_card_name: "", sent_start_at: "", sent_end_at: "" };
+  if (state === undefined) return blank;
+  if (outcome?.name !== undefined && outcome.fp === state.fp) {
+    return { sent_group_id: outcome.groupId, sent_amount: String(outcome.value), sent_gift_card_name: outcome.name, sent_start_at: outcome.startAt ?? "", sent_end_at: outcome.endAt ?? "" };
+  }
+  if (state.fp !== row.fingerprint) return blank;
+  const { groupId, giftCardValue, giftCardName, startAt, endAt } = row.request;
+  return { sent_group_id: groupId, sent_amount: String(giftCardValue), sent_gift_card_name: giftCardName, sent_start_at: startAt, sent_end_at: endAt };
 }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import pRetry from "p-retry";
 import type { CreateOutcome, RetryableOutcome } from "../paypay/outcome.js";
 import type { CreatePointsCodeRequest } from "../paypay/types.js";
 import { backoffDelay, type BackoffPolicy } from "./backoff.js";
@@ -7,7 +8,10 @@ import { rateSampleOf } from "./rate-sample.js";
 
 /**
  * Sends one row until it gets an answer that settles it, or attempts run out, or the run stops.
- * Every attempt carries the same requestId; the client signs each one afresh.
+ * Every attempt carries the same requestId; the client signs each one afresh. p-retry counts the
+ * attempts and stops on abort; the delay between attempts is the pure backoff (full jitter, with
+ * the server's Retry-After as a floor), which p-retry's own timing cannot express, so p-retry's is
+ * set to zero and the wait happens in onFailedAttempt.
  */
 
 export interface Sender {
@@ -27,6 +31,16 @@ export interface SendResult {
   attempts: number;
 }
 
+/** A retryable answer, thrown so p-retry tries again. */
+class RetryableAnswer extends Error {
+  constructor(readonly outcome: RetryableOutcome) {
+    super(outcome.message);
+  }
+}
+
+/** The run stopped (signal, fatal answer, group out of budget) before this attempt was sent. */
+class Stopped extends Error {}
+
 export async function sendWithRetries(
   sender: Sender,
   request: CreatePointsCodeRequest,
@@ -35,23 +49,43 @@ export async function sendWithRetries(
   signal: AbortSignal,
   onRetryable: (outcome: RetryableOutcome, attempt: number, delayMs: number | undefined) => void,
 ): Promise<SendResult> {
-  let outcome: CreateOutcome | undefined;
-  for (let attempt = 1; attempt <= settings.maxAttempts; attempt++) {
-    const { gate } = settings;
-    for (let wait = gate?.acquire() ?? 0; wait > 0; wait = gate?.acquire() ?? 0) {
-      if (shouldStop() || !(await pause(wait, signal))) return { outcome, attempts: attempt - 1 };
-    }
-    if (shouldStop()) return { outcome, attempts: attempt - 1 };
+  let last: CreateOutcome | undefined;
+  let attempts = 0;
+  const attempt = async (): Promise<CreateOutcome> => {
+    if (!(await passGate(settings.gate, shouldStop, signal))) throw new Stopped();
+    attempts++;
     const started = performance.now();
-    outcome = await sender.createPointsCode(request);
-    gate?.onResult?.(rateSampleOf(outcome, performance.now() - started));
-    if (outcome.kind !== "retryable") return { outcome, attempts: attempt };
-    const last = attempt === settings.maxAttempts;
-    const delay = last ? undefined : backoffDelay(attempt, settings.random(), settings.backoff, outcome.retryAfterMs);
-    onRetryable(outcome, attempt, delay);
-    if (delay === undefined || shouldStop() || !(await pause(delay, signal))) return { outcome, attempts: attempt };
+    last = await sender.createPointsCode(request);
+    settings.gate?.onResult?.(rateSampleOf(last, performance.now() - started));
+    if (last.kind === "retryable") throw new RetryableAnswer(last);
+    return last;
+  };
+  try {
+    const outcome = await pRetry(attempt, {
+      retries: settings.maxAttempts - 1,
+      minTimeout: 0,
+      factor: 1,
+      onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+        if (!(error instanceof RetryableAnswer)) throw error;
+        const delay = retriesLeft === 0 ? undefined : backoffDelay(attemptNumber, settings.random(), settings.backoff, error.outcome.retryAfterMs);
+        onRetryable(error.outcome, attemptNumber, delay);
+        // Throwing ends the retries with this answer: out of attempts, or the run is stopping.
+        if (delay === undefined || shouldStop() || !(await pause(delay, signal))) throw error;
+      },
+    });
+    return { outcome, attempts };
+  } catch (error) {
+    if (error instanceof RetryableAnswer || error instanceof Stopped) return { outcome: last, attempts };
+    throw error;
   }
-  return { outcome, attempts: settings.maxAttempts };
+}
+
+/** Waits for the rate gate; false when the run was told to stop meanwhile. */
+async function passGate(gate: RequestGate | undefined, shouldStop: () => boolean, signal: AbortSignal): Promise<boolean> {
+  for (let wait = gate?.acquire() ?? 0; wait > 0; wait = gate?.acquire() ?? 0) {
+    if (shouldStop() || !(await pause(wait, signal))) return false;
+  }
+  return !shouldStop();
 }
 
 /** Waits `ms`; false when the run was told to stop meanwhile. */

@@ -6,7 +6,9 @@ import { writeFileAtomically } from "../fs/atomic-write.js";
 import { RESULT_COLUMNS } from "./columns.js";
 import { neutralizeFormula } from "../csv/excel-safe.js";
 import { readInputRows, type ResolvedInputSpec } from "./input-rows.js";
-import { resultFields, REQUEST_CHANGED } from "./result-row.js";
+import { resultFields, REQUEST_CHANGED, REQUEST_CHANGED_ACCEPTED, type ResultContext } from "./result-row.js";
+import { claimResult } from "./result-owner.js";
+import { targetLabel } from "../paypay/target.js";
 
 export interface ResultCounts extends RowCounts {
   /** JPY issued per group, from the checkpoint. */
@@ -26,13 +28,16 @@ const BATCH_ROWS = 512;
 export type ResultFormat = "plain" | "excel";
 
 /**
- * Regenerates the result file from the input and the checkpoint: one row per input row, in input
- * order, input columns untouched, then the result columns. Atomic (temp file + rename), mode 0600.
+ * Regenerates the result file from the run's input snapshot and the checkpoint: one row per input
+ * row, in input order, input columns untouched, then the result columns. Atomic (temp file +
+ * rename), mode 0600, and claimed for the checkpoint first (see result-owner.ts).
  */
 export async function writeResults(spec: ResolvedInputSpec, store: CheckpointStore, out: string, format: ResultFormat = "plain"): Promise<WrittenResults> {
   const excel = format === "excel";
   const hash = createHash("sha256");
-  const counts: ResultCounts = { rows: 0, issued: 0, failed: 0, pending: 0, changed: 0, issuedAmountByGroup: new Map(), failedByCode: new Map() };
+  const counts: ResultCounts = { rows: 0, issued: 0, failed: 0, pending: 0, changed: 0, accepted: 0, issuedAmountByGroup: new Map(), failedByCode: new Map() };
+  const context: ResultContext = { campaign: store.campaign, target: store.target ? targetLabel(store.target) : "" };
+  await claimResult(out, store.location, store.campaign);
   await writeFileAtomically(out, async (writeFile) => {
     const write = (text: string): Promise<void> => {
       hash.update(text, "utf8");
@@ -55,15 +60,18 @@ export async function writeResults(spec: ResolvedInputSpec, store: CheckpointSto
       if (item.kind === "invalid") {
         // Only reachable when the input changed under a running job; say so on the row.
         const problem = item.problems.map((p) => `${p.column}: ${p.rule}`).join("; ");
-        batch.push([...item.fields, "", "pending", "", "INVALID_ROW", problem, "0", "", "", ""]);
+        const fields = Object.fromEntries(RESULT_COLUMNS.map((c) => [c, ""])) as Record<(typeof RESULT_COLUMNS)[number], string>;
+        Object.assign(fields, { campaign: context.campaign, status: "pending", error_code: "INVALID_ROW", error_message: problem, attempts: "0", target: context.target });
+        batch.push([...item.fields, ...RESULT_COLUMNS.map((c) => fields[c])]);
         counts.pending++;
       } else {
         const { prepared } = item;
         const state = store.get(prepared.request.requestId);
         const outcome = state ? await store.readOutcome(state) : undefined;
-        const fields = resultFields(prepared, state, outcome);
+        const fields = resultFields(prepared, state, outcome, context);
         counts[fields.status]++;
         if (fields.error_code === REQUEST_CHANGED) counts.changed++;
+        if (fields.error_code === REQUEST_CHANGED_ACCEPTED) counts.accepted++;
         if (fields.status === "issued") {
           const group = outcome?.groupId ?? prepared.request.groupId;
           counts.issuedAmountByGroup.set(group, (counts.issuedAmountByGroup.get(group) ?? 0) + (outcome?.value ?? 0));

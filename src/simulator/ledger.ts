@@ -118,4 +118,12 @@ export class Ledger {
     assertBudget(budget);
     group.budget = budget;
   }
+
+  /** Another issuer spends from the group behind the tool's back (for reconciliation tests). */
+  spendOnTheSide(groupId: string, amount: number): void {
+    const group = this.groups.get(groupId);
+    if (group === undefined) throw new Error(`Unknown groupId ${groupId}`);
+    if (!Number.isSafeInteger(amount) || amount < 0 || amount > group.budget) throw new Error(`Cannot spend ${amount} of a budget of ${group.budget}`);
+    group.budget -= amount;
+  }
 }

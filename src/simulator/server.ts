@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { LosslessNumber } from "lossless-json";
-import { ADMIN_BUDGET_PATH, ADMIN_LEDGER_PATH, sendLedger, setBudgetFromRequest } from "./admin.js";
+import { ADMIN_BUDGET_PATH, ADMIN_LEDGER_PATH, ADMIN_SPEND_PATH, sendLedger, setBudgetFromRequest, spendFromRequest } from "./admin.js";
 import { CodeGenerator } from "./codes.js";
 import { resolveOptions, type ResolvedOptions } from "./config.js";
 import { FaultPlan } from "./faults.js";
@@ -98,6 +98,10 @@ class PointsCodeSimulator implements Simulator {
     this.store.setBudget(groupId, budget);
   }
 
+  spendOnTheSide(groupId: string, amount: number): void {
+    this.store.spendOnTheSide(groupId, amount);
+  }
+
   stats(): SimulatorStats {
     return this.recorder.snapshot();
   }
@@ -130,13 +134,14 @@ class PointsCodeSimulator implements Simulator {
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { path, query } = splitTarget(req.url);
     const method = req.method ?? "";
-    if ((path === ADMIN_LEDGER_PATH || path === ADMIN_BUDGET_PATH) && isLoopbackHost(req.socket.remoteAddress ?? "")) {
+    if ((path === ADMIN_LEDGER_PATH || path === ADMIN_BUDGET_PATH || path === ADMIN_SPEND_PATH) && isLoopbackHost(req.socket.remoteAddress ?? "")) {
       if (path === ADMIN_LEDGER_PATH) {
         if (method !== "GET") throw new ApiError("METHOD_NOT_ALLOWED", `${method} is not allowed on ${path}`, { Allow: "GET" });
         sendLedger(res, this.store, this.stats());
       } else {
         if (method !== "POST") throw new ApiError("METHOD_NOT_ALLOWED", `${method} is not allowed on ${path}`, { Allow: "POST" });
-        await setBudgetFromRequest(req, res, this.store);
+        if (path === ADMIN_SPEND_PATH) await spendFromRequest(req, res, this.store);
+        else await setBudgetFromRequest(req, res, this.store);
       }
       return;
     }

@@ -95,6 +95,8 @@ export interface Simulator {
   callsByRequestId(): Map<string, number>;
   budgets(): SimulatorGroup[];
   setBudget(groupId: string, budget: number): void;
+  /** Another issuer spends from a group behind the tool's back, so reconciliation has something to find. */
+  spendOnTheSide(groupId: string, amount: number): void;
   stats(): SimulatorStats;
   setFaults(faults: FaultRates): void;
   /** Sets, changes (keeping the tokens already earned) or, with undefined, removes the rate limit. */

@@ -7,7 +7,7 @@ import { stringify } from "csv-stringify/sync";
 import { BatchError } from "../../src/errors.js";
 import { indexHeader, parseColumnMap } from "../../src/job/columns.js";
 import { readInputRows, resolveInput, type ResolvedInputSpec } from "../../src/job/input-rows.js";
-import { preparePlan } from "../../src/job/prepare-plan.js";
+import { prepareRun } from "../../src/job/prepare-run.js";
 import { validateRow } from "../../src/job/validate-row.js";
 import { runCli, tempDir } from "../support/cli.js";
 import { startSimulator } from "../support/simulator.js";
@@ -224,7 +224,7 @@ describe("hostile input, property-based (fast-check, in-process)", () => {
         else firstSeen.set(record[0], row);
       });
       let budgetReads = 0;
-      const outcome = await preparePlan(input, undefined, false, async () => {
+      const outcome = await prepareRun(input, undefined, { retryFailed: false, allowPartial: false, acceptChanged: false, spend: { capRequired: false } }, async () => {
         budgetReads++;
         return [];
       });
@@ -249,7 +249,7 @@ describe("hostile input, property-based (fast-check, in-process)", () => {
       let budgetReads = 0;
       try {
         const input = await resolveInput({ file, encoding: "auto", campaign: CAMPAIGN, columns: MAP, defaults: { amount: 500, giftCardName: "x", groupId: "29952775505428481", startAt: "2026-04-01", endAt: "2026-06-30" } });
-        const outcome = await preparePlan(input, undefined, false, async () => {
+        const outcome = await prepareRun(input, undefined, { retryFailed: false, allowPartial: false, acceptChanged: false, spend: { capRequired: false } }, async () => {
           budgetReads++;
           return [];
         });
@@ -277,7 +277,7 @@ describe("hostile input, property-based (fast-check, in-process)", () => {
       const file = join(dir, `h${n++}.csv`);
       await writeFile(file, stringify([header, ...rows.filter((r) => r.length > 0)]));
       const input = await resolveInput({ file, encoding: "auto", campaign: CAMPAIGN, columns: MAP, defaults: {} });
-      const outcome = await preparePlan(input, undefined, false, undefined);
+      const outcome = await prepareRun(input, undefined, { retryFailed: false, allowPartial: false, acceptChanged: false, spend: { capRequired: false } }, async () => []);
       for (const p of outcome.plan.problems) {
         assert.ok(p.column.trim().length > 0, `row ${p.row}: problem "${p.rule}" names no column (header ${JSON.stringify(header)}) ${replay(FILE)}`);
       }

@@ -8,6 +8,7 @@ import type { ResultRow } from "./csv.js";
 /** The columns the result file appends to the input columns, in order (the contract). */
 export const RESULT_COLUMNS = [
   "request_id",
+  "campaign",
   "status",
   "points_code",
   "error_code",
@@ -15,6 +16,12 @@ export const RESULT_COLUMNS = [
   "attempts",
   "paypay_request_id",
   "issued_at",
+  "sent_group_id",
+  "sent_amount",
+  "sent_gift_card_name",
+  "sent_start_at",
+  "sent_end_at",
+  "target",
   "response_data",
 ] as const;
 

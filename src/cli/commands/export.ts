@@ -5,8 +5,11 @@ import type { ResolvedInputSpec } from "../../job/input-rows.js";
 import { writeResults } from "../../job/write-results.js";
 import { parseColumnMap } from "../../job/columns.js";
 import { expectString } from "../expect.js";
+import { verifySnapshot } from "../../job/input-snapshot.js";
+import { refuseOtherOwner } from "../../job/result-owner.js";
+import { refuseOtherTargetFlags, withTargetOptions, type TargetFlags } from "../target-options.js";
 
-interface ExportFlags {
+interface ExportFlags extends TargetFlags {
   checkpoint: string;
   out: string;
   input?: string;
@@ -17,28 +20,35 @@ export const exportCommand: CommandModule<object, ExportFlags> = {
   command: "export <checkpoint>",
   describe: "Rewrite the result CSV from a checkpoint (same format as issue); sends nothing",
   builder: (yargs) =>
-    yargs
+    withTargetOptions(yargs)
       .positional("checkpoint", { type: "string", demandOption: true, describe: "Checkpoint file (see issue --state)" })
       .option("out", { type: "string", demandOption: true, describe: "Result CSV to write" })
-      .option("input", { type: "string", describe: "The input CSV, if it moved since the run [default: the path the run recorded]" })
+      .option("input", { type: "string", describe: "Read the rows from this CSV [default: the run's own copy of its input]" })
       .option("excel", { type: "boolean", describe: "UTF-8 with BOM, CRLF, formula-like cells neutralized" })
       .example("$0 export samples/out/recipients.results.checkpoint --out restored.csv", "Recreate a deleted result file")
       .example("$0 export run.checkpoint --input moved/recipients.csv --out results.csv --excel", "From a moved input, for Excel") as unknown as Argv<ExportFlags>,
   handler: async (argv) => {
     const store = await JournalStore.open(argv.checkpoint, "", { readOnly: true });
     try {
-      const run = store.lastRun();
+      await refuseOtherTargetFlags(argv.checkpoint, store.target, argv);
+      const run = store.lastPlan();
       if (!run) {
         throw new CheckpointError("CHECKPOINT_NO_RUN", `${argv.checkpoint}: no run has got past planning with this checkpoint yet, so there is nothing to export`);
       }
+      // The run's own copy of its input, unless the user names one (or the checkpoint predates copies).
+      const snapshot = argv.input === undefined && run.t === "plan" ? run.snapshot : undefined;
+      if (snapshot !== undefined && run.t === "plan") await verifySnapshot(snapshot, run.inputDigest);
       const input: ResolvedInputSpec = {
         file: argv.input ?? run.input,
+        snapshot,
         encoding: run.encoding,
         campaign: store.campaign,
         columns: parseColumnMap(Object.entries(run.columns).map(([k, v]) => `${k}=${v}`)),
         defaults: run.defaults,
       };
-      const { counts } = await writeResults(input, store, expectString("--out", argv.out), argv.excel ? "excel" : "plain");
+      const out = expectString("--out", argv.out);
+      await refuseOtherOwner(out, argv.checkpoint, store.campaign, run.out);
+      const { counts } = await writeResults(input, store, out, argv.excel ? "excel" : "plain");
       process.stdout.write(`wrote ${argv.out}: ${counts.rows} row(s) — ${counts.issued} issued, ${counts.failed} failed, ${counts.pending} pending\n`);
     } finally {
       await store.close();

@@ -11,6 +11,7 @@ import { runPlan } from "../plan-runner.js";
 import { createPacing } from "../pacing.js";
 import { createProgress, type Progress } from "../progress.js";
 import { formatSummary, summaryJson } from "../summary.js";
+import { confirmAtTerminal, isInteractive } from "../confirm.js";
 
 export function withIssueOptions<T>(yargs: Argv<T>) {
   return withConnectionOptions(yargs)
@@ -34,6 +35,9 @@ export function withIssueOptions<T>(yargs: Argv<T>) {
     .option("max-attempts", { type: "string", describe: "Attempts per row before it is left pending [default: 8]", group: "Sending:" })
     .option("allow-partial", { type: "boolean", describe: "When a group's budget is short, issue in input order until it runs out", group: "Sending:" })
     .option("retry-failed", { type: "boolean", describe: "Send rows that failed permanently (or changed) again", group: "Sending:" })
+    .option("accept-changed", { type: "boolean", describe: "Accept that issued rows changed since: keep their codes, report the change, exit 0", group: "Sending:" })
+    .option("max-total", { type: "string", describe: "Refuse a run that may charge more than this many yen (required for production without a terminal)", group: "Sending:" })
+    .option("yes", { type: "boolean", describe: "Do not ask before a production run on a terminal (--max-total still applies)", group: "Sending:" })
     .option("dry-run", { type: "boolean", describe: "Only plan: validate and compare with budgets, send nothing (same as `plan`)", group: "Sending:" });
 }
 
@@ -48,11 +52,11 @@ export const issueCommand: CommandModule<object, IssueFlags> = {
       .example("$0 issue recipients.csv --config campaign.json --rate auto --max-rate 50 --concurrency 16", "Adapt to PayPay's rate limit, never above 50 req/s") as unknown as Argv<IssueFlags>,
   handler: async (argv) => {
     const config = argv.config ? await loadConfigFile(String(argv.config)) : {};
-    const settings = resolveIssueSettings(argv, config);
+    const settings = resolveIssueSettings(argv, config, isInteractive());
     if (argv.dryRun === true) {
-      const { text, exitCode } = await runPlan(settings, process.env);
+      const { text, refusal } = await runPlan(settings, process.env);
       process.stdout.write(`${text}\n`);
-      process.exitCode = exitCode;
+      if (refusal) throw refusal;
       return;
     }
     const logger = createLogger(settings.logLevel, settings.logFile);
@@ -76,7 +80,9 @@ export const issueCommand: CommandModule<object, IssueFlags> = {
           { ...settings.job, gate: pacing.gate },
           {
             api: connection.client,
+            target: connection.target,
             logger,
+            confirm: settings.confirm ? (prepared) => confirmAtTerminal(prepared, connection.target) : undefined,
             signal: controller.signal,
             onPlanned: (plan) => (progress = createProgress(plan.actions.send, pacing.controller)),
           },
@@ -90,7 +96,7 @@ export const issueCommand: CommandModule<object, IssueFlags> = {
           input: settings.job.input.file,
           result: settings.job.out,
           checkpoint: settings.job.state,
-        }, pacing.controller);
+        }, connection.target, pacing.controller);
         if (settings.summaryJson) await writeFile(settings.summaryJson, `${JSON.stringify(summary, null, 2)}\n`, { mode: 0o600 });
         process.stdout.write(`${formatSummary(summary, report.fatalMessage)}\n`);
         process.exitCode = exitCode;

@@ -3,6 +3,7 @@ import { loadConfigFile } from "../config-file.js";
 import { resolveIssueSettings, type IssueFlags } from "../issue-settings.js";
 import { runPlan } from "../plan-runner.js";
 import { withIssueOptions } from "./issue.js";
+import { isInteractive } from "../confirm.js";
 
 export const planCommand: CommandModule<object, IssueFlags> = {
   command: "plan <csv>",
@@ -13,8 +14,9 @@ export const planCommand: CommandModule<object, IssueFlags> = {
       .example("PAYPAY_API_KEY=… PAYPAY_API_SECRET=… PAYPAY_MERCHANT_ID=… $0 plan recipients.csv --config campaign.json --env production", "Compare with production budgets") as unknown as Argv<IssueFlags>,
   handler: async (argv) => {
     const config = argv.config ? await loadConfigFile(String(argv.config)) : {};
-    const { text, exitCode } = await runPlan(resolveIssueSettings(argv, config), process.env);
+    const { text, refusal } = await runPlan(resolveIssueSettings(argv, config, isInteractive()), process.env);
     process.stdout.write(`${text}\n`);
-    process.exitCode = exitCode;
+    // What `issue` would stop on, with the same message and exit code (the entry point decides it).
+    if (refusal) throw refusal;
   },
 };

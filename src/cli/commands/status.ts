@@ -2,8 +2,10 @@ import type { Argv, CommandModule } from "yargs";
 import { readLockStatus, type LockStatus } from "../../checkpoint/lock-status.js";
 import { summarizeCheckpoint, type CheckpointSummary } from "../../checkpoint/summarize.js";
 import { yen } from "../../yen.js";
+import { describeTarget, isSimulated } from "../../paypay/target.js";
+import { refuseOtherTargetFlags, withTargetOptions, type TargetFlags } from "../target-options.js";
 
-interface StatusFlags {
+interface StatusFlags extends TargetFlags {
   checkpoint: string;
   json?: boolean;
 }
@@ -12,12 +14,13 @@ export const statusCommand: CommandModule<object, StatusFlags> = {
   command: "status <checkpoint>",
   describe: "Show what a checkpoint holds: counts by status, JPY issued, rows in doubt, the lock",
   builder: (yargs) =>
-    yargs
+    withTargetOptions(yargs)
       .positional("checkpoint", { type: "string", demandOption: true, describe: "Checkpoint file (see issue --state)" })
       .option("json", { type: "boolean", describe: "Print JSON" })
       .example("$0 status samples/out/recipients.results.checkpoint", "How far did the sample run get?") as unknown as Argv<StatusFlags>,
   handler: async (argv) => {
     const summary = await summarizeCheckpoint(argv.checkpoint);
+    await refuseOtherTargetFlags(argv.checkpoint, summary.target, argv);
     const lock = await readLockStatus(`${argv.checkpoint}.lock`);
     process.stdout.write(argv.json ? `${JSON.stringify(statusJson(summary, lock), null, 2)}\n` : `${formatStatus(argv.checkpoint, summary, lock)}\n`);
   },
@@ -26,6 +29,9 @@ export const statusCommand: CommandModule<object, StatusFlags> = {
 function statusJson(summary: CheckpointSummary, lock: LockStatus) {
   return {
     campaign: summary.campaign,
+    target: summary.target ?? null,
+    simulated: summary.target ? isSimulated(summary.target) : null,
+    lastPlan: summary.lastPlan?.t === "plan" ? { at: summary.lastPlan.at, inputDigest: summary.lastPlan.inputDigest, planDigest: summary.lastPlan.planDigest, send: summary.lastPlan.send, maxTotal: summary.lastPlan.maxTotal ?? null } : null,
     createdAt: summary.createdAt,
     rows: summary.rows,
     issued: summary.byStatus.issued,
@@ -44,6 +50,7 @@ function statusJson(summary: CheckpointSummary, lock: LockStatus) {
 function formatStatus(file: string, s: CheckpointSummary, lock: LockStatus): string {
   const lines = [
     `checkpoint ${file}: campaign ${s.campaign}, created ${s.createdAt}`,
+    `  target: ${s.target ? `${describeTarget(s.target)}${isSimulated(s.target) ? " (SIMULATED)" : ""}` : "not bound yet (written by an earlier release; the next run binds it)"}`,
     `  ${s.rows} row(s) recorded — ${s.byStatus.issued} issued, ${s.byStatus.failed} failed, ${s.byStatus.pending + s.byStatus.sent} pending`,
     `  in doubt (sent, outcome unknown; a rerun resolves them under the same requestId): ${s.inDoubt}`,
   ];

@@ -1,0 +1,81 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { open, readdir, rename, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { EncodingSniffer, type EncodingChoice, type InputEncoding } from "../csv/encoding.js";
+import { inputReadError } from "../csv/read-records.js";
+import { CheckpointError } from "../errors.js";
+import { fsyncDirectoryOf } from "../fs/fsync-directory.js";
+
+/**
+ * The immutable copy of the input a run plans from and sends from. The user's file is read once,
+ * while planning; the applier and the result writer read this copy, so a row added or edited after
+ * planning is never sent unchecked. The name carries the bytes' SHA-256, so the plan record that
+ * names it can never point at other bytes, whatever moment a crash picks.
+ */
+
+export interface InputSnapshot {
+  path: string;
+  digest: string;
+  encoding: InputEncoding;
+}
+
+export function snapshotPrefix(state: string): string {
+  return `${basename(state)}.input-`;
+}
+
+export async function takeSnapshot(file: string, choice: EncodingChoice, state: string): Promise<InputSnapshot> {
+  const temp = join(dirname(state), `.${basename(state)}.input.${process.pid}.tmp`);
+  const hash = createHash("sha256");
+  const sniffer = new EncodingSniffer(choice);
+  const handle = await open(temp, "w", 0o600);
+  let kept = false;
+  try {
+    try {
+      for await (const chunk of createReadStream(file)) {
+        hash.update(chunk as Buffer);
+        sniffer.feed(chunk as Buffer);
+        await handle.write(chunk as Buffer);
+      }
+    } catch (error) {
+      throw inputReadError(file, error);
+    }
+    await handle.sync();
+    await handle.close();
+    const digest = hash.digest("hex");
+    const path = join(dirname(state), `${snapshotPrefix(state)}${digest.slice(0, 16)}`);
+    await rename(temp, path);
+    kept = true;
+    await fsyncDirectoryOf(path);
+    return { path, digest, encoding: sniffer.finish() };
+  } finally {
+    if (!kept) {
+      await handle.close().catch(() => undefined);
+      await unlink(temp).catch(() => undefined);
+    }
+  }
+}
+
+/** Removes snapshots no plan names any more (and one a refused run left behind). */
+export async function removeSnapshotsExcept(state: string, keep: string | undefined): Promise<void> {
+  const prefix = snapshotPrefix(state);
+  const names = await readdir(dirname(state)).catch(() => [] as string[]);
+  for (const name of names) {
+    const path = join(dirname(state), name);
+    if (name.startsWith(prefix) && path !== keep) await unlink(path).catch(() => undefined);
+  }
+}
+
+/** Checks a snapshot still holds the bytes its plan recorded, before anything is sent or exported from it. */
+export async function verifySnapshot(path: string, digest: string): Promise<void> {
+  const hash = createHash("sha256");
+  try {
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new CheckpointError("SNAPSHOT_MISSING", `${path}: the run's copy of its input cannot be read (${code ?? (error as Error).message}); rerun the campaign with its input file`);
+  }
+  if (hash.digest("hex") !== digest) {
+    throw new CheckpointError("SNAPSHOT_CHANGED", `${path}: the run's copy of its input no longer matches its plan; rerun the campaign with its input file`);
+  }
+}

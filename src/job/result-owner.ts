@@ -1,0 +1,73 @@
+import { readFile } from "node:fs/promises";
+import { access } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { BatchError } from "../errors.js";
+import { writeFileAtomically } from "../fs/atomic-write.js";
+
+/**
+ * A result file belongs to one checkpoint. A marker beside it (`.<name>.owner`) names the
+ * checkpoint that writes it, so a run of another campaign (another --state, same default --out)
+ * cannot silently overwrite the codes of the first.
+ */
+
+interface Owner {
+  checkpoint: string;
+  campaign: string;
+}
+
+function markerOf(out: string): string {
+  return join(dirname(out), `.${basename(out)}.owner`);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function readOwner(out: string): Promise<Owner | undefined> {
+  const text = await readFile(markerOf(out), "utf8").catch(() => undefined);
+  if (text === undefined) return undefined;
+  try {
+    const owner = JSON.parse(text) as Partial<Owner>;
+    if (typeof owner.checkpoint === "string" && typeof owner.campaign === "string") return { checkpoint: owner.checkpoint, campaign: owner.campaign };
+  } catch {
+    // A marker torn by a crash names nobody; the checks below still apply.
+  }
+  return undefined;
+}
+
+/**
+ * Refuses when `out` holds another checkpoint's result. A result with no marker (from an older
+ * release) is ours when our checkpoint's last plan wrote it; otherwise it is refused, since it may
+ * hold codes nobody else keeps.
+ */
+export async function refuseOtherOwner(out: string, state: string, campaign: string, recordedOut: string | undefined): Promise<void> {
+  const checkpoint = resolve(state);
+  const owner = await readOwner(out);
+  if (owner) {
+    if (owner.checkpoint === checkpoint) return;
+    throw new BatchError(
+      "usage",
+      "RESULT_OWNED",
+      `${out} is the result of checkpoint ${owner.checkpoint} (campaign ${owner.campaign}), not of ${state} (campaign ${campaign}); ` +
+        "nothing was sent. Give this campaign its own result with --out, or continue that campaign with --state " +
+        owner.checkpoint,
+    );
+  }
+  if (!(await exists(out)) || recordedOut === resolve(out)) return;
+  throw new BatchError(
+    "usage",
+    "RESULT_EXISTS",
+    `${out} exists and no run of checkpoint ${state} wrote it; nothing was sent. It may hold another campaign's codes: choose another --out, or move it aside`,
+  );
+}
+
+/** Records that `state` owns `out`, before the result is first written there. */
+export async function claimResult(out: string, state: string, campaign: string): Promise<void> {
+  const owner = await readOwner(out);
+  if (owner?.checkpoint === resolve(state)) return;
+  const text = `${JSON.stringify({ checkpoint: resolve(state), campaign })}\n`;
+  await writeFileAtomically(markerOf(out), (write) => write(text));
+}
