@@ -190,7 +190,7 @@ function report(figures: Figures[], run: { exitCode: number; tap: string; wallMs
 
   out.push("## 4. Hostile input (`hostile-input.test.ts`)", "");
   out.push(
-    "Property-based tests (fast-check 4, seeded) run in-process: `validateRow` against independent oracles written from the README's rules (amount, name length in code points with emoji, ZWJ sequences and combining marks at the 40 boundary, controls, blank, int64 group ids, real dates, start ≤ end); whole generated CSV files (BOM, CRLF, quoted cells with commas, quotes and newlines, duplicates) through `readInputRows` and `preparePlan`, which must read every record back exactly, list exactly the bad and duplicate rows, and never read budgets (the first request) when any row is bad; arbitrary bytes, which must be refused or read but never crash. A corpus of malformed files goes through the real CLI: each must exit 2 with a message naming row, column and rule, no request at the simulator, no result file, no stack trace.",
+    "Property-based tests (fast-check 4, seeded) run in-process: `validateRow` against independent oracles written from the README's rules (amount, name length in code points with emoji, ZWJ sequences and combining marks at the 40 boundary, controls, blank, int64 group ids, real dates, start ≤ end); whole generated CSV files (BOM, CRLF, quoted cells with commas, quotes and newlines, duplicates) through `readInputRows` and `prepareRun`, which must read every record back exactly, list exactly the bad and duplicate rows, and never read budgets (the first request) when any row is bad; arbitrary bytes, which must be refused or read but never crash. A corpus of malformed files goes through the real CLI: each must exit 2 with a message naming row, column and rule, no request at the simulator, no result file, no stack trace.",
     "",
   );
   const props = one(figures, "hostile", "properties");
@@ -224,6 +224,13 @@ function report(figures: Figures[], run: { exitCode: number; tap: string; wallMs
     ),
     "",
   );
+
+  out.push("## 6. The plan is the contract (`contract.test.ts`)", "");
+  out.push(
+    "A run's plan is recorded before its first request, bound to one PayPay and taken from its own copy of the input. *switching-target*: a campaign issued against one simulator is run again against a second standing in for production; `issue`, `plan`, `status` and `export` must each refuse (exit 2) naming both targets, the second simulator must see no request at all and the result file must not change; the embedded simulator, whatever its port, is one target whose runs are marked simulated in the summary, its JSON and every result row, and a rerun replays its recorded codes. *input-edited-while-planning*: while the budget read (the first request) is held by the simulator's latency, every amount of the input is edited and rows are appended; only the planned rows and bodies may reach the ledger. *plan-issue-agreement*: invalid rows, budgets unreadable, a budget short, more than `--max-total`, another target, another campaign, a result owned by another checkpoint and rows changed after issuing, each through `plan` and then `issue`: the same exit code and, for refusals, the same reason line. *legacy-checkpoint-resume*: a checkpoint written by the release before plans were recorded (`test/fixtures/legacy-v1`, four rows issued and four in doubt) is resumed: bound to its target with a one-time message, issued codes kept and never resent, the rows in doubt issued under their requestIds, and another target refused afterwards.",
+    "",
+  );
+  out.push(table(["proof", "figures", "violations"], proofRows(figures, "contract")), "");
 
   out.push("## The checker checks itself (`checker.test.ts`)", "");
   const checker = one(figures, "checker", "mutations");

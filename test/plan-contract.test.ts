@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import { appendFile, readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { runCli, startCli, collect, tempDir, writeText } from "./support/cli.js";
+import { campaignFlags, GROUP, readResult, recipientsCsv } from "./support/csv.js";
+import { assertLedgerMatchesResult, exists, issueArgs, waitFor } from "./support/job.js";
+import { startSimulator } from "./support/simulator.js";
+
+/**
+ * The plan is the contract: a run is bound to one PayPay, sends only what it planned from its own
+ * copy of the input, owns its result file, states the money it may move, and reconciles budgets.
+ */
+
+async function summaryOf(file: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+}
+
+describe("a result file belongs to one campaign", () => {
+  test("a second campaign with its own --state but the default --out is refused, naming the first checkpoint; the advice names --state and --out", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator();
+    const input = await writeText(dir, "in.csv", recipientsCsv(3));
+    const first = await runCli(issueArgs(input, sim, ...campaignFlags("spring")));
+    assert.equal(first.code, 0, first.stderr);
+    const out = join(dir, "in.results.csv");
+    const before = await readFile(out, "utf8");
+
+    const mismatch = await runCli(issueArgs(input, sim, ...campaignFlags("autumn")));
+    assert.equal(mismatch.code, 2);
+    assert.match(mismatch.stderr, /belongs to campaign "spring".*--state and --out/);
+
+    const second = await runCli(issueArgs(input, sim, ...campaignFlags("autumn"), "--state", join(dir, "autumn.checkpoint")));
+    assert.equal(second.code, 2, second.stderr);
+    assert.match(second.stderr, new RegExp(`is the result of checkpoint ${join(dir, "in.results.checkpoint")} \\(campaign spring\\)`));
+    assert.equal(await readFile(out, "utf8"), before);
+    assert.equal(sim.ledger().length, 3, "nothing was sent for the second campaign");
+    assert.equal(await exists(join(dir, "autumn.checkpoint")), false, "a refused run leaves no checkpoint");
+
+    const own = await runCli(issueArgs(input, sim, ...campaignFlags("autumn"), "--state", join(dir, "autumn.checkpoint"), "--out", join(dir, "autumn.csv")));
+    assert.equal(own.code, 0, own.stderr);
+    assert.equal(sim.ledger().length, 6);
+  });
+});
+
+describe("changed rows have an end", () => {
+  test("an issued row edited later shows the issued values and exits 3, until --accept-changed is recorded; later runs exit 0 and still report it", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator();
+    const input = await writeText(dir, "in.csv", recipientsCsv(3));
+    const out = join(dir, "out.csv");
+    assert.equal((await runCli(issueArgs(input, sim, ...campaignFlags(), "--out", out))).code, 0);
+    const code = (await readResult(out))[1]!.points_code;
+    await writeFile(input, recipientsCsv(3).replace("R-00002,102,", "R-00002,900,"));
+
+    const planned = await runCli(["plan", input, "--base-url", sim.baseUrl, ...campaignFlags(), "--out", out]);
+    assert.equal(planned.code, 3, planned.stderr);
+    assert.match(planned.stderr, /1 row\(s\) changed after they were sent.*--accept-changed/);
+    const changed = await runCli(issueArgs(input, sim, ...campaignFlags(), "--out", out));
+    assert.equal(changed.code, 3, changed.stderr);
+    let row = (await readResult(out))[1]!;
+    assert.equal(row.error_code, "REQUEST_CHANGED");
+    assert.equal(row.amount, "900", "the input column is the user's, untouched");
+    assert.equal(row.sent_amount, "102", "the value the code was issued for");
+    assert.equal(row.points_code, code);
+
+    const accepted = await runCli(issueArgs(input, sim, ...campaignFlags(), "--out", out, "--accept-changed"));
+    assert.equal(accepted.code, 0, accepted.stderr);
+    const later = await runCli(issueArgs(input, sim, ...campaignFlags(), "--out", out));
+    assert.equal(later.code, 0, later.stderr);
+    assert.match(later.stdout, /1 issued row\(s\) changed since and were accepted/);
+    row = (await readResult(out))[1]!;
+    assert.equal(row.error_code, "REQUEST_CHANGED_ACCEPTED");
+    assert.equal(row.status, "issued");
+    assert.equal(row.sent_amount, "102");
+    assert.equal(row.points_code, code);
+    assert.equal(sim.ledger().length, 3, "nothing was sent for the changed row");
+
+    // A further change is a conflict again.
+    await writeFile(input, recipientsCsv(3).replace("R-00002,102,", "R-00002,901,"));
+    assert.equal((await runCli(issueArgs(input, sim, ...campaignFlags(), "--out", out))).code, 3);
+  });
+});
+
+describe("the spend guard", () => {
+  test("--max-total refuses a plan whose charges exceed it (an amount column in sen), nothing sent", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator();
+    // Meant ¥500 each, written in sen: 50000 each, ¥500,000 for ten rows.
+    const input = await writeText(dir, "in.csv", recipientsCsv(10, { amount: () => 50_000 }));
+    const out = join(dir, "out.csv");
+    const refused = await runCli(issueArgs(input, sim, ...campaignFlags(), "--out", out, "--max-total", "5000"));
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /may charge ¥500,000 for 10 new row\(s\), more than --max-total ¥5,000.*yen \(not sen\)/);
+    assert.equal(sim.stats().createRequests, 0);
+    assert.equal(await exists(join(dir, "out.checkpoint")), false);
+    const plan = await runCli(["plan", input, "--base-url", sim.baseUrl, ...campaignFlags(), "--out", out, "--max-total", "5000"]);
+    assert.equal(plan.code, 2);
+    assert.equal(plan.stderr.split("\n")[0], refused.stderr.split("\n")[0], "plan gives the same reason");
+
+    const fits = await runCli(issueArgs(input, sim, ...campaignFlags(), "--out", out, "--max-total", "500000"));
+    assert.equal(fits.code, 0, fits.stderr);
+    assert.equal(sim.ledger().length, 10);
+  });
+
+  test("a production run with no terminal must state --max-total", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator();
+    const input = await writeText(dir, "in.csv", recipientsCsv(2));
+    const args = ["issue", input, "--env", "production", "--base-url", sim.baseUrl, ...campaignFlags(), "--out", join(dir, "out.csv")];
+    const refused = await runCli(args);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /must state the money it may move.*--max-total/);
+    assert.equal(sim.stats().createRequests, 0);
+    const capped = await runCli([...args, "--max-total", "1000"]);
+    assert.equal(capped.code, 0, capped.stderr);
+  });
+});
+
+describe("reconciliation", () => {
+  test("budgets are read before and after; money spent from the group on the side is a warning in the summary, its JSON and the logs", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator({ latencyMs: 150 });
+    const input = await writeText(dir, "in.csv", recipientsCsv(6));
+    const out = join(dir, "out.csv");
+    const summary = join(dir, "summary.json");
+    const child = startCli(issueArgs(input, sim, ...campaignFlags(), "--out", out, "--concurrency", "1", "--summary-json", summary));
+    const done = collect(child);
+    await waitFor(() => sim.stats().createRequests >= 1, 20_000, "the first create");
+    sim.spendOnTheSide(GROUP, 777);
+    const result = await done;
+    assert.equal(result.code, 0, result.stderr);
+    const charged = (await readResult(out)).reduce((sum, r) => sum + Number(r.sent_amount), 0);
+    const json = await summaryOf(summary);
+    const [group] = json.reconciliation as Array<Record<string, number | string | boolean>>;
+    assert.equal(group!.groupId, GROUP);
+    assert.equal(group!.charged, charged);
+    assert.equal(group!.moved, charged + 777);
+    assert.equal(group!.difference, 777);
+    assert.equal(group!.unexplained, true);
+    assert.equal((json.reconciliationWarnings as string[]).length, 1);
+    assert.match(result.stdout, /WARNING: the budget moved ¥777 more than this run charged/);
+    assert.match(result.stderr, /the budget moved/);
+  });
+
+  test("without another issuer the budget moves by exactly what the run charged", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator();
+    const input = await writeText(dir, "in.csv", recipientsCsv(5));
+    const summary = join(dir, "summary.json");
+    const result = await runCli(issueArgs(input, sim, ...campaignFlags(), "--out", join(dir, "out.csv"), "--summary-json", summary));
+    assert.equal(result.code, 0, result.stderr);
+    const [group] = (await summaryOf(summary)).reconciliation as Array<Record<string, number | boolean>>;
+    assert.equal(group!.difference, 0);
+    assert.equal(group!.unexplained, false);
+    assert.ok((group!.charged as number) > 0);
+  });
+});
+
+describe("a refused run leaves nothing behind", () => {
+  test("invalid rows: no checkpoint, no copy of the input", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator();
+    const input = await writeText(dir, "in.csv", "recipient_id,amount,email\nR-1,1e3,a@example.com\n");
+    const result = await runCli(issueArgs(input, sim, ...campaignFlags(), "--out", join(dir, "out.csv")));
+    assert.equal(result.code, 2);
+    const names = await readdir(dir);
+    assert.deepEqual(names.filter((n) => n.includes("checkpoint") && !n.endsWith(".lock")), []);
+  });
+});
