@@ -168,3 +168,42 @@ describe("a refused run leaves nothing behind", () => {
     assert.deepEqual(names.filter((n) => n.includes("checkpoint") && !n.endsWith(".lock")), []);
   });
 });
+
+describe("production on a terminal asks first", () => {
+  /** Runs the CLI on a real pseudo-terminal (util-linux `script`), typing `answer` at its prompt. */
+  async function onTerminal(args: string[], answer: string): Promise<{ code: number | null; screen: string }> {
+    const { spawn } = await import("node:child_process");
+    const { CLI, childEnv } = await import("./support/cli.js");
+    const command = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+    const child = spawn("script", ["-qfec", command, "/dev/null"], { env: childEnv(), stdio: ["pipe", "pipe", "pipe"] });
+    let screen = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      screen += chunk;
+      if (screen.includes("Type yes to issue") && !child.stdin.writableEnded) child.stdin.end(`${answer}\n`);
+    });
+    const code = await new Promise<number | null>((resolvePromise) => child.on("close", resolvePromise));
+    return { code, screen };
+  }
+
+  test("the total is shown and only 'yes' sends; --yes skips the question", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator();
+    const input = await writeText(dir, "in.csv", recipientsCsv(4));
+    const args = ["issue", input, "--env", "production", "--base-url", sim.baseUrl, ...campaignFlags(), "--out", join(dir, "out.csv"), "--log-level", "silent"];
+    const declined = await onTerminal(args, "no");
+    assert.equal(declined.code, 2, declined.screen);
+    assert.match(declined.screen, /It may charge ¥410 for 4 new row\(s\)/);
+    assert.match(declined.screen, /Not confirmed; nothing was sent/);
+    assert.equal(sim.stats().createRequests, 0);
+    assert.equal(await exists(join(dir, "out.checkpoint")), false);
+
+    const confirmed = await onTerminal(args, "yes");
+    assert.equal(confirmed.code, 0, confirmed.screen);
+    assert.equal(sim.ledger().length, 4);
+    await writeFile(input, recipientsCsv(5));
+    const skipped = await onTerminal([...args, "--yes"], "never typed");
+    assert.equal(skipped.code, 0, skipped.screen);
+    assert.doesNotMatch(skipped.screen, /Type yes/);
+    assert.equal(sim.ledger().length, 5);
+  });
+});

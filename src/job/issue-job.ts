@@ -6,7 +6,7 @@ import { removeStaleTemps } from "../fs/atomic-write.js";
 import { JournalStore } from "../checkpoint/journal-store.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { refuseOtherTarget } from "../checkpoint/target-binding.js";
-import { BatchError, UsageError } from "../errors.js";
+import { BatchError } from "../errors.js";
 import type { GroupBudget } from "../paypay/types.js";
 import { describeTarget, type Target } from "../paypay/target.js";
 import { completeRecord, finishedRunCounts, runFingerprint } from "./finished-run.js";
@@ -92,7 +92,7 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     const refusal = refusalOf(prepared, options);
     if (refusal) throw refusal;
     if (deps.confirm && prepared.plan.actions.send > 0 && !(await deps.confirm(prepared))) {
-      throw new UsageError("Not confirmed; nothing was sent", "NOT_CONFIRMED");
+      throw new BatchError("usage", "NOT_CONFIRMED", "Not confirmed; nothing was sent");
     }
 
     store ??= await JournalStore.open(options.state, input.campaign);

@@ -1,4 +1,4 @@
-import { UsageError } from "../errors.js";
+import { BatchError } from "../errors.js";
 import { yen } from "../yen.js";
 import { heldBackAmount, type Plan } from "./plan.js";
 
@@ -40,20 +40,22 @@ export function describeCharges(charges: Charges): string {
   return `${yen(charges.newAmount)} for ${charges.newRows} new row(s)${doubt}`;
 }
 
-export function spendRefusal(charges: Charges, guard: SpendGuard): UsageError | undefined {
+export function spendRefusal(charges: Charges, guard: SpendGuard): BatchError | undefined {
   const worst = charges.newAmount + charges.inDoubtAmount;
   if (guard.maxTotal !== undefined && worst > guard.maxTotal) {
-    return new UsageError(
+    return new BatchError(
+      "usage",
+      "OVER_MAX_TOTAL",
       `This run may charge ${describeCharges(charges)}, more than --max-total ${yen(guard.maxTotal)}; nothing was sent. ` +
         "Check the amount column is in yen (not sen) and the rows are the ones meant, or raise --max-total",
-      "OVER_MAX_TOTAL",
     );
   }
   if (guard.maxTotal === undefined && guard.capRequired && worst > 0) {
-    return new UsageError(
+    return new BatchError(
+      "usage",
+      "MAX_TOTAL_REQUIRED",
       `A production run with no terminal to confirm it must state the money it may move: this one would charge ${describeCharges(charges)}. ` +
         "Pass --max-total <yen> (or the config key maxTotal); nothing was sent",
-      "MAX_TOTAL_REQUIRED",
     );
   }
   return undefined;
