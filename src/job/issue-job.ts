@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { Logger } from "pino";
@@ -161,8 +162,9 @@ async function acceptChanges(store: CheckpointStore, prepared: PreparedRun, logg
   }
 }
 
+/** Commits to the ordered requestIds and bodies to send and to the cutoffs that hold rows back. */
 function planDigest(prepared: PreparedRun): string {
-  return `${prepared.plan.sendDigest}:${JSON.stringify(prepared.cutoffs)}`;
+  return createHash("sha256").update(prepared.plan.sendDigest).update(JSON.stringify(prepared.cutoffs)).digest("hex");
 }
 
 async function reconcileBudgets(prepared: PreparedRun, applied: Applied, deps: IssueJobDeps): Promise<Pick<IssueReport, "reconciliation" | "reconciliationError">> {
