@@ -24,8 +24,14 @@ export function snapshotPrefix(state: string): string {
   return `${basename(state)}.input-`;
 }
 
+/** The name whose `.<name>.<pid>.tmp` temporaries a copy in progress uses, for removeStaleTemps. */
+export function snapshotTempBase(state: string): string {
+  return `${state}.input`;
+}
+
 export async function takeSnapshot(file: string, choice: EncodingChoice, state: string): Promise<InputSnapshot> {
-  const temp = join(dirname(state), `.${basename(state)}.input.${process.pid}.tmp`);
+  const base = snapshotTempBase(state);
+  const temp = join(dirname(base), `.${basename(base)}.${process.pid}.tmp`);
   const hash = createHash("sha256");
   const sniffer = new EncodingSniffer(choice);
   const handle = await open(temp, "w", 0o600);
@@ -73,9 +79,9 @@ export async function verifySnapshot(path: string, digest: string): Promise<void
     for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new CheckpointError("SNAPSHOT_MISSING", `${path}: the run's copy of its input cannot be read (${code ?? (error as Error).message}); rerun the campaign with its input file`);
+    throw new CheckpointError("SNAPSHOT_MISSING", `${path}: the run's copy of its input cannot be read (${code ?? (error as Error).message}); pass --input <the campaign's CSV>`);
   }
   if (hash.digest("hex") !== digest) {
-    throw new CheckpointError("SNAPSHOT_CHANGED", `${path}: the run's copy of its input no longer matches its plan; rerun the campaign with its input file`);
+    throw new CheckpointError("SNAPSHOT_CHANGED", `${path}: the run's copy of its input no longer matches its plan; pass --input <the campaign's CSV>`);
   }
 }

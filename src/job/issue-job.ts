@@ -13,7 +13,7 @@ import { describeTarget, type Target } from "../paypay/target.js";
 import { completeRecord, finishedRunCounts, runFingerprint } from "./finished-run.js";
 import { applyPlan, type Applied, type ApplySettings, type IssueEvents } from "./apply-plan.js";
 import type { InputSpec, ResolvedInputSpec } from "./input-rows.js";
-import { removeSnapshotsExcept, takeSnapshot } from "./input-snapshot.js";
+import { removeSnapshotsExcept, snapshotTempBase, takeSnapshot } from "./input-snapshot.js";
 import type { Plan } from "./plan.js";
 import { prepareRun, refusalOf, type PlanSettings, type PreparedRun } from "./prepare-run.js";
 import { readBudgets } from "./read-budgets.js";
@@ -71,6 +71,7 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
   await mkdir(dirname(options.state), { recursive: true });
   const lock = await acquireLock(`${options.state}.lock`);
   await removeStaleTemps(options.out, processIsAlive);
+  await removeStaleTemps(snapshotTempBase(options.state), processIsAlive);
   let store: CheckpointStore | undefined;
   let planned: ResolvedInputSpec | undefined;
   let keepSnapshot: string | undefined;
@@ -172,7 +173,8 @@ async function reconcileBudgets(prepared: PreparedRun, applied: Applied, deps: I
   if (!prepared.budgets || applied.requests === 0 || applied.halt === "fatal-api") return { reconciliation: [] };
   try {
     const after = await readBudgets(deps.api, deps.random);
-    const reconciliation = reconcile(prepared.budgets, after, applied.chargesByGroup, prepared.plan.groups.keys());
+    const sending = [...prepared.plan.groups.values()].filter((g) => g.sendRows + g.inDoubtRows > 0).map((g) => g.groupId);
+    const reconciliation = reconcile(prepared.budgets, after, applied.chargesByGroup, sending);
     for (const r of reconciliation.filter((x) => x.unexplained)) {
       deps.logger.warn({ ...r }, `group ${r.groupId}: the budget moved ${r.moved} JPY but this run charged ${r.charged} JPY`);
     }
