@@ -32,6 +32,7 @@ export const CONFIG_KEYS = [
   "createPath",
   "budgetPath",
   "codeField",
+  "replay",
   "logLevel",
   "logFile",
   "summaryJson",

@@ -1,6 +1,7 @@
 import { basename, dirname, extname, join } from "node:path";
 import type { LevelWithSilent } from "pino";
 import { UsageError } from "../errors.js";
+import { REPLAY_BEHAVIOURS } from "../job/after-doubt.js";
 import { parseColumnMap } from "../job/columns.js";
 import type { IssueJobOptions } from "../job/issue-job.js";
 import { isIsoDate } from "../dates.js";
@@ -101,6 +102,7 @@ export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues): I
       allowPartial: expectBoolean("--allow-partial", pick("allowPartial") ?? ISSUE_DEFAULTS.allowPartial),
       retryFailed: expectBoolean("--retry-failed", pick("retryFailed") ?? ISSUE_DEFAULTS.retryFailed),
       format: expectBoolean("--excel", pick("excel") ?? false) ? "excel" : "plain",
+      replay: expectOneOf("--replay", pick("replay") ?? "original", REPLAY_BEHAVIOURS),
     },
     pacing: {
         rate: rate === undefined ? undefined : parseRate(rate),

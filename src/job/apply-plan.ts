@@ -5,6 +5,7 @@ import type { OutcomeRecord, RowState } from "../checkpoint/records.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import type { CreateOutcome } from "../paypay/outcome.js";
 import type { GroupBudget } from "../paypay/types.js";
+import { afterDoubt, type ReplayBehaviour } from "./after-doubt.js";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
 import { decideRow } from "./decide.js";
 import { costsBudget } from "./plan.js";
@@ -27,6 +28,8 @@ export interface ApplySettings {
   allowPartial: boolean;
   retryFailed: boolean;
   backoff?: BackoffPolicy;
+  /** What PayPay answers a repeated requestId, as `verify` found it [original]. */
+  replay?: ReplayBehaviour;
 }
 
 /** What a progress display hears about; every method is optional. */
@@ -130,7 +133,7 @@ export async function applyPlan(
     stats.lastAnswer = performance.now();
     if (attempts > 0) stats.sentRows++;
     if (outcome === undefined) return; // stopped before the first attempt: stays "sent", resent next run
-    const fields = outcomeFields(outcome);
+    const fields = afterDoubt(outcomeFields(outcome), { previous: state, attempts, replay: settings.replay ?? "original" });
     await store.recordOutcome({ rid: requestId, fp: row.fingerprint, attempts, groupId, value: giftCardValue, paypayRequestId: outcome.paypayRequestId, ...fields });
     events?.rowSettled?.(fields.status);
     if (outcome.kind === "rejected" && !outcome.groupExhausted) {

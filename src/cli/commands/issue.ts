@@ -34,6 +34,7 @@ export function withIssueOptions<T>(yargs: Argv<T>) {
     .option("max-attempts", { type: "string", describe: "Attempts per row before it is left pending [default: 8]", group: "Sending:" })
     .option("allow-partial", { type: "boolean", describe: "When a group's budget is short, issue in input order until it runs out", group: "Sending:" })
     .option("retry-failed", { type: "boolean", describe: "Send rows that failed permanently (or changed) again", group: "Sending:" })
+    .option("replay", { type: "string", describe: "What PayPay answers a repeated requestId, as `verify` found: original or refused (then a refusal after an unknown outcome keeps the row in doubt) [default: original]", group: "Sending:" })
     .option("dry-run", { type: "boolean", describe: "Only plan: validate and compare with budgets, send nothing (same as `plan`)", group: "Sending:" });
 }
 
