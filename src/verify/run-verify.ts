@@ -83,8 +83,9 @@ export async function runVerify(api: VerifyApi, options: VerifyOptions): Promise
   });
 
   const budget = await readBudgetAnswer(api, options);
-  findings.push(clockFinding(budget, options.now()));
-  const budgetStep = budgetFindings(budget, options.budgetPath);
+  const clock = clockFinding(budget, options.now());
+  findings.push(clock);
+  const budgetStep = budgetFindings(budget, options.budgetPath, clock.verdict === "differed");
   findings.push(...budgetStep.findings);
   if (budgetStep.stopped !== undefined || budgetStep.groups === undefined) return report({ stopped: budgetStep.stopped });
   observed.budgetPath = options.budgetPath;
@@ -172,9 +173,10 @@ export function clockFinding(answer: Answer, localNowMs: number): Finding {
   return finding("clock", "held", `${Math.abs(skew)} s off PayPay's Date header`, { paypayRequestIds: ids });
 }
 
+const CLOCK_FIRST = "set the clock first: PayPay answers UNAUTHORIZED to a signature from a clock this far off; then run verify again";
 const CREDENTIALS_FIX = "check PAYPAY_API_KEY, PAYPAY_API_SECRET and PAYPAY_MERCHANT_ID, and that they belong to this environment (sandbox keys fail in production)";
 
-export function budgetFindings(answer: Answer, budgetPath: string): { findings: Finding[]; groups?: GroupBudget[]; stopped?: string } {
+export function budgetFindings(answer: Answer, budgetPath: string, clockOff = false): { findings: Finding[]; groups?: GroupBudget[]; stopped?: string } {
   const ids = requestIdsOf(answer);
   const seen = `GET ${budgetPath}: ${describeAnswer(answer)}`;
   if (answer.kind === "unreachable") {
@@ -192,8 +194,8 @@ export function budgetFindings(answer: Answer, budgetPath: string): { findings: 
   }
   if (answer.kind === "error" && dispositionOf(answer.status, answer.code) === "fatal") {
     return {
-      findings: [finding("credentials", "differed", seen, { fix: CREDENTIALS_FIX, paypayRequestIds: ids }), notChecked("budget-path", seen), notChecked("budget-shape", seen)],
-      stopped: `PayPay refused the credentials (${answer.code}): nothing more can be checked`,
+      findings: [finding("credentials", "differed", seen, { fix: clockOff && answer.status === 401 ? CLOCK_FIRST : CREDENTIALS_FIX, paypayRequestIds: ids }), notChecked("budget-path", seen), notChecked("budget-shape", seen)],
+      stopped: `PayPay refused the credentials (${answer.code})${clockOff && answer.status === 401 ? ", likely for the clock" : ""}: nothing more can be checked`,
     };
   }
   if (answer.kind !== "success") {
