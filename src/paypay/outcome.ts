@@ -134,7 +134,7 @@ export function classifyCreateResult(result: TransportResult, codeField: string,
     case "retryable":
       return { ...base, kind: "retryable", errorCode: envelope.code, message, retryAfterMs };
     case "fatal":
-      return { ...base, kind: "fatal", errorCode: envelope.code, message };
+      return { ...base, kind: "fatal", errorCode: envelope.code, message: withClockNote(message, status, result.headers, now) };
     case "group-exhausted":
       return { ...base, kind: "rejected", errorCode: envelope.code, message, groupExhausted: true };
     case "rejected":
