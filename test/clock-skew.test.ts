@@ -7,7 +7,8 @@ import { runCli, tempDir, writeText } from "./support/cli.js";
 import { campaignFlags, recipientsCsv } from "./support/csv.js";
 import { startSimulator } from "./support/simulator.js";
 
-const PHRASE = /this host's clock is 300 s off PayPay's/;
+// The Date header has a one-second resolution, and the answer takes a moment to arrive.
+const PHRASE = /this host's clock is (299|300|301) s off PayPay's/;
 
 describe("clock skew named on UNAUTHORIZED", () => {
   test("clockSkewSeconds reads the Date header; the note appears only beyond 60 s", () => {

@@ -137,7 +137,7 @@ describe("verify against the simulator", () => {
     assert.equal(run.code, 4, run.stdout);
     assert.equal(verdicts.clock, "differed");
     assert.equal(verdicts.credentials, "differed");
-    assert.match(report.findings[0]!.seen, /this host's clock is 300 s off PayPay's/);
+    assert.match(report.findings[0]!.seen, /this host's clock is (299|300|301) s off PayPay's/, "the Date header has a one-second resolution");
     assert.match(run.stdout, /set the clock first/);
     assert.match(report.stopped ?? "", /likely for the clock/);
   });
