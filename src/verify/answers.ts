@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { isLosslessNumber } from "lossless-json";
 import type { TransportResult } from "../paypay/http-transport.js";
-import { isInt64String, parseJsonExact, readInt64, readSafeInteger, readScalarText } from "../paypay/int64.js";
+import { isInt64String, readInt64, readSafeInteger, readScalarText } from "../paypay/int64.js";
 import { parseEnvelope, paypayRequestIdOf } from "../paypay/outcome.js";
 import type { GroupBudget } from "../paypay/types.js";
 
@@ -115,13 +115,4 @@ export function codeFieldCandidates(data: unknown): string[] {
 /** A code shown in the table: enough to recognise it, not enough to redeem it (the --json report has it whole). */
 export function maskCode(code: string): string {
   return code.length <= 4 ? "…" : `${code.slice(0, 4)}… (${code.length} characters)`;
-}
-
-/** Parses text as exact JSON; undefined when it is not JSON. */
-export function tryParse(text: string): unknown {
-  try {
-    return parseJsonExact(text);
-  } catch {
-    return undefined;
-  }
 }

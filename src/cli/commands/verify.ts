@@ -1,4 +1,4 @@
-import { writeFile } from "node:fs/promises";
+import { chmod, writeFile } from "node:fs/promises";
 import type { Argv, CommandModule } from "yargs";
 import { UsageError } from "../../errors.js";
 import { isInt64String } from "../../paypay/int64.js";
@@ -79,7 +79,10 @@ export const verifyCommand: CommandModule<object, VerifyFlags> = {
         merchantId: (credentialsFromEnv(process.env) ?? LOCAL_CREDENTIALS).merchantId,
         now: Date.now,
       });
-      if (jsonFile !== undefined) await writeFile(jsonFile, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
+      if (jsonFile !== undefined) {
+        await writeFile(jsonFile, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
+        await chmod(jsonFile, 0o600); // an existing file keeps its mode through writeFile
+      }
       if (configFile !== undefined) await writeFile(configFile, configSnippet(report));
       process.stdout.write(formatVerifyReport(report));
       process.exitCode = exitCodeOfVerify(report);
