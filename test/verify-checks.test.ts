@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { LosslessNumber } from "lossless-json";
 import { codeFieldCandidates, maskCode, readAnswer, readBudgetShape, type Answer } from "../src/verify/answers.js";
-import { budgetFindings, changedBodyFinding, clockFinding, createFindings, replayFinding, type Created } from "../src/verify/run-verify.js";
+import { changedBodyFinding, createFindings, replayFinding, type Created } from "../src/verify/create-findings.js";
+import { budgetFindings, clockFinding } from "../src/verify/run-verify.js";
 
 /** The pure readings behind `verify`, for answers the simulator never gives. */
 
