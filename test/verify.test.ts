@@ -153,7 +153,7 @@ describe("verify against the simulator", () => {
       "0e6c1f0a-7a53-4a5e-8f0e-2b7c8f7e0a11",
     );
     assert.equal(run.code, 0, run.stdout);
-    assert.equal(report.testCode?.groupSource, "--group-id (or groupId in --config)");
+    assert.equal(report.testCode?.groupSource, "--group-id or groupId in --config");
     assert.equal(report.testCode?.requestId, "0e6c1f0a-7a53-4a5e-8f0e-2b7c8f7e0a11");
     assert.equal(sim.ledger()[0]!.groupId, other);
     assert.match(run.stdout, /into group 29952775505428999 \(--group-id/);

@@ -33,7 +33,7 @@ export interface TestCode {
   requestId: string;
   requestIdSource: "--request-id" | "derived from the merchant and today's JST date";
   groupId: string;
-  groupSource: "--group-id (or groupId in --config)" | "the first group of the budget read";
+  groupSource: "--group-id or groupId in --config" | "the first group of the budget read";
   giftCardValue: number;
   giftCardName: string;
   startAt: string;

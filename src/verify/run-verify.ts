@@ -87,7 +87,7 @@ export async function runVerify(api: VerifyApi, options: VerifyOptions): Promise
     requestId: options.requestId ?? verificationRequestId(options.merchantId, day),
     requestIdSource: options.requestId ? "--request-id" : "derived from the merchant and today's JST date",
     groupId,
-    groupSource: options.groupId ? "--group-id (or groupId in --config)" : "the first group of the budget read",
+    groupSource: options.groupId ? "--group-id or groupId in --config" : "the first group of the budget read",
     giftCardValue: TEST_CODE_VALUE,
     giftCardName: TEST_CODE_NAME,
     startAt: day,
