@@ -8,6 +8,7 @@ import { statusCommand } from "./cli/commands/status.js";
 import { issueCommand } from "./cli/commands/issue.js";
 import { planCommand } from "./cli/commands/plan.js";
 import { simulatorCommand } from "./cli/commands/simulator.js";
+import { verifyCommand } from "./cli/commands/verify.js";
 import { EXIT, exitCodeOfError } from "./cli/exit-codes.js";
 import { closest } from "./cli/expect.js";
 
@@ -36,8 +37,9 @@ async function main(argv: string[]): Promise<void> {
       .command(budgetCommand)
       .command(statusCommand)
       .command(exportCommand)
+      .command(verifyCommand)
       .command(simulatorCommand)
-      .demandCommand(1, "Name a command: issue, plan, budget, status, export or simulator")
+      .demandCommand(1, "Name a command: issue, plan, budget, status, export, verify or simulator")
       .strict()
       .recommendCommands()
       .epilogue("Exit codes: 0 all issued; 1 internal error; 2 refused (usage, validation, budget), nothing sent; 3 some rows failed; 4 rows pending, rerun to resume; 5 locked by another run.")

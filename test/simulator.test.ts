@@ -715,3 +715,65 @@ describe("simulator CLI command", () => {
     await assert.rejects(parseSimulatorArgs(["simulator", "--no-such-flag"]), /Unknown argument/);
   });
 });
+
+describe("contract variants (for verify)", () => {
+  test("codeField, replay refused and changed body original/reissued answer as configured", async () => {
+    await withSimulator({ contract: { codeField: "pointsCode", replay: "refused" } }, async (sim) => {
+      const first = await call(sim, createBody({ requestId: "variant-1" }));
+      assert.equal(first.status, 200, first.text);
+      assert.equal(json(first).data?.pointsCode, sim.ledger()[0]?.code);
+      assert.equal(json(first).data?.giftCardCode, undefined);
+      assertError(await call(sim, createBody({ requestId: "variant-1" })), "INVALID_REQUEST_PARAMS", "requestId already used");
+      assert.equal(sim.ledger().length, 1);
+      assert.equal(budgetOf(sim), DEFAULT_GROUP.budget - 500);
+    });
+    await withSimulator({ contract: { changedBody: "original" } }, async (sim) => {
+      const first = json(await call(sim, createBody({ requestId: "variant-1" }))).data?.giftCardCode;
+      const changed = await call(sim, createBody({ requestId: "variant-1", giftCardName: "other" }));
+      assert.equal(json(changed).data?.giftCardCode, first);
+      assert.equal(sim.ledger().length, 1);
+    });
+    await withSimulator({ contract: { changedBody: "reissued" } }, async (sim) => {
+      const first = json(await call(sim, createBody({ requestId: "variant-1" }))).data?.giftCardCode;
+      const changed = await call(sim, createBody({ requestId: "variant-1", giftCardName: "other" }));
+      assert.notEqual(json(changed).data?.giftCardCode, first);
+      assert.equal(sim.ledger().length, 2, "charged twice under one requestId");
+      assert.deepEqual(json(await call(sim, createBody({ requestId: "variant-1" }))).data?.giftCardCode, first, "the first body still replays");
+    });
+  });
+
+  test("clockOffsetSeconds moves the Date header and the signature check together", async () => {
+    await withSimulator({ clockOffsetSeconds: -300 }, async (sim) => {
+      const reply = await call(sim, undefined);
+      assertError(reply, "UNAUTHORIZED", "too far");
+      const serverDate = Date.parse(String(reply.headers.date));
+      assert.ok(Math.abs(serverDate - (Date.now() - 300_000)) < 5_000, `Date header ${reply.headers.date}`);
+    });
+  });
+
+  test("the simulator command's flags and config keys set the variants", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "sim-cli-"));
+    try {
+      const file = join(dir, "sim.json");
+      await writeFile(file, '{"codeField":"code","replay":"refused","changedBody":"reissued","clockOffsetSeconds":30}');
+      const fromFile = await loadSimulatorConfig(file);
+      assert.deepEqual(fromFile.contract, { codeField: "code", replay: "refused", changedBody: "reissued" });
+      assert.equal(fromFile.clockOffsetSeconds, 30);
+      await writeFile(file, '{"replay":"sometimes"}');
+      await assert.rejects(loadSimulatorConfig(file), /replay must be one of original, refused/);
+
+      const io = captureSimulatorIo();
+      const args = ["simulator", "--create-path", "/v2/codes", "--budget-path", "/v2/budget", "--code-field", "code", "--replay", "refused", "--changed-body", "original", "--clock-offset", "-300"];
+      const sim = await runSimulatorCommand(await parseSimulatorArgs(args), io);
+      try {
+        assert.ok(io.lines.includes("contract: create path /v2/codes, budget path /v2/budget, code field code, replay refused, changed body original, clock offset -300 s"), io.lines.join("\n"));
+        assertError(await call(sim, undefined, { path: "/v2/budget" }), "UNAUTHORIZED", "too far");
+      } finally {
+        await sim.close();
+      }
+      await assert.rejects(parseSimulatorArgs(["simulator", "--replay", "sometimes"]), /Invalid values/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -35,6 +35,7 @@ export const CONFIG_KEYS = [
   "createPath",
   "budgetPath",
   "codeField",
+  "replay",
   "logLevel",
   "logFile",
   "summaryJson",

@@ -1,5 +1,6 @@
 import { BatchError } from "../errors.js";
 import type { IssueReport } from "../job/issue-job.js";
+import type { VerifyReport } from "../verify/report.js";
 
 /** The exit codes, the one contract a scheduler reads. Decided here and nowhere else. */
 export const EXIT = {
@@ -41,5 +42,12 @@ export function exitCodeOfReport(report: IssueReport, signal: NodeJS.Signals | u
   if (report.halt === "interrupted" && signal) return signal === "SIGTERM" ? EXIT.sigterm : EXIT.sigint;
   if (report.counts.pending > 0) return EXIT.pending;
   if (report.counts.failed > 0 || report.counts.changed > 0) return EXIT.someFailed;
+  return EXIT.ok;
+}
+
+/** verify: 4 when it could not go on (unreachable, credentials refused, outcome unknown), 3 when an assumption differed. */
+export function exitCodeOfVerify(report: VerifyReport): number {
+  if (report.stopped !== undefined) return EXIT.pending;
+  if (report.findings.some((f) => f.verdict === "differed")) return EXIT.someFailed;
   return EXIT.ok;
 }

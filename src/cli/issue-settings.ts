@@ -1,6 +1,7 @@
 import { basename, dirname, extname, join } from "node:path";
 import type { LevelWithSilent } from "pino";
 import { UsageError } from "../errors.js";
+import { REPLAY_BEHAVIOURS } from "../job/after-doubt.js";
 import { parseColumnMap } from "../job/columns.js";
 import type { IssueJobOptions } from "../job/issue-job.js";
 import { isIsoDate } from "../dates.js";
@@ -112,6 +113,7 @@ export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues, in
         capRequired: env === "production" && !interactive,
       },
       format: expectBoolean("--excel", pick("excel") ?? false) ? "excel" : "plain",
+      replay: expectOneOf("--replay", pick("replay") ?? "original", REPLAY_BEHAVIOURS),
     },
     pacing: {
         rate: rate === undefined ? undefined : parseRate(rate),

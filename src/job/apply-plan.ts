@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { OutcomeRecord, RowState } from "../checkpoint/records.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import type { CreateOutcome } from "../paypay/outcome.js";
+import { afterDoubt, type ReplayBehaviour } from "./after-doubt.js";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
 import { decideRow } from "./decide.js";
 import { costsBudget } from "./plan.js";
@@ -26,6 +27,8 @@ export interface ApplySettings {
   maxAttempts: number;
   retryFailed: boolean;
   backoff?: BackoffPolicy;
+  /** What PayPay answers a repeated requestId, as `verify` found it [original]. */
+  replay?: ReplayBehaviour;
 }
 
 /** What a progress display hears about; every method is optional. */
@@ -140,7 +143,7 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
     stats.lastAnswer = performance.now();
     if (attempts > 0) stats.sentRows++;
     if (outcome === undefined) return; // stopped before the first attempt: stays "sent", resent next run
-    const fields = outcomeFields(outcome);
+    const fields = afterDoubt(outcomeFields(outcome), { previous: state, attempts, replay: settings.replay ?? "original" });
     const { giftCardName: name, startAt, endAt } = row.request;
     await store.recordOutcome({ rid: requestId, fp: row.fingerprint, attempts, groupId, value: giftCardValue, name, startAt, endAt, paypayRequestId: outcome.paypayRequestId, ...fields });
     if (fields.status === "issued") countCharge(chargesByGroup, groupId, giftCardValue, state?.inDoubt === true && state.fp === row.fingerprint);

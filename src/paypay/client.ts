@@ -2,7 +2,7 @@ import { authorizationHeader, freshNonce, nowEpochSeconds } from "./auth.js";
 import type { Credentials } from "./credentials.js";
 import { HttpTransport, type TransportResult } from "./http-transport.js";
 import { isInt64String, readInt64, readSafeInteger } from "./int64.js";
-import { classifyCreateResult, parseEnvelope, paypayRequestIdOf, type CreateOutcome } from "./outcome.js";
+import { classifyCreateResult, parseEnvelope, paypayRequestIdOf, withClockNote, type CreateOutcome } from "./outcome.js";
 import type { CreatePointsCodeRequest, GroupBudget } from "./types.js";
 
 export interface PayPayClientOptions {
@@ -89,7 +89,7 @@ export class PayPayClient {
       const fatal = result.status === 401 || result.status === 403 || result.status === 404;
       const reference = paypayRequestId ? ` (X-REQUEST-ID ${paypayRequestId})` : "";
       throw new BudgetReadError(
-        `Reading group budgets failed: HTTP ${result.status} ${envelope.code}: ${envelope.message}${reference}`,
+        withClockNote(`Reading group budgets failed: HTTP ${result.status} ${envelope.code}: ${envelope.message}${reference}`, result.status, result.headers, this.options.now()),
         envelope.code,
         fatal,
         paypayRequestId,
@@ -102,7 +102,8 @@ export class PayPayClient {
     this.transport.close();
   }
 
-  private send(method: "GET" | "POST", path: string, timeoutMs: number, body?: Buffer): Promise<TransportResult> {
+  /** One signed request, answered raw: `verify` inspects what the typed calls above would hide. */
+  send(method: "GET" | "POST", path: string, timeoutMs: number, body?: Buffer): Promise<TransportResult> {
     const { baseUrl, credentials } = this.options;
     const fullPath = joinPath(baseUrl.pathname, path);
     const url = new URL(baseUrl.origin + fullPath);

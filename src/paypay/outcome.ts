@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from "node:http";
+import { clockSkewNote } from "./clock-skew.js";
 import { dispositionOf } from "./error-codes.js";
 import { parseJsonExact, readScalarText, stringifyJsonExact } from "./int64.js";
 import { parseRetryAfter } from "./retry-after.js";
@@ -133,10 +134,16 @@ export function classifyCreateResult(result: TransportResult, codeField: string,
     case "retryable":
       return { ...base, kind: "retryable", errorCode: envelope.code, message, retryAfterMs };
     case "fatal":
-      return { ...base, kind: "fatal", errorCode: envelope.code, message };
+      return { ...base, kind: "fatal", errorCode: envelope.code, message: withClockNote(message, status, result.headers, now) };
     case "group-exhausted":
       return { ...base, kind: "rejected", errorCode: envelope.code, message, groupExhausted: true };
     case "rejected":
       return { ...base, kind: "rejected", errorCode: envelope.code, message, groupExhausted: false };
   }
+}
+
+/** A 401 from a host whose clock is far off PayPay's says so: UNAUTHORIZED alone does not. */
+export function withClockNote(message: string, status: number, headers: IncomingHttpHeaders | undefined, now: number): string {
+  const note = status === 401 ? clockSkewNote(headers, now) : undefined;
+  return note === undefined ? message : `${message}; ${note}`;
 }

@@ -4,7 +4,16 @@ import { isInt64String, parseJsonExact, readInt64 } from "../paypay/int64.js";
 import { validateFaultRates } from "./faults.js";
 import { assertBudget } from "./ledger.js";
 import { resolveRateLimit, type ResolvedRateLimit } from "./token-bucket.js";
-import type { FaultRates, SimulatorCredentials, SimulatorGroup, SimulatorOptions, SimulatorRateLimit } from "./types.js";
+import {
+  CHANGED_BODY_ANSWERS,
+  REPLAY_ANSWERS,
+  type FaultRates,
+  type SimulatorContract,
+  type SimulatorCredentials,
+  type SimulatorGroup,
+  type SimulatorOptions,
+  type SimulatorRateLimit,
+} from "./types.js";
 
 export const LOCAL_CREDENTIALS: SimulatorCredentials = { apiKey: "local-api-key", apiSecret: "local-api-secret", merchantId: "local-merchant" };
 export const DEFAULT_GROUP: SimulatorGroup = { groupId: "29952775505428481", budget: 1_000_000, maxPeriodDays: 365, minAmount: 1 };
@@ -13,7 +22,12 @@ export const DEFAULT_BUDGET_PATH = "/v1/points_code/budget";
 export const DEFAULT_CLOCK_SKEW_SECONDS = 120;
 export const DEFAULT_SEED = 1;
 
-export type ResolvedOptions = Required<Omit<SimulatorOptions, "maxInFlight" | "rateLimit">> & {
+export const DEFAULT_CONTRACT: Required<SimulatorContract> = { codeField: "giftCardCode", replay: "original", changedBody: "refused" };
+/** The other fields of a success's data: the code cannot take one of their names. */
+const DATA_FIELDS = ["requestId", "groupId", "giftCardName", "giftCardValue", "startAt", "endAt"];
+
+export type ResolvedOptions = Required<Omit<SimulatorOptions, "maxInFlight" | "rateLimit" | "contract">> & {
+  contract: Required<SimulatorContract>;
   maxInFlight: number;
   rateLimit: ResolvedRateLimit | undefined;
 };
@@ -58,7 +72,9 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     maxInFlight: options.maxInFlight ?? Number.POSITIVE_INFINITY,
     rateLimit: options.rateLimit === undefined ? undefined : resolveRateLimit(options.rateLimit),
     clockSkewSeconds: options.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS,
-    now: options.now ?? Date.now,
+    clockOffsetSeconds: options.clockOffsetSeconds ?? 0,
+    contract: { ...DEFAULT_CONTRACT, ...stripUndefined(options.contract ?? {}) },
+    now: offsetClock(options.now ?? Date.now, options.clockOffsetSeconds ?? 0),
   };
   assertCredentials(resolved.credentials);
   resolved.groups.forEach(assertGroup);
@@ -75,12 +91,49 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     throw new Error(`maxInFlight must be a positive integer, got ${String(resolved.maxInFlight)}`);
   }
   assertNonNegative(resolved.clockSkewSeconds, "clockSkewSeconds");
+  if (!Number.isFinite(resolved.clockOffsetSeconds)) throw new Error(`clockOffsetSeconds must be a number, got ${String(resolved.clockOffsetSeconds)}`);
+  assertContract(resolved.contract);
   return resolved;
+}
+
+function assertContract(contract: Required<SimulatorContract>): void {
+  if (typeof contract.codeField !== "string" || !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(contract.codeField) || DATA_FIELDS.includes(contract.codeField)) {
+    throw new Error(`codeField must be a field name other than ${DATA_FIELDS.join(", ")}, got ${String(contract.codeField)}`);
+  }
+  if (!(REPLAY_ANSWERS as readonly string[]).includes(contract.replay)) throw new Error(`replay must be one of ${REPLAY_ANSWERS.join(", ")}, got ${String(contract.replay)}`);
+  if (!(CHANGED_BODY_ANSWERS as readonly string[]).includes(contract.changedBody)) {
+    throw new Error(`changedBody must be one of ${CHANGED_BODY_ANSWERS.join(", ")}, got ${String(contract.changedBody)}`);
+  }
+}
+
+/** A server whose clock is off by `seconds`: its signature check and its Date header both move. */
+function offsetClock(now: () => number, seconds: number): () => number {
+  return seconds === 0 ? now : () => now() + seconds * 1000;
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
 // ---- JSON config file -------------------------------------------------------------------------
 
-const CONFIG_KEYS = ["credentials", "groups", "createPath", "budgetPath", "latencyMs", "jitterMs", "faults", "seed", "maxInFlight", "rateLimit", "clockSkewSeconds"] as const;
+const CONFIG_KEYS = [
+  "credentials",
+  "groups",
+  "createPath",
+  "budgetPath",
+  "latencyMs",
+  "jitterMs",
+  "faults",
+  "seed",
+  "maxInFlight",
+  "rateLimit",
+  "clockSkewSeconds",
+  "clockOffsetSeconds",
+  "codeField",
+  "replay",
+  "changedBody",
+] as const;
 const RATE_LIMIT_KEYS = ["ratePerSecond", "burst", "retryAfterSeconds"] as const;
 
 function asObject(value: unknown, where: string): Record<string, unknown> {
@@ -169,6 +222,14 @@ function readConfig(value: unknown): SimulatorOptions {
   if (fields.maxInFlight !== undefined) options.maxInFlight = asNumber(fields.maxInFlight, "maxInFlight");
   if (fields.rateLimit !== undefined) options.rateLimit = readRateLimit(fields.rateLimit);
   if (fields.clockSkewSeconds !== undefined) options.clockSkewSeconds = asNumber(fields.clockSkewSeconds, "clockSkewSeconds");
+  if (fields.clockOffsetSeconds !== undefined) options.clockOffsetSeconds = asNumber(fields.clockOffsetSeconds, "clockOffsetSeconds");
+  if (fields.codeField !== undefined || fields.replay !== undefined || fields.changedBody !== undefined) {
+    options.contract = {
+      codeField: fields.codeField === undefined ? undefined : asString(fields.codeField, "codeField"),
+      replay: fields.replay === undefined ? undefined : (asString(fields.replay, "replay") as SimulatorContract["replay"]),
+      changedBody: fields.changedBody === undefined ? undefined : (asString(fields.changedBody, "changedBody") as SimulatorContract["changedBody"]),
+    };
+  }
   resolveOptions(options);
   return options;
 }

@@ -3,6 +3,7 @@ export type {
   FaultRates,
   LedgerEntry,
   Simulator,
+  SimulatorContract,
   SimulatorCredentials,
   SimulatorGroup,
   SimulatorOptions,
@@ -10,6 +11,7 @@ export type {
 } from "./types.js";
 export { DEFAULT_BUDGET_PATH, DEFAULT_CREATE_PATH, DEFAULT_GROUP, LOCAL_CREDENTIALS, loadSimulatorConfig } from "./config.js";
 export { FAULT_KINDS } from "./faults.js";
+export { CHANGED_BODY_ANSWERS, REPLAY_ANSWERS } from "./types.js";
 export { ADMIN_BUDGET_PATH, ADMIN_LEDGER_PATH } from "./admin.js";
 export { createSimulator } from "./server.js";
 export { isLoopbackHost } from "../loopback.js";

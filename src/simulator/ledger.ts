@@ -3,7 +3,7 @@ import type { CreatePointsCodeRequest } from "../paypay/types.js";
 import type { CodeGenerator } from "./codes.js";
 import { formatDayNumber } from "../dates.js";
 import { ApiError } from "./responses.js";
-import type { LedgerEntry, SimulatorGroup } from "./types.js";
+import type { LedgerEntry, SimulatorContract, SimulatorGroup } from "./types.js";
 import type { ValidCreateRequest } from "./validate-request.js";
 
 interface Committed {
@@ -35,14 +35,19 @@ export function assertBudget(budget: number): void {
 export class Ledger {
   private readonly groups = new Map<string, SimulatorGroup>();
   private readonly committed = new Map<string, Committed>();
+  /** Codes a "reissued" changed body charged on top of the first one under the same requestId. */
+  private readonly reissued: Committed[] = [];
   private readonly calls = new Map<string, number>();
+  private readonly contract: Required<SimulatorContract>;
 
   constructor(
     groups: readonly SimulatorGroup[],
     private readonly codes: CodeGenerator,
     private readonly now: () => number,
+    contract: SimulatorContract = {},
   ) {
     for (const group of groups) this.groups.set(group.groupId, { ...group });
+    this.contract = { codeField: "giftCardCode", replay: "original", changedBody: "refused", ...contract };
   }
 
   recordCall(requestId: string): void {
@@ -57,9 +62,12 @@ export class Ledger {
     const previous = this.committed.get(request.requestId);
     if (previous !== undefined) {
       if (!sameRequest(previous.request, request)) {
-        throw new ApiError("INVALID_REQUEST_PARAMS", "requestId already used with a different request");
+        if (this.contract.changedBody === "original") return { replayed: true, data: previous.data };
+        if (this.contract.changedBody === "refused") throw new ApiError("INVALID_REQUEST_PARAMS", "requestId already used with a different request");
+      } else {
+        if (this.contract.replay === "refused") throw new ApiError("INVALID_REQUEST_PARAMS", "requestId already used");
+        return { replayed: true, data: previous.data };
       }
-      return { replayed: true, data: previous.data };
     }
 
     const group = this.groups.get(request.groupId);
@@ -88,7 +96,7 @@ export class Ledger {
       createdAt: new Date(this.now()).toISOString(),
     };
     const data = {
-      giftCardCode: code,
+      [this.contract.codeField]: code,
       requestId: request.requestId,
       groupId: new LosslessNumber(request.groupId),
       giftCardName: request.giftCardName,
@@ -96,12 +104,13 @@ export class Ledger {
       startAt: request.startAt,
       endAt,
     };
-    this.committed.set(request.requestId, { entry, request, data });
+    if (previous === undefined) this.committed.set(request.requestId, { entry, request, data });
+    else this.reissued.push({ entry, request, data });
     return { replayed: false, data };
   }
 
   entries(): LedgerEntry[] {
-    return [...this.committed.values()].map(({ entry }) => ({ ...entry }));
+    return [...this.committed.values(), ...this.reissued].map(({ entry }) => ({ ...entry }));
   }
 
   callsByRequestId(): Map<string, number> {

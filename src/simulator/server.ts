@@ -39,7 +39,7 @@ class PointsCodeSimulator implements Simulator {
     const { seed } = this.config;
     this.faults = new FaultPlan(derivedRandom(seed, "faults"), this.config.faults);
     this.jitter = derivedRandom(seed, "jitter");
-    this.store = new Ledger(this.config.groups, new CodeGenerator(derivedRandom(seed, "codes")), this.config.now);
+    this.store = new Ledger(this.config.groups, new CodeGenerator(derivedRandom(seed, "codes")), this.config.now, this.config.contract);
     this.auth = new RequestAuthenticator(this.config.credentials, this.config.clockSkewSeconds, this.config.now);
     if (this.config.rateLimit !== undefined) this.bucket = new TokenBucket(this.config.rateLimit, this.config.now);
   }
@@ -120,6 +120,8 @@ class PointsCodeSimulator implements Simulator {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     assignRequestId(res);
+    // From the server's own clock, which clockOffsetSeconds may have moved: clients read skew from it.
+    res.setHeader("Date", new Date(this.config.now()).toUTCString());
     this.route(req, res).catch((error: unknown) => {
       const apiError = error instanceof ApiError ? error : new ApiError("SERVICE_ERROR", `Simulator failure: ${(error as Error)?.message ?? String(error)}`);
       this.reject(res, apiError);

@@ -57,9 +57,40 @@ export interface SimulatorOptions {
    */
   rateLimit?: SimulatorRateLimit;
   clockSkewSeconds?: number;
+  /**
+   * Seconds this server's clock runs ahead of the host's (negative: behind). It moves the Date
+   * header and the signature check together, as a host whose clock is off would see PayPay.
+   */
+  clockOffsetSeconds?: number;
+  /**
+   * How far the server departs from the contract's assumptions, so `verify` and `issue` can be
+   * tested against a PayPay that disagrees with them. The default is the contract.
+   */
+  contract?: SimulatorContract;
   /** Millisecond clock, injectable so tests can move the server's time. */
   now?: () => number;
 }
+
+/** What the contract marks **assumed**, each one switchable to another plausible answer. */
+export interface SimulatorContract {
+  /** The field of a success's data carrying the code [giftCardCode]. */
+  codeField?: string;
+  /**
+   * The same requestId with the same body again: "original" answers the original success (no
+   * second charge); "refused" answers 400 INVALID_REQUEST_PARAMS (still no second charge).
+   */
+  replay?: ReplayAnswer;
+  /**
+   * The same requestId with another body: "refused" answers 400 INVALID_REQUEST_PARAMS; "original"
+   * answers the original success as if the body matched; "reissued" issues (and charges) a new code.
+   */
+  changedBody?: ChangedBodyAnswer;
+}
+
+export const REPLAY_ANSWERS = ["original", "refused"] as const;
+export type ReplayAnswer = (typeof REPLAY_ANSWERS)[number];
+export const CHANGED_BODY_ANSWERS = ["refused", "original", "reissued"] as const;
+export type ChangedBodyAnswer = (typeof CHANGED_BODY_ANSWERS)[number];
 
 export interface LedgerEntry {
   requestId: string;
@@ -70,7 +101,7 @@ export interface LedgerEntry {
   startAt: string;
   /** As stored: a same-day request ends the next day. */
   endAt: string;
-  /** Always 1: a replayed request is never charged again. */
+  /** Always 1: a replayed request is never charged again (a "reissued" changed body is a second entry). */
   charges: number;
   createdAt: string;
 }

@@ -38,6 +38,7 @@ export function withIssueOptions<T>(yargs: Argv<T>) {
     .option("accept-changed", { type: "boolean", describe: "Accept that issued rows changed since: keep their codes, report the change, exit 0", group: "Sending:" })
     .option("max-total", { type: "string", describe: "Refuse a run that may charge more than this many yen (required for production without a terminal)", group: "Sending:" })
     .option("yes", { type: "boolean", describe: "Do not ask before a production run on a terminal (--max-total still applies)", group: "Sending:" })
+    .option("replay", { type: "string", describe: "What PayPay answers a repeated requestId, as `verify` found: original or refused (then a refusal after an unknown outcome keeps the row in doubt) [default: original]", group: "Sending:" })
     .option("dry-run", { type: "boolean", describe: "Only plan: validate and compare with budgets, send nothing (same as `plan`)", group: "Sending:" });
 }
 

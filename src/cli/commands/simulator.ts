@@ -1,13 +1,16 @@
 import type { Argv, CommandModule, Options } from "yargs";
 import { isInt64String } from "../../paypay/int64.js";
 import {
+  CHANGED_BODY_ANSWERS,
   createSimulator,
   DEFAULT_GROUP,
   isLoopbackHost,
   LOCAL_CREDENTIALS,
   loadSimulatorConfig,
+  REPLAY_ANSWERS,
   type FaultKind,
   type Simulator,
+  type SimulatorContract,
   type SimulatorCredentials,
   type SimulatorGroup,
   type SimulatorOptions,
@@ -127,6 +130,21 @@ function rateLimitFrom(args: SimulatorCommandArgs, base: SimulatorRateLimit | un
   return limit;
 }
 
+function choiceFlag<T extends string>(args: SimulatorCommandArgs, flag: string, choices: readonly T[]): T | undefined {
+  const text = flagText(args, flag);
+  if (text !== undefined && !(choices as readonly string[]).includes(text)) throw new Error(`Expected --${flag} to be one of ${choices.join(", ")}, got "${text}"`);
+  return text as T | undefined;
+}
+
+/** --code-field, --replay and --changed-body: where this simulator departs from the contract's assumptions. */
+function contractFrom(args: SimulatorCommandArgs, base: SimulatorContract | undefined): SimulatorContract | undefined {
+  const codeField = flagText(args, "code-field");
+  const replay = choiceFlag(args, "replay", REPLAY_ANSWERS);
+  const changedBody = choiceFlag(args, "changed-body", CHANGED_BODY_ANSWERS);
+  if (codeField === undefined && replay === undefined && changedBody === undefined) return base;
+  return { ...base, ...(codeField === undefined ? {} : { codeField }), ...(replay === undefined ? {} : { replay }), ...(changedBody === undefined ? {} : { changedBody }) };
+}
+
 /** Builds the options from --config, then flags, then the environment's credentials. */
 export async function simulatorOptionsFromArgs(
   args: SimulatorCommandArgs,
@@ -147,6 +165,14 @@ export async function simulatorOptionsFromArgs(
   if (maxInFlight !== undefined) options.maxInFlight = maxInFlight;
   const rateLimit = rateLimitFrom(args, options.rateLimit);
   if (rateLimit !== undefined) options.rateLimit = rateLimit;
+  const createPath = flagText(args, "create-path");
+  if (createPath !== undefined) options.createPath = createPath;
+  const budgetPath = flagText(args, "budget-path");
+  if (budgetPath !== undefined) options.budgetPath = budgetPath;
+  const clockOffsetSeconds = numberFlag(args, "clock-offset", "a number of seconds", Number.isFinite);
+  if (clockOffsetSeconds !== undefined) options.clockOffsetSeconds = clockOffsetSeconds;
+  const contract = contractFrom(args, options.contract);
+  if (contract !== undefined) options.contract = contract;
   for (const [flag, kind] of FAULT_FLAGS) {
     const rate = numberFlag(args, flag, "a number between 0 and 1", (n) => n >= 0 && n <= 1);
     if (rate !== undefined) options.faults = { ...options.faults, [kind]: rate };
@@ -189,6 +215,16 @@ export async function runSimulatorCommand(args: SimulatorCommandArgs, io: Simula
     const retryAfter = retryAfterSeconds === undefined ? "no Retry-After" : `Retry-After ${retryAfterSeconds} s`;
     io.out(`rate limit: ${ratePerSecond} requests/s, burst ${burst}, ${retryAfter}`);
   }
+  const contract = options.contract ?? {};
+  const departures = [
+    options.createPath === undefined ? undefined : `create path ${options.createPath}`,
+    options.budgetPath === undefined ? undefined : `budget path ${options.budgetPath}`,
+    contract.codeField === undefined ? undefined : `code field ${contract.codeField}`,
+    contract.replay === undefined ? undefined : `replay ${contract.replay}`,
+    contract.changedBody === undefined ? undefined : `changed body ${contract.changedBody}`,
+    options.clockOffsetSeconds ? `clock offset ${options.clockOffsetSeconds} s` : undefined,
+  ].filter((text) => text !== undefined);
+  if (departures.length > 0) io.out(`contract: ${departures.join(", ")}`);
   const faults = Object.entries(options.faults ?? {}).filter(([, rate]) => rate > 0);
   if (faults.length > 0) io.out(`faults: ${faults.map(([kind, rate]) => `${kind}=${rate}`).join(", ")}`);
   io.out("Stop with Ctrl+C.");
@@ -225,14 +261,21 @@ export const simulatorCommand: CommandModule<object, SimulatorCommandArgs> = {
       .option("max-in-flight", valued("Answer 429 RATE_LIMIT beyond this many concurrent creates"))
       .option("limit-rate", valued("Answer 429 RATE_LIMIT to creates beyond this many requests/s (token bucket)"))
       .option("limit-burst", valued("Requests the rate limit admits back to back [default: one second's worth]"))
-      .option("limit-retry-after", valued("Retry-After seconds sent with the rate limit's 429 [default: none]"));
+      .option("limit-retry-after", valued("Retry-After seconds sent with the rate limit's 429 [default: none]"))
+      .option("create-path", valued("Create Points Code path [default: /v1/points_code]"))
+      .option("budget-path", valued("Group budget path [default: /v1/points_code/budget]"))
+      .option("code-field", valued("Field of a success's data holding the code [default: giftCardCode]"))
+      .option("replay", valued("Same requestId and body again: original (the first answer) or refused (400) [default: original]", { choices: REPLAY_ANSWERS }))
+      .option("changed-body", valued("Same requestId, other body: refused (400), original (the first answer) or reissued (a second code, charged) [default: refused]", { choices: CHANGED_BODY_ANSWERS }))
+      .option("clock-offset", valued("Seconds the simulator's clock runs ahead of this host's (negative: behind) [default: 0]"));
     for (const [flag, , what] of FAULT_FLAGS) y = y.option(flag, valued(`Probability 0..1 of ${what}`));
     return y
       .example("$0 simulator", "Serve the default group on a free loopback port")
       .example("$0 simulator --port 8080 --group-id 29952775505428481 --budget 50000", "One group with a 50,000 JPY budget")
       .example("$0 simulator --fault-500-after 0.05 --fault-rate-limit 0.1 --seed 7", "Rehearse retries against reproducible faults")
       .example("$0 simulator --latency-ms 20 --limit-rate 50 --limit-retry-after 1", "A gateway that admits 50 creates/s")
-      .example("$0 simulator --config simulator.json", "Several groups, paths and faults from a file");
+      .example("$0 simulator --config simulator.json", "Several groups, paths and faults from a file")
+      .example("$0 simulator --code-field code --replay refused", "A PayPay that disagrees with the assumed contract, for `verify`");
   },
   handler: async (args) => {
     const simulator = await runSimulatorCommand(args);
