@@ -94,10 +94,9 @@ describe("one holder at a time", () => {
 describe("contests", () => {
   test(`500 rounds of ${CONTENDERS} contenders in one process, every other one on a dead run's leftover file: exactly one winner every round`, async () => {
     const file = await lockFileIn();
-    const dead = await deadPid();
     const tally = newTally(CONTENDERS);
     for (let round = 0; round < 500; round++) {
-      if (round % 2 === 1) await leaveDeadOwner(file, dead);
+      if (round % 2 === 1) await leaveDeadOwner(file);
       await inProcessRound(file, CONTENDERS, tally);
     }
     assert.deepEqual(tally.winnersPerRound, { "1": 500 });
@@ -133,10 +132,9 @@ describe("contests", () => {
     });
 
     test(`100 rounds, all ${CONTENDERS} told to try at once, every other one on a dead run's leftover file: exactly one winner every round`, async () => {
-      const dead = await deadPid();
       const tally = newTally(CONTENDERS);
       for (let round = 0; round < 100; round++) {
-        if (round % 2 === 1) await leaveDeadOwner(file, dead);
+        if (round % 2 === 1) await leaveDeadOwner(file);
         await processRound(workers, tally);
       }
       assert.deepEqual(tally.winnersPerRound, { "1": 100 });

@@ -46,9 +46,16 @@ function judgeRefusal(tally: RoundTally, error: unknown, holderPid: number | und
   if (!named && !error.message.includes("owner not yet written")) tally.unnamedHolders++;
 }
 
-/** What a SIGKILLed run leaves in the lock file: its own name. Rounds alternate between this and an emptied file. */
-export async function leaveDeadOwner(lockFile: string, deadPid: number): Promise<void> {
-  await writeFile(lockFile, JSON.stringify({ pid: deadPid, host: hostname(), startedAt: "2026-01-02T03:04:05.000Z" }), { mode: 0o600 });
+/**
+ * A pid no process can have (above Linux's PID_MAX_LIMIT, 2^22). A real dead pid will not do: on
+ * a busy machine pids wrap within minutes and come back, even as a thread id, which kill(pid, 0)
+ * also answers.
+ */
+export const NEVER_A_PID = 999_999_999;
+
+/** What a SIGKILLed run leaves in the lock file: its own name. */
+export async function leaveDeadOwner(lockFile: string): Promise<void> {
+  await writeFile(lockFile, JSON.stringify({ pid: NEVER_A_PID, host: hostname(), startedAt: "2026-01-02T03:04:05.000Z" }), { mode: 0o600 });
 }
 
 /** `contenders` calls of acquireLock in this process, each on its own open file description. */
@@ -150,8 +157,11 @@ export function startWorkers(lockFile: string, count: number): Promise<LockWorke
   return Promise.all(Array.from({ length: count }, () => LockWorker.start(lockFile)));
 }
 
-/** Every worker is told to try at once; winners hold until all have answered, then release. */
-export async function processRound(workers: readonly LockWorker[], tally: RoundTally): Promise<void> {
+/**
+ * Every worker is told to try at once; winners hold until all have answered, then release (or are
+ * SIGKILLed, as a crashed run would be). Returns the winners.
+ */
+export async function processRound(workers: readonly LockWorker[], tally: RoundTally, end: "release" | "kill" = "release"): Promise<LockWorker[]> {
   for (const worker of workers) worker.send("try");
   const answers = await Promise.all(workers.map((w) => w.next()));
   const winners = workers.filter((_, i) => answers[i] === "won");
@@ -159,8 +169,11 @@ export async function processRound(workers: readonly LockWorker[], tally: RoundT
     if (answer === "won") continue;
     const match = /^lost (\S+) (.*)$/.exec(answer);
     if (!match || match[1] !== "LOCKED") tally.otherErrors.push(`worker ${workers[i]!.pid}: ${answer}`);
-    else if (!(winners.length === 1 && match[2]!.includes(`pid ${winners[0]!.pid} on `)) && !match[2]!.includes("owner not yet written")) tally.unnamedHolders++;
+    else if (!(winners.length === 1 && match[2]!.includes(`pid ${winners[0]!.pid} on `)) && !match[2]!.includes("owner not yet written")) {
+      tally.unnamedHolders++;
+    }
   }
   count(tally, winners.length);
-  for (const winner of winners) await winner.release();
+  for (const winner of winners) await (end === "kill" ? winner.kill() : winner.release());
+  return winners;
 }
