@@ -63,7 +63,7 @@ export async function acquireLock(lockFile: string): Promise<HeldLock> {
 }
 
 /** Opens the lock file, turning a refusal (permissions, a directory in the way) into an actionable error. */
-export async function openLockFile(lockFile: string, flags: number): Promise<FileHandle> {
+async function openLockFile(lockFile: string, flags: number): Promise<FileHandle> {
   try {
     return await open(lockFile, flags, 0o600);
   } catch (error) {
@@ -104,7 +104,7 @@ export function processIsAlive(pid: number): boolean {
   }
 }
 
-export function parseOwner(text: string): LockOwner | undefined {
+function parseOwner(text: string): LockOwner | undefined {
   try {
     const value = JSON.parse(text) as Partial<LockOwner>;
     if (typeof value.pid === "number" && typeof value.host === "string" && typeof value.startedAt === "string") {
