@@ -92,6 +92,12 @@ const kinds = (value: unknown): string =>
   value && typeof value === "object" && Object.keys(value).length > 0
     ? Object.entries(value as Record<string, number>).map(([k, v]) => `${k} ${n(v)}`).join(", ")
     : "none";
+/** `{"1": 490, "0": 10}` as "1 winner: 490 rounds, 0 winners: 10 rounds". */
+const winnerCounts = (value: unknown): string =>
+  Object.entries((value ?? {}) as Record<string, number>)
+    .sort(([a], [b]) => Number(b) - Number(a))
+    .map(([winners, rounds]) => `${winners} winner${winners === "1" ? "" : "s"}: ${n(rounds)} round${rounds === 1 ? "" : "s"}`)
+    .join(", ");
 /** One row per proof of a part: its name, every figure it wrote (bookkeeping left out), its violations. */
 const proofRows = (figures: Figures[], part: string): string[][] =>
   by(figures, part).map((f) => {
@@ -139,7 +145,7 @@ function report(figures: Figures[], run: { exitCode: number; tap: string; wallMs
   // ---- what each part proves, with its figures ---------------------------------------------------
   out.push("## 1. Crash torture (`crash-torture.test.ts`)", "");
   out.push(
-    "The built CLI runs `issue` as a child process on 2,000 rows (pass-through cells with commas, quotes, newlines, CJK and emoji) against an in-process simulator with latency, and is SIGKILLed at seeded moments in every phase, then simply run again until a run exits 0. A kill's phase is what was observed at the moment of the kill: *validate* (lock taken, no request yet: checkpoint replay and input validation), *in-flight* (a create had just arrived at the simulator, which holds it for its latency), *checkpoint-flush* (the checkpoint had just grown: a group-commit batch written, its fdatasync under way), *result-writing* (the result's `.<name>.<pid>.tmp` existed). Afterwards: one requestId per recipient (the README's UUIDv5), exactly one ledger entry per recipient charged once, no requestId outside the file ever sent, the group's budget down by exactly the file's total, every code on its own recipient's row, every input row exactly once in input order with its cells untouched, and the checkpoint agreeing with the CSV row by row (status, code, data, attempts); files 0600, no lock left.",
+    "The built CLI runs `issue` as a child process on 2,000 rows (pass-through cells with commas, quotes, newlines, CJK and emoji) against an in-process simulator with latency, and is SIGKILLed at seeded moments in every phase, then simply run again until a run exits 0. A kill's phase is what was observed at the moment of the kill: *validate* (lock taken, no request yet: checkpoint replay and input validation), *in-flight* (a create had just arrived at the simulator, which holds it for its latency), *checkpoint-flush* (the checkpoint had just grown: a group-commit batch written, its fdatasync under way), *result-writing* (the result's `.<name>.<pid>.tmp` existed). Afterwards: one requestId per recipient (the README's UUIDv5), exactly one ledger entry per recipient charged once, no requestId outside the file ever sent, the group's budget down by exactly the file's total, every code on its own recipient's row, every input row exactly once in input order with its cells untouched, and the checkpoint agreeing with the CSV row by row (status, code, data, attempts); files 0600, the lock released.",
     "",
   );
   const crashAll = one(figures, "crash", "all");
@@ -231,6 +237,27 @@ function report(figures: Figures[], run: { exitCode: number; tap: string; wallMs
     "",
   );
   out.push(table(["proof", "figures", "violations"], proofRows(figures, "contract")), "");
+  out.push("## 7. The checkpoint lock (`lock-stress.test.ts`)", "");
+  out.push(
+    "One run per checkpoint rests on a kernel `flock` held on `<state>.lock` for the whole run (`src/checkpoint/lock.ts`). Contests of 8 contenders, all told to try at once, in one process (each on its own open file description) and in 8 separate processes running the built lock; each round starts from a seeded leftover: the file emptied by a release, naming a SIGKILLed run, or deleted while free. Exactly one contender may win each round, holding until every other has answered, and every refusal (exit 5) must name the winner or say its name is still being written. Hand-overs start the contenders while the holder releases: never two winners (a round in which every contender tried before the release has none; a lock file unlinked on release fails here). In some process rounds the winner is SIGKILLed instead of releasing: `status` must then say free, and the next round must still have its one winner, at once. Last, real `issue` runs started together race on one checkpoint against the simulator: each exits 0 or 5, exactly one sends, the runs' reported requests add up to what the simulator saw, and every exactly-once invariant of section 1 holds.",
+    "",
+  );
+  out.push(
+    table(
+      ["contest", "rounds", "contenders", "winners per round", "starting from", "holders SIGKILLed", "violations"],
+      by(figures, "lock")
+        .filter((f) => f.name !== "cli-race")
+        .map((f) => [f.name, n(f.rounds), n(f.contenders), winnerCounts(f.winnersPerRound), f.name === "hand-over" ? "a live holder" : kinds(f.startingFrom), n(f.killedHolders ?? 0), n(f.violations)]),
+    ),
+    "",
+  );
+  const race = one(figures, "lock", "cli-race");
+  if (race) {
+    out.push(
+      `**issue runs racing**: ${n(race.rounds)} round(s) of ${n(race.runsPerRound)} runs; exits ${kinds(race.exits)}; ${n(race.refusedNamingARun)} refusal(s) named another run of the same round; ${n(race.createRequests)} create request(s) in all; violations ${n(race.violations)}.`,
+      "",
+    );
+  }
 
   out.push("## The checker checks itself (`checker.test.ts`)", "");
   const checker = one(figures, "checker", "mutations");

@@ -1,11 +1,8 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFile, stat, truncate, writeFile } from "node:fs/promises";
-import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { acquireLock } from "../src/checkpoint/lock.js";
 import { JournalStore } from "../src/checkpoint/journal-store.js";
 import { encodeLine } from "../src/checkpoint/line-codec.js";
 import { BatchError } from "../src/errors.js";
@@ -162,48 +159,6 @@ describe("journal store", () => {
     assert.equal([...store.entries()].length, 0);
     await store.close();
     assert.equal((await stat(file)).size, size);
-  });
-});
-
-describe("lock", () => {
-  test("a live holder is refused with pid, host and start time; release frees it", async () => {
-    const dir = await tempDir();
-    const file = join(dir, "s.lock");
-    const held = await acquireLock(file);
-    await assert.rejects(acquireLock(file), (e: unknown) => {
-      assert.ok(e instanceof BatchError && e.kind === "locked");
-      assert.match(e.message, new RegExp(`pid ${process.pid} on ${hostname()}, started \\d{4}-`));
-      return true;
-    });
-    await held.release();
-    const again = await acquireLock(file);
-    await again.release();
-  });
-
-  test("a lock left by a dead process is taken over", async () => {
-    const dir = await tempDir();
-    const file = join(dir, "s.lock");
-    const child = spawn(process.execPath, ["-e", "0"]);
-    const deadPid = await new Promise<number>((resolve) => child.on("exit", () => resolve(child.pid!)));
-    await writeFile(file, JSON.stringify({ pid: deadPid, host: hostname(), startedAt: "2026-01-01T00:00:00.000Z" }));
-    const held = await acquireLock(file);
-    assert.equal(JSON.parse(await readFile(file, "utf8")).pid, process.pid);
-    await held.release();
-  });
-
-  test("a lock from another host is never taken over", async () => {
-    const dir = await tempDir();
-    const file = join(dir, "s.lock");
-    await writeFile(file, JSON.stringify({ pid: 1, host: "other-host", startedAt: "2026-01-01T00:00:00.000Z" }));
-    await assert.rejects(acquireLock(file, () => false), /pid 1 on other-host/);
-  });
-
-  test("many contenders for a stale lock: exactly one wins", async () => {
-    const dir = await tempDir();
-    const file = join(dir, "s.lock");
-    await writeFile(file, JSON.stringify({ pid: 999_999_999, host: hostname(), startedAt: "2026-01-01T00:00:00.000Z" }));
-    const results = await Promise.allSettled(Array.from({ length: 8 }, () => acquireLock(file, (pid) => pid === process.pid)));
-    assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
   });
 });
 

@@ -6,7 +6,8 @@ import { collect, runCli, startCli, tempDir, writeText } from "./support/cli.js"
 import { campaignFlags, readResult, recipientsCsv } from "./support/csv.js";
 import { startSimulator } from "./support/simulator.js";
 import { mulberry32 } from "../src/simulator/prng.js";
-import { assertLedgerMatchesResult, exists, issueArgs, sleep, waitFor } from "./support/job.js";
+import { readLockStatus } from "../src/checkpoint/lock-status.js";
+import { assertLedgerMatchesResult, issueArgs, sleep, waitFor } from "./support/job.js";
 
 /**
  * A run killed with SIGKILL (no handler, no flush, no lock release) and then rerun must still issue
@@ -54,7 +55,7 @@ async function runAndKill({ sim, args, state }: Setup, delayMs: number): Promise
   child.kill("SIGKILL");
   const result = await done;
   assert.equal(result.signal, "SIGKILL", `the run had already ended (exit ${result.code}) before the kill:\n${result.stderr}`);
-  assert.equal(await exists(`${state}.lock`), true, "SIGKILL leaves the lock behind");
+  assert.deepEqual(await readLockStatus(`${state}.lock`), { state: "free" }, "the kernel drops a SIGKILLed run's lock with it");
   return issuedAtKill;
 }
 
@@ -62,7 +63,7 @@ async function rerunToCompletion({ sim, args, out, state }: Setup): Promise<void
   const rerun = await runCli(args);
   assert.equal(rerun.code, 0, rerun.stderr);
   assert.match(rerun.stdout, new RegExp(`${ROWS} rows — ${ROWS} issued, 0 failed, 0 pending`));
-  assert.equal(await exists(`${state}.lock`), false, "the stale lock was taken over and released");
+  assert.deepEqual(await readLockStatus(`${state}.lock`), { state: "free" }, "the rerun released the lock");
 
   const rows = await readResult(out);
   assert.equal(rows.length, ROWS);

@@ -1,7 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
-import { hostname } from "node:os";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import { stringify } from "csv-stringify/sync";
@@ -12,7 +11,6 @@ import { campaignFlags, GROUP, readResult, recipientsCsv, type ResultRow } from 
 import { startSimulator } from "./support/simulator.js";
 import {
   assertLedgerMatchesResult,
-  deadPid,
   exists,
   fileMode,
   issueArgs,
@@ -542,46 +540,6 @@ describe("fatal auth", () => {
 // ---- 8. lock ------------------------------------------------------------------------------------
 
 describe("lock", () => {
-  test("a lock held by a live process → exit 5 naming its pid; nothing sent; the lock is left alone", async () => {
-    const dir = await tempDir();
-    const sim = await startSimulator();
-    const inputFile = await writeText(dir, "in.csv", recipientsCsv(3));
-    const state = join(dir, "run.checkpoint");
-    const lockText = JSON.stringify({ pid: process.pid, host: hostname(), startedAt: "2026-01-02T03:04:05.000Z" });
-    await writeFile(`${state}.lock`, lockText);
-
-    const result = await runCli(issueArgs(inputFile, sim, ...campaignFlags(), "--state", state));
-    assert.equal(result.code, 5, result.stderr);
-    assert.ok(result.stderr.includes(`pid ${process.pid} on ${hostname()}, started 2026-01-02T03:04:05.000Z`), result.stderr);
-    assert.equal(sim.stats().requests, 0);
-    assert.equal(await readFile(`${state}.lock`, "utf8"), lockText);
-  });
-
-  test("a lock naming a process on another host is refused too (exit 5)", async () => {
-    const dir = await tempDir();
-    const sim = await startSimulator();
-    const inputFile = await writeText(dir, "in.csv", recipientsCsv(3));
-    const state = join(dir, "run.checkpoint");
-    await writeFile(`${state}.lock`, JSON.stringify({ pid: await deadPid(), host: "other-host.invalid", startedAt: "2026-01-02T03:04:05.000Z" }));
-    const result = await runCli(issueArgs(inputFile, sim, ...campaignFlags(), "--state", state));
-    assert.equal(result.code, 5, result.stderr);
-    assert.match(result.stderr, /other-host\.invalid/);
-    assert.equal(sim.stats().requests, 0);
-  });
-
-  test("a lock left by a dead process is taken over: exit 0, and released after", async () => {
-    const dir = await tempDir();
-    const sim = await startSimulator();
-    const inputFile = await writeText(dir, "in.csv", recipientsCsv(3));
-    const state = join(dir, "run.checkpoint");
-    await writeFile(`${state}.lock`, JSON.stringify({ pid: await deadPid(), host: hostname(), startedAt: "2026-01-02T03:04:05.000Z" }));
-    const out = join(dir, "out.csv");
-    const result = await runCli(issueArgs(inputFile, sim, ...campaignFlags(), "--state", state, "--out", out));
-    assert.equal(result.code, 0, result.stderr);
-    assertLedgerMatchesResult(sim, await readResult(out), 3);
-    assert.equal(await exists(`${state}.lock`), false);
-  });
-
   test("two runs at once on one checkpoint: the second exits 5 while the first is alive", async () => {
     const dir = await tempDir();
     // The first run must outlive the second one's start-up even on a loaded machine: 60 rows at

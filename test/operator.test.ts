@@ -8,6 +8,7 @@ import { CLI, childEnv, runCli, tempDir, writeText } from "./support/cli.js";
 import { campaignFlags, GROUP, readResult, recipientsCsv } from "./support/csv.js";
 import { assertLedgerMatchesResult, fileMode, issueArgs } from "./support/job.js";
 import { startSimulator } from "./support/simulator.js";
+import { acquireLock } from "../src/checkpoint/lock.js";
 
 const FIXTURES = resolve(import.meta.dirname, "fixtures");
 
@@ -98,16 +99,14 @@ describe("status and export", () => {
     );
     assert.ok(json.firstActivity <= json.lastActivity);
 
-    // A live holder shows as such.
-    const holder = spawn(process.execPath, ["-e", "setTimeout(() => {}, 20000)"]);
+    // A run holding the lock shows as such: the kernel's flock decides, not the file's content.
+    const held = await acquireLock(`${state}.lock`);
     try {
-      await writeFile(`${state}.lock`, JSON.stringify({ pid: holder.pid, host: hostname(), startedAt: "2026-11-27T00:00:00.000Z" }));
       const text = await runCli(["status", state]);
-      assert.match(text.stdout, new RegExp(`lock: held by a live run: pid ${holder.pid} on `));
+      assert.match(text.stdout, new RegExp(`lock: held by a run in progress \\(pid ${process.pid} on ${hostname()}, started `));
       assert.match(text.stdout, /6 row\(s\) recorded — 5 issued, 1 failed, 0 pending/);
     } finally {
-      holder.kill();
-      await rm(`${state}.lock`, { force: true });
+      await held.release();
     }
   });
 

@@ -1,11 +1,17 @@
-import { link, open, readFile, rename, unlink } from "node:fs/promises";
+import { constants, type FileHandle, open } from "node:fs/promises";
 import { hostname } from "node:os";
-import { LockedError } from "../errors.js";
+import { dirname } from "node:path";
+import { flockSync } from "fs-ext";
+import { LockedError, UsageError } from "../errors.js";
+import { refuseUnlockableFilesystem } from "./lock-filesystem.js";
 
 /**
- * One live run per checkpoint. The lock is a file created with O_EXCL holding the owner's pid, host
- * and start time. A lock whose owner is a dead process on this host is taken over; one held by a
- * live process, or by another host (whose processes we cannot see), is refused with the holder named.
+ * One live run per checkpoint. A run holds an exclusive kernel `flock` on `<state>.lock`, taken
+ * without waiting on its own open file description and kept until the run ends; the kernel grants
+ * it to one open file description at a time and drops it when that description closes, however the
+ * process ends, so a lock is never stale and nothing is ever taken over. The file is never unlinked
+ * (a new file at the path would be a second, independent lock), and the owner written into it once
+ * the lock is held serves only to name the holder in messages.
  */
 
 export interface LockOwner {
@@ -14,67 +20,79 @@ export interface LockOwner {
   startedAt: string;
 }
 
-export type LockStatus =
-  | { state: "free" }
-  | { state: "held"; owner: LockOwner }
-  /** Left by a process that is gone: the next run takes it over. */
-  | { state: "stale"; owner?: LockOwner }
-  /** Held from another host, whose processes cannot be seen from here. */
-  | { state: "unknown"; owner: LockOwner };
-
-/** The one rule for a lock file's content: whose it is, and whether that owner may still be running. */
-export function judgeLock(text: string, isAlive: (pid: number) => boolean = processIsAlive): Exclude<LockStatus, { state: "free" }> {
-  const owner = parseOwner(text);
-  if (!owner) return { state: "stale" };
-  if (owner.host !== hostname()) return { state: "unknown", owner };
-  return isAlive(owner.pid) ? { state: "held", owner } : { state: "stale", owner };
-}
-
 export interface HeldLock {
   release(): Promise<void>;
 }
 
-export async function acquireLock(lockFile: string, isAlive: (pid: number) => boolean = processIsAlive): Promise<HeldLock> {
-  const me: LockOwner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
-  const content = JSON.stringify(me);
-  for (let round = 0; round < 5; round++) {
-    try {
-      const handle = await open(lockFile, "wx", 0o600);
-      await handle.writeFile(content);
-      await handle.sync();
-      await handle.close();
-      return { release: () => releaseIfOurs(lockFile, content) };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+/**
+ * How many times a refused attempt is retried when only shared locks were in the way. `status`
+ * probes with a shared lock for a few microseconds; a run starting at that instant must not be
+ * refused for it. Safety does not depend on this: every attempt is the kernel's exclusive lock.
+ */
+const READER_RETRIES = 100;
+
+export async function acquireLock(lockFile: string): Promise<HeldLock> {
+  await refuseUnlockableFilesystem(dirname(lockFile));
+  const handle = await openLockFile(lockFile, constants.O_RDWR | constants.O_CREAT);
+  try {
+    for (let attempt = 0; ; attempt++) {
+      if (tryFlock(handle, "exnb")) break;
+      // Refused: an exclusive holder (a run), or only a shared probe? A shared attempt tells them apart.
+      if (!tryFlock(handle, "shnb")) throw lockedBy(lockFile, await readOwner(handle));
+      flockSync(handle.fd, "un");
+      if (attempt === READER_RETRIES) throw new LockedError(`${lockFile}: readers kept the lock busy; try again`);
+      await new Promise((resolve) => setTimeout(resolve, 1));
     }
-    const holderText = await readFile(lockFile, "utf8").catch(() => undefined);
-    if (holderText === undefined) continue; // released meanwhile: try again
-    const holder = judgeLock(holderText, isAlive);
-    if (holder.state !== "stale") throw lockedBy(lockFile, holder.owner);
-    await takeOverStale(lockFile, holderText);
+    const me: LockOwner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
+    await handle.truncate(0);
+    await handle.write(JSON.stringify(me), 0, "utf8");
+  } catch (error) {
+    await handle.close(); // drops the flock too, if it was taken
+    throw error;
   }
-  throw new LockedError(`${lockFile}: could not acquire the lock after several attempts; another run keeps taking it`);
+  let released = false;
+  return {
+    async release() {
+      if (released) return;
+      released = true;
+      // Emptied while still held, so the file never names a run that is over; closing drops the lock.
+      await handle.truncate(0).catch(() => undefined);
+      await handle.close();
+    },
+  };
+}
+
+/** Opens the lock file, turning a refusal (permissions, a directory in the way) into an actionable error. */
+async function openLockFile(lockFile: string, flags: number): Promise<FileHandle> {
+  try {
+    return await open(lockFile, flags, 0o600);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "error";
+    throw new UsageError(`${lockFile}: cannot open the checkpoint's lock file (${code}). Check its permissions, or choose another --state`, "LOCK_OPEN");
+  }
+}
+
+/** One non-blocking flock attempt: true if taken, false if another open file description holds a conflicting lock. */
+export function tryFlock(handle: FileHandle, mode: "exnb" | "shnb"): boolean {
+  try {
+    flockSync(handle.fd, mode);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EAGAIN" || code === "EWOULDBLOCK") return false;
+    throw error;
+  }
 }
 
 /**
- * Moves the stale lock aside under a unique name, then checks that what was moved is the stale lock
- * we judged. If a live run replaced it in between, its lock is linked back before anyone can notice.
+ * The holder's name as it wrote it; undefined until it has. Until then the file may still name a
+ * killed run (the one thing a dead holder leaves), which is no holder: a process of this host that
+ * is gone is never reported.
  */
-async function takeOverStale(lockFile: string, staleText: string): Promise<void> {
-  const aside = `${lockFile}.stale-${process.pid}-${Date.now()}`;
-  try {
-    await rename(lockFile, aside);
-  } catch {
-    return; // someone else moved it: go round again
-  }
-  const moved = await readFile(aside, "utf8").catch(() => undefined);
-  if (moved !== staleText) await link(aside, lockFile).catch(() => undefined);
-  await unlink(aside).catch(() => undefined);
-}
-
-async function releaseIfOurs(lockFile: string, content: string): Promise<void> {
-  const current = await readFile(lockFile, "utf8").catch(() => undefined);
-  if (current === content) await unlink(lockFile).catch(() => undefined);
+export async function readOwner(handle: FileHandle): Promise<LockOwner | undefined> {
+  const { bytesRead, buffer } = await handle.read(Buffer.alloc(1024), 0, 1024, 0);
+  const owner = parseOwner(buffer.subarray(0, bytesRead).toString("utf8"));
+  return owner && (owner.host !== hostname() || processIsAlive(owner.pid)) ? owner : undefined;
 }
 
 export function processIsAlive(pid: number): boolean {
@@ -86,21 +104,25 @@ export function processIsAlive(pid: number): boolean {
   }
 }
 
-export function parseOwner(text: string): LockOwner | undefined {
+function parseOwner(text: string): LockOwner | undefined {
   try {
     const value = JSON.parse(text) as Partial<LockOwner>;
     if (typeof value.pid === "number" && typeof value.host === "string" && typeof value.startedAt === "string") {
       return { pid: value.pid, host: value.host, startedAt: value.startedAt };
     }
   } catch {
-    // An unreadable lock (torn by a crash while being written) is stale: its writer never finished.
+    // Empty or half-written: the holder took the lock a moment ago and is writing its name.
   }
   return undefined;
 }
 
-function lockedBy(lockFile: string, holder: LockOwner): LockedError {
+export function describeOwner(owner: LockOwner | undefined): string {
+  return owner ? `pid ${owner.pid} on ${owner.host}, started ${owner.startedAt}` : "owner not yet written";
+}
+
+function lockedBy(lockFile: string, owner: LockOwner | undefined): LockedError {
   return new LockedError(
-    `${lockFile}: another run holds this checkpoint (pid ${holder.pid} on ${holder.host}, started ${holder.startedAt}). ` +
-      "Wait for it to finish; if you are sure it is gone, delete the lock file",
+    `${lockFile}: another run holds this checkpoint (${describeOwner(owner)}). ` +
+      "Wait for it to finish: the lock is released when that process exits, however it exits, so there is nothing to delete",
   );
 }

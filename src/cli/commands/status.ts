@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from "yargs";
+import { describeOwner } from "../../checkpoint/lock.js";
 import { readLockStatus, type LockStatus } from "../../checkpoint/lock-status.js";
 import { summarizeCheckpoint, type CheckpointSummary } from "../../checkpoint/summarize.js";
 import { yen } from "../../yen.js";
@@ -63,14 +64,5 @@ function formatStatus(file: string, s: CheckpointSummary, lock: LockStatus): str
 }
 
 function describeLock(lock: LockStatus): string {
-  switch (lock.state) {
-    case "free":
-      return "free";
-    case "held":
-      return `held by a live run: pid ${lock.owner.pid} on ${lock.owner.host}, started ${lock.owner.startedAt}`;
-    case "stale":
-      return lock.owner ? `stale (pid ${lock.owner.pid} is gone); the next run takes it over` : "stale (unreadable); the next run takes it over";
-    case "unknown":
-      return `held from another host: pid ${lock.owner.pid} on ${lock.owner.host}, started ${lock.owner.startedAt}`;
-  }
+  return lock.state === "free" ? "free" : `held by a run in progress (${describeOwner(lock.owner)})`;
 }

@@ -8,7 +8,7 @@ import { PROOF_SEED } from "./seed.js";
  * variable is set, for scripts/proof-report.ts to tabulate; nothing is written otherwise.
  */
 export interface Figures {
-  /** Which part of the suite: crash, chaos, torn, hostile, secrets, contract. */
+  /** Which part of the suite: crash, chaos, torn, hostile, secrets, contract, lock. */
   part: string;
   /** One proof within the part, e.g. a fault kind. */
   name: string;

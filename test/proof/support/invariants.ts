@@ -2,10 +2,11 @@ import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { parse } from "csv-parse/sync";
 import { JournalStore } from "../../../src/checkpoint/journal-store.js";
+import { readLockStatus } from "../../../src/checkpoint/lock-status.js";
 import { RESULT_COLUMNS } from "../../../src/job/columns.js";
 import { deriveRequestId } from "../../../src/job/request-id.js";
 import type { Simulator } from "../../../src/simulator/index.js";
-import { exists, fileMode } from "../../support/job.js";
+import { fileMode } from "../../support/job.js";
 import { GROUP_ID, type Recipients } from "./recipients.js";
 
 /**
@@ -161,12 +162,12 @@ export async function checkExactlyOnce(c: ExactlyOnceCheck): Promise<{ violation
     await store.close();
   }
 
-  // ---- files: 0600, no lock left behind -------------------------------------------------------------
+  // ---- files: 0600, the lock released --------------------------------------------------------------
   for (const file of [c.resultFile, c.stateFile]) {
     const mode = await fileMode(file);
     if (mode !== 0o600) v(`${basename(file)} has mode ${mode.toString(8)}, expected 600`);
   }
-  if (await exists(`${c.stateFile}.lock`)) v(`lock file left behind after the final run: ${basename(c.stateFile)}.lock`);
+  if ((await readLockStatus(`${c.stateFile}.lock`)).state !== "free") v(`the lock is still held after the final run: ${basename(c.stateFile)}.lock`);
 
   const figures = {
     rows: input.rows.length,
