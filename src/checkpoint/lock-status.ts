@@ -1,6 +1,6 @@
 import { constants, type FileHandle, open } from "node:fs/promises";
 import { flockSync } from "fs-ext";
-import { readOwner, tryFlock, type LockOwner } from "./lock.js";
+import { lockedBy, readOwner, tryFlock, type LockOwner } from "./lock.js";
 
 export type LockStatus =
   | { state: "free" }
@@ -30,4 +30,10 @@ export async function readLockStatus(lockFile: string): Promise<LockStatus> {
   } finally {
     await handle.close();
   }
+}
+
+/** For `plan`: refuses, as `issue` would, while a run holds the checkpoint. Takes nothing. */
+export async function refuseIfLocked(lockFile: string): Promise<void> {
+  const status = await readLockStatus(lockFile);
+  if (status.state === "held") throw lockedBy(lockFile, status.owner);
 }

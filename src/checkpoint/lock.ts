@@ -120,7 +120,8 @@ export function describeOwner(owner: LockOwner | undefined): string {
   return owner ? `pid ${owner.pid} on ${owner.host}, started ${owner.startedAt}` : "owner not yet written";
 }
 
-function lockedBy(lockFile: string, owner: LockOwner | undefined): LockedError {
+/** The refusal of a run (and of a `plan`, which must refuse where `issue` would) while a run holds the lock. */
+export function lockedBy(lockFile: string, owner: LockOwner | undefined): LockedError {
   return new LockedError(
     `${lockFile}: another run holds this checkpoint (${describeOwner(owner)}). ` +
       "Wait for it to finish: the lock is released when that process exits, however it exits, so there is nothing to delete",

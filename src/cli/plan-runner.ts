@@ -1,6 +1,7 @@
 import { access } from "node:fs/promises";
 import { JournalStore } from "../checkpoint/journal-store.js";
 import { refuseOtherTarget } from "../checkpoint/target-binding.js";
+import { refuseIfLocked } from "../checkpoint/lock-status.js";
 import { BatchError } from "../errors.js";
 import { resolveInput } from "../job/input-rows.js";
 import { changedRowsNote, prepareRun, refusalOf } from "../job/prepare-run.js";
@@ -27,6 +28,7 @@ export async function runPlan(settings: IssueSettings, env: NodeJS.ProcessEnv): 
     const store = exists ? await JournalStore.open(job.state, input.campaign, { readOnly: true }) : undefined;
     try {
       if (store?.target) refuseOtherTarget(job.state, store.target, connection.target);
+      await refuseIfLocked(`${job.state}.lock`);
       await refuseOtherOwner(job.out, job.state, input.campaign, store?.lastPlan()?.out);
       const prepared = await prepareRun(input, store, job, () => readBudgets(connection.client), { evenWithNothingToSend: true });
       const budgetNote = prepared.budgets ? `budgets from ${connection.description}` : prepared.budgetError ? `budgets not compared: ${prepared.budgetError.message}` : undefined;

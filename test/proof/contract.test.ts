@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { appendFile, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
+import { acquireLock } from "../../src/checkpoint/lock.js";
 import { encodeLine, decodeLine } from "../../src/checkpoint/line-codec.js";
 import { collect, runCli, startCli, tempDir, writeText } from "../support/cli.js";
 import { campaignFlags, readResult, recipientsCsv } from "../support/csv.js";
@@ -180,6 +181,17 @@ describe("the plan is the contract", () => {
           const out = join(dir, "out.csv");
           await issueFirst(input, ["--base-url", sim.baseUrl, ...campaignFlags("first"), "--out", out]);
           return ["--base-url", sim.baseUrl, ...campaignFlags("second"), "--out", out, "--state", join(dir, "second.checkpoint")];
+        },
+      },
+      {
+        name: "a run holds the checkpoint",
+        exit: 5,
+        reason: /another run holds this checkpoint/,
+        async setup(dir) {
+          const out = join(dir, "out.csv");
+          const held = await acquireLock(join(dir, "out.checkpoint.lock"));
+          after(() => held.release());
+          return ["--base-url", (await startSimulator()).baseUrl, ...campaignFlags(), "--out", out];
         },
       },
       {
