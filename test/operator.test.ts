@@ -25,7 +25,7 @@ describe("plan and --dry-run", () => {
     const plan = await runCli(["plan", input, "--base-url", sim.baseUrl, ...campaignFlags()]);
     assert.equal(plan.code, 0, plan.stderr);
     assert.match(plan.stdout, /plan for campaign test-campaign: .*in\.csv \(UTF-8\), 10 row\(s\)/);
-    assert.match(plan.stdout, /dates: 2026-04-01 \.\. 2026-06-30/);
+    assert.match(plan.stdout, /dates: 2094-04-01 \.\. 2094-06-30/);
     assert.match(plan.stdout, /checkpoint: none yet/);
     assert.match(plan.stdout, new RegExp(`group ${GROUP}: 10 row\\(s\\) ¥3,000; to send 10 row\\(s\\) ¥3,000; issued 0 row\\(s\\) ¥0; budget ¥5,000, ¥2,000 left after`));
     assert.match(plan.stdout, /a run would send 10 row\(s\); nothing was sent/);
@@ -187,7 +187,7 @@ describe("encodings and Excel", () => {
     const sim = await startSimulator();
     const input = await fixture(dir, "members-shift_jis.csv");
     const out = join(dir, "out.csv");
-    const args = issueArgs(input, sim, "--campaign", "sjis", "--column", "recipient_id=会員番号", "--column", "amount=金額", "--column", "gift_card_name=キャンペーン名", "--group-id", GROUP, "--start-at", "2026-04-01", "--end-at", "2026-04-30", "--out", out);
+    const args = issueArgs(input, sim, "--campaign", "sjis", "--column", "recipient_id=会員番号", "--column", "amount=金額", "--column", "gift_card_name=キャンペーン名", "--group-id", GROUP, "--start-at", "2094-04-01", "--end-at", "2094-04-30", "--out", out);
     const result = await runCli(args);
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(sim.ledger().map((e) => e.giftCardName).sort(), ["春のありがとう①", "春のありがとう①", "母の日ギフト"]);
@@ -272,7 +272,7 @@ describe("config file, flags and help", () => {
     const dir = await tempDir();
     const sim = await startSimulator();
     const input = await writeText(dir, "in.csv", "recipient_id\nA\n");
-    const config = await writeText(dir, "c.json", `{"campaign":"c","groupId":${GROUP},"name":"from file","value":100,"startAt":"2026-04-01","endAt":"2026-04-30"}`);
+    const config = await writeText(dir, "c.json", `{"campaign":"c","groupId":${GROUP},"name":"from file","value":100,"startAt":"2094-04-01","endAt":"2094-04-30"}`);
     assert.equal((await runCli(issueArgs(input, sim, "--config", config, "--value", "700", "--out", join(dir, "o.csv")))).code, 0);
     assert.deepEqual(sim.ledger().map((e) => [e.groupId, e.giftCardName, e.giftCardValue]), [[GROUP, "from file", 700]]);
   });

@@ -6,7 +6,7 @@ import { validateRow, type RowDefaults } from "../src/job/validate-row.js";
 const HEADER = ["recipient_id", "amount", "gift_card_name", "group_id", "start_at", "end_at", "memo"];
 const map = parseColumnMap([]);
 const { index } = indexHeader(HEADER, map);
-const GOOD = ["M-1", "500", "春のお礼", "29952775505428481", "2026-04-01", "2026-06-30", "x"];
+const GOOD = ["M-1", "500", "春のお礼", "29952775505428481", "2094-04-01", "2094-06-30", "x"];
 
 function check(changes: Partial<Record<(typeof HEADER)[number], string>>, defaults: RowDefaults = {}) {
   const record = HEADER.map((column, i) => changes[column] ?? GOOD[i]!);
@@ -24,7 +24,7 @@ describe("validateRow", () => {
     assert.deepEqual(result.ok, {
       row: 7,
       recipientId: "M-1",
-      request: { groupId: "29952775505428481", giftCardName: "春のお礼", giftCardValue: 500, startAt: "2026-04-01", endAt: "2026-06-30" },
+      request: { groupId: "29952775505428481", giftCardName: "春のお礼", giftCardValue: 500, startAt: "2094-04-01", endAt: "2094-06-30" },
     });
   });
 
@@ -52,11 +52,11 @@ describe("validateRow", () => {
   });
 
   test("dates must be real yyyy-MM-dd days, start on or before end", () => {
-    assert.deepEqual(rulesOf(check({ start_at: "2026-02-30" })), ["start_at: must be a real calendar date written yyyy-MM-dd"]);
+    assert.deepEqual(rulesOf(check({ start_at: "2094-02-30" })), ["start_at: must be a real calendar date written yyyy-MM-dd"]);
     assert.deepEqual(rulesOf(check({ end_at: "2026-2-3" })), ["end_at: must be a real calendar date written yyyy-MM-dd"]);
-    assert.deepEqual(rulesOf(check({ start_at: "2026-07-01" })), ["end_at: must not be before start_at (2026-07-01)"]);
-    assert.ok("ok" in check({ start_at: "2028-02-29", end_at: "2028-02-29" }));
-    assert.equal(rulesOf(check({ start_at: "2027-02-29", end_at: "2027-03-01" })).length, 1);
+    assert.deepEqual(rulesOf(check({ start_at: "2094-07-01" })), ["end_at: must not be before start_at (2094-07-01)"]);
+    assert.ok("ok" in check({ start_at: "2096-02-29", end_at: "2096-02-29" }));
+    assert.equal(rulesOf(check({ start_at: "2095-02-29", end_at: "2095-03-01" })).length, 1);
   });
 
   test("group_id must be a positive int64 in digits", () => {
@@ -74,7 +74,7 @@ describe("validateRow", () => {
   test("empty optional cells take the defaults; with neither, each missing value is named", () => {
     const HEADER2 = ["recipient_id"];
     const idx = indexHeader(HEADER2, map).index;
-    const defaults: RowDefaults = { amount: 300, giftCardName: "N", groupId: "5", startAt: "2026-01-01", endAt: "2026-01-01" };
+    const defaults: RowDefaults = { amount: 300, giftCardName: "N", groupId: "5", startAt: "2094-01-01", endAt: "2094-01-01" };
     const ok = validateRow(["R"], 2, idx, map, defaults);
     assert.ok("ok" in ok);
     assert.equal(ok.ok.request.giftCardValue, 300);
@@ -86,7 +86,7 @@ describe("validateRow", () => {
   test("every problem of a row is reported, with the row number and the mapped column name", () => {
     const m = parseColumnMap(["recipient_id=member_no", "amount=yen"]);
     const idx = indexHeader(["member_no", "yen"], m).index;
-    const result = validateRow(["", "1.5"], 12, idx, m, { giftCardName: "n", groupId: "1", startAt: "2026-01-01", endAt: "2026-01-02" });
+    const result = validateRow(["", "1.5"], 12, idx, m, { giftCardName: "n", groupId: "1", startAt: "2094-01-01", endAt: "2094-01-02" });
     assert.ok("problems" in result);
     assert.deepEqual(result.problems.map((p) => [p.row, p.column, p.value]), [[12, "member_no", ""], [12, "yen", "1.5"]]);
   });
@@ -119,7 +119,7 @@ describe("duplicates", () => {
     const file = join(dir, "in.csv");
     await writeFile(file, "member_no,amount\nM-1,1e3\nM-2,5\nM-1,7\n");
     const outcome = await preparePlan(
-      { file, encoding: "utf8", campaign: "c", columns: parseColumnMap(["recipient_id=member_no"]), defaults: { giftCardName: "n", groupId: "1", startAt: "2026-01-01", endAt: "2026-01-02" } },
+      { file, encoding: "utf8", campaign: "c", columns: parseColumnMap(["recipient_id=member_no"]), defaults: { giftCardName: "n", groupId: "1", startAt: "2094-01-01", endAt: "2094-01-02" } },
       undefined,
       false,
       undefined,

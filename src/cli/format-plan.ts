@@ -5,11 +5,18 @@ import { formatProblems } from "../job/refusals.js";
 import { yen } from "../yen.js";
 
 /** The plan as a person reads it: what a run would send, per group, against the live budget. */
-export function formatPlan(input: ResolvedInputSpec, outcome: PlanOutcome, checkpoint: string | undefined, budgetNote: string | undefined): string {
+export function formatPlan(
+  input: ResolvedInputSpec,
+  outcome: PlanOutcome,
+  checkpoint: string | undefined,
+  notes: readonly (string | undefined)[],
+  problemsCsv?: string,
+): string {
   const { plan } = outcome;
-  const lines = [`plan for campaign ${input.campaign}: ${input.file} (${describeEncoding(input.encoding)}), ${plan.rows} row(s)`];
+  const skipped = plan.emptyRows > 0 ? ` (skipped ${plan.emptyRows} empty row(s))` : "";
+  const lines = [`plan for campaign ${input.campaign}: ${input.file} (${describeEncoding(input.encoding)}), ${plan.rows} row(s)${skipped}`];
   if (plan.problems.length > 0) {
-    lines.push(formatProblems(input.file, plan.problems));
+    lines.push(formatProblems(input.file, plan.problems, { problemsCsv }));
     return lines.join("\n");
   }
   if (plan.firstStartAt && plan.lastEndAt) lines.push(`  dates: ${plan.firstStartAt} .. ${plan.lastEndAt}`);
@@ -37,7 +44,7 @@ export function formatPlan(input: ResolvedInputSpec, outcome: PlanOutcome, check
     );
   }
   for (const problem of outcome.budgetProblems) lines.push(`  ! ${problem.message}`);
-  if (budgetNote) lines.push(`  ${budgetNote}`);
+  for (const note of notes) if (note) lines.push(`  ${note}`);
   lines.push(`  a run would send ${a.send} row(s); nothing was sent`);
   return lines.join("\n");
 }

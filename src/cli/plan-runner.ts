@@ -8,6 +8,8 @@ import { openConnection } from "./connection.js";
 import { EXIT } from "./exit-codes.js";
 import { formatPlan } from "./format-plan.js";
 import type { IssueSettings } from "./issue-settings.js";
+import { writeProblemsCsv } from "./problems-file.js";
+import { pastStartNote } from "./today.js";
 
 /**
  * `plan` and `issue --dry-run`: validate every row, read the checkpoint without locking or changing
@@ -35,7 +37,9 @@ export async function runPlan(settings: IssueSettings, env: NodeJS.ProcessEnv): 
         }
       }, { evenWithNothingToSend: true });
       const blocking = blockingProblems(outcome, job.allowPartial).length > 0;
-      const text = formatPlan(input, outcome, exists ? job.state : undefined, outcome.budgets ? `budgets from ${connection.description}` : budgetNote);
+      if (settings.problemsCsv && outcome.plan.problems.length > 0) await writeProblemsCsv(settings.problemsCsv, outcome.plan.problems);
+      const notes = [outcome.budgets ? `budgets from ${connection.description}` : budgetNote, pastStartNote(outcome.plan, job.input.today)];
+      const text = formatPlan(input, outcome, exists ? job.state : undefined, notes, settings.problemsCsv);
       return { text, exitCode: outcome.plan.problems.length > 0 || blocking ? EXIT.refused : EXIT.ok };
     } finally {
       await connection.close();

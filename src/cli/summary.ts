@@ -11,7 +11,11 @@ export interface SummaryJson extends RowCounts {
   campaign: string;
   input: string;
   result: string;
+  /** How the result file is written: UTF-8, with a BOM for Excel or not. */
+  resultEncoding: string;
   checkpoint: string;
+  /** Rows whose cells were all empty (Excel leftovers), skipped like blank lines. */
+  skippedEmptyRows: number;
   failedByCode: Record<string, number>;
   issuedJpyByGroup: Record<string, number>;
   exhaustedGroups: string[];
@@ -32,6 +36,7 @@ export function summaryJson(
   exitCode: number,
   paths: { campaign: string; input: string; result: string; checkpoint: string },
   controller?: RateController,
+  resultEncoding = "UTF-8",
 ): SummaryJson {
   const { counts } = report;
   const adaptive = controller
@@ -43,6 +48,8 @@ export function summaryJson(
   return {
     exitCode,
     ...paths,
+    resultEncoding,
+    skippedEmptyRows: report.plan?.emptyRows ?? 0,
     rows: counts.rows,
     issued: counts.issued,
     failed: counts.failed,
@@ -65,6 +72,7 @@ export function formatSummary(summary: SummaryJson, fatalMessage: string | undef
   const lines = [
     `campaign ${summary.campaign}: ${summary.rows} rows — ${summary.issued} issued, ${summary.failed} failed, ${summary.pending} pending`,
   ];
+  if (summary.skippedEmptyRows > 0) lines.push(`  skipped ${summary.skippedEmptyRows} empty row(s) (every cell blank)`);
   for (const [code, count] of Object.entries(summary.failedByCode)) lines.push(`  failed ${code}: ${count}`);
   if (summary.changed > 0) lines.push(`  ${summary.changed} row(s) changed after they were sent (REQUEST_CHANGED in the result)`);
   for (const [group, jpy] of Object.entries(summary.issuedJpyByGroup)) lines.push(`  group ${group}: ${yen(jpy)} issued`);
@@ -77,7 +85,7 @@ export function formatSummary(summary: SummaryJson, fatalMessage: string | undef
     const limit = summary.adaptiveRate.estimatedLimit;
     lines.push(`  adaptive rate: ended at ${summary.adaptiveRate.final} req/s${limit === null ? "" : `, PayPay's limit estimated at ${limit} req/s`}, ${summary.adaptiveRate.cuts} cut(s)`);
   }
-  lines.push(`  result: ${summary.result}`);
+  lines.push(`  result: ${summary.result} (${summary.resultEncoding})`);
   lines.push(`  checkpoint: ${summary.checkpoint}`);
   if (summary.pending > 0) lines.push("  rows are pending: run the same command again to resume (issued rows are never sent twice)");
   return lines.join("\n");

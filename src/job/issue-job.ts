@@ -9,7 +9,7 @@ import { BatchError } from "../errors.js";
 import type { GroupBudget } from "../paypay/types.js";
 import { completeRecord, finishedRunCounts, runFingerprint } from "./finished-run.js";
 import { applyPlan, type Applied, type ApplySettings, type IssueEvents } from "./apply-plan.js";
-import { scanInput } from "../csv/encoding.js";
+import { scanInput, type InputEncoding } from "../csv/encoding.js";
 import type { InputSpec, ResolvedInputSpec } from "./input-rows.js";
 import type { Plan } from "./plan.js";
 import { preparePlan, refuseIfBlocked } from "./prepare-plan.js";
@@ -49,6 +49,8 @@ export interface IssueReport extends Applied {
   plan?: Plan;
   counts: ResultCounts;
   elapsedMs: number;
+  /** The input's encoding, which decides the result's (see write-results.ts). */
+  encoding: InputEncoding;
 }
 
 export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps): Promise<IssueReport> {
@@ -66,7 +68,7 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     const finished = await finishedRunCounts(options.state, fingerprint, options.out, options.retryFailed);
     if (finished) {
       deps.logger.info({ checkpoint: options.state }, "nothing changed since the last run finished: nothing to send");
-      return { counts: finished, ...nothingApplied(deps.signal), elapsedMs: performance.now() - started };
+      return { counts: finished, ...nothingApplied(deps.signal), elapsedMs: performance.now() - started, encoding: input.encoding };
     }
     store = await JournalStore.open(options.state, input.campaign);
     const before = await stat(input.file);
@@ -83,7 +85,7 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     const applied = prepared.plan.actions.send > 0 ? await applyPlan(input, options, { ...deps, events }, store, prepared.budgets ?? []) : nothingApplied(deps.signal);
     const { counts, digest } = await writeResults(input, store, options.out, options.format);
     await store.recordComplete(completeRecord(fingerprint, digest, counts));
-    return { plan: prepared.plan, counts, ...applied, elapsedMs: performance.now() - started };
+    return { plan: prepared.plan, counts, ...applied, elapsedMs: performance.now() - started, encoding: input.encoding };
   } catch (error) {
     // A run that got past planning still leaves an exact result file, whatever stopped it.
     if (store !== undefined && planned) {

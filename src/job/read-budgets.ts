@@ -17,7 +17,8 @@ export async function readBudgets(api: { getGroupBudgets(): Promise<GroupBudget[
     } catch (error) {
       if (!(error instanceof BudgetReadError)) throw error;
       if (error.fatal || attempt >= ATTEMPTS) {
-        throw new BatchError("fatal-api", error.errorCode, `${error.message}; nothing was issued`, { cause: error });
+        const tries = error.fatal ? "" : ` (${attempt} attempts)`;
+        throw new BatchError("fatal-api", error.errorCode, `${error.message}${tries}`, { cause: error });
       }
       await sleep(backoffDelay(attempt, random(), DEFAULT_BACKOFF));
     }

@@ -8,7 +8,7 @@ import { expectString } from "../expect.js";
 
 interface ExportFlags {
   checkpoint: string;
-  out: string;
+  out?: string;
   input?: string;
   excel?: boolean;
 }
@@ -19,10 +19,11 @@ export const exportCommand: CommandModule<object, ExportFlags> = {
   builder: (yargs) =>
     yargs
       .positional("checkpoint", { type: "string", demandOption: true, describe: "Checkpoint file (see issue --state)" })
-      .option("out", { type: "string", demandOption: true, describe: "Result CSV to write" })
+      .option("out", { type: "string", describe: "Result CSV to write [default: the result path the run recorded]" })
       .option("input", { type: "string", describe: "The input CSV, if it moved since the run [default: the path the run recorded]" })
       .option("excel", { type: "boolean", describe: "UTF-8 with BOM, CRLF, formula-like cells neutralized" })
-      .example("$0 export samples/out/recipients.results.checkpoint --out restored.csv", "Recreate a deleted result file")
+      .example("$0 export samples/recipients.results.checkpoint", "Recreate a deleted result file where the run wrote it")
+      .example("$0 export samples/recipients.results.checkpoint --out restored.csv", "Or somewhere else")
       .example("$0 export run.checkpoint --input moved/recipients.csv --out results.csv --excel", "From a moved input, for Excel") as unknown as Argv<ExportFlags>,
   handler: async (argv) => {
     const store = await JournalStore.open(argv.checkpoint, "", { readOnly: true });
@@ -38,8 +39,9 @@ export const exportCommand: CommandModule<object, ExportFlags> = {
         columns: parseColumnMap(Object.entries(run.columns).map(([k, v]) => `${k}=${v}`)),
         defaults: run.defaults,
       };
-      const { counts } = await writeResults(input, store, expectString("--out", argv.out), argv.excel ? "excel" : "plain");
-      process.stdout.write(`wrote ${argv.out}: ${counts.rows} row(s) — ${counts.issued} issued, ${counts.failed} failed, ${counts.pending} pending\n`);
+      const out = argv.out === undefined ? run.out : expectString("--out", argv.out);
+      const { counts } = await writeResults(input, store, out, argv.excel ? "excel" : "plain");
+      process.stdout.write(`wrote ${out}: ${counts.rows} row(s) — ${counts.issued} issued, ${counts.failed} failed, ${counts.pending} pending\n`);
     } finally {
       await store.close();
     }

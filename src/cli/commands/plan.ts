@@ -2,6 +2,7 @@ import type { Argv, CommandModule } from "yargs";
 import { loadConfigFile } from "../config-file.js";
 import { resolveIssueSettings, type IssueFlags } from "../issue-settings.js";
 import { runPlan } from "../plan-runner.js";
+import { todayFrom } from "../today.js";
 import { withIssueOptions } from "./issue.js";
 
 export const planCommand: CommandModule<object, IssueFlags> = {
@@ -13,7 +14,7 @@ export const planCommand: CommandModule<object, IssueFlags> = {
       .example("PAYPAY_API_KEY=… PAYPAY_API_SECRET=… PAYPAY_MERCHANT_ID=… $0 plan recipients.csv --config campaign.json --env production", "Compare with production budgets") as unknown as Argv<IssueFlags>,
   handler: async (argv) => {
     const config = argv.config ? await loadConfigFile(String(argv.config)) : {};
-    const { text, exitCode } = await runPlan(resolveIssueSettings(argv, config), process.env);
+    const { text, exitCode } = await runPlan(resolveIssueSettings(argv, config, todayFrom(process.env)), process.env);
     process.stdout.write(`${text}\n`);
     process.exitCode = exitCode;
   },
