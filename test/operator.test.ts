@@ -176,7 +176,7 @@ describe("progress, logs and summary", () => {
     child.stdout.setEncoding("utf8").on("data", (c: string) => (screen += c));
     const code = await new Promise<number | null>((done) => child.on("close", done));
     assert.equal(code, 0, screen);
-    assert.match(screen, /issuing \[[^\]]*\] \d+\/40 \| [\d.]+ req\/s \| ETA \S+ \| issued \d+, failed 0, pending 0, retries 0/);
+    assert.match(screen, /issuing \[[^\]]*\] 40\/40 settled \| [\d.]+ req\/s \| ETA \S+ \| issued 40, failed 0, pending 0 \| retries 0/);
     assert.match(screen, /40 rows — 40 issued/);
   });
 });

@@ -28,11 +28,26 @@ describe("validateRow", () => {
     });
   });
 
-  for (const amount of ["1e3", "0x10", "-1", "1.5", "1000000", " 500", "500 ", "0", "00500", "５００", "+5"]) {
+  for (const amount of ["1e3", "0x10", "-1", "1.5", "1000000", " 500", "500 ", "0", "00500", "+5", "1,00", "1,000.5"]) {
     test(`amount ${JSON.stringify(amount)} is refused`, () => {
       assert.deepEqual(rulesOf(check({ amount })), ["amount: must be a whole number of yen from 1 to 999999, digits only"]);
     });
   }
+
+  test("a thousands separator or full-width digits are refused with a hint (the amount is money: never guessed)", () => {
+    const base = "amount: must be a whole number of yen from 1 to 999999, digits only";
+    assert.deepEqual(rulesOf(check({ amount: "1,000" })), [`${base} (it has a thousands separator ","; write "1000", or format the cell without separators)`]);
+    assert.deepEqual(rulesOf(check({ amount: "12,345" })), [`${base} (it has a thousands separator ","; write "12345", or format the cell without separators)`]);
+    assert.deepEqual(rulesOf(check({ amount: "５００" })), [`${base} (it is written with full-width digits; type ASCII digits 0-9, e.g. "500")`]);
+  });
+
+  test("an end date before today is refused; today itself and a past start date pass", () => {
+    const today = "2094-05-15";
+    const at = (start: string, end: string) => validateRow(HEADER.map((c, i) => (c === "start_at" ? start : c === "end_at" ? end : GOOD[i]!)), 7, index, map, {}, today);
+    assert.deepEqual(rulesOf(at("2094-04-01", "2094-05-14")), ["end_at: is in the past (today is 2094-05-15 in Asia/Tokyo): the code would expire before anyone could use it"]);
+    assert.ok("ok" in at("2094-04-01", "2094-05-15"));
+    assert.ok("ok" in at("2094-05-15", "2094-05-15"));
+  });
 
   test("amounts 1 and 999999 pass", () => {
     assert.ok("ok" in check({ amount: "1" }));
@@ -94,13 +109,26 @@ describe("validateRow", () => {
 
 describe("header", () => {
   test("missing recipient column, duplicate and reserved names are problems", () => {
-    const { problems } = indexHeader(["amount", "amount", "status", ""], map);
+    const defaults = { giftCardName: "n", groupId: "1", startAt: "2094-01-01", endAt: "2094-01-02" };
+    const { problems } = indexHeader(["amount", "amount", "status", ""], map, defaults);
     assert.deepEqual(problems.map((p) => p.rule), [
       "header names must be unique",
       "is reserved for the result file; rename it",
       "header names must not be empty",
-      "required column is missing from the header",
+      'required column is missing from the header: headers found: "amount", "amount", "status", ""',
     ]);
+  });
+
+  test("a missing column names the headers found and the --column to use, matching case-insensitively", () => {
+    const defaults = { amount: 1, giftCardName: "n", groupId: "1", startAt: "2094-01-01", endAt: "2094-01-02" };
+    assert.deepEqual(indexHeader(["Recipient_ID", "amount"], map, defaults).problems.map((p) => p.rule), [
+      'required column is missing from the header: headers found: "Recipient_ID", "amount"; did you mean "Recipient_ID"? map it with --column recipient_id=Recipient_ID',
+    ]);
+    assert.deepEqual(indexHeader(["member_no", "amount"], map, defaults).problems.map((p) => p.rule), [
+      'required column is missing from the header: headers found: "member_no", "amount"; map yours with --column recipient_id=<header>, e.g. --column recipient_id=member_no',
+    ]);
+    // Without a default, a missing optional column is a header problem too, not one per row.
+    assert.deepEqual(indexHeader(["recipient_id"], map, { ...defaults, amount: undefined }).problems.map((p) => [p.column, p.missing]), [["amount", true]]);
   });
 
   test("--column entries are checked", () => {

@@ -88,7 +88,7 @@ export function indexHeader(
  */
 function missingColumnRule(column: LogicalColumn, header: readonly string[], map: ColumnMap, flag: string | undefined): string {
   const used = new Set(Object.values(map));
-  const candidates = header.filter((h) => h.trim() !== "" && !used.has(h));
+  const candidates = header.filter((h) => h.trim() !== "" && !used.has(h) && !(RESULT_COLUMNS as readonly string[]).includes(h));
   const near = closest(map[column], candidates);
   const example = near ?? candidates[0];
   const found = header.length === 0 ? "the header is empty" : `headers found: ${header.map((h) => JSON.stringify(h)).join(", ")}`;
