@@ -1,3 +1,4 @@
+import { isAbsolute, relative } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { JournalStore } from "../../checkpoint/journal-store.js";
 import { CheckpointError } from "../../errors.js";
@@ -39,7 +40,7 @@ export const exportCommand: CommandModule<object, ExportFlags> = {
         columns: parseColumnMap(Object.entries(run.columns).map(([k, v]) => `${k}=${v}`)),
         defaults: run.defaults,
       };
-      const out = argv.out === undefined ? run.out : expectString("--out", argv.out);
+      const out = argv.out === undefined ? nearPath(run.out) : expectString("--out", argv.out);
       const { counts } = await writeResults(input, store, out, argv.excel ? "excel" : "plain");
       process.stdout.write(`wrote ${out}: ${counts.rows} row(s) — ${counts.issued} issued, ${counts.failed} failed, ${counts.pending} pending\n`);
     } finally {
@@ -47,3 +48,9 @@ export const exportCommand: CommandModule<object, ExportFlags> = {
     }
   },
 };
+
+/** The recorded (absolute) path as a person would type it from here, when it lies below. */
+function nearPath(path: string): string {
+  const near = relative(process.cwd(), path);
+  return near === "" || near.startsWith("..") || isAbsolute(near) ? path : near;
+}

@@ -235,8 +235,10 @@ export const simulatorCommand: CommandModule<object, SimulatorCommandArgs> = {
       .example("$0 simulator --config samples/simulator.json", "Several groups, latency and faults from a file");
   },
   handler: async (args) => {
+    // Listening for the signal before "Stop with Ctrl+C." is printed: a Ctrl+C right after it stops cleanly.
+    const stopped = untilSignal(["SIGINT", "SIGTERM"]);
     const simulator = await runSimulatorCommand(args);
-    await untilSignal(["SIGINT", "SIGTERM"]);
+    await stopped;
     await simulator.close();
     process.exitCode = 0;
   },
