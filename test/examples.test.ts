@@ -143,7 +143,7 @@ async function runExample(example: Example): Promise<void> {
     let stdout = "";
     child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
     const done = collect(child);
-    await waitFor(() => stdout.includes("Stop with Ctrl+C."), 30_000, `${what} to listen`);
+    await waitFor(() => stdout.includes("Stop with Ctrl+C."), 90_000, `${what} to listen`);
     child.kill("SIGINT");
     const result = await done;
     assert.equal(result.code, 0, `${what}\n${result.stderr}`);
