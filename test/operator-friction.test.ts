@@ -8,6 +8,7 @@ import { runCli, tempDir, writeText } from "./support/cli.js";
 import { campaignFlags, GROUP, readResult, recipientsCsv } from "./support/csv.js";
 import { exists, fileMode, issueArgs } from "./support/job.js";
 import { startSimulator } from "./support/simulator.js";
+import { CONFIG_KEYS } from "../src/cli/config-file.js";
 
 /** Issue 12: what a new user ran into, each point through the built CLI. */
 
@@ -125,6 +126,15 @@ describe("the result file and the input from Excel", () => {
 });
 
 describe("config keys are the flags' names", () => {
+  test("every flag of issue (and plan) is a config key under its camelCase name", async () => {
+    const help = await runCli(["issue", "--help"]);
+    const flags = new Set([...help.stdout.matchAll(/^ {2}--([a-z-]+)/gm)].map((m) => m[1]!));
+    for (const notAKey of ["help", "version", "config"]) assert.ok(flags.delete(notAKey), notAKey);
+    const camel = [...flags].map((flag) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())).sort();
+    assert.ok(camel.includes("column") && camel.includes("problemsCsv") && camel.length > 25, camel.join());
+    assert.deepEqual(camel, [...CONFIG_KEYS].filter((k) => k !== "columns").sort());
+  });
+
   test("column works as a list and as an object; columns stays as an alias; a bad shape says what is expected", async () => {
     const dir = await tempDir();
     const sim = await startSimulator();
