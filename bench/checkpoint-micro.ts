@@ -58,9 +58,9 @@ async function instrumentFileHandles(dir: string): Promise<void> {
 
 const rid = (i: number): string => `00000000-0000-5000-8000-${String(i).padStart(12, "0")}`;
 // A real fingerprint, whatever format the tool uses today.
-const FP = requestFingerprint('{"requestId":"00000000-0000-5000-8000-000000000000","groupId":29952775505428481,"giftCardName":"x","giftCardValue":1,"startAt":"2026-04-01","endAt":"2026-06-30"}');
+const FP = requestFingerprint('{"requestId":"00000000-0000-5000-8000-000000000000","groupId":29952775505428481,"giftCardName":"x","giftCardValue":1,"startAt":"2094-04-01","endAt":"2094-06-30"}');
 function dataOf(i: number): string {
-  return `{"giftCardCode":"YI5UAVU10TSOH5R4","requestId":"${rid(i)}","groupId":29952775505428481,"giftCardName":"x","giftCardValue":1,"startAt":"2026-04-01","endAt":"2026-06-30"}`;
+  return `{"giftCardCode":"YI5UAVU10TSOH5R4","requestId":"${rid(i)}","groupId":29952775505428481,"giftCardName":"x","giftCardValue":1,"startAt":"2094-04-01","endAt":"2094-06-30"}`;
 }
 
 function cpuMicros(): number {

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
 
   const send = (i: number): Promise<boolean> => {
     const body = Buffer.from(
-      `{"requestId":"${deriveRequestId(campaign, `F${i}`)}","groupId":29952775505428481,"giftCardName":"x","giftCardValue":1,"startAt":"2026-04-01","endAt":"2026-06-30"}`,
+      `{"requestId":"${deriveRequestId(campaign, `F${i}`)}","groupId":29952775505428481,"giftCardName":"x","giftCardValue":1,"startAt":"2094-04-01","endAt":"2094-06-30"}`,
     );
     return new Promise((resolve) => {
       const req = http.request(

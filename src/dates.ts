@@ -45,3 +45,11 @@ export function formatDayNumber(days: number): string {
   const day = String(date.getUTCDate()).padStart(2, "0");
   return `${year}-${month}-${day}`;
 }
+
+/** Japan has no DST: Asia/Tokyo is UTC+9 all year. */
+const TOKYO_OFFSET_MS = 9 * 3_600_000;
+
+/** Today's date in Asia/Tokyo, where PayPay's campaign dates live, at `nowMs`. */
+export function tokyoDate(nowMs: number): string {
+  return formatDayNumber(Math.floor((nowMs + TOKYO_OFFSET_MS) / MS_PER_DAY));
+}

@@ -1,4 +1,6 @@
 import { pino, type Logger, type LevelWithSilent } from "pino";
+import { prettyFactory } from "pino-pretty";
+import { writeTerminalLog } from "./cli/terminal-log.js";
 
 export const LOG_LEVELS: readonly LevelWithSilent[] = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
 
@@ -13,6 +15,11 @@ export function createLogger(level: LevelWithSilent, destination?: string): Logg
     redact: { paths: ["apiKey", "apiSecret", "authorization", "*.apiKey", "*.apiSecret", "*.authorization", "headers"], censor: "[redacted]" },
   };
   if (destination) return pino(options, pino.destination({ dest: destination, mkdir: true, sync: false, mode: 0o600 }));
-  if (process.stderr.isTTY) return pino({ ...options, transport: { target: "pino-pretty", options: { destination: 2, colorize: true } } });
+  if (process.stderr.isTTY) {
+    // Prettified in this thread and written synchronously, so a progress bar can keep each line
+    // above itself and the summary always comes after the last log line.
+    const pretty = prettyFactory({ colorize: true, singleLine: true });
+    return pino(options, { write: (line: string) => writeTerminalLog(pretty(line)) });
+  }
   return pino(options, pino.destination({ dest: 2, sync: false }));
 }

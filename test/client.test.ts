@@ -16,7 +16,7 @@ const GROUP = "29952775505428481"; // above 2^53 and not representable as a doub
 let counter = 0;
 function request(overrides: Partial<CreatePointsCodeRequest> = {}): CreatePointsCodeRequest {
   counter++;
-  return { requestId: `req-${counter}`, groupId: GROUP, giftCardName: "春のお礼", giftCardValue: 500, startAt: "2026-04-01", endAt: "2026-06-30", ...overrides };
+  return { requestId: `req-${counter}`, groupId: GROUP, giftCardName: "春のお礼", giftCardValue: 500, startAt: "2094-04-01", endAt: "2094-06-30", ...overrides };
 }
 
 function clientFor(sim: Simulator | string, options: Partial<PayPayClientOptions> = {}): PayPayClient {
@@ -45,8 +45,8 @@ async function fakeServer(answer: (req: IncomingMessage, body: string, res: Serv
 
 describe("create body", () => {
   test("groupId goes out as a bare JSON number with every digit", () => {
-    const body = serializeCreateBody({ requestId: "r1", groupId: GROUP, giftCardName: "a\"b", giftCardValue: 12, startAt: "2026-01-01", endAt: "2026-01-02" });
-    assert.equal(body, `{"requestId":"r1","groupId":29952775505428481,"giftCardName":"a\\"b","giftCardValue":12,"startAt":"2026-01-01","endAt":"2026-01-02"}`);
+    const body = serializeCreateBody({ requestId: "r1", groupId: GROUP, giftCardName: "a\"b", giftCardValue: 12, startAt: "2094-01-01", endAt: "2094-01-02" });
+    assert.equal(body, `{"requestId":"r1","groupId":29952775505428481,"giftCardName":"a\\"b","giftCardValue":12,"startAt":"2094-01-01","endAt":"2094-01-02"}`);
     assert.notEqual(String(Number(GROUP)), GROUP, "the fixture id must not survive a JS number");
   });
 
@@ -108,7 +108,7 @@ describe("client against the simulator", () => {
     assert.ok(belowMin.kind === "rejected" && !belowMin.groupExhausted);
     const noGroup = await client.createPointsCode(request({ groupId: "123" }));
     assert.deepEqual([noGroup.kind, "errorCode" in noGroup && noGroup.errorCode], ["rejected", "GIFT_CARD_GROUP_NOT_EXIST"]);
-    const tooLong = await client.createPointsCode(request({ startAt: "2026-01-01", endAt: "2027-06-01" }));
+    const tooLong = await client.createPointsCode(request({ startAt: "2094-01-01", endAt: "2095-06-01" }));
     assert.deepEqual([tooLong.kind, "errorCode" in tooLong && tooLong.errorCode], ["rejected", "EXCEED_CHARGE_CODE_GROUP_MAX_PERIOD"]);
     const broke = await client.createPointsCode(request({ giftCardValue: 700 }));
     assert.ok(broke.kind === "rejected" && broke.errorCode === "BUDGET_NOT_ENOUGH" && broke.groupExhausted);

@@ -26,7 +26,7 @@ describe("plan and --dry-run", () => {
     const plan = await runCli(["plan", input, "--base-url", sim.baseUrl, ...campaignFlags()]);
     assert.equal(plan.code, 0, plan.stderr);
     assert.match(plan.stdout, /plan for campaign test-campaign: .*in\.csv \(UTF-8\), 10 row\(s\)/);
-    assert.match(plan.stdout, /dates: 2026-04-01 \.\. 2026-06-30/);
+    assert.match(plan.stdout, /dates: 2094-04-01 \.\. 2094-06-30/);
     assert.match(plan.stdout, /checkpoint: none yet/);
     assert.match(plan.stdout, new RegExp(`group ${GROUP}: 10 row\\(s\\) ¥3,000; to send 10 row\\(s\\) ¥3,000; issued 0 row\\(s\\) ¥0; budget ¥5,000, ¥2,000 left after`));
     assert.match(plan.stdout, /a run would send 10 row\(s\); nothing was sent/);
@@ -175,7 +175,7 @@ describe("progress, logs and summary", () => {
     child.stdout.setEncoding("utf8").on("data", (c: string) => (screen += c));
     const code = await new Promise<number | null>((done) => child.on("close", done));
     assert.equal(code, 0, screen);
-    assert.match(screen, /issuing \[[^\]]*\] \d+\/40 \| [\d.]+ req\/s \| ETA \S+ \| issued \d+, failed 0, pending 0, retries 0/);
+    assert.match(screen, /issuing \[[^\]]*\] 40\/40 settled \| [\d.]+ req\/s \| ETA \S+ \| issued 40, failed 0, pending 0 \| retries 0/);
     assert.match(screen, /40 rows — 40 issued/);
   });
 });
@@ -186,7 +186,7 @@ describe("encodings and Excel", () => {
     const sim = await startSimulator();
     const input = await fixture(dir, "members-shift_jis.csv");
     const out = join(dir, "out.csv");
-    const args = issueArgs(input, sim, "--campaign", "sjis", "--column", "recipient_id=会員番号", "--column", "amount=金額", "--column", "gift_card_name=キャンペーン名", "--group-id", GROUP, "--start-at", "2026-04-01", "--end-at", "2026-04-30", "--out", out);
+    const args = issueArgs(input, sim, "--campaign", "sjis", "--column", "recipient_id=会員番号", "--column", "amount=金額", "--column", "gift_card_name=キャンペーン名", "--group-id", GROUP, "--start-at", "2094-04-01", "--end-at", "2094-04-30", "--out", out);
     const result = await runCli(args);
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(sim.ledger().map((e) => e.giftCardName).sort(), ["春のありがとう①", "春のありがとう①", "母の日ギフト"]);
@@ -271,7 +271,7 @@ describe("config file, flags and help", () => {
     const dir = await tempDir();
     const sim = await startSimulator();
     const input = await writeText(dir, "in.csv", "recipient_id\nA\n");
-    const config = await writeText(dir, "c.json", `{"campaign":"c","groupId":${GROUP},"name":"from file","value":100,"startAt":"2026-04-01","endAt":"2026-04-30"}`);
+    const config = await writeText(dir, "c.json", `{"campaign":"c","groupId":${GROUP},"name":"from file","value":100,"startAt":"2094-04-01","endAt":"2094-04-30"}`);
     assert.equal((await runCli(issueArgs(input, sim, "--config", config, "--value", "700", "--out", join(dir, "o.csv")))).code, 0);
     assert.deepEqual(sim.ledger().map((e) => [e.groupId, e.giftCardName, e.giftCardValue]), [[GROUP, "from file", 700]]);
   });

@@ -28,15 +28,15 @@ describe("decideRow: exactly-once on resume", () => {
 });
 
 describe("planner and budget check", () => {
-  const row = (n: number, value: number, groupId = "29952775505428481", endAt = "2026-06-30") =>
-    prepareRow("c", { row: n, recipientId: `r${n}`, request: { groupId, giftCardName: "n", giftCardValue: value, startAt: "2026-04-01", endAt } });
+  const row = (n: number, value: number, groupId = "29952775505428481", endAt = "2094-06-30") =>
+    prepareRow("c", { row: n, recipientId: `r${n}`, request: { groupId, giftCardName: "n", giftCardValue: value, startAt: "2094-04-01", endAt } });
 
   test("totals per group, duplicates listed with the first row, budgets compared", () => {
     const planner = new Planner(undefined, false);
     planner.add({ kind: "header", header: ["recipient_id"], index: {} as never, problems: [] });
     for (const [n, v] of [[2, 100], [3, 250], [4, 100]] as const) planner.add({ kind: "row", fields: [], prepared: row(n, v) });
     planner.add({ kind: "row", fields: [], prepared: row(3, 1) });
-    planner.add({ kind: "row", fields: [], prepared: row(6, 40, "7", "2027-06-30") });
+    planner.add({ kind: "row", fields: [], prepared: row(6, 40, "7", "2095-06-30") });
     const plan = planner.finish("in.csv");
     assert.deepEqual(plan.problems.map((p) => [p.row, p.column, p.rule]), [[3, "recipient_id", "duplicates row 3; each recipient may appear once"]]);
     assert.equal(plan.groups.get("29952775505428481")?.sendAmount, 450);

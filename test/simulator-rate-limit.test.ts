@@ -79,7 +79,7 @@ describe("token bucket", () => {
 let counter = 0;
 function request(overrides: Partial<CreatePointsCodeRequest> = {}): CreatePointsCodeRequest {
   counter++;
-  return { requestId: `rl-${counter}`, groupId: DEFAULT_GROUP.groupId, giftCardName: "Thank you", giftCardValue: 100, startAt: "2026-04-01", endAt: "2026-06-30", ...overrides };
+  return { requestId: `rl-${counter}`, groupId: DEFAULT_GROUP.groupId, giftCardName: "Thank you", giftCardValue: 100, startAt: "2094-04-01", endAt: "2094-06-30", ...overrides };
 }
 
 async function withSimulator(options: SimulatorOptions, body: (sim: Simulator, client: PayPayClient) => Promise<void>): Promise<void> {

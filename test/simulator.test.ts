@@ -116,8 +116,8 @@ function createBody(overrides: Record<string, unknown> = {}): string {
     groupId: new LosslessNumber(GROUP),
     giftCardName: "Thank you",
     giftCardValue: 500,
-    startAt: "2026-04-01",
-    endAt: "2026-06-30",
+    startAt: "2094-04-01",
+    endAt: "2094-06-30",
     ...overrides,
   };
   for (const key of Object.keys(fields)) if (fields[key] === undefined) delete fields[key];
@@ -197,7 +197,7 @@ describe("create: success", () => {
       const code = envelope.data?.giftCardCode;
       assert.match(String(code), /^[A-Z0-9]{16}$/);
       assert.equal(envelope.data?.requestId, "ok-1");
-      assert.equal(envelope.data?.endAt, "2026-06-30");
+      assert.equal(envelope.data?.endAt, "2094-06-30");
       assert.equal(budgetOf(sim), DEFAULT_GROUP.budget - 700);
       const [entry, ...rest] = sim.ledger();
       assert.equal(rest.length, 0);
@@ -213,13 +213,13 @@ describe("create: success", () => {
 
   test("same-day period is stored ending the next day, across a year boundary too", async () => {
     await withSimulator({}, async (sim) => {
-      const a = await call(sim, createBody({ requestId: "same-1", startAt: "2026-05-10", endAt: "2026-05-10" }));
-      assert.equal(json(a).data?.endAt, "2026-05-11");
-      const b = await call(sim, createBody({ requestId: "same-2", startAt: "2026-12-31", endAt: "2026-12-31" }));
-      assert.equal(json(b).data?.endAt, "2027-01-01");
+      const a = await call(sim, createBody({ requestId: "same-1", startAt: "2094-05-10", endAt: "2094-05-10" }));
+      assert.equal(json(a).data?.endAt, "2094-05-11");
+      const b = await call(sim, createBody({ requestId: "same-2", startAt: "2094-12-31", endAt: "2094-12-31" }));
+      assert.equal(json(b).data?.endAt, "2095-01-01");
       assert.deepEqual(
         sim.ledger().map((e) => [e.startAt, e.endAt]),
-        [["2026-05-10", "2026-05-11"], ["2026-12-31", "2027-01-01"]],
+        [["2094-05-10", "2094-05-11"], ["2094-12-31", "2095-01-01"]],
       );
     });
   });
@@ -337,9 +337,9 @@ describe("create: validation", () => {
     ["giftCardValue 1000000", createBody({ giftCardValue: 1_000_000 }), "INVALID_REQUEST_PARAMS", "giftCardValue"],
     ["giftCardValue 1.5", createBody({ giftCardValue: 1.5 }), "INVALID_REQUEST_PARAMS", "giftCardValue"],
     ["quoted giftCardValue", createBody({ giftCardValue: "500" }), "INVALID_REQUEST_PARAMS", "giftCardValue"],
-    ["startAt 2026-02-30", createBody({ startAt: "2026-02-30" }), "INVALID_REQUEST_PARAMS", "startAt"],
+    ["startAt 2094-02-30", createBody({ startAt: "2094-02-30" }), "INVALID_REQUEST_PARAMS", "startAt"],
     ["endAt 2026/06/30", createBody({ endAt: "2026/06/30" }), "INVALID_REQUEST_PARAMS", "endAt"],
-    ["startAt after endAt", createBody({ startAt: "2026-07-01", endAt: "2026-06-30" }), "INVALID_REQUEST_PARAMS", "startAt"],
+    ["startAt after endAt", createBody({ startAt: "2094-07-01", endAt: "2094-06-30" }), "INVALID_REQUEST_PARAMS", "startAt"],
     ["not JSON", "{requestId:", "INVALID_REQUEST_PARAMS", "JSON"],
     ["a JSON array", "[]", "INVALID_REQUEST_PARAMS", "JSON object"],
   ];
@@ -383,11 +383,11 @@ describe("create: group rules", () => {
     await withSimulator({ groups: [small] }, async (sim) => {
       const g = new LosslessNumber("1001");
       // Ten days, within the group's 30, unless a case is about the period.
-      const body = (overrides: Record<string, unknown>): string => createBody({ startAt: "2026-04-01", endAt: "2026-04-10", ...overrides });
+      const body = (overrides: Record<string, unknown>): string => createBody({ startAt: "2094-04-01", endAt: "2094-04-10", ...overrides });
       assertError(await call(sim, body({ groupId: new LosslessNumber("1002") })), "GIFT_CARD_GROUP_NOT_EXIST");
       assertError(await call(sim, body({ groupId: g, giftCardValue: 99 })), "INVALID_CHARGE_CODE_AMOUNT");
-      assertError(await call(sim, body({ groupId: g, startAt: "2026-01-01", endAt: "2026-02-01" })), "EXCEED_CHARGE_CODE_GROUP_MAX_PERIOD");
-      assert.equal((await call(sim, body({ groupId: g, giftCardValue: 100, startAt: "2026-01-01", endAt: "2026-01-31" }))).status, 200, "exactly maxPeriodDays is allowed");
+      assertError(await call(sim, body({ groupId: g, startAt: "2094-01-01", endAt: "2094-02-01" })), "EXCEED_CHARGE_CODE_GROUP_MAX_PERIOD");
+      assert.equal((await call(sim, body({ groupId: g, giftCardValue: 100, startAt: "2094-01-01", endAt: "2094-01-31" }))).status, 200, "exactly maxPeriodDays is allowed");
       assertError(await call(sim, body({ requestId: "too-much", groupId: g, giftCardValue: 901 })), "BUDGET_NOT_ENOUGH");
       assert.equal(budgetOf(sim, "1001"), 900);
       assert.equal(sim.ledger().length, 1);
@@ -408,7 +408,7 @@ describe("create: idempotency by requestId", () => {
       const body = createBody({ requestId: "idem-1", giftCardValue: 1_000 });
       const first = await call(sim, body);
       // Same fields, other key order and spacing: compared by meaning, not bytes.
-      const reordered = `{ "endAt":"2026-06-30", "startAt":"2026-04-01", "giftCardValue":1000, "giftCardName":"Thank you", "groupId":${GROUP}, "requestId":"idem-1" }`;
+      const reordered = `{ "endAt":"2094-06-30", "startAt":"2094-04-01", "giftCardValue":1000, "giftCardName":"Thank you", "groupId":${GROUP}, "requestId":"idem-1" }`;
       const second = await call(sim, reordered);
       assert.equal(second.status, 200, second.text);
       assert.deepEqual(json(second).data, json(first).data);

@@ -7,7 +7,7 @@ import { DEFAULT_GROUP } from "../../src/simulator/config.js";
 
 export const GROUP_ID = DEFAULT_GROUP.groupId;
 
-export const BENCH_REQUEST = { amount: 1, giftCardName: "x", groupId: GROUP_ID, startAt: "2026-04-01", endAt: "2026-06-30" } as const;
+export const BENCH_REQUEST = { amount: 1, giftCardName: "x", groupId: GROUP_ID, startAt: "2094-04-01", endAt: "2094-06-30" } as const;
 
 export const REQUEST_FLAGS = [
   "--group-id",

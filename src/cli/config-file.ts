@@ -12,6 +12,8 @@ import { closest } from "./expect.js";
 
 export const CONFIG_KEYS = [
   "campaign",
+  "column",
+  /** The older name of `column`, kept as an alias. */
   "columns",
   "value",
   "name",
@@ -41,6 +43,8 @@ export const CONFIG_KEYS = [
   "summaryJson",
   "encoding",
   "excel",
+  "dryRun",
+  "problemsCsv",
 ] as const;
 
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
@@ -67,6 +71,7 @@ export async function loadConfigFile(file: string): Promise<ConfigValues> {
     if (SECRET_KEYS.test(key)) {
       throw new UsageError(`--config ${file}: "${key}" must not be in a file; set PAYPAY_API_KEY, PAYPAY_API_SECRET and PAYPAY_MERCHANT_ID in the environment`);
     }
+    if (key === "config") throw new UsageError(`--config ${file}: "config" cannot name another config file; merge the two`);
     if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
       const suggestion = closest(key, CONFIG_KEYS);
       throw new UsageError(`--config ${file}: unknown key "${key}"${suggestion ? ` (did you mean "${suggestion}"?)` : ""}`);

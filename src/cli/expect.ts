@@ -6,7 +6,13 @@ function got(value: unknown): string {
   return typeof value === "string" ? JSON.stringify(value) : String(value);
 }
 
+/** A required option that was not given at all: say "required", not "got undefined". */
+function requireGiven(name: string, value: unknown, rule: string): void {
+  if (value === undefined) throw new UsageError(`${name} is required: expected ${rule}`, "MISSING_OPTION");
+}
+
 export function expectInteger(name: string, value: unknown, min: number, max: number): number {
+  requireGiven(name, value, `an integer from ${min} to ${max}`);
   const text = typeof value === "number" ? String(value) : value;
   if (typeof text !== "string" || !/^-?\d+$/.test(text.trim()) || Number(text) < min || Number(text) > max) {
     throw new UsageError(`Expected ${name} to be an integer from ${min} to ${max}, got ${got(value)}`);
@@ -15,6 +21,7 @@ export function expectInteger(name: string, value: unknown, min: number, max: nu
 }
 
 export function expectPositiveNumber(name: string, value: unknown, max: number): number {
+  requireGiven(name, value, `a number greater than 0 and at most ${max}`);
   const number = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : NaN;
   if (!Number.isFinite(number) || number <= 0 || number > max) {
     throw new UsageError(`Expected ${name} to be a number greater than 0 and at most ${max}, got ${got(value)}`);
@@ -23,6 +30,7 @@ export function expectPositiveNumber(name: string, value: unknown, max: number):
 }
 
 export function expectOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  requireGiven(name, value, `one of ${allowed.join(", ")}`);
   if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
     throw new UsageError(`Expected ${name} to be one of ${allowed.join(", ")}, got ${got(value)}`);
   }
@@ -30,6 +38,7 @@ export function expectOneOf<T extends string>(name: string, value: unknown, allo
 }
 
 export function expectString(name: string, value: unknown, pattern?: RegExp, rule?: string): string {
+  requireGiven(name, value, rule ?? "a non-empty string");
   if (typeof value !== "string" || value === "" || (pattern && !pattern.test(value))) {
     throw new UsageError(`Expected ${name} to be ${rule ?? "a non-empty string"}, got ${got(value)}`);
   }
@@ -37,6 +46,7 @@ export function expectString(name: string, value: unknown, pattern?: RegExp, rul
 }
 
 export function expectBoolean(name: string, value: unknown): boolean {
+  requireGiven(name, value, "true or false");
   if (typeof value !== "boolean") throw new UsageError(`Expected ${name} to be true or false, got ${got(value)}`);
   return value;
 }

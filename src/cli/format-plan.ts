@@ -8,11 +8,12 @@ import { yen } from "../yen.js";
 
 /**
  * The plan as a person reads it: what a run would send, per group, against the live budget. What
- * would refuse the run is not here: the caller raises it, as `issue` would.
+ * would refuse the run (invalid rows included) is not here: the caller raises it, as `issue` would.
  */
-export function formatPlan(input: ResolvedInputSpec, prepared: PreparedRun, checkpoint: string | undefined, budgetNote: string | undefined, target: Target): string {
+export function formatPlan(input: ResolvedInputSpec, prepared: PreparedRun, checkpoint: string | undefined, notes: readonly (string | undefined)[], target: Target): string {
   const { plan } = prepared;
-  const lines = [`plan for campaign ${input.campaign}: ${input.file} (${describeEncoding(input.encoding)}), ${plan.rows} row(s)`];
+  const skipped = plan.emptyRows > 0 ? ` (skipped ${plan.emptyRows} empty row(s))` : "";
+  const lines = [`plan for campaign ${input.campaign}: ${input.file} (${describeEncoding(input.encoding)}), ${plan.rows} row(s)${skipped}`];
   lines.push(`  target: ${describeTarget(target)}${isSimulated(target) ? " (SIMULATED: its codes are not real)" : ""}`);
   if (plan.problems.length > 0) {
     lines.push(`  ${plan.problems.length} problem(s) in the input: see below`);
@@ -46,7 +47,7 @@ export function formatPlan(input: ResolvedInputSpec, prepared: PreparedRun, chec
     );
   }
   for (const problem of prepared.budgetProblems) lines.push(`  ! ${problem.message}`);
-  if (budgetNote) lines.push(`  ${budgetNote}`);
+  for (const note of notes) if (note) lines.push(`  ${note}`);
   if (a.send > 0) lines.push(`  may charge ${describeCharges(prepared.charges)}`);
   lines.push(`  a run would send ${a.send} row(s); nothing was sent`);
   return lines.join("\n");

@@ -5,7 +5,7 @@ import { REPLAY_BEHAVIOURS } from "../job/after-doubt.js";
 import { parseColumnMap } from "../job/columns.js";
 import type { IssueJobOptions } from "../job/issue-job.js";
 import { isIsoDate } from "../dates.js";
-import { MAX_AMOUNT } from "../job/validate-row.js";
+import { characterCount, MAX_AMOUNT, MAX_NAME_CHARACTERS } from "../job/validate-row.js";
 import { isInt64String } from "../paypay/int64.js";
 import { ENVIRONMENT_NAMES } from "../paypay/environments.js";
 import { LOG_LEVELS } from "../log.js";
@@ -30,6 +30,8 @@ export interface IssueSettings {
   logLevel: LevelWithSilent;
   logFile?: string;
   summaryJson?: string;
+  /** --problems-csv: every row problem of a refused input, as CSV (row, column, value, rule). */
+  problemsCsv?: string;
 }
 
 /** Flags as yargs hands them over (camelCase aliases), undefined when not given. */
@@ -56,17 +58,15 @@ export function defaultStatePath(out: string): string {
 }
 
 /**
- * `interactive`: a person is at a terminal to confirm a production run's total; without one, a
- * production run must state --max-total.
+ * `today`: yyyy-MM-dd in Asia/Tokyo (see cli/today.ts); an end date before it is refused, a start
+ * date before it is allowed (the plan warns once). `interactive`: a person is at a terminal to
+ * confirm a production run's total; without one, a production run must state --max-total.
  */
-export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues, interactive = false): IssueSettings {
+export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues, today: string, interactive = false): IssueSettings {
   const pick = (key: keyof ConfigValues & string): unknown => flags[key] ?? config[key];
 
   const campaign = expectString("--campaign", pick("campaign"), CAMPAIGN_PATTERN, "1 to 64 letters, digits, '.', '_' or '-' (starting with a letter or digit)");
-  const columnEntries = [
-    ...Object.entries((config.columns as Record<string, unknown> | undefined) ?? {}).map(([k, v]) => `${k}=${String(v)}`),
-    ...((flags.column as string[] | undefined) ?? []),
-  ];
+  const columnEntries = [...columnConfigEntries(config), ...((flags.column as string[] | undefined) ?? [])];
   const value = pick("value");
   const groupId = pick("groupId");
   if (groupId !== undefined && (typeof groupId !== "string" || !isInt64String(groupId) || groupId.startsWith("-") || groupId === "0")) {
@@ -77,6 +77,15 @@ export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues, in
     return date === undefined ? undefined : checkedDate(flag, expectString(flag, date, undefined, "a date yyyy-MM-dd"));
   };
   const name = pick("name");
+  const startAt = dateFlag("startAt", "--start-at");
+  const endAt = dateFlag("endAt", "--end-at");
+  // A default that every row may take is checked once here, so a bad one is one error, not one per row.
+  if (startAt !== undefined && endAt !== undefined && endAt < startAt) {
+    throw new UsageError(`Expected --end-at to be on or after --start-at (${startAt}), got ${JSON.stringify(endAt)}`);
+  }
+  if (endAt !== undefined && endAt < today) {
+    throw new UsageError(`Expected --end-at to be today (${today}, Asia/Tokyo) or later, got ${JSON.stringify(endAt)}: a code that has already expired is useless`);
+  }
 
   const out = pick("out") === undefined ? defaultResultPath(flags.csv) : expectString("--out", pick("out"));
   const state = pick("state") === undefined ? defaultStatePath(out) : expectString("--state", pick("state"));
@@ -95,11 +104,12 @@ export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues, in
         columns: parseColumnMap(columnEntries),
         defaults: {
           amount: value === undefined ? undefined : expectInteger("--value", value, 1, MAX_AMOUNT),
-          giftCardName: name === undefined ? undefined : expectString("--name", name),
+          giftCardName: name === undefined ? undefined : checkedName(expectString("--name", name)),
           groupId: groupId as string | undefined,
-          startAt: dateFlag("startAt", "--start-at"),
-          endAt: dateFlag("endAt", "--end-at"),
+          startAt,
+          endAt,
         },
+        today,
       },
       out,
       state,
@@ -132,6 +142,7 @@ export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues, in
     logLevel: expectOneOf("--log-level", pick("logLevel") ?? ISSUE_DEFAULTS.logLevel, LOG_LEVELS),
     logFile: pick("logFile") === undefined ? undefined : expectString("--log-file", pick("logFile")),
     summaryJson: pick("summaryJson") === undefined ? undefined : expectString("--summary-json", pick("summaryJson")),
+    problemsCsv: pick("problemsCsv") === undefined ? undefined : expectString("--problems-csv", pick("problemsCsv")),
   };
 }
 
@@ -147,4 +158,32 @@ function parseRate(value: unknown): number | "auto" {
 function checkedDate(flag: string, value: string): string {
   if (!isIsoDate(value)) throw new UsageError(`Expected ${flag} to be a real date written yyyy-MM-dd, got ${JSON.stringify(value)}`);
   return value;
+}
+
+function checkedName(value: string): string {
+  const length = characterCount(value);
+  if (length > MAX_NAME_CHARACTERS || value.trim() === "" || /[\u0000-\u001f\u007f-\u009f]/u.test(value)) {
+    throw new UsageError(`Expected --name to be 1 to ${MAX_NAME_CHARACTERS} characters, not blank, without control characters, got ${JSON.stringify(value)} (${length} characters)`);
+  }
+  return value;
+}
+
+/**
+ * `column` in a config file, as the flag takes it: a list `["recipient_id=member_no"]`, or an
+ * object `{"recipient_id": "member_no"}`. `columns` (the key's older name) is the same, an alias.
+ */
+function columnConfigEntries(config: ConfigValues): string[] {
+  const entries: string[] = [];
+  for (const key of ["columns", "column"] as const) {
+    const value = config[key];
+    if (value === undefined) continue;
+    if (typeof value === "string") entries.push(value);
+    else if (Array.isArray(value) && value.every((v) => typeof v === "string")) entries.push(...(value as string[]));
+    else if (typeof value === "object" && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === "string")) {
+      entries.push(...Object.entries(value).map(([k, v]) => `${k}=${String(v)}`));
+    } else {
+      throw new UsageError(`Expected "${key}" in the config file to be a list like ["recipient_id=member_no"] or an object like {"recipient_id": "member_no"}, got ${JSON.stringify(value)}`);
+    }
+  }
+  return entries;
 }

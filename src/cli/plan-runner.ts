@@ -10,6 +10,8 @@ import { refuseOtherOwner } from "../job/result-owner.js";
 import { openConnection } from "./connection.js";
 import { formatPlan } from "./format-plan.js";
 import type { IssueSettings } from "./issue-settings.js";
+import { writeProblemsOf } from "./problems-file.js";
+import { pastStartNote } from "./today.js";
 
 /**
  * `plan` and `issue --dry-run`: the same planning as `issue` (prepare-run.ts), reading the checkpoint
@@ -32,9 +34,12 @@ export async function runPlan(settings: IssueSettings, env: NodeJS.ProcessEnv): 
       await refuseOtherOwner(job.out, job.state, input.campaign, store?.lastPlan()?.out);
       const prepared = await prepareRun(input, store, job, () => readBudgets(connection.client), { evenWithNothingToSend: true });
       const budgetNote = prepared.budgets ? `budgets from ${connection.description}` : prepared.budgetError ? `budgets not compared: ${prepared.budgetError.message}` : undefined;
-      const text = formatPlan(input, prepared, exists ? job.state : undefined, budgetNote, connection.target);
+      const text = formatPlan(input, prepared, exists ? job.state : undefined, [budgetNote, pastStartNote(prepared.plan, job.input.today)], connection.target);
       const refusal = refusalOf(prepared, job);
-      if (refusal) return { text, refusal };
+      if (refusal) {
+        await writeProblemsOf(refusal, settings.problemsCsv);
+        return { text, refusal };
+      }
       const changed = changedRowsNote(prepared.plan, job.acceptChanged);
       return changed ? { text, refusal: new BatchError("rows-changed", "ROWS_CHANGED", changed) } : { text };
     } finally {

@@ -13,10 +13,14 @@ export interface SummaryJson extends RowCounts {
   campaign: string;
   input: string;
   result: string;
+  /** How the result file is written: UTF-8, with a BOM for Excel or not. */
+  resultEncoding: string;
   checkpoint: string;
   target: Target;
   /** True for a simulator: its codes are not money and must never be handed out. */
   simulated: boolean;
+  /** Rows whose cells were all empty (Excel leftovers), skipped like blank lines. */
+  skippedEmptyRows: number;
   failedByCode: Record<string, number>;
   issuedJpyByGroup: Record<string, number>;
   exhaustedGroups: string[];
@@ -43,6 +47,7 @@ export function summaryJson(
   paths: { campaign: string; input: string; result: string; checkpoint: string },
   target: Target,
   controller?: RateController,
+  resultEncoding = "UTF-8",
 ): SummaryJson {
   const { counts } = report;
   const adaptive = controller
@@ -56,6 +61,8 @@ export function summaryJson(
     ...paths,
     target,
     simulated: isSimulated(target),
+    resultEncoding,
+    skippedEmptyRows: report.plan?.emptyRows ?? 0,
     rows: counts.rows,
     issued: counts.issued,
     failed: counts.failed,
@@ -82,6 +89,7 @@ export function formatSummary(summary: SummaryJson, fatalMessage: string | undef
   const lines = [
     `campaign ${summary.campaign}: ${summary.rows} rows — ${summary.issued} issued, ${summary.failed} failed, ${summary.pending} pending`,
   ];
+  if (summary.skippedEmptyRows > 0) lines.push(`  skipped ${summary.skippedEmptyRows} empty row(s) (every cell blank)`);
   for (const [code, count] of Object.entries(summary.failedByCode)) lines.push(`  failed ${code}: ${count}`);
   if (summary.simulated) lines.push(`  SIMULATED: ${describeTarget(summary.target)}; these codes are not real PayPay codes and must not be handed out`);
   if (summary.target.kind === "embedded-simulator") lines.push("  (the embedded simulator's ledger is new on every run: a rerun replays recorded codes from the checkpoint)");
@@ -99,7 +107,7 @@ export function formatSummary(summary: SummaryJson, fatalMessage: string | undef
   }
   for (const r of summary.reconciliation) lines.push(`  ${describeReconciliation(r)}`);
   if (summary.reconciliationError) lines.push(`  budgets not reconciled: ${summary.reconciliationError}`);
-  lines.push(`  result: ${summary.result}`);
+  lines.push(`  result: ${summary.result} (${summary.resultEncoding})`);
   lines.push(`  checkpoint: ${summary.checkpoint}`);
   if (summary.pending > 0) lines.push("  rows are pending: run the same command again to resume (issued rows are never sent twice)");
   return lines.join("\n");

@@ -9,6 +9,7 @@ import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
 import { decideRow } from "./decide.js";
 import { costsBudget } from "./plan.js";
 import { readInputRows, type ResolvedInputSpec } from "./input-rows.js";
+import { isRoutineRetry, RetryDigest } from "./retry-digest.js";
 import type { RequestGate } from "./pacer.js";
 import type { PreparedRow } from "./prepared-row.js";
 import { sendWithRetries, type Sender } from "./send-with-retries.js";
@@ -102,6 +103,7 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
     random: deps.random ?? Math.random,
     gate: settings.gate,
   };
+  const retryDigest = new RetryDigest(logger);
   const stats = { requests: 0, retries: 0, throttled: 0, sentRows: 0, firstSend: 0, lastAnswer: 0 };
   let fatalMessage: string | undefined;
   let failure: unknown;
@@ -132,7 +134,9 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
           stats.retries++;
           events?.retried?.();
         }
-        logger.warn(
+        const routine = isRoutineRetry(retryable);
+        if (routine) retryDigest.add(retryable);
+        logger[routine ? "debug" : "warn"](
           { requestId, row: row.row, attempt, httpStatus: retryable.httpStatus, code: retryable.errorCode, paypayRequestId: retryable.paypayRequestId, retryInMs: delayMs },
           `attempt failed: ${retryable.message}`,
         );
@@ -194,6 +198,7 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
     }
   } finally {
     await Promise.all(inFlight);
+    retryDigest.stop();
     deps.signal.removeEventListener("abort", onExternalAbort);
   }
   if (failure) throw failure;

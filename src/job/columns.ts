@@ -1,3 +1,4 @@
+import { closest } from "../cli/expect.js";
 import { UsageError } from "../errors.js";
 
 /** The logical columns the tool reads; each can be mapped to another header name. */
@@ -50,9 +51,24 @@ export type ColumnIndex = Record<LogicalColumn, number>;
 export interface HeaderProblem {
   column: string;
   rule: string;
+  /** A column every row needs is absent: no row can be read, so none is checked or listed. */
+  missing?: boolean;
 }
 
-export function indexHeader(header: readonly string[], map: ColumnMap): { index: ColumnIndex; problems: HeaderProblem[] } {
+/** The flag that gives a default for each optional column, when the header lacks it. */
+const DEFAULT_FLAGS: Partial<Record<LogicalColumn, { flag: string; key: "amount" | "giftCardName" | "groupId" | "startAt" | "endAt" }>> = {
+  amount: { flag: "--value", key: "amount" },
+  gift_card_name: { flag: "--name", key: "giftCardName" },
+  group_id: { flag: "--group-id", key: "groupId" },
+  start_at: { flag: "--start-at", key: "startAt" },
+  end_at: { flag: "--end-at", key: "endAt" },
+};
+
+export function indexHeader(
+  header: readonly string[],
+  map: ColumnMap,
+  defaults: Partial<Record<"amount" | "giftCardName" | "groupId" | "startAt" | "endAt", unknown>> = {},
+): { index: ColumnIndex; problems: HeaderProblem[] } {
   const problems: HeaderProblem[] = [];
   const seen = new Set<string>();
   header.forEach((name, i) => {
@@ -64,8 +80,25 @@ export function indexHeader(header: readonly string[], map: ColumnMap): { index:
     }
   });
   const index = Object.fromEntries(LOGICAL_COLUMNS.map((c) => [c, header.indexOf(map[c])])) as ColumnIndex;
-  if (index.recipient_id < 0) {
-    problems.push({ column: map.recipient_id, rule: "required column is missing from the header" });
+  for (const column of LOGICAL_COLUMNS) {
+    if (index[column] >= 0) continue;
+    const fallback = DEFAULT_FLAGS[column];
+    if (fallback && defaults[fallback.key] !== undefined) continue;
+    problems.push({ column: map[column], rule: missingColumnRule(column, header, map, fallback?.flag), missing: true });
   }
   return { index, problems };
+}
+
+/**
+ * Names what the header has and how to map it: the closest header (case ignored), or else the
+ * first header that is not already another column, as `--column logical=header`.
+ */
+function missingColumnRule(column: LogicalColumn, header: readonly string[], map: ColumnMap, flag: string | undefined): string {
+  const used = new Set(Object.values(map));
+  const candidates = header.filter((h) => h.trim() !== "" && !used.has(h) && !(RESULT_COLUMNS as readonly string[]).includes(h));
+  const near = closest(map[column], candidates);
+  const example = near ?? candidates[0];
+  const found = header.length === 0 ? "the header is empty" : `headers found: ${header.map((h) => JSON.stringify(h)).join(", ")}`;
+  const hint = example === undefined ? "" : near !== undefined ? `; did you mean ${JSON.stringify(near)}? map it with --column ${column}=${near}` : `; map yours with --column ${column}=<header>, e.g. --column ${column}=${example}`;
+  return `required column is missing from the header${flag ? ` (and ${flag} gives no default)` : ""}: ${found}${hint}`;
 }

@@ -19,6 +19,12 @@ export interface InputSpec {
   defaults: RowDefaults;
   /** The immutable copy of `file` a run planned from, read instead of it; messages still name `file`. */
   snapshot?: string;
+  /**
+   * Today in Asia/Tokyo (yyyy-MM-dd) when the run checks for past dates: an end date before it is
+   * refused. Fixed once per run so every pass reads the rows alike; unset by `export`, which only
+   * rewrites what a past run did.
+   */
+  today?: string;
 }
 
 export type ResolvedInputSpec = InputSpec & { encoding: InputEncoding };
@@ -30,6 +36,8 @@ export async function resolveInput(spec: InputSpec): Promise<ResolvedInputSpec> 
 export type InputItem =
   | { kind: "header"; header: string[]; index: ColumnIndex; problems: RowProblem[] }
   | { kind: "row"; fields: string[]; prepared: PreparedRow }
+  /** Every cell empty (`,,,` that Excel leaves below a table): skipped like a blank line, and counted. */
+  | { kind: "empty"; fields: string[]; row: number }
   /** `requestId` is set when the row's recipient_id itself is valid, so duplicates are still found. */
   | { kind: "invalid"; fields: string[]; problems: RowProblem[]; row: number; recipientId?: string; requestId?: string };
 
@@ -39,13 +47,19 @@ export async function* readInputRows(spec: ResolvedInputSpec): AsyncGenerator<In
   for await (const { row, fields } of readCsvRecords(spec.snapshot ?? spec.file, spec.encoding, spec.file)) {
     if (header === undefined || index === undefined) {
       header = fields;
-      const indexed = indexHeader(fields, spec.columns);
+      const indexed = indexHeader(fields, spec.columns, spec.defaults);
       index = indexed.index;
       const problems = [
         ...undecodable(fields, fields.map((_, i) => `(header ${i + 1})`), row, spec.encoding),
-        ...indexed.problems.map((p) => ({ row, column: p.column, value: p.column, rule: p.rule })),
+        ...indexed.problems.map((p) => ({ row, column: p.column, value: p.missing ? "" : p.column, rule: p.rule })),
       ];
       yield { kind: "header", header, index, problems };
+      // Without a column every row needs, each row would only repeat the header's problem.
+      if (indexed.problems.some((p) => p.missing)) return;
+      continue;
+    }
+    if (fields.every((field) => field === "")) {
+      yield { kind: "empty", fields, row };
       continue;
     }
     const badBytes = undecodable(fields, header, row, spec.encoding);
@@ -58,7 +72,7 @@ export async function* readInputRows(spec: ResolvedInputSpec): AsyncGenerator<In
       yield { kind: "invalid", fields, row, problems: [{ row, column: "(row)", value: "", rule }] };
       continue;
     }
-    const result = validateRow(fields, row, index, spec.columns, spec.defaults);
+    const result = validateRow(fields, row, index, spec.columns, spec.defaults, spec.today);
     if ("problems" in result) {
       const recipientId = fields[index.recipient_id];
       const recipientOk = recipientId !== undefined && !result.problems.some((p) => p.column === spec.columns.recipient_id);

@@ -12,6 +12,7 @@ import type { GroupBudget } from "../paypay/types.js";
 import { describeTarget, type Target } from "../paypay/target.js";
 import { completeRecord, finishedRunCounts, runFingerprint } from "./finished-run.js";
 import { applyPlan, type Applied, type ApplySettings, type IssueEvents } from "./apply-plan.js";
+import type { InputEncoding } from "../csv/encoding.js";
 import type { InputSpec, ResolvedInputSpec } from "./input-rows.js";
 import { removeSnapshotsExcept, snapshotTempBase, takeSnapshot } from "./input-snapshot.js";
 import type { Plan } from "./plan.js";
@@ -63,6 +64,8 @@ export interface IssueReport extends Applied {
   reconciliation: GroupReconciliation[];
   /** Set when the budgets after the run could not be read. */
   reconciliationError?: string;
+  /** The input's encoding, which decides the result's (see write-results.ts). */
+  encoding: InputEncoding;
 }
 
 export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps): Promise<IssueReport> {
@@ -84,7 +87,7 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     if (finished) {
       keepSnapshot = snapshot.path;
       deps.logger.info({ checkpoint: options.state }, "nothing changed since the last run finished: nothing to send");
-      return { counts: finished, ...nothingApplied(deps.signal), reconciliation: [], elapsedMs: performance.now() - started };
+      return { counts: finished, ...nothingApplied(deps.signal), reconciliation: [], elapsedMs: performance.now() - started, encoding: input.encoding };
     }
     store = await openExisting(options.state, input.campaign);
     keepSnapshot = lastSnapshotOf(store);
@@ -125,7 +128,7 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     const reconciled = await reconcileBudgets(prepared, applied, deps);
     const { counts, digest } = await writeResults(input, store, options.out, options.format);
     await store.recordComplete(completeRecord(fingerprint, digest, counts));
-    return { plan: prepared.plan, counts, ...applied, ...reconciled, elapsedMs: performance.now() - started };
+    return { plan: prepared.plan, counts, ...applied, ...reconciled, elapsedMs: performance.now() - started, encoding: input.encoding };
   } catch (error) {
     // A run that recorded its plan still leaves an exact result file, whatever stopped it.
     if (store !== undefined && planned !== undefined) {

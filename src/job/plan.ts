@@ -35,6 +35,8 @@ export interface GroupPlan {
 export interface Plan {
   header: string[];
   rows: number;
+  /** Rows whose cells are all empty, skipped like blank lines (not counted in `rows`). */
+  emptyRows: number;
   problems: RowProblem[];
   actions: Record<RowAction, number>;
   groups: Map<string, GroupPlan>;
@@ -50,6 +52,7 @@ export class Planner {
   private readonly plan: Plan = {
     header: [],
     rows: 0,
+    emptyRows: 0,
     problems: [],
     actions: { send: 0, done: 0, "keep-failed": 0, conflict: 0, accepted: 0, changed: 0 },
     groups: new Map(),
@@ -77,6 +80,10 @@ export class Planner {
       this.sawHeader = true;
       plan.header = item.header;
       plan.problems.push(...item.problems);
+      return;
+    }
+    if (item.kind === "empty") {
+      plan.emptyRows++;
       return;
     }
     plan.rows++;

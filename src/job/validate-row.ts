@@ -38,6 +38,20 @@ const AMOUNT_PATTERN = /^[1-9][0-9]*$/;
 // C0/C1 controls and DEL would reach the PayPay app's screen or break the CSV for the next reader.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/u;
 
+/**
+ * Why a plausible amount is still refused. The amount is money, so `1,000` and `５００` are never
+ * guessed at; the hint names what to change in the sheet.
+ */
+function amountHint(text: string): string {
+  if (/^[0-9０-９]+$/.test(text) && /[０-９]/.test(text)) return ` (it is written with full-width digits; type ASCII digits 0-9, e.g. ${JSON.stringify(toAsciiDigits(text))})`;
+  if (/^[1-9][0-9]{0,2}([,，][0-9]{3})+$/.test(text)) return ` (it has a thousands separator ","; write ${JSON.stringify(text.replace(/[,，]/g, ""))}, or format the cell without separators)`;
+  return "";
+}
+
+function toAsciiDigits(text: string): string {
+  return text.replace(/[０-９]/g, (d) => String.fromCharCode(d.charCodeAt(0) - 0xff10 + 0x30));
+}
+
 export function characterCount(text: string): number {
   let count = 0;
   for (const _ of text) count++;
@@ -50,6 +64,8 @@ export function validateRow(
   index: ColumnIndex,
   map: ColumnMap,
   defaults: RowDefaults,
+  /** yyyy-MM-dd in Asia/Tokyo: an end date before it is refused (a code already expired is useless). */
+  today?: string,
 ): { ok: ValidRow } | { problems: RowProblem[] } {
   const problems: RowProblem[] = [];
   const cell = (column: LogicalColumn): string | undefined => {
@@ -72,7 +88,7 @@ export function validateRow(
   if (amountText !== undefined) {
     amount = AMOUNT_PATTERN.test(amountText) && amountText.length <= 6 ? Number(amountText) : undefined;
     if (amount === undefined || amount > MAX_AMOUNT) {
-      fail("amount", amountText, `must be a whole number of yen from 1 to ${MAX_AMOUNT}, digits only`);
+      fail("amount", amountText, `must be a whole number of yen from 1 to ${MAX_AMOUNT}, digits only${amountHint(amountText)}`);
       amount = undefined;
     }
   } else if (amount === undefined) {
@@ -98,6 +114,8 @@ export function validateRow(
   const endDay = checkDate("end_at", endAt, "--end-at");
   if (startDay !== undefined && endDay !== undefined && startDay > endDay) {
     fail("end_at", endAt, `must not be before start_at (${startAt})`);
+  } else if (endDay !== undefined && today !== undefined && endDay < (dayNumber(today) ?? -Infinity)) {
+    fail("end_at", endAt, `is in the past (today is ${today} in Asia/Tokyo): the code would expire before anyone could use it`);
   }
 
   function checkDate(column: "start_at" | "end_at", value: string | undefined, flag: string): number | undefined {

@@ -5,6 +5,7 @@ import type { CheckpointStore } from "../checkpoint/store.js";
 import { writeFileAtomically } from "../fs/atomic-write.js";
 import { RESULT_COLUMNS } from "./columns.js";
 import { neutralizeFormula } from "../csv/excel-safe.js";
+import type { InputEncoding } from "../csv/encoding.js";
 import { readInputRows, type ResolvedInputSpec } from "./input-rows.js";
 import { resultFields, REQUEST_CHANGED, REQUEST_CHANGED_ACCEPTED, type ResultContext } from "./result-row.js";
 import { claimResult } from "./result-owner.js";
@@ -24,8 +25,23 @@ export interface WrittenResults {
 
 const BATCH_ROWS = 512;
 
-/** `plain`: UTF-8, LF. `excel`: UTF-8 with BOM, CRLF, formula-looking cells neutralized. */
+/**
+ * `plain`: UTF-8, LF; with a BOM when the input was Shift_JIS, since whoever saved it from Excel will
+ * open the result in Excel, which reads UTF-8 without a BOM as Shift_JIS and garbles every name.
+ * `excel`: UTF-8 with BOM, CRLF, formula-looking cells neutralized (the `'` prefixes break joins,
+ * so that stays opt-in).
+ */
 export type ResultFormat = "plain" | "excel";
+
+function withBom(format: ResultFormat, input: InputEncoding): boolean {
+  return format === "excel" || input === "cp932";
+}
+
+/** How the result file is written, for the summary. */
+export function resultEncoding(format: ResultFormat, input: InputEncoding): string {
+  if (format === "excel") return "UTF-8 with BOM, CRLF, formula-like cells neutralized (--excel)";
+  return withBom(format, input) ? "UTF-8 with BOM (the input was Shift_JIS; Excel opens it as is)" : "UTF-8";
+}
 
 /**
  * Regenerates the result file from the run's input snapshot and the checkpoint: one row per input
@@ -50,12 +66,13 @@ export async function writeResults(spec: ResolvedInputSpec, store: CheckpointSto
       batch = [];
       await write(text);
     };
-    if (excel) await write("\uFEFF");
+    if (withBom(format, spec.encoding)) await write("\uFEFF");
     for await (const item of readInputRows(spec)) {
       if (item.kind === "header") {
         batch.push([...item.header, ...RESULT_COLUMNS]);
         continue;
       }
+      if (item.kind === "empty") continue;
       counts.rows++;
       if (item.kind === "invalid") {
         // Only reachable when the input changed under a running job; say so on the row.

@@ -72,34 +72,44 @@ export class PayPayClient {
   async createPointsCode(request: CreatePointsCodeRequest): Promise<CreateOutcome> {
     const body = Buffer.from(serializeCreateBody(request), "utf8");
     const result = await this.send("POST", this.options.createPath, this.options.createTimeoutMs, body);
-    return classifyCreateResult(result, this.options.codeField, this.options.now());
+    return classifyCreateResult(this.naming(result, "creating a Points Code at", this.options.createPath), this.options.codeField, this.options.now());
   }
 
   async getGroupBudgets(): Promise<GroupBudget[]> {
-    const result = await this.send("GET", this.options.budgetPath, this.options.budgetTimeoutMs);
+    const result = this.naming(await this.send("GET", this.options.budgetPath, this.options.budgetTimeoutMs), "reading group budgets from", this.options.budgetPath);
     if (result.kind !== "response") {
-      throw new BudgetReadError(`Reading group budgets failed: ${result.message}`, result.kind === "timeout" ? "TIMEOUT" : "NETWORK_ERROR", false);
+      throw new BudgetReadError(result.message, result.kind === "timeout" ? "TIMEOUT" : "NETWORK_ERROR", false);
     }
     const paypayRequestId = paypayRequestIdOf(result.headers);
     const envelope = parseEnvelope(result.body);
     if (envelope === undefined) {
-      throw new BudgetReadError(`Reading group budgets failed: HTTP ${result.status} without a PayPay envelope`, "MALFORMED_RESPONSE", false, paypayRequestId);
+      throw new BudgetReadError(`reading group budgets from ${this.target(this.options.budgetPath)}: HTTP ${result.status} without a PayPay envelope`, "MALFORMED_RESPONSE", false, paypayRequestId);
     }
     if (result.status !== 200 || envelope.code !== "SUCCESS") {
       const fatal = result.status === 401 || result.status === 403 || result.status === 404;
       const reference = paypayRequestId ? ` (X-REQUEST-ID ${paypayRequestId})` : "";
       throw new BudgetReadError(
-        withClockNote(`Reading group budgets failed: HTTP ${result.status} ${envelope.code}: ${envelope.message}${reference}`, result.status, result.headers, this.options.now()),
+        withClockNote(`reading group budgets from ${this.target(this.options.budgetPath)}: HTTP ${result.status} ${envelope.code}: ${envelope.message}${reference}`, result.status, result.headers, this.options.now()),
         envelope.code,
         fatal,
         paypayRequestId,
       );
     }
-    return readGroups(envelope.data);
+    return readGroups(envelope.data, this.target(this.options.budgetPath));
   }
 
   close(): void {
     this.transport.close();
+  }
+
+  /** The full address, without credentials or query: what a person checks first when nothing answers. */
+  target(path: string): string {
+    return this.options.baseUrl.origin + joinPath(this.options.baseUrl.pathname, path);
+  }
+
+  /** A timeout or network failure names what was being done and where: "reading group budgets from https://…: …". */
+  private naming(result: TransportResult, doing: string, path: string): TransportResult {
+    return result.kind === "response" ? result : { ...result, message: `${doing} ${this.target(path)}: ${result.message}` };
   }
 
   /** One signed request, answered raw: `verify` inspects what the typed calls above would hide. */
@@ -132,14 +142,14 @@ function joinPath(prefix: string, path: string): string {
   return left + (path.startsWith("/") ? path : `/${path}`);
 }
 
-function readGroups(data: unknown): GroupBudget[] {
+function readGroups(data: unknown, target: string): GroupBudget[] {
   const groups = typeof data === "object" && data !== null ? (data as { groups?: unknown }).groups : undefined;
-  if (!Array.isArray(groups)) throw new BudgetReadError("Reading group budgets failed: data.groups is not a list", "MALFORMED_RESPONSE", false);
+  if (!Array.isArray(groups)) throw new BudgetReadError(`reading group budgets from ${target}: data.groups is not a list`, "MALFORMED_RESPONSE", false);
   return groups.map((group: Record<string, unknown>, index) => {
     const groupId = readInt64(group?.groupId);
     const budget = readSafeInteger(group?.budget);
     if (groupId === undefined || budget === undefined) {
-      throw new BudgetReadError(`Reading group budgets failed: data.groups[${index}] lacks an integer groupId or budget`, "MALFORMED_RESPONSE", false);
+      throw new BudgetReadError(`reading group budgets from ${target}: data.groups[${index}] lacks an integer groupId or budget`, "MALFORMED_RESPONSE", false);
     }
     return { groupId, budget, maxPeriodDays: readSafeInteger(group.maxPeriodDays) };
   });

@@ -99,7 +99,25 @@ export class HttpTransport {
   }
 }
 
+/** What a person can act on, e.g. "connection refused (ECONNREFUSED)"; the caller names the target. */
+const NETWORK_CODES: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset",
+  ENOTFOUND: "host not found (DNS)",
+  EAI_AGAIN: "DNS lookup failed for now",
+  ETIMEDOUT: "connection timed out",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  EPIPE: "connection closed while sending",
+  CERT_HAS_EXPIRED: "TLS certificate has expired",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "TLS certificate is self-signed",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "TLS certificate cannot be verified",
+  ERR_TLS_CERT_ALTNAME_INVALID: "TLS certificate does not match the host",
+};
+
 function describeNetworkError(error: NodeJS.ErrnoException): string {
-  // error.message can echo the URL; the code alone is enough to act on and leaks nothing.
-  return error.code ? `network error ${error.code}` : `network error: ${error.message}`;
+  // error.message can echo the URL with its query; the code (and our words for it) leaks nothing.
+  if (!error.code) return `network error: ${error.message}`;
+  const words = NETWORK_CODES[error.code];
+  return words ? `${words} (${error.code})` : `network error ${error.code}`;
 }

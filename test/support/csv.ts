@@ -14,11 +14,11 @@ export function recipientsCsv(count: number, options: { start?: number; amount?:
 
 /** The standard campaign flags for the default simulator group. */
 export function campaignFlags(campaign = "test-campaign"): string[] {
-  return ["--campaign", campaign, "--name", "テスト", "--group-id", GROUP, "--start-at", "2026-04-01", "--end-at", "2026-06-30"];
+  return ["--campaign", campaign, "--name", "テスト", "--group-id", GROUP, "--start-at", "2094-04-01", "--end-at", "2094-06-30"];
 }
 
 export type ResultRow = Record<string, string>;
 
 export async function readResult(file: string): Promise<ResultRow[]> {
-  return parse(await readFile(file, "utf8"), { columns: true }) as ResultRow[];
+  return parse(await readFile(file, "utf8"), { columns: true, bom: true }) as ResultRow[];
 }

@@ -1,3 +1,4 @@
+import { isAbsolute, relative } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { JournalStore } from "../../checkpoint/journal-store.js";
 import { CheckpointError } from "../../errors.js";
@@ -11,7 +12,7 @@ import { refuseOtherTargetFlags, withTargetOptions, type TargetFlags } from "../
 
 interface ExportFlags extends TargetFlags {
   checkpoint: string;
-  out: string;
+  out?: string;
   input?: string;
   excel?: boolean;
 }
@@ -22,10 +23,11 @@ export const exportCommand: CommandModule<object, ExportFlags> = {
   builder: (yargs) =>
     withTargetOptions(yargs)
       .positional("checkpoint", { type: "string", demandOption: true, describe: "Checkpoint file (see issue --state)" })
-      .option("out", { type: "string", demandOption: true, describe: "Result CSV to write" })
+      .option("out", { type: "string", describe: "Result CSV to write [default: the result path the run recorded]" })
       .option("input", { type: "string", describe: "Read the rows from this CSV [default: the run's own copy of its input]" })
       .option("excel", { type: "boolean", describe: "UTF-8 with BOM, CRLF, formula-like cells neutralized" })
-      .example("$0 export samples/out/recipients.results.checkpoint --out restored.csv", "Recreate a deleted result file")
+      .example("$0 export samples/recipients.results.checkpoint", "Recreate a deleted result file where the run wrote it")
+      .example("$0 export samples/recipients.results.checkpoint --out restored.csv", "Or somewhere else")
       .example("$0 export run.checkpoint --input moved/recipients.csv --out results.csv --excel", "From a moved input, for Excel") as unknown as Argv<ExportFlags>,
   handler: async (argv) => {
     const store = await JournalStore.open(argv.checkpoint, "", { readOnly: true });
@@ -46,12 +48,18 @@ export const exportCommand: CommandModule<object, ExportFlags> = {
         columns: parseColumnMap(Object.entries(run.columns).map(([k, v]) => `${k}=${v}`)),
         defaults: run.defaults,
       };
-      const out = expectString("--out", argv.out);
+      const out = argv.out === undefined ? nearPath(run.out) : expectString("--out", argv.out);
       await refuseOtherOwner(out, argv.checkpoint, store.campaign, run.out);
       const { counts } = await writeResults(input, store, out, argv.excel ? "excel" : "plain");
-      process.stdout.write(`wrote ${argv.out}: ${counts.rows} row(s) — ${counts.issued} issued, ${counts.failed} failed, ${counts.pending} pending\n`);
+      process.stdout.write(`wrote ${out}: ${counts.rows} row(s) — ${counts.issued} issued, ${counts.failed} failed, ${counts.pending} pending\n`);
     } finally {
       await store.close();
     }
   },
 };
+
+/** The recorded (absolute) path as a person would type it from here, when it lies below. */
+function nearPath(path: string): string {
+  const near = relative(process.cwd(), path);
+  return near === "" || near.startsWith("..") || isAbsolute(near) ? path : near;
+}

@@ -1,6 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import type { Argv, CommandModule } from "yargs";
 import { runIssueJob } from "../../job/issue-job.js";
+import { resultEncoding } from "../../job/write-results.js";
 import { createLogger } from "../../log.js";
 import { loadConfigFile } from "../config-file.js";
 import { openConnection } from "../connection.js";
@@ -12,6 +13,11 @@ import { createPacing } from "../pacing.js";
 import { createProgress, type Progress } from "../progress.js";
 import { formatSummary, summaryJson } from "../summary.js";
 import { confirmAtTerminal, isInteractive } from "../confirm.js";
+import { expectBoolean } from "../expect.js";
+import { writeProblemsOf } from "../problems-file.js";
+import { pastStartNote, todayFrom } from "../today.js";
+import type { Plan } from "../../job/plan.js";
+import type { Logger } from "pino";
 
 export function withIssueOptions<T>(yargs: Argv<T>) {
   return withConnectionOptions(yargs)
@@ -29,6 +35,7 @@ export function withIssueOptions<T>(yargs: Argv<T>) {
     .option("encoding", { type: "string", describe: "Input encoding: auto, utf-8 or shift_jis (cp932) [default: auto]", group: "Files:" })
     .option("excel", { type: "boolean", describe: "Write the result for Excel: UTF-8 with BOM, CRLF, formula-like cells neutralized", group: "Files:" })
     .option("summary-json", { type: "string", describe: "Also write the summary as JSON to this file", group: "Output:" })
+    .option("problems-csv", { type: "string", describe: "When rows are refused, write every problem (row, column, value, rule) to this CSV", group: "Output:" })
     .option("concurrency", { type: "string", describe: "Requests in flight at most [default: 4]", group: "Sending:" })
     .option("rate", { type: "string", describe: "Requests per second at most, or auto: find and hold PayPay's limit (AIMD)", group: "Sending:" })
     .option("max-rate", { type: "string", describe: "Ceiling for --rate auto (or a fixed rate when --rate is not given)", group: "Sending:" })
@@ -47,14 +54,14 @@ export const issueCommand: CommandModule<object, IssueFlags> = {
   describe: "Issue a Points Code for every row of a CSV: validated, idempotent, resumable",
   builder: (yargs) =>
     withIssueOptions(yargs)
-      .example("$0 issue recipients.csv --campaign spring-2026 --value 500 --name 'Spring thanks' --group-id 29952775505428481 --start-at 2026-04-01 --end-at 2026-06-30", "Issue ¥500 to every row")
+      .example("$0 issue recipients.csv --campaign spring-2099 --value 500 --name 'Spring thanks' --group-id 29952775505428481 --start-at 2099-04-01 --end-at 2099-06-30", "Issue ¥500 to every row")
       .example("$0 issue recipients.csv --config campaign.json --env production", "Options from a file, credentials from PAYPAY_* variables")
       .example("$0 issue members.csv --config campaign.json --column recipient_id=member_no", "Use the member_no column as recipient_id")
       .example("$0 issue recipients.csv --config campaign.json --rate auto --max-rate 50 --concurrency 16", "Adapt to PayPay's rate limit, never above 50 req/s") as unknown as Argv<IssueFlags>,
   handler: async (argv) => {
     const config = argv.config ? await loadConfigFile(String(argv.config)) : {};
-    const settings = resolveIssueSettings(argv, config, isInteractive());
-    if (argv.dryRun === true) {
+    const settings = resolveIssueSettings(argv, config, todayFrom(process.env), isInteractive());
+    if (expectBoolean("--dry-run", argv.dryRun ?? config.dryRun ?? false)) {
       const { text, refusal } = await runPlan(settings, process.env);
       process.stdout.write(`${text}\n`);
       if (refusal) throw refusal;
@@ -85,9 +92,15 @@ export const issueCommand: CommandModule<object, IssueFlags> = {
             logger,
             confirm: settings.confirm ? (prepared) => confirmAtTerminal(prepared, connection.target) : undefined,
             signal: controller.signal,
-            onPlanned: (plan) => (progress = createProgress(plan.actions.send, pacing.controller)),
+            onPlanned: (plan) => {
+              warnOfPastStart(plan, settings.job.input.today, logger);
+              return (progress = createProgress(plan.actions.send, pacing.controller));
+            },
           },
-        ).finally(() => {
+        ).catch(async (error: unknown) => {
+          await writeProblemsOf(error, settings.problemsCsv);
+          throw error;
+        }).finally(() => {
           progress?.stop();
           pacing.stop();
         });
@@ -97,7 +110,7 @@ export const issueCommand: CommandModule<object, IssueFlags> = {
           input: settings.job.input.file,
           result: settings.job.out,
           checkpoint: settings.job.state,
-        }, connection.target, pacing.controller);
+        }, connection.target, pacing.controller, resultEncoding(settings.job.format, report.encoding));
         if (settings.summaryJson) await writeFile(settings.summaryJson, `${JSON.stringify(summary, null, 2)}\n`, { mode: 0o600 });
         process.stdout.write(`${formatSummary(summary, report.fatalMessage)}\n`);
         process.exitCode = exitCode;
@@ -111,3 +124,8 @@ export const issueCommand: CommandModule<object, IssueFlags> = {
     }
   },
 };
+
+function warnOfPastStart(plan: Plan, today: string | undefined, logger: Logger): void {
+  const note = pastStartNote(plan, today);
+  if (note) logger.warn({ firstStartAt: plan.firstStartAt, today }, note);
+}

@@ -274,12 +274,14 @@ export const simulatorCommand: CommandModule<object, SimulatorCommandArgs> = {
       .example("$0 simulator --port 8080 --group-id 29952775505428481 --budget 50000", "One group with a 50,000 JPY budget")
       .example("$0 simulator --fault-500-after 0.05 --fault-rate-limit 0.1 --seed 7", "Rehearse retries against reproducible faults")
       .example("$0 simulator --latency-ms 20 --limit-rate 50 --limit-retry-after 1", "A gateway that admits 50 creates/s")
-      .example("$0 simulator --config simulator.json", "Several groups, paths and faults from a file")
+      .example("$0 simulator --config samples/simulator.json", "Several groups, latency and faults from a file")
       .example("$0 simulator --code-field code --replay refused", "A PayPay that disagrees with the assumed contract, for `verify`");
   },
   handler: async (args) => {
+    // Listening for the signal before "Stop with Ctrl+C." is printed: a Ctrl+C right after it stops cleanly.
+    const stopped = untilSignal(["SIGINT", "SIGTERM"]);
     const simulator = await runSimulatorCommand(args);
-    await untilSignal(["SIGINT", "SIGTERM"]);
+    await stopped;
     await simulator.close();
     process.exitCode = 0;
   },

@@ -18,7 +18,7 @@ export const statusCommand: CommandModule<object, StatusFlags> = {
     withTargetOptions(yargs)
       .positional("checkpoint", { type: "string", demandOption: true, describe: "Checkpoint file (see issue --state)" })
       .option("json", { type: "boolean", describe: "Print JSON" })
-      .example("$0 status samples/out/recipients.results.checkpoint", "How far did the sample run get?") as unknown as Argv<StatusFlags>,
+      .example("$0 status samples/recipients.results.checkpoint", "How far did the sample run (npm start) get?") as unknown as Argv<StatusFlags>,
   handler: async (argv) => {
     const summary = await summarizeCheckpoint(argv.checkpoint);
     await refuseOtherTargetFlags(argv.checkpoint, summary.target, argv);

@@ -204,12 +204,12 @@ export const CORPUS: CorpusCase[] = [
   one("name-with-c1-control", "names", `L1,500,abc\u0085def,,,,l@example.com`, { columns: ["gift_card_name"], rule: /must not contain control characters/ }),
   one("name-blank", "names", `L1,500,"   ",,,,l@example.com`, { columns: ["gift_card_name"], rule: /must not be blank/ }),
   // ---- dates ------------------------------------------------------------------------------------
-  one("date-2026-02-30", "dates", "T1,500,,,2026-02-30,,t@example.com", { columns: ["start_at"], rule: DATE_RULE }),
+  one("date-2094-02-30", "dates", "T1,500,,,2094-02-30,,t@example.com", { columns: ["start_at"], rule: DATE_RULE }),
   one("date-2026-2-3", "dates", "T1,500,,,,2026-2-3,t@example.com", { columns: ["end_at"], rule: DATE_RULE }),
-  one("date-2025-02-29-not-leap", "dates", "T1,500,,,2025-02-29,,t@example.com", { columns: ["start_at"], rule: DATE_RULE }),
-  one("date-month-13", "dates", "T1,500,,,2026-13-01,,t@example.com", { columns: ["start_at"], rule: DATE_RULE }),
+  one("date-2093-02-29-not-leap", "dates", "T1,500,,,2093-02-29,,t@example.com", { columns: ["start_at"], rule: DATE_RULE }),
+  one("date-month-13", "dates", "T1,500,,,2094-13-01,,t@example.com", { columns: ["start_at"], rule: DATE_RULE }),
   one("date-slashes", "dates", "T1,500,,,2026/04/01,,t@example.com", { columns: ["start_at"], rule: DATE_RULE }),
-  one("date-end-before-start", "dates", "T1,500,,,2026-07-01,2026-06-30,t@example.com", { columns: ["end_at"], rule: /must not be before start_at/ }),
+  one("date-end-before-start", "dates", "T1,500,,,2094-07-01,2094-06-30,t@example.com", { columns: ["end_at"], rule: /must not be before start_at/ }),
   // ---- group ids --------------------------------------------------------------------------------
   one("group-id-over-int64", "group ids", "G5,500,,9223372036854775808,,,g@example.com", { columns: ["group_id"], rule: /positive 64-bit integer/ }),
   one("group-id-with-decimals", "group ids", "G5,500,,29952775505428481.0,,,g@example.com", { columns: ["group_id"], rule: /positive 64-bit integer/ }),

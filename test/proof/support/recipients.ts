@@ -47,5 +47,5 @@ export function recipientsTable(count: number, random: () => number, prefix = "P
 
 /** Campaign flags giving every default the table leaves out (name, group, dates). */
 export function campaignArgs(campaign: string): string[] {
-  return ["--campaign", campaign, "--name", "信頼性テスト", "--group-id", GROUP_ID, "--start-at", "2026-04-01", "--end-at", "2026-06-30"];
+  return ["--campaign", campaign, "--name", "信頼性テスト", "--group-id", GROUP_ID, "--start-at", "2094-04-01", "--end-at", "2094-06-30"];
 }
