@@ -97,8 +97,15 @@ function localArgs(command: string, sim: Simulator): string[] {
   return args;
 }
 
-/** Ports, times, rates and counts vary from run to run; the words and their order do not. */
-const normalize = (line: string): string => line.replace(/\d+/g, "N").trimEnd();
+/**
+ * Ports, times, rates, amounts and counts vary from run to run, and so do codes (shown masked, as
+ * their first four characters); the words and their order do not.
+ */
+const normalize = (line: string): string =>
+  line
+    .replace(/[A-Z0-9]{4}…/g, "CODE…")
+    .replace(/\d+(,\d{3})*/g, "N")
+    .trimEnd();
 
 // Set up once, at the top level, so the simulator and the directory live until the file ends.
 const sim: Simulator = await startSimulator();

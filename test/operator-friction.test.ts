@@ -40,8 +40,9 @@ describe("errors grouped and capped", () => {
     const cased = await writeText(dir, "cased.csv", rows(3, (i) => `M-${i},500`, "Recipient_ID,amount"));
     const plan = await runCli(["plan", cased, "--config", config]);
     assert.equal(plan.code, 2);
-    assert.match(plan.stdout, /did you mean "Recipient_ID"\? map it with --column recipient_id=Recipient_ID/);
-    assert.doesNotMatch(plan.stdout, /row 2/);
+    // plan names what refuses the run where issue does: on stderr, after the plan on stdout.
+    assert.match(plan.stderr, /did you mean "Recipient_ID"\? map it with --column recipient_id=Recipient_ID/);
+    assert.doesNotMatch(plan.stdout + plan.stderr, /row 2/);
   });
 
   test("a flag that would make every row invalid is one flag error", async () => {
@@ -63,8 +64,8 @@ describe("errors grouped and capped", () => {
     const same = await writeText(dir, "same.csv", rows(300, (i) => `R-${i},1e3`, "recipient_id,amount"));
     const grouped = await runCli(["plan", same, ...campaignFlags()], { env: TODAY });
     assert.equal(grouped.code, 2);
-    assert.match(grouped.stdout, /rows 2–301 \(300 rows\), column amount, value "1e3": must be a whole number of yen/);
-    assert.ok(lineCount(grouped.stdout) <= 3, grouped.stdout);
+    assert.match(grouped.stderr, /rows 2–301 \(300 rows\), column amount, value "1e3": must be a whole number of yen/);
+    assert.ok(lineCount(grouped.stderr) <= 3, grouped.stderr);
 
     // 80 different problems (each a different duplicate) plus scattered rows of one kind.
     const lines = ["recipient_id,amount"];
@@ -219,9 +220,9 @@ describe("smaller points", () => {
     const input = await writeText(dir, "in.csv", 'recipient_id,amount\nA,"1,000"\nB,５００\nC,1e3\n');
     const result = await runCli(["plan", input, ...campaignFlags()], { env: TODAY });
     assert.equal(result.code, 2);
-    assert.match(result.stdout, /row 2, column amount, value "1,000": .*digits only \(it has a thousands separator ","; write "1000"/);
-    assert.match(result.stdout, /row 3, column amount, value "５００": .*digits only \(it is written with full-width digits; type ASCII digits 0-9, e\.g\. "500"\)/);
-    assert.match(result.stdout, /row 4, column amount, value "1e3": must be a whole number of yen from 1 to 999999, digits only$/m);
+    assert.match(result.stderr, /row 2, column amount, value "1,000": .*digits only \(it has a thousands separator ","; write "1000"/);
+    assert.match(result.stderr, /row 3, column amount, value "５００": .*digits only \(it is written with full-width digits; type ASCII digits 0-9, e\.g\. "500"\)/);
+    assert.match(result.stderr, /row 4, column amount, value "1e3": must be a whole number of yen from 1 to 999999, digits only$/m);
   });
 
   test("export writes to the result path the run recorded when --out is not given", async () => {

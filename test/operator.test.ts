@@ -3,11 +3,12 @@ import { spawn } from "node:child_process";
 import { copyFile, readFile, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { CLI, childEnv, runCli, tempDir, writeText } from "./support/cli.js";
 import { campaignFlags, GROUP, readResult, recipientsCsv } from "./support/csv.js";
 import { assertLedgerMatchesResult, fileMode, issueArgs } from "./support/job.js";
 import { startSimulator } from "./support/simulator.js";
+import { createSimulator } from "../src/simulator/index.js";
 import { acquireLock } from "../src/checkpoint/lock.js";
 
 const FIXTURES = resolve(import.meta.dirname, "fixtures");
@@ -49,7 +50,12 @@ describe("plan and --dry-run", () => {
     const sim = await startSimulator({ groups: [{ groupId: GROUP, budget: 5000, maxPeriodDays: 365, minAmount: 1 }] });
     const input = await writeText(dir, "in.csv", recipientsCsv(3, { amount: () => 300 }));
     assert.equal((await runCli(issueArgs(input, sim, ...campaignFlags(), "--out", join(dir, "in.results.csv")))).code, 0);
-    const other = await startSimulator({ groups: [{ groupId: "29952775505428485", budget: 5000, maxPeriodDays: 365, minAmount: 1 }] });
+    // The same PayPay (same address: a checkpoint is bound to it) now lists another group only.
+    const port = new URL(sim.baseUrl).port;
+    await sim.close();
+    const other = createSimulator({ groups: [{ groupId: "29952775505428485", budget: 5000, maxPeriodDays: 365, minAmount: 1 }] });
+    await other.start(Number(port), "127.0.0.1");
+    after(() => other.close());
     const plan = await runCli(["plan", input, "--base-url", other.baseUrl, ...campaignFlags()]);
     assert.equal(plan.code, 0, "nothing to send, so nothing blocks");
     assert.match(plan.stdout, new RegExp(`group ${GROUP}: 3 row\\(s\\) ¥900; to send 0 row\\(s\\) ¥0; issued 3 row\\(s\\) ¥900; group not found`));
@@ -66,7 +72,7 @@ describe("plan and --dry-run", () => {
     const bad = await writeText(dir, "bad.csv", "recipient_id,amount\nA,1e3\n");
     const invalid = await runCli(["plan", bad, "--base-url", sim.baseUrl, ...campaignFlags()]);
     assert.equal(invalid.code, 2);
-    assert.match(invalid.stdout, /row 2, column amount, value "1e3"/);
+    assert.match(invalid.stderr, /row 2, column amount, value "1e3"/);
     assert.equal(sim.stats().createRequests, 0);
   });
 });

@@ -81,6 +81,7 @@ export interface PlanRecord extends InputSettings {
   t: "plan";
   at: string;
   target: Target;
+  /** The snapshot's file name, beside the checkpoint. */
   snapshot: string;
   inputDigest: string;
   /** SHA-256 of the settings that shape a request body or the result (see finished-run.ts). */

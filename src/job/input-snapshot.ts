@@ -62,6 +62,11 @@ export async function takeSnapshot(file: string, choice: EncodingChoice, state: 
   }
 }
 
+/** Where a plan's snapshot is: its name, beside the checkpoint (wherever the folder has moved to). */
+export function snapshotPath(state: string, plan: { snapshot: string }): string {
+  return join(dirname(state), basename(plan.snapshot));
+}
+
 /** Removes snapshots no plan names any more (and one a refused run left behind). */
 export async function removeSnapshotsExcept(state: string, keep: string | undefined): Promise<void> {
   const prefix = snapshotPrefix(state);

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { mkdir } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import type { Logger } from "pino";
 import { acquireLock, processIsAlive } from "../checkpoint/lock.js";
 import { removeStaleTemps } from "../fs/atomic-write.js";
@@ -14,7 +14,7 @@ import { completeRecord, finishedRunCounts, runFingerprint } from "./finished-ru
 import { applyPlan, type Applied, type ApplySettings, type IssueEvents } from "./apply-plan.js";
 import type { InputEncoding } from "../csv/encoding.js";
 import type { InputSpec, ResolvedInputSpec } from "./input-rows.js";
-import { removeSnapshotsExcept, snapshotTempBase, takeSnapshot } from "./input-snapshot.js";
+import { removeSnapshotsExcept, snapshotPath, snapshotTempBase, takeSnapshot } from "./input-snapshot.js";
 import type { Plan } from "./plan.js";
 import { prepareRun, refusalOf, type PlanSettings, type PreparedRun } from "./prepare-run.js";
 import { readBudgets } from "./read-budgets.js";
@@ -108,7 +108,7 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     await store.recordPlan({
       target: deps.target,
       input: resolve(input.file),
-      snapshot: snapshot.path,
+      snapshot: basename(snapshot.path),
       inputDigest: snapshot.digest,
       encoding: input.encoding,
       columns: input.columns,
@@ -154,7 +154,7 @@ async function openExisting(state: string, campaign: string): Promise<Checkpoint
 
 function lastSnapshotOf(store: CheckpointStore | undefined): string | undefined {
   const last = store?.lastPlan();
-  return last?.t === "plan" ? last.snapshot : undefined;
+  return store && last?.t === "plan" ? snapshotPath(store.location, last) : undefined;
 }
 
 /** Records --accept-changed for every issued row that now reads differently: reported from now on, exit 0. */

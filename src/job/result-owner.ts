@@ -1,16 +1,18 @@
 import { readFile } from "node:fs/promises";
 import { access } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { BatchError } from "../errors.js";
 import { writeFileAtomically } from "../fs/atomic-write.js";
 
 /**
  * A result file belongs to one checkpoint. A marker beside it (`.<name>.owner`) names the
  * checkpoint that writes it, so a run of another campaign (another --state, same default --out)
- * cannot silently overwrite the codes of the first.
+ * cannot silently overwrite the codes of the first. The marker holds the checkpoint's path relative
+ * to the result's folder, so a campaign folder moved or restored elsewhere keeps its owner.
  */
 
 interface Owner {
+  /** Absolute, once read. */
   checkpoint: string;
   campaign: string;
 }
@@ -31,7 +33,7 @@ async function readOwner(out: string): Promise<Owner | undefined> {
   if (text === undefined) return undefined;
   try {
     const owner = JSON.parse(text) as Partial<Owner>;
-    if (typeof owner.checkpoint === "string" && typeof owner.campaign === "string") return { checkpoint: owner.checkpoint, campaign: owner.campaign };
+    if (typeof owner.checkpoint === "string" && typeof owner.campaign === "string") return { checkpoint: resolve(dirname(out), owner.checkpoint), campaign: owner.campaign };
   } catch {
     // A marker torn by a crash names nobody; the checks below still apply.
   }
@@ -68,6 +70,6 @@ export async function refuseOtherOwner(out: string, state: string, campaign: str
 export async function claimResult(out: string, state: string, campaign: string): Promise<void> {
   const owner = await readOwner(out);
   if (owner?.checkpoint === resolve(state)) return;
-  const text = `${JSON.stringify({ checkpoint: resolve(state), campaign })}\n`;
+  const text = `${JSON.stringify({ checkpoint: relative(dirname(resolve(out)), resolve(state)), campaign })}\n`;
   await writeFileAtomically(markerOf(out), (write) => write(text));
 }

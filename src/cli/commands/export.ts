@@ -6,7 +6,7 @@ import type { ResolvedInputSpec } from "../../job/input-rows.js";
 import { writeResults } from "../../job/write-results.js";
 import { parseColumnMap } from "../../job/columns.js";
 import { expectString } from "../expect.js";
-import { verifySnapshot } from "../../job/input-snapshot.js";
+import { snapshotPath, verifySnapshot } from "../../job/input-snapshot.js";
 import { refuseOtherOwner } from "../../job/result-owner.js";
 import { refuseOtherTargetFlags, withTargetOptions, type TargetFlags } from "../target-options.js";
 
@@ -38,7 +38,7 @@ export const exportCommand: CommandModule<object, ExportFlags> = {
         throw new CheckpointError("CHECKPOINT_NO_RUN", `${argv.checkpoint}: no run has got past planning with this checkpoint yet, so there is nothing to export`);
       }
       // The run's own copy of its input, unless the user names one (or the checkpoint predates copies).
-      const snapshot = argv.input === undefined && run.t === "plan" ? run.snapshot : undefined;
+      const snapshot = argv.input === undefined && run.t === "plan" ? snapshotPath(argv.checkpoint, run) : undefined;
       if (snapshot !== undefined && run.t === "plan") await verifySnapshot(snapshot, run.inputDigest);
       const input: ResolvedInputSpec = {
         file: argv.input ?? run.input,
