@@ -262,7 +262,7 @@ function report(figures: Figures[], run: { exitCode: number; tap: string; wallMs
   out.push("## The checker checks itself (`checker.test.ts`)", "");
   const checker = one(figures, "checker", "mutations");
   out.push(
-    `A clean run passes the exactly-once checker, and each planted violation (a code on the wrong row, a row lost, duplicated or reordered, a cell altered, a row pending, an attempts count changed, the checkpoint disagreeing, a code issued outside the file) must be caught: ${checker ? `${n(checker.caught)} of ${n(checker.mutations)} caught` : "no figures"}.`,
+    `A clean run passes the exactly-once checker, and each planted violation (a code on the wrong row, a row lost, duplicated or reordered, a cell altered, a row pending, an attempts count changed, the checkpoint or the ledger disagreeing, a code issued outside the file) must be caught as exactly the violations it causes, by rule and row: ${checker ? `${n(checker.caught)} of ${n(checker.mutations)} caught` : "no figures"}. Each of the checker's rules is then switched off in turn, and some plant must notice it missing: ${checker?.rules === undefined ? "no figures" : `${n(checker.rulesNoticedOff)} of ${n(checker.rules)} rules noticed`}.`,
     "",
   );
 

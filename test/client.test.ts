@@ -10,6 +10,7 @@ import type { CreateOutcome } from "../src/paypay/outcome.js";
 import type { CreatePointsCodeRequest } from "../src/paypay/types.js";
 import { FAULT_KINDS, LOCAL_CREDENTIALS, type FaultKind, type Simulator } from "../src/simulator/index.js";
 import { startSimulator } from "./support/simulator.js";
+import { waitFor } from "./support/job.js";
 
 const GROUP = "29952775505428481"; // above 2^53 and not representable as a double
 
@@ -151,7 +152,9 @@ describe("every simulator fault is `retryable` (outcome unknown, same requestId)
   for (const kind of FAULT_KINDS) {
     test(`${kind} → retryable ${expected[kind].code}; a retry with the same requestId settles it`, async () => {
       const sim = await startSimulator({ faults: { [kind]: 1 } });
-      const client = clientFor(sim, { createTimeoutMs: 300 });
+      // Only hangAfterCommit waits this out; long enough that the server has committed before the
+      // client gives up, even on a loaded machine.
+      const client = clientFor(sim, { createTimeoutMs: 2_000 });
       const req = request();
       const outcome = await client.createPointsCode(req);
       assert.equal(outcome.kind, "retryable", JSON.stringify(outcome));
@@ -169,11 +172,21 @@ describe("every simulator fault is `retryable` (outcome unknown, same requestId)
   }
 
   test("more requests than max-in-flight are answered 429 and classified retryable", async () => {
-    const sim = await startSimulator({ maxInFlight: 1, latencyMs: 100 });
-    const client = clientFor(sim);
-    const outcomes = await Promise.all([client.createPointsCode(request()), client.createPointsCode(request())]);
-    const kinds = outcomes.map((o) => (o.kind === "retryable" ? o.errorCode : o.kind)).sort();
-    assert.deepEqual(kinds, ["RATE_LIMIT", "issued"]);
+    // The one slot is held by a request that hangs after its commit until the simulator closes, so
+    // the second arrives while it is held however slow the machine is.
+    const sim = await startSimulator({ maxInFlight: 1, faults: { hangAfterCommit: 1 } });
+    const client = clientFor(sim, { createTimeoutMs: 60_000 });
+    const holder = client.createPointsCode(request());
+    await waitFor(() => sim.ledger().length === 1, 15_000, "the first request to take the slot");
+    const refused = await client.createPointsCode(request());
+    assert.ok(refused.kind === "retryable" && refused.errorCode === "RATE_LIMIT", JSON.stringify(refused));
+    assert.equal(refused.retryAfterMs, 1000);
+    const stats = sim.stats();
+    assert.equal(stats.rejectedByCode.RATE_LIMIT, 1);
+    assert.equal(stats.maxConcurrentCreates, 2, "the server held both at once");
+    assert.equal(sim.ledger().length, 1, "the refused request committed nothing");
+    await sim.close();
+    assert.equal((await holder).kind, "retryable", "the hung request, cut by the close, is retryable");
   });
 });
 

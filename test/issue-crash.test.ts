@@ -7,7 +7,7 @@ import { campaignFlags, readResult, recipientsCsv } from "./support/csv.js";
 import { startSimulator } from "./support/simulator.js";
 import { mulberry32 } from "../src/simulator/prng.js";
 import { readLockStatus } from "../src/checkpoint/lock-status.js";
-import { assertLedgerMatchesResult, issueArgs, sleep, waitFor } from "./support/job.js";
+import { assertLedgerMatchesResult, issueArgs, waitFor } from "./support/job.js";
 
 /**
  * A run killed with SIGKILL (no handler, no flush, no lock release) and then rerun must still issue
@@ -16,10 +16,13 @@ import { assertLedgerMatchesResult, issueArgs, sleep, waitFor } from "./support/
 
 const ROWS = 300;
 const SEED = 20260401;
-/** Milliseconds after the killed run's first create request reaches the simulator. */
-const KILL_DELAYS = (() => {
+/**
+ * A run is killed once the ledger holds this many more codes than when it started: a moment read
+ * from what the server committed, so it lands mid-flight however slow the machine is.
+ */
+const KILL_AFTER_CODES = (() => {
   const random = mulberry32(SEED);
-  return [0, 1, 2].map(() => 100 + Math.floor(random() * 400));
+  return [0, 1, 2].map(() => 5 + Math.floor(random() * 80));
 })();
 
 interface Setup {
@@ -38,19 +41,18 @@ async function setup(seed: number): Promise<Setup> {
   return { sim, out, state, args: issueArgs(input, sim, ...campaignFlags("crash"), "--out", out, "--state", state, "--concurrency", "8") };
 }
 
-/** Starts a run, SIGKILLs it `delayMs` after its first create arrives; returns the ledger size at the kill. */
-async function runAndKill({ sim, args, state }: Setup, delayMs: number): Promise<number> {
-  const createsBefore = sim.stats().createRequests;
+/** Starts a run, SIGKILLs it once it has `codes` more codes in the ledger; returns the ledger size at the kill. */
+async function runAndKill({ sim, args, state }: Setup, codes: number): Promise<number> {
+  const codesBefore = sim.ledger().length;
   const child = startCli(args);
   const done = collect(child);
   let exited = false;
   child.once("exit", () => (exited = true));
-  await waitFor(() => exited || sim.stats().createRequests > createsBefore, 15_000, "the run to start sending");
+  await waitFor(() => exited || sim.ledger().length >= codesBefore + codes, 30_000, `the run to issue ${codes} codes`);
   if (exited) {
     const early = await done;
-    assert.fail(`the run exited (${early.code}) before sending anything:\n${early.stderr}`);
+    assert.fail(`the run exited (${early.code}) before it had issued ${codes} codes:\n${early.stderr}`);
   }
-  await sleep(delayMs);
   const issuedAtKill = sim.ledger().length;
   child.kill("SIGKILL");
   const result = await done;
@@ -79,10 +81,10 @@ async function rerunToCompletion({ sim, args, out, state }: Setup): Promise<void
 }
 
 describe("SIGKILL mid-flight, then rerun: exactly once", { concurrency: true }, () => {
-  KILL_DELAYS.forEach((delayMs, i) => {
-    test(`killed ${delayMs} ms after the first create (seeded delay ${i + 1} of ${KILL_DELAYS.length})`, async () => {
+  KILL_AFTER_CODES.forEach((codes, i) => {
+    test(`killed after ${codes} codes are issued (seeded moment ${i + 1} of ${KILL_AFTER_CODES.length})`, async () => {
       const s = await setup(SEED + i);
-      const issuedAtKill = await runAndKill(s, delayMs);
+      const issuedAtKill = await runAndKill(s, codes);
       assert.ok(issuedAtKill > 0 && issuedAtKill < ROWS, `killed mid-flight (${issuedAtKill} codes issued at the kill)`);
       await rerunToCompletion(s);
       // One kill: a row is sent at most once by each of the two runs.
@@ -90,12 +92,12 @@ describe("SIGKILL mid-flight, then rerun: exactly once", { concurrency: true }, 
     });
   });
 
-  test(`killed three times in a row on one checkpoint (${KILL_DELAYS.join(", ")} ms), then rerun`, async () => {
+  test(`killed three times in a row on one checkpoint (after ${KILL_AFTER_CODES.join(", ")} more codes), then rerun`, async () => {
     const s = await setup(SEED + 99);
     let previous = 0;
-    for (const delayMs of KILL_DELAYS) {
-      const issuedAtKill = await runAndKill(s, delayMs);
-      assert.ok(issuedAtKill > previous && issuedAtKill < ROWS, `kill after ${delayMs} ms landed mid-flight (${issuedAtKill} issued)`);
+    for (const codes of KILL_AFTER_CODES) {
+      const issuedAtKill = await runAndKill(s, codes);
+      assert.ok(issuedAtKill >= previous + codes && issuedAtKill < ROWS, `kill after ${codes} more codes landed mid-flight (${issuedAtKill} issued)`);
       previous = issuedAtKill;
     }
     await rerunToCompletion(s);

@@ -151,7 +151,15 @@ describe("progress, logs and summary", () => {
     assert.doesNotMatch(result.stderr, /issuing \[/);
     const lines = (await readFile(log, "utf8")).trim().split("\n").map((l) => JSON.parse(l));
     const failed = lines.filter((l) => l.msg?.startsWith("attempt failed"));
-    assert.ok(failed.length >= sim.stats().faultsInjected.error500BeforeCommit, "every failed attempt is logged");
+    const injected = sim.stats().faultsInjected.error500BeforeCommit;
+    assert.ok(injected > 0, "the simulator injected faults");
+    assert.equal(failed.length, injected, "every failed attempt is logged, once");
+    // Per row, every request the server read but the last one failed, and is logged under that row's requestId.
+    const loggedByRid = new Map<string, number>();
+    for (const entry of failed) loggedByRid.set(entry.requestId, (loggedByRid.get(entry.requestId) ?? 0) + 1);
+    const calls = sim.callsByRequestId();
+    assert.equal(calls.size, 30);
+    for (const [rid, n] of calls) assert.equal(loggedByRid.get(rid) ?? 0, n - 1, `failed attempts logged for ${rid}`);
     for (const entry of failed) {
       assert.match(entry.requestId, /^[0-9a-f-]{36}$/);
       assert.equal(entry.httpStatus, 500);

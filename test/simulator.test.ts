@@ -18,6 +18,7 @@ import {
 } from "../src/simulator/index.js";
 import { runSimulatorCommand } from "../src/cli/commands/simulator.js";
 import { captureSimulatorIo, parseSimulatorArgs } from "./support/simulator.js";
+import { waitFor } from "./support/job.js";
 
 // ---- a tiny signed-request client ---------------------------------------------------------------
 
@@ -37,7 +38,7 @@ interface Reply {
 }
 
 /** Never rejects: fault tests need to see partial answers and socket errors as data. */
-function rawRequest(url: string, method: string, headers: Record<string, string>, body?: string | Buffer, timeoutMs = 5_000): Promise<Reply> {
+function rawRequest(url: string, method: string, headers: Record<string, string>, body?: string | Buffer, timeoutMs = 5_000, signal?: AbortSignal): Promise<Reply> {
   return new Promise((resolve) => {
     let settled = false;
     const chunks: Buffer[] = [];
@@ -50,7 +51,7 @@ function rawRequest(url: string, method: string, headers: Record<string, string>
       resolve({ status, headers: replyHeaders, body: bytes, text: bytes.toString("utf8"), complete, ...(error ? { error } : {}) });
     };
     // agent: false, so a socket a fault destroyed is never reused by the next test.
-    const req = request(url, { method, headers, agent: false }, (res) => {
+    const req = request(url, { method, headers, agent: false, ...(signal ? { signal } : {}) }, (res) => {
       status = res.statusCode ?? 0;
       replyHeaders = res.headers;
       res.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -81,6 +82,8 @@ interface CallOptions {
   /** Replace the Authorization header entirely; null omits it. */
   authorization?: string | null;
   timeoutMs?: number;
+  /** Aborts the exchange from the client's side (the server sees the socket close). */
+  signal?: AbortSignal;
 }
 
 async function call(sim: Simulator, body: string | undefined, o: CallOptions = {}): Promise<Reply> {
@@ -105,7 +108,7 @@ async function call(sim: Simulator, body: string | undefined, o: CallOptions = {
           ...(body !== undefined ? { body: o.signedBody ?? body } : {}),
         });
   if (authorization !== null) headers.Authorization = authorization;
-  return rawRequest(`${sim.baseUrl}${path}${o.query ?? ""}`, method, headers, body, o.timeoutMs);
+  return rawRequest(`${sim.baseUrl}${path}${o.query ?? ""}`, method, headers, body, o.timeoutMs, o.signal);
 }
 
 let requestSeq = 0;
@@ -572,18 +575,21 @@ describe("faults at rate 1.0", () => {
     const sim = createSimulator({ faults: { hangAfterCommit: 1 } });
     await sim.start();
     const started = performance.now();
-    const reply = await call(sim, createBody(), { timeoutMs: 300 });
+    const reply = await call(sim, createBody(), { timeoutMs: 1_000 });
     assert.equal(reply.error?.message, "client timeout");
-    assert.ok(performance.now() - started >= 290);
+    assert.ok(performance.now() - started >= 990);
     assert.equal(sim.ledger().length, 1);
     // A second hung request stays open on the server; close() must destroy it, not wait for it.
-    const pending = call(sim, createBody(), { timeoutMs: 5_000 });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const closing = performance.now();
+    // Its client would give up only after a minute, so an error before that is the server's doing.
+    const pending = call(sim, createBody(), { timeoutMs: 60_000 });
+    await waitFor(() => sim.ledger().length === 2, 15_000, "the second request to be committed and hung");
+    assert.equal(sim.stats().createRequests, 2);
+    assert.equal(sim.stats().faultsInjected.hangAfterCommit, 2);
     await sim.close();
     const second = await pending;
     assert.ok(second.error, "the hung socket was destroyed");
-    assert.ok(performance.now() - closing < 1_000, "close() did not wait for hung sockets");
+    assert.notEqual(second.error.message, "client timeout", "close() destroyed the hung socket rather than waiting for the client to give up");
+    assert.equal(second.status, 0, "no answer was ever sent");
   });
 
   test("truncateAfterCommit sends half the body under the full Content-Length", async () => {
@@ -602,15 +608,27 @@ describe("faults at rate 1.0", () => {
   });
 
   test("maxInFlight answers 429 RATE_LIMIT beyond the limit", async () => {
-    await withSimulator({ maxInFlight: 1, latencyMs: 80 }, async (sim) => {
-      const replies = await Promise.all([1, 2, 3].map(() => call(sim, createBody())));
-      const statuses = replies.map((r) => r.status).sort();
-      assert.deepEqual(statuses, [200, 429, 429]);
-      for (const reply of replies.filter((r) => r.status === 429)) assertError(reply, "RATE_LIMIT");
-      assert.equal(sim.stats().maxConcurrentCreates, 3);
-      assert.equal(sim.stats().rejectedByCode.RATE_LIMIT, 2);
-      // Slots are released: the next one is admitted.
+    // The one slot is held by a request that hangs after its commit, for as long as the test wants:
+    // the requests after it arrive while it is held whatever the machine's load.
+    await withSimulator({ maxInFlight: 1, faults: { hangAfterCommit: 1 } }, async (sim) => {
+      const release = new AbortController();
+      const holder = call(sim, createBody(), { timeoutMs: 60_000, signal: release.signal });
+      await waitFor(() => sim.ledger().length === 1, 15_000, "the first request to take the slot");
+      const replies = await Promise.all([1, 2].map(() => call(sim, createBody())));
+      for (const reply of replies) assertError(reply, "RATE_LIMIT");
+      const stats = sim.stats();
+      assert.equal(stats.createRequests, 3);
+      assert.equal(stats.rejectedByCode.RATE_LIMIT, 2);
+      assert.equal(sim.ledger().length, 1, "a refused request commits nothing");
+      // The holder was in flight throughout; the two refused ones may or may not have overlapped.
+      assert.ok(stats.maxConcurrentCreates >= 2 && stats.maxConcurrentCreates <= 3, `peak ${stats.maxConcurrentCreates}`);
+      // Slots are released: once the holder is gone the next one is admitted.
+      release.abort();
+      assert.ok((await holder).error, "the holder was aborted");
+      await waitFor(() => sim.stats().concurrentCreates === 0, 15_000, "the server to release the slot");
+      sim.setFaults({});
       assert.equal((await call(sim, createBody())).status, 200);
+      assert.equal(sim.ledger().length, 2);
     });
   });
 

@@ -46,6 +46,7 @@ export class StatsRecorder {
       createRequests: this.createRequests,
       faultsInjected: { ...this.faults },
       maxConcurrentCreates: this.maxConcurrentCreates,
+      concurrentCreates: this.concurrentCreates,
       rejectedByCode: { ...this.rejected },
       throttledByBucket: this.throttledByBucket,
     };

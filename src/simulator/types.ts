@@ -111,6 +111,8 @@ export interface SimulatorStats {
   createRequests: number;
   faultsInjected: Record<FaultKind, number>;
   maxConcurrentCreates: number;
+  /** Create requests held open now (arrived, not yet closed): tests wait on it for a slot to free. */
+  concurrentCreates: number;
   rejectedByCode: Record<string, number>;
   /** Create requests the rate limit refused (also counted in rejectedByCode.RATE_LIMIT). */
   throttledByBucket: number;

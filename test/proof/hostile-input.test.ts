@@ -132,18 +132,55 @@ const dateArb = fc.oneof(
   fc.constantFrom("2094-02-30", "2026-2-3", "2026/04/01", "20260401", " 2094-04-01", "2026-04-01T00:00", "2092-02-29", "2093-02-29", "2000-02-29", "1900-02-29"),
 );
 
-const recordArb = fc.tuple(recipientArb, amountArb, nameArb, groupArb, dateArb, dateArb, anyText(30));
+const hostileRecordArb = fc.tuple(recipientArb, amountArb, nameArb, groupArb, dateArb, dateArb, anyText(30));
 
-let generated = 0;
-const runs = new Map<string, number>();
+/**
+ * Records every rule accepts: without them the generated cases were almost all refused (11 of 700
+ * records valid, no clean file at all), and the accepting side of each rule went all but untested.
+ */
+const validDateArb = fc.tuple(fc.integer({ min: 2024, max: 2028 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 28 })).map(
+  ([y, m, d]) => `${y}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`,
+);
+const validRecordArb = fc
+  .tuple(
+    fc.stringMatching(/^[A-Za-z0-9-]{1,12}$/),
+    fc.integer({ min: 1, max: 999_999 }).map(String),
+    fc.string({ unit: "grapheme", minLength: 1, maxLength: 20 }).filter((s) => nameVerdict(s) === "ok" && !s.includes("\uFFFD")),
+    fc.bigInt({ min: 1n, max: 2n ** 63n - 1n }).map(String),
+    validDateArb,
+    validDateArb,
+    anyText(30),
+  )
+  .map(([id, amount, name, group, a, b, extra]) => [id, amount, name, group, a < b ? a : b, a < b ? b : a, extra] as [string, string, string, string, string, string, string]);
+
+const recordArb = fc.oneof({ weight: 1, arbitrary: validRecordArb }, { weight: 2, arbitrary: hostileRecordArb });
+
+/** Per property: runs asked of fast-check, cases its generator produced, cases checked, and what they were. */
+interface Tally {
+  asked: number;
+  drawn: number;
+  checked: number;
+  outcomes: Record<string, number>;
+}
+const tallies = new Map<string, Tally>();
 /** Properties that found a counterexample: reported as violations in the figures. */
 const failures = new Map<string, string>();
 
-async function check<T>(name: string, arbitrary: fc.Arbitrary<T>, numRuns: number, predicate: (value: T) => Promise<void> | void): Promise<void> {
-  let count = 0;
-  const property = fc.asyncProperty(arbitrary, async (value) => {
-    count++;
-    await predicate(value);
+/**
+ * Runs a property. The generator itself counts each case it produces, and the predicate names what
+ * each case turned out to be (e.g. accepted or refused), so the figures say what was really run.
+ */
+async function check<T>(name: string, arbitrary: fc.Arbitrary<T>, numRuns: number, predicate: (value: T) => Promise<string> | string): Promise<void> {
+  const tally: Tally = { asked: numRuns, drawn: 0, checked: 0, outcomes: {} };
+  tallies.set(name, tally);
+  const counted = arbitrary.map((value) => {
+    tally.drawn++;
+    return value;
+  });
+  const property = fc.asyncProperty(counted, async (value) => {
+    const outcome = await predicate(value);
+    tally.checked++;
+    tally.outcomes[outcome] = (tally.outcomes[outcome] ?? 0) + 1;
   });
   try {
     await fc.assert(property, { numRuns, seed: subSeed(`hostile-${name}`), endOnFailure: false });
@@ -152,9 +189,6 @@ async function check<T>(name: string, arbitrary: fc.Arbitrary<T>, numRuns: numbe
     const cause = (error as { cause?: Error }).cause?.message?.split("\n")[0];
     failures.set(name, [...lines, ...(cause ? [cause] : [])].join(" / "));
     throw error;
-  } finally {
-    runs.set(name, count);
-    generated += count;
   }
 }
 
@@ -177,6 +211,7 @@ describe("hostile input, property-based (fast-check, in-process)", () => {
         assert.deepEqual(result.ok.request, { groupId: record[3], giftCardName: record[2], giftCardValue: Number(record[1]), startAt: record[4], endAt: record[5] });
         assert.equal(result.ok.recipientId, record[0]);
       }
+      return expected.size === 0 ? "valid" : "invalid";
     });
   });
 
@@ -190,6 +225,7 @@ describe("hostile input, property-based (fast-check, in-process)", () => {
       if ("problems" in result && codePoints(name) > 40 && !WHITESPACE_ONLY.test(name)) {
         assert.ok(result.problems.some((p) => p.rule.includes(`(has ${codePoints(name)})`)), "the message gives the count");
       }
+      return "ok" in result ? "valid" : "invalid";
     });
   });
 
@@ -197,7 +233,10 @@ describe("hostile input, property-based (fast-check, in-process)", () => {
     const dir = await tempDir("pcb-proof-hostile-files-");
     const poolIds = fc.constantFrom("dup-a", "dup-b", "会員-1");
     const fileArb = fc.record({
-      rows: fc.array(fc.oneof({ weight: 4, arbitrary: recordArb }, { weight: 1, arbitrary: fc.tuple(poolIds, recordArb).map(([id, r]) => [id, ...r.slice(1)] as typeof r) }), { minLength: 0, maxLength: 25 }),
+      rows: fc.oneof(
+        { weight: 1, arbitrary: fc.array(validRecordArb, { minLength: 1, maxLength: 25 }) },
+        { weight: 3, arbitrary: fc.array(fc.oneof({ weight: 4, arbitrary: recordArb }, { weight: 1, arbitrary: fc.tuple(poolIds, recordArb).map(([id, r]) => [id, ...r.slice(1)] as typeof r) }), { minLength: 0, maxLength: 25 }) },
+      ),
       crlf: fc.boolean(),
       bom: fc.boolean(),
       quoteAll: fc.boolean(),
@@ -232,6 +271,7 @@ describe("hostile input, property-based (fast-check, in-process)", () => {
       assert.deepEqual([...gotRows].sort((a, b) => a - b), [...expectedRows].sort((a, b) => a - b), `rows with problems ${replay(FILE)}`);
       for (const p of outcome.plan.problems) if (p.rule.startsWith("duplicates row")) assert.equal(p.column, "recipient_id");
       assert.equal(budgetReads, outcome.plan.problems.length === 0 && rows.length > 0 ? 1 : 0, "budgets are read only for a clean file with rows to send");
+      return outcome.plan.problems.length > 0 ? "refused" : rows.length > 0 ? "clean" : "empty";
     });
   });
 
@@ -258,12 +298,14 @@ describe("hostile input, property-based (fast-check, in-process)", () => {
           assert.ok(Number.isSafeInteger(p.row) && p.row >= 1, `row ${p.row}`);
           assert.ok(p.rule.length > 0, "a rule");
         }
+        return outcome.plan.problems.length > 0 ? "rows refused" : "read";
       } catch (error) {
         // A refusal the CLI turns into exit 2, with a message and no stack; never a TypeError or the like.
         assert.ok(error instanceof BatchError, `${(error as Error)?.name}: ${(error as Error)?.message} ${replay(FILE)}`);
         assert.ok(["validation", "usage"].includes(error.kind), error.kind);
         assert.equal(budgetReads, 0);
         assert.doesNotMatch(error.message, /^\s+at /m);
+        return "file refused";
       }
     });
   });
@@ -281,19 +323,39 @@ describe("hostile input, property-based (fast-check, in-process)", () => {
       for (const p of outcome.plan.problems) {
         assert.ok(p.column.trim().length > 0, `row ${p.row}: problem "${p.rule}" names no column (header ${JSON.stringify(header)}) ${replay(FILE)}`);
       }
+      return outcome.plan.problems.length > 0 ? "problems" : "none";
     });
   });
 
-  test(`at least 1,000 generated cases ran (seed ${PROOF_SEED})`, async () => {
+  test(`at least 1,000 generated cases ran (seed ${PROOF_SEED}), each property all its runs, on both sides of its rules`, async () => {
+    const generated = [...tallies.values()].reduce((sum, t) => sum + t.drawn, 0);
     await writeFigures({
       part: "hostile",
       name: "properties",
       violations: failures.size,
       violationSamples: [...failures].map(([name, message]) => `property ${name}: ${message}`),
       generatedCases: generated,
-      casesByProperty: Object.fromEntries(runs),
+      casesByProperty: Object.fromEntries([...tallies].map(([name, t]) => [name, t.drawn])),
+      outcomesByProperty: Object.fromEntries([...tallies].map(([name, t]) => [name, t.outcomes])),
     });
+    assert.deepEqual([...tallies.keys()].sort(), ["bytes", "cells", "columns", "files", "names"], "every property ran");
+    for (const [name, t] of tallies) {
+      assert.equal(t.drawn, t.asked, `property ${name}: the generator produced ${t.drawn} cases, ${t.asked} were asked`);
+      assert.equal(t.checked, t.drawn, `property ${name}: ${t.checked} of ${t.drawn} generated cases were checked`);
+    }
     assert.ok(generated >= 1000, `${generated} generated cases`);
+    // A generator that drifted to one side (every record valid, or every file refused) would test
+    // only half of a rule: each side must be a real share of the cases.
+    const share = (name: string, outcome: string): number => (tallies.get(name)!.outcomes[outcome] ?? 0) / tallies.get(name)!.drawn;
+    for (const [name, outcome] of [
+      ["cells", "valid"], ["cells", "invalid"],
+      ["names", "valid"], ["names", "invalid"],
+      ["files", "clean"], ["files", "refused"],
+      ["bytes", "read"], ["bytes", "rows refused"], ["bytes", "file refused"],
+      ["columns", "problems"],
+    ] as const) {
+      assert.ok(share(name, outcome) >= 0.05, `property ${name}: ${outcome} in ${(share(name, outcome) * 100).toFixed(1)}% of cases, expected at least 5% (${JSON.stringify(tallies.get(name)!.outcomes)})`);
+    }
   });
 });
 
