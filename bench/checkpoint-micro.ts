@@ -58,7 +58,9 @@ async function instrumentFileHandles(dir: string): Promise<void> {
 
 const rid = (i: number): string => `00000000-0000-5000-8000-${String(i).padStart(12, "0")}`;
 // A real fingerprint, whatever format the tool uses today.
-const FP = requestFingerprint('{"requestId":"00000000-0000-5000-8000-000000000000","groupId":29952775505428481,"giftCardName":"x","giftCardValue":1,"startAt":"2094-04-01","endAt":"2094-06-30"}');
+const FP = requestFingerprint(
+  '{"requestId":"00000000-0000-5000-8000-000000000000","groupId":29952775505428481,"giftCardName":"x","giftCardValue":1,"startAt":"2094-04-01","endAt":"2094-06-30"}',
+);
 function dataOf(i: number): string {
   return `{"giftCardCode":"YI5UAVU10TSOH5R4","requestId":"${rid(i)}","groupId":29952775505428481,"giftCardName":"x","giftCardValue":1,"startAt":"2094-04-01","endAt":"2094-06-30"}`;
 }
@@ -68,11 +70,21 @@ function cpuMicros(): number {
   return u.user + u.system;
 }
 
-
 async function rawFsync(dir: string, seconds: number): Promise<Record<string, number>> {
   const file = join(dir, "raw.journal");
   const handle = await open(file, "a");
-  const line = encodeLine({ t: "outcome", rid: rid(0), fp: FP, status: "issued", attempts: 1, groupId: "29952775505428481", value: 1, at: new Date().toISOString(), code: "X", data: dataOf(0) });
+  const line = encodeLine({
+    t: "outcome",
+    rid: rid(0),
+    fp: FP,
+    status: "issued",
+    attempts: 1,
+    groupId: "29952775505428481",
+    value: 1,
+    at: new Date().toISOString(),
+    code: "X",
+    data: dataOf(0),
+  });
   const latencies: number[] = [];
   const deadline = performance.now() + seconds * 1000;
   while (performance.now() < deadline && latencies.length < 5000) {
@@ -99,7 +111,19 @@ function encodeCost(rows: number): Record<string, number> {
   let bytes = 0;
   for (let i = 0; i < rows; i++) {
     bytes += encodeLine({ t: "sent", rid: rid(i), fp: FP, row: i + 2, at: new Date().toISOString() }).length;
-    bytes += encodeLine({ t: "outcome", rid: rid(i), fp: FP, status: "issued", attempts: 1, groupId: "29952775505428481", value: 1, at: new Date().toISOString(), code: "YI5UAVU10TSOH5R4", data: dataOf(i), paypayRequestId: "2c26de2b-e543-491b-aab5-d699cbce3b39" }).length;
+    bytes += encodeLine({
+      t: "outcome",
+      rid: rid(i),
+      fp: FP,
+      status: "issued",
+      attempts: 1,
+      groupId: "29952775505428481",
+      value: 1,
+      at: new Date().toISOString(),
+      code: "YI5UAVU10TSOH5R4",
+      data: dataOf(i),
+      paypayRequestId: "2c26de2b-e543-491b-aab5-d699cbce3b39",
+    }).length;
   }
   return { rows, usPerRow: ((performance.now() - t) * 1000) / rows, cpuUsPerRow: (cpuMicros() - c) / rows, bytesPerRow: bytes / rows };
 }
@@ -206,7 +230,19 @@ async function noSync(dir: string, workers: number, seconds: number): Promise<{ 
       await append(encodeLine({ t: "sent", rid: rid(i), fp: FP, row: i + 2, at: new Date().toISOString() }));
       await new Promise<void>((resolve) => setImmediate(resolve));
       await append(
-        encodeLine({ t: "outcome", rid: rid(i), fp: FP, status: "issued", attempts: 1, groupId: "29952775505428481", value: 1, at: new Date().toISOString(), code: "YI5UAVU10TSOH5R4", data: dataOf(i), paypayRequestId: "2c26de2b-e543-491b-aab5-d699cbce3b39" }),
+        encodeLine({
+          t: "outcome",
+          rid: rid(i),
+          fp: FP,
+          status: "issued",
+          attempts: 1,
+          groupId: "29952775505428481",
+          value: 1,
+          at: new Date().toISOString(),
+          code: "YI5UAVU10TSOH5R4",
+          data: dataOf(i),
+          paypayRequestId: "2c26de2b-e543-491b-aab5-d699cbce3b39",
+        }),
       );
     }
   };

@@ -28,7 +28,14 @@ async function main(): Promise<void> {
     );
     return new Promise((resolve) => {
       const req = http.request(
-        { host: base.hostname, port: base.port, path: CREATE_PATH, method: "POST", agent, headers: { ...signedCreateHeaders(body), "Content-Length": body.length } },
+        {
+          host: base.hostname,
+          port: base.port,
+          path: CREATE_PATH,
+          method: "POST",
+          agent,
+          headers: { ...signedCreateHeaders(body), "Content-Length": body.length },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));

@@ -31,7 +31,16 @@ if (out) {
   const sample = (): void => {
     const m = process.memoryUsage();
     const c = process.cpuUsage();
-    samples.push({ t: Math.round(performance.now() - started) / 1000, epoch: Date.now(), cpu: (c.user + c.system) / 1e6, rss: mb(m.rss), heapTotal: mb(m.heapTotal), heapUsed: mb(m.heapUsed), external: mb(m.external), arrayBuffers: mb(m.arrayBuffers) });
+    samples.push({
+      t: Math.round(performance.now() - started) / 1000,
+      epoch: Date.now(),
+      cpu: (c.user + c.system) / 1e6,
+      rss: mb(m.rss),
+      heapTotal: mb(m.heapTotal),
+      heapUsed: mb(m.heapUsed),
+      external: mb(m.external),
+      arrayBuffers: mb(m.arrayBuffers),
+    });
   };
   setInterval(sample, every).unref();
   process.on("exit", () => {

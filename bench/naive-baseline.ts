@@ -33,7 +33,10 @@ async function main(): Promise<void> {
   const lines = (await readFile(csv, "utf8")).split("\n");
   const header = lines[0]!.split(",");
   const idColumn = header.indexOf("recipient_id");
-  const rows = lines.slice(1).filter((line) => line !== "").map((line) => line.split(",")[idColumn]!);
+  const rows = lines
+    .slice(1)
+    .filter((line) => line !== "")
+    .map((line) => line.split(",")[idColumn]!);
 
   const limit = pLimit(concurrency);
   let issued = 0;
@@ -43,10 +46,14 @@ async function main(): Promise<void> {
   await Promise.all(
     rows.map((recipientId) =>
       limit(async () => {
-        const body = JSON.stringify({ requestId: deriveRequestId(campaign, recipientId), groupId: 0, giftCardName: name, giftCardValue: value, startAt, endAt }).replace(
-          '"groupId":0',
-          `"groupId":${groupId}`,
-        );
+        const body = JSON.stringify({
+          requestId: deriveRequestId(campaign, recipientId),
+          groupId: 0,
+          giftCardName: name,
+          giftCardValue: value,
+          startAt,
+          endAt,
+        }).replace('"groupId":0', `"groupId":${groupId}`);
         if (firstSend === 0) firstSend = performance.now();
         try {
           const response = await fetch(baseUrl + CREATE_PATH, { method: "POST", headers: signedCreateHeaders(body), body });

@@ -36,7 +36,10 @@ export interface ProfileRow {
 }
 
 function label(frame: CallFrame): string {
-  const file = frame.url.replace(/^file:\/\//, "").replace(/^.*\/(node_modules\/)/, "$1").replace(/^.*\/(dist|src|bench)\//, "$1/");
+  const file = frame.url
+    .replace(/^file:\/\//, "")
+    .replace(/^.*\/(node_modules\/)/, "$1")
+    .replace(/^.*\/(dist|src|bench)\//, "$1/");
   return `${frame.functionName || "(anonymous)"} ${file ? `${file}:${frame.lineNumber + 1}` : ""}`.trim();
 }
 
@@ -46,7 +49,9 @@ export function summarizeProfile(path: string, top = 25, filter?: string): { tot
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const selfById = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfById.set(id, (selfById.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000));
+  profile.samples.forEach((id, i) => {
+    selfById.set(id, (selfById.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
+  });
   const totalMs = (profile.endTime - profile.startTime) / 1000;
   const self = new Map<string, number>();
   const total = new Map<string, number>();
@@ -76,14 +81,17 @@ export function summarizeProfile(path: string, top = 25, filter?: string): { tot
   return { totalMs: round1(totalMs), bySelf: rows(self, total, true), byTotal: rows(total, self, false) };
 }
 
-
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const file = args[0];
   if (!file) throw new Error("usage: profile-summary <file.cpuprofile> [--top N] [--filter TEXT]");
   const topIndex = args.indexOf("--top");
   const filterIndex = args.indexOf("--filter");
-  const { totalMs, bySelf, byTotal } = summarizeProfile(file, topIndex >= 0 ? Number(args[topIndex + 1]) : 25, filterIndex >= 0 ? args[filterIndex + 1] : undefined);
+  const { totalMs, bySelf, byTotal } = summarizeProfile(
+    file,
+    topIndex >= 0 ? Number(args[topIndex + 1]) : 25,
+    filterIndex >= 0 ? args[filterIndex + 1] : undefined,
+  );
   console.log(`profile ${file}: ${totalMs} ms`);
   console.log("\n-- by self time --");
   for (const r of bySelf) console.log(`${String(r.selfMs).padStart(9)} ms ${String(r.selfPct).padStart(5)}%  (total ${r.totalPct}%)  ${r.fn}`);

@@ -58,7 +58,10 @@ function parseFlags(argv: string[]): Flags {
       return v;
     };
     if (a === "--only") {
-      const list = value().split(",").map((s) => s.trim()).filter(Boolean);
+      const list = value()
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
       for (const s of list) if (!SECTIONS.includes(s as SectionId)) throw new Error(`unknown section "${s}"; sections: ${SECTIONS.join(", ")}`);
       flags.only = SECTIONS.filter((s) => list.includes(s));
     } else if (a === "--quick") flags.quick = true;
@@ -70,7 +73,9 @@ function parseFlags(argv: string[]): Flags {
     else if (a === "--quiet-wait") flags.quietWait = Number(value());
     else if (a === "--render") flags.render = true;
     else if (a === "--help" || a === "-h") {
-      process.stdout.write(`usage: npm run bench -- [--only ${SECTIONS.join(",")}] [--quick] [--reps N] [--profile] [--keep] [--merge] [--resume-timeout S] [--quiet-wait S] [--render]\n`);
+      process.stdout.write(
+        `usage: npm run bench -- [--only ${SECTIONS.join(",")}] [--quick] [--reps N] [--profile] [--keep] [--merge] [--resume-timeout S] [--quiet-wait S] [--render]\n`,
+      );
       process.exit(0);
     } else throw new Error(`unknown flag ${a}`);
   }
@@ -108,7 +113,14 @@ async function prepareBuild(): Promise<{ cli: string; naive: string; micro: stri
   await mkdir(buildDir, { recursive: true });
   // Snapshot of the freshly built tool: a concurrent `npm run build` cannot change it mid-run.
   await cp(join(root, "dist"), join(buildDir, "dist"), { recursive: true });
-  const common = { bundle: true, platform: "node" as const, format: "esm" as const, target: "node20", packages: "external" as const, logLevel: "warning" as const };
+  const common = {
+    bundle: true,
+    platform: "node" as const,
+    format: "esm" as const,
+    target: "node20",
+    packages: "external" as const,
+    logLevel: "warning" as const,
+  };
   await build({ ...common, entryPoints: [join(benchDir, "naive-baseline.ts")], outfile: join(buildDir, "naive-baseline.mjs") });
   await build({ ...common, entryPoints: [join(benchDir, "checkpoint-micro.ts")], outfile: join(buildDir, "checkpoint-micro.mjs") });
   await build({ ...common, entryPoints: [join(benchDir, "floor-client.ts")], outfile: join(buildDir, "floor-client.mjs") });
@@ -135,7 +147,13 @@ function provenance(sections: SectionResult[]): string[] {
   return ["Sections come from more than one run:", "", ...[...runs].map(([run, ids]) => `- ${ids.join(", ")}: ${run}`), ""];
 }
 
-function renderMarkdown(result: { machine: Record<string, unknown>; command: string; sections: SectionResult[]; totalSeconds: number; partial: boolean }): string {
+function renderMarkdown(result: {
+  machine: Record<string, unknown>;
+  command: string;
+  sections: SectionResult[];
+  totalSeconds: number;
+  partial: boolean;
+}): string {
   const m = result.machine;
   const lines = [
     "# points-code-batch benchmarks",
@@ -152,7 +170,9 @@ function renderMarkdown(result: { machine: Record<string, unknown>; command: str
     "",
     "| section | target | wanted | measured (median) | result | margin |",
     "|---|---|---|---|---|---|",
-    ...result.sections.flatMap((s) => s.targets.map((t) => `| ${s.id} | ${t.name} | ${t.target} | ${t.measured} | ${t.pass ? "PASS" : "**MISS**"} | ${t.margin} |`)),
+    ...result.sections.flatMap((s) =>
+      s.targets.map((t) => `| ${s.id} | ${t.name} | ${t.target} | ${t.measured} | ${t.pass ? "PASS" : "**MISS**"} | ${t.margin} |`),
+    ),
     "",
     ...result.sections.map(sectionMarkdown),
   ];
@@ -273,12 +293,21 @@ async function main(): Promise<void> {
     try {
       const previous = JSON.parse(await readFile(join(benchDir, "results", "latest.json"), "utf8")) as { sections: SectionResult[] };
       const replaced = new Set(sections.map((s) => s.id));
-      allSections = SECTIONS.map((id) => (replaced.has(id) ? sections.find((s) => s.id === id) : previous.sections.find((s) => s.id === id))).filter((s): s is SectionResult => s !== undefined);
+      allSections = SECTIONS.map((id) => (replaced.has(id) ? sections.find((s) => s.id === id) : previous.sections.find((s) => s.id === id))).filter(
+        (s): s is SectionResult => s !== undefined,
+      );
     } catch {
       allSections = sections;
     }
   }
-  const result = { machine, command, totalSeconds, partial: partial && !flags.merge, merged: flags.merge ? sections.map((s) => s.id) : undefined, sections: allSections };
+  const result = {
+    machine,
+    command,
+    totalSeconds,
+    partial: partial && !flags.merge,
+    merged: flags.merge ? sections.map((s) => s.id) : undefined,
+    sections: allSections,
+  };
   const jsonFile = join(benchDir, "results", `${base}.json`);
   const mdFile = join(benchDir, "results", `${base}.md`);
   await writeFile(jsonFile, `${JSON.stringify(result, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2)}\n`);

@@ -34,7 +34,7 @@ const DIAGNOSES: Array<[RegExp, string]> = [
   ],
   [
     /^hostile\/(corpus-header-empty-name|properties)/,
-    "`src/job/columns.ts` (`indexHeader`) reports an empty header name with that empty name as its column: `row 1, column , value \"\": header names must not be empty` does not say which header cell is empty. The tool's own convention for a header cell it cannot name is `(header N)`.",
+    '`src/job/columns.ts` (`indexHeader`) reports an empty header name with that empty name as its column: `row 1, column , value "": header names must not be empty` does not say which header cell is empty. The tool\'s own convention for a header cell it cannot name is `(header N)`.',
   ],
 ];
 
@@ -47,7 +47,10 @@ function build(): void {
 }
 
 async function runSuite(figuresDir: string): Promise<{ exitCode: number; tap: string; wallMs: number; files: string[] }> {
-  const files = (await readdir(join(ROOT, "test", "proof"))).filter((f) => f.endsWith(".test.ts")).sort().map((f) => `test/proof/${f}`);
+  const files = (await readdir(join(ROOT, "test", "proof")))
+    .filter((f) => f.endsWith(".test.ts"))
+    .sort()
+    .map((f) => `test/proof/${f}`);
   const args = ["--import", "tsx", "--test", "--test-concurrency=2", ...files];
   const started = Date.now();
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, PROOF_FIGURES_DIR: figuresDir }, stdio: ["ignore", "pipe", "inherit"] });
@@ -90,7 +93,9 @@ const one = (figures: Figures[], part: string, name: string): Figures | undefine
 const n = (value: unknown): string => (typeof value === "number" ? value.toLocaleString("en-US") : value === undefined ? "–" : String(value));
 const kinds = (value: unknown): string =>
   value && typeof value === "object" && Object.keys(value).length > 0
-    ? Object.entries(value as Record<string, number>).map(([k, v]) => `${k} ${n(v)}`).join(", ")
+    ? Object.entries(value as Record<string, number>)
+        .map(([k, v]) => `${k} ${n(v)}`)
+        .join(", ")
     : "none";
 /** `{"1": 490, "0": 10}` as "1 winner: 490 rounds, 0 winners: 10 rounds". */
 const winnerCounts = (value: unknown): string =>
@@ -140,7 +145,10 @@ function report(figures: Figures[], run: { exitCode: number; tap: string; wallMs
     ),
     "",
   );
-  out.push(`Replay: \`PROOF_SEED=${seed} node --import tsx --test test/proof/<file>.test.ts\` (the failing file alone), or \`PROOF_SEED=${seed} node --import tsx scripts/proof-report.ts\`.`, "");
+  out.push(
+    `Replay: \`PROOF_SEED=${seed} node --import tsx --test test/proof/<file>.test.ts\` (the failing file alone), or \`PROOF_SEED=${seed} node --import tsx scripts/proof-report.ts\`.`,
+    "",
+  );
 
   // ---- what each part proves, with its figures ---------------------------------------------------
   out.push("## 1. Crash torture (`crash-torture.test.ts`)", "");
@@ -152,17 +160,48 @@ function report(figures: Figures[], run: { exitCode: number; tap: string; wallMs
   const campaigns = by(figures, "crash").filter((f) => f.name !== "all");
   out.push(
     table(
-      ["campaign", "rows", "kills", "validate", "in-flight", "checkpoint-flush", "result-writing", "other", "runs", "create requests", "resends", "faults injected", "violations"],
+      [
+        "campaign",
+        "rows",
+        "kills",
+        "validate",
+        "in-flight",
+        "checkpoint-flush",
+        "result-writing",
+        "other",
+        "runs",
+        "create requests",
+        "resends",
+        "faults injected",
+        "violations",
+      ],
       campaigns.map((f) => {
         const k = (f.killsByPhase ?? {}) as Record<string, number>;
-        return [f.name, n(f.rows), n(f.kills), n(k.validate), n(k["in-flight"]), n(k["checkpoint-flush"]), n(k["result-writing"]), n(k.other), n(f.runs), n(f.createCalls), n(f.resends), kinds(f.faultsInjected), n(f.violations)];
+        return [
+          f.name,
+          n(f.rows),
+          n(f.kills),
+          n(k.validate),
+          n(k["in-flight"]),
+          n(k["checkpoint-flush"]),
+          n(k["result-writing"]),
+          n(k.other),
+          n(f.runs),
+          n(f.createCalls),
+          n(f.resends),
+          kinds(f.faultsInjected),
+          n(f.violations),
+        ];
       }),
     ),
     "",
   );
   if (crashAll) {
     const k = (crashAll.killsByPhase ?? {}) as Record<string, number>;
-    out.push(`**${n(crashAll.kills)} kills survived** over ${n(crashAll.rows)} rows: validate ${n(k.validate)}, in-flight ${n(k["in-flight"])}, checkpoint-flush ${n(k["checkpoint-flush"])}, result-writing ${n(k["result-writing"])}, other ${n(k.other)}.`, "");
+    out.push(
+      `**${n(crashAll.kills)} kills survived** over ${n(crashAll.rows)} rows: validate ${n(k.validate)}, in-flight ${n(k["in-flight"])}, checkpoint-flush ${n(k["checkpoint-flush"])}, result-writing ${n(k["result-writing"])}, other ${n(k.other)}.`,
+      "",
+    );
   }
 
   out.push("## 2. Chaos (`chaos.test.ts`)", "");
@@ -173,26 +212,35 @@ function report(figures: Figures[], run: { exitCode: number; tap: string; wallMs
   out.push(
     table(
       ["case", "rows", "rates", "faults injected", "create requests", "faults / request", "faults / row", "retries", "client timeout (ms)", "violations"],
-      by(figures, "chaos").map((f) => [f.name, n(f.rows), kinds(f.faultRates), kinds(f.faultsInjected), n(f.createRequests), n(f.observedFaultRate), n(f.faultsPerRow), n(f.retries), n(f.clientTimeoutMs), n(f.violations)]),
+      by(figures, "chaos").map((f) => [
+        f.name,
+        n(f.rows),
+        kinds(f.faultRates),
+        kinds(f.faultsInjected),
+        n(f.createRequests),
+        n(f.observedFaultRate),
+        n(f.faultsPerRow),
+        n(f.retries),
+        n(f.clientTimeoutMs),
+        n(f.violations),
+      ]),
     ),
     "",
   );
   const chaosTotals: Record<string, number> = {};
-  for (const f of by(figures, "chaos")) for (const [kind, count] of Object.entries((f.faultsInjected ?? {}) as Record<string, number>)) chaosTotals[kind] = (chaosTotals[kind] ?? 0) + count;
-  out.push(`Faults injected in total, by kind: ${kinds(chaosTotals)}. After-commit faults are drawn only on a request's first commit (a replay is never faulted), so per row they land at about their rate while their share of all requests is lower.`, "");
+  for (const f of by(figures, "chaos"))
+    for (const [kind, count] of Object.entries((f.faultsInjected ?? {}) as Record<string, number>)) chaosTotals[kind] = (chaosTotals[kind] ?? 0) + count;
+  out.push(
+    `Faults injected in total, by kind: ${kinds(chaosTotals)}. After-commit faults are drawn only on a request's first commit (a replay is never faulted), so per row they land at about their rate while their share of all requests is lower.`,
+    "",
+  );
 
   out.push("## 3. Torn and damaged checkpoints (`torn-checkpoint.test.ts`)", "");
   out.push(
     "A real checkpoint is built by two CLI runs (header, run, sent and outcome records). A power cut mid-write: the file is cut at every byte offset of its last record (an outcome carrying an issued code) and opened as a run opens it; every other row must be unchanged and the cut row left in doubt, to be resent under its same requestId. The real CLI then resumes a seeded sample of those cuts, covering every boundary class (`PROOF_TORN_ALL_CLI=1` runs every offset through the CLI), and must exit 0, resending exactly the cut row, exactly once against the ledger. Damage anywhere else: every byte of every earlier record is flipped (seeded XOR) and, separately, replaced by a newline, and read by the journal reader; per record, three damages are opened from disk; a seeded flip per earlier record goes through the CLI. Each must be refused (exit 2) naming the file, the line and the byte of the damaged record, with no stack trace, no request sent and the file left as it was.",
     "",
   );
-  out.push(
-    table(
-      ["proof", "figures", "violations"],
-      proofRows(figures, "torn"),
-    ),
-    "",
-  );
+  out.push(table(["proof", "figures", "violations"], proofRows(figures, "torn")), "");
 
   out.push("## 4. Hostile input (`hostile-input.test.ts`)", "");
   out.push(
@@ -223,13 +271,7 @@ function report(figures: Figures[], run: { exitCode: number; tap: string; wallMs
     "A random API secret (with matching key and merchant) is given to the simulator and to the CLI's environment. Across a run with faults and retries under `umask 000` (trace logs to `--log-file`), a rerun with trace logs on stderr, and a run refused for a wrong secret, neither secret appears in any byte of stdout, stderr, logs, checkpoint, result or summary, nor base64-, hex-, URL- or JSON-encoded, nor any 12-character piece of it. Result and checkpoint are 0600 under umask 000 and again after being loosened to 0644. `--base-url http://<non-loopback>` is refused with exit 2 before any TCP connection or DNS lookup (a preloaded guard records both; a control run proves it sees them).",
     "",
   );
-  out.push(
-    table(
-      ["proof", "figures", "violations"],
-      proofRows(figures, "secrets"),
-    ),
-    "",
-  );
+  out.push(table(["proof", "figures", "violations"], proofRows(figures, "secrets")), "");
 
   out.push("## 6. The plan is the contract (`contract.test.ts`)", "");
   out.push(
@@ -247,7 +289,15 @@ function report(figures: Figures[], run: { exitCode: number; tap: string; wallMs
       ["contest", "rounds", "contenders", "winners per round", "starting from", "holders SIGKILLed", "violations"],
       by(figures, "lock")
         .filter((f) => f.name !== "cli-race")
-        .map((f) => [f.name, n(f.rounds), n(f.contenders), winnerCounts(f.winnersPerRound), f.name === "hand-over" ? "a live holder" : kinds(f.startingFrom), n(f.killedHolders ?? 0), n(f.violations)]),
+        .map((f) => [
+          f.name,
+          n(f.rounds),
+          n(f.contenders),
+          winnerCounts(f.winnersPerRound),
+          f.name === "hand-over" ? "a live holder" : kinds(f.startingFrom),
+          n(f.killedHolders ?? 0),
+          n(f.violations),
+        ]),
     ),
     "",
   );
@@ -277,7 +327,13 @@ function report(figures: Figures[], run: { exitCode: number; tap: string; wallMs
     for (const f of withViolations) {
       const samples = (Array.isArray(f.violationSamples) ? f.violationSamples : []) as string[];
       out.push(`- **${f.part} / ${f.name}** (${n(f.violations)}):`);
-      for (const s of samples.slice(0, 3)) out.push(`  - ${s.replace(/\/tmp\/[^\s:,)]+\//g, "…/").replace(/\n/g, " ").slice(0, 400)}`);
+      for (const s of samples.slice(0, 3))
+        out.push(
+          `  - ${s
+            .replace(/\/tmp\/[^\s:,)]+\//g, "…/")
+            .replace(/\n/g, " ")
+            .slice(0, 400)}`,
+        );
     }
     out.push("");
     const diagnosed = DIAGNOSES.filter(([pattern]) => withViolations.some((f) => pattern.test(`${f.part}/${f.name}`)));

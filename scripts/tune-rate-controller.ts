@@ -18,7 +18,6 @@ function benchFollow(run: WorldRun, from: number, limit: number): number {
   return followSeconds(run.okAt, from, from + 30_000, limit) ?? Number.POSITIVE_INFINITY;
 }
 
-
 for (const limit of [5, 10, 50, 200]) {
   const ratios: number[] = [];
   const shares: number[] = [];
@@ -30,7 +29,9 @@ for (const limit of [5, 10, 50, 200]) {
     shares.push(100 * whole.throttledShare);
     startupRefused += window(run, 0, 10_000).throttled;
   }
-  console.log(`R=${limit}: ratio min ${Math.min(...ratios).toFixed(3)} med ${quantile(ratios, 0.5).toFixed(3)}; 429 % med ${quantile(shares, 0.5).toFixed(2)} max ${Math.max(...shares).toFixed(2)}; refused in first 10 s ${(startupRefused / seeds.length).toFixed(1)}/run`);
+  console.log(
+    `R=${limit}: ratio min ${Math.min(...ratios).toFixed(3)} med ${quantile(ratios, 0.5).toFixed(3)}; 429 % med ${quantile(shares, 0.5).toFixed(2)} max ${Math.max(...shares).toFixed(2)}; refused in first 10 s ${(startupRefused / seeds.length).toFixed(1)}/run`,
+  );
 }
 
 const follows: number[] = [];
@@ -39,11 +40,23 @@ const shares10: number[] = [];
 for (const seed of seeds.slice(0, 3)) {
   for (let offset = 0; offset < 10_000; offset += 500) {
     const up = 60_000 + offset;
-    const run = runWorld({ limits: [[0, 50], [30_000, 10], [up, 100]], durationMs: up + 25_000, jitterMs: JITTER, seed, options });
+    const run = runWorld({
+      limits: [
+        [0, 50],
+        [30_000, 10],
+        [up, 100],
+      ],
+      durationMs: up + 25_000,
+      jitterMs: JITTER,
+      seed,
+      options,
+    });
     follows.push(benchFollow(run, up, 100));
     if (offset === 0) downs.push(benchFollow(run, 30_000, 10));
     shares10.push(100 * window(run, 40_000, up).throttledShare);
   }
 }
 console.log(`step 50→10: follow s ${downs.join(",")}`);
-console.log(`step 10→100 (${follows.length} change moments): median ${quantile(follows, 0.5)} s, p90 ${quantile(follows, 0.9)} s, worst ${Math.max(...follows)} s; at R=10 429 % med ${quantile(shares10, 0.5).toFixed(2)} max ${Math.max(...shares10).toFixed(2)}`);
+console.log(
+  `step 10→100 (${follows.length} change moments): median ${quantile(follows, 0.5)} s, p90 ${quantile(follows, 0.9)} s, worst ${Math.max(...follows)} s; at R=10 429 % med ${quantile(shares10, 0.5).toFixed(2)} max ${Math.max(...shares10).toFixed(2)}`,
+);

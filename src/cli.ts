@@ -15,7 +15,12 @@ import { closest } from "./cli/expect.js";
 /** yargs names an unknown flag; we also name the closest known one. */
 function withSuggestion(message: string, known: string[]): string {
   const unknown = /^Unknown arguments?: (.+)$/.exec(message)?.[1]?.split(", ")[0];
-  const suggestion = unknown ? closest(unknown, known.filter((k) => k.includes("-") || k === k.toLowerCase())) : undefined;
+  const suggestion = unknown
+    ? closest(
+        unknown,
+        known.filter((k) => k.includes("-") || k === k.toLowerCase()),
+      )
+    : undefined;
   return suggestion ? `${message} (did you mean --${suggestion}?)` : message;
 }
 
@@ -31,7 +36,9 @@ async function main(argv: string[]): Promise<void> {
     const parser = yargs(argv);
     await parser
       .scriptName("points-code-batch")
-      .usage("$0 <command> [options]\n\nBulk-issue PayPay Points Codes from a CSV: validated, idempotent, resumable.\nCredentials come from PAYPAY_API_KEY, PAYPAY_API_SECRET and PAYPAY_MERCHANT_ID.")
+      .usage(
+        "$0 <command> [options]\n\nBulk-issue PayPay Points Codes from a CSV: validated, idempotent, resumable.\nCredentials come from PAYPAY_API_KEY, PAYPAY_API_SECRET and PAYPAY_MERCHANT_ID.",
+      )
       .command(issueCommand)
       .command(planCommand)
       .command(budgetCommand)
@@ -42,7 +49,9 @@ async function main(argv: string[]): Promise<void> {
       .demandCommand(1, "Name a command: issue, plan, budget, status, export, verify or simulator")
       .strict()
       .recommendCommands()
-      .epilogue("Exit codes: 0 all issued; 1 internal error; 2 refused (usage, validation, budget), nothing sent; 3 some rows failed; 4 rows pending, rerun to resume; 5 locked by another run.")
+      .epilogue(
+        "Exit codes: 0 all issued; 1 internal error; 2 refused (usage, validation, budget), nothing sent; 3 some rows failed; 4 rows pending, rerun to resume; 5 locked by another run.",
+      )
       .fail((message, error) => {
         throw error ?? new UsageError(withSuggestion(message, knownOptions(parser)));
       })

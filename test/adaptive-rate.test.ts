@@ -16,14 +16,36 @@ test("--rate auto against a rate-limited PayPay: exactly once, 429s retried, the
   const input = await writeText(dir, "in.csv", recipientsCsv(150));
   const out = join(dir, "out.csv");
   const summaryFile = join(dir, "summary.json");
-  const result = await runCli(issueArgs(input, sim, ...campaignFlags(), "--out", out, "--rate", "auto", "--concurrency", "16", "--max-attempts", "30", "--summary-json", summaryFile, "--log-level", "error"));
+  const result = await runCli(
+    issueArgs(
+      input,
+      sim,
+      ...campaignFlags(),
+      "--out",
+      out,
+      "--rate",
+      "auto",
+      "--concurrency",
+      "16",
+      "--max-attempts",
+      "30",
+      "--summary-json",
+      summaryFile,
+      "--log-level",
+      "error",
+    ),
+  );
   assert.equal(result.code, 0, result.stderr);
   assertLedgerMatchesResult(sim, await readResult(out), 150);
   const summary = JSON.parse(await readFile(summaryFile, "utf8"));
   assert.equal(summary.throttled, sim.stats().throttledByBucket, "every 429 the bucket sent is counted");
   assert.equal(summary.requests, 150 + summary.retries);
   assert.ok(Array.isArray(summary.rateHistory) && summary.rateHistory.length > 0);
-  assert.equal(summary.rateHistory.reduce((n: number, p: { ok: number }) => n + p.ok, 0), 150, "the history accounts for every success");
+  assert.equal(
+    summary.rateHistory.reduce((n: number, p: { ok: number }) => n + p.ok, 0),
+    150,
+    "the history accounts for every success",
+  );
   assert.equal(typeof summary.adaptiveRate.final, "number");
   assert.match(result.stdout, /adaptive rate: ended at [\d.]+ req\/s/);
 });
@@ -38,7 +60,9 @@ test("--rate auto never paces above --max-rate", async () => {
   const input = await writeText(dir, "in.csv", recipientsCsv(rows));
   const out = join(dir, "o.csv");
   const summaryFile = join(dir, "summary.json");
-  const result = await runCli(issueArgs(input, sim, ...campaignFlags(), "--out", out, "--rate", "auto", "--max-rate", "2", "--concurrency", "8", "--summary-json", summaryFile));
+  const result = await runCli(
+    issueArgs(input, sim, ...campaignFlags(), "--out", out, "--rate", "auto", "--max-rate", "2", "--concurrency", "8", "--summary-json", summaryFile),
+  );
   assert.equal(result.code, 0, result.stderr);
   assertLedgerMatchesResult(sim, await readResult(out), rows);
   const stats = sim.stats();

@@ -38,7 +38,11 @@ describe("afterDoubt: what a row's last answer records, given doubt and PayPay's
 
   test("replay refused: a first answer to a row never sent before means what it says", () => {
     assert.deepEqual(afterDoubt(refused, { previous: undefined, attempts: 1, replay: "refused" }), refused);
-    assert.deepEqual(afterDoubt(refused, { previous: state("failed", false), attempts: 1, replay: "refused" }), refused, "a --retry-failed resend of a failed row");
+    assert.deepEqual(
+      afterDoubt(refused, { previous: state("failed", false), attempts: 1, replay: "refused" }),
+      refused,
+      "a --retry-failed resend of a failed row",
+    );
   });
 
   test("replay refused: an issued code and an unknown outcome are never changed", () => {

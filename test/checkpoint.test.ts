@@ -14,7 +14,16 @@ const rid = (name: string): string => deriveRequestId("camp", name);
 const fp = (name: string): string => createHash("sha256").update(name).digest("hex").slice(0, 32);
 
 function outcome(name: string, status: "issued" | "failed" | "pending" = "issued") {
-  return { rid: rid(name), fp: fp(name), status, attempts: 1, groupId: "29952775505428481", value: 100, code: `CODE-${name}`, data: `{"giftCardCode":"CODE-${name}"}` };
+  return {
+    rid: rid(name),
+    fp: fp(name),
+    status,
+    attempts: 1,
+    groupId: "29952775505428481",
+    value: 100,
+    code: `CODE-${name}`,
+    data: `{"giftCardCode":"CODE-${name}"}`,
+  };
 }
 
 async function journalWith(dir: string, records: number): Promise<string> {
@@ -34,11 +43,14 @@ describe("journal store", () => {
     const file = await journalWith(dir, 3);
     assert.equal((await stat(file)).mode & 0o777, 0o600);
     const store = await JournalStore.open(file, "camp");
-    assert.deepEqual([...store.entries()].map(([id, s]) => [id, s.status, s.fp, s.attempts]), [
-      [rid("r0"), "issued", fp("r0"), 1],
-      [rid("r1"), "issued", fp("r1"), 1],
-      [rid("r2"), "issued", fp("r2"), 1],
-    ]);
+    assert.deepEqual(
+      [...store.entries()].map(([id, s]) => [id, s.status, s.fp, s.attempts]),
+      [
+        [rid("r0"), "issued", fp("r0"), 1],
+        [rid("r1"), "issued", fp("r1"), 1],
+        [rid("r2"), "issued", fp("r2"), 1],
+      ],
+    );
     const read = await store.readOutcome(store.get(rid("r1"))!);
     assert.equal(read?.code, "CODE-r1");
     assert.equal(read?.data, `{"giftCardCode":"CODE-r1"}`);
@@ -64,7 +76,10 @@ describe("journal store", () => {
   test("a checkpoint belongs to one campaign", async () => {
     const dir = await tempDir();
     const file = await journalWith(dir, 1);
-    await assert.rejects(JournalStore.open(file, "other"), (e: unknown) => e instanceof BatchError && e.code === "CHECKPOINT_OTHER_CAMPAIGN" && /"camp"/.test(e.message) && /"other"/.test(e.message));
+    await assert.rejects(
+      JournalStore.open(file, "other"),
+      (e: unknown) => e instanceof BatchError && e.code === "CHECKPOINT_OTHER_CAMPAIGN" && /"camp"/.test(e.message) && /"other"/.test(e.message),
+    );
   });
 
   test("a last record cut at every byte offset resumes with the records before it, and appends cleanly after", async () => {
@@ -76,7 +91,11 @@ describe("journal store", () => {
       await writeFile(file, whole.subarray(0, cut));
       const store = await JournalStore.open(file, "camp");
       // The cut record is r2's outcome: r2 is back to "sent" (in doubt), r0 and r1 stay issued.
-      assert.deepEqual([store.get(rid("r0"))?.status, store.get(rid("r1"))?.status, store.get(rid("r2"))?.status], ["issued", "issued", "sent"], `cut at ${cut}`);
+      assert.deepEqual(
+        [store.get(rid("r0"))?.status, store.get(rid("r1"))?.status, store.get(rid("r2"))?.status],
+        ["issued", "issued", "sent"],
+        `cut at ${cut}`,
+      );
       await store.recordOutcome(outcome("r2"));
       await store.close();
       const reopened = await JournalStore.open(file, "camp");
@@ -139,8 +158,18 @@ describe("journal store", () => {
   test("a record with a requestId that is not a UUID is damage, not a crash", async () => {
     const dir = await tempDir();
     const file = await journalWith(dir, 1);
-    await writeFile(file, Buffer.concat([await readFile(file), encodeLine({ t: "sent", rid: "not-a-uuid", fp: fp("x"), row: 3, at: "x" }), encodeLine({ t: "sent", rid: rid("y"), fp: fp("y"), row: 4, at: "x" })]));
-    await assert.rejects(JournalStore.open(file, "camp"), (e: unknown) => e instanceof BatchError && e.code === "CHECKPOINT_DAMAGED" && /invalid requestId/.test(e.message));
+    await writeFile(
+      file,
+      Buffer.concat([
+        await readFile(file),
+        encodeLine({ t: "sent", rid: "not-a-uuid", fp: fp("x"), row: 3, at: "x" }),
+        encodeLine({ t: "sent", rid: rid("y"), fp: fp("y"), row: 4, at: "x" }),
+      ]),
+    );
+    await assert.rejects(
+      JournalStore.open(file, "camp"),
+      (e: unknown) => e instanceof BatchError && e.code === "CHECKPOINT_DAMAGED" && /invalid requestId/.test(e.message),
+    );
   });
 
   test("a file that is not a checkpoint is refused", async () => {

@@ -17,7 +17,15 @@ const GROUP = "29952775505428481"; // above 2^53 and not representable as a doub
 let counter = 0;
 function request(overrides: Partial<CreatePointsCodeRequest> = {}): CreatePointsCodeRequest {
   counter++;
-  return { requestId: `req-${counter}`, groupId: GROUP, giftCardName: "春のお礼", giftCardValue: 500, startAt: "2094-04-01", endAt: "2094-06-30", ...overrides };
+  return {
+    requestId: `req-${counter}`,
+    groupId: GROUP,
+    giftCardName: "春のお礼",
+    giftCardValue: 500,
+    startAt: "2094-04-01",
+    endAt: "2094-06-30",
+    ...overrides,
+  };
 }
 
 function clientFor(sim: Simulator | string, options: Partial<PayPayClientOptions> = {}): PayPayClient {
@@ -28,7 +36,9 @@ function clientFor(sim: Simulator | string, options: Partial<PayPayClientOptions
 }
 
 /** A plain local HTTP server answering whatever a test wants, recording what it received. */
-async function fakeServer(answer: (req: IncomingMessage, body: string, res: ServerResponse) => void): Promise<{ url: string; received: Array<{ headers: IncomingMessage["headers"]; body: string; url: string }> }> {
+async function fakeServer(
+  answer: (req: IncomingMessage, body: string, res: ServerResponse) => void,
+): Promise<{ url: string; received: Array<{ headers: IncomingMessage["headers"]; body: string; url: string }> }> {
   const received: Array<{ headers: IncomingMessage["headers"]; body: string; url: string }> = [];
   const server = createServer((req, res) => {
     let body = "";
@@ -46,7 +56,7 @@ async function fakeServer(answer: (req: IncomingMessage, body: string, res: Serv
 
 describe("create body", () => {
   test("groupId goes out as a bare JSON number with every digit", () => {
-    const body = serializeCreateBody({ requestId: "r1", groupId: GROUP, giftCardName: "a\"b", giftCardValue: 12, startAt: "2094-01-01", endAt: "2094-01-02" });
+    const body = serializeCreateBody({ requestId: "r1", groupId: GROUP, giftCardName: 'a"b', giftCardValue: 12, startAt: "2094-01-01", endAt: "2094-01-02" });
     assert.equal(body, `{"requestId":"r1","groupId":29952775505428481,"giftCardName":"a\\"b","giftCardValue":12,"startAt":"2094-01-01","endAt":"2094-01-02"}`);
     assert.notEqual(String(Number(GROUP)), GROUP, "the fixture id must not survive a JS number");
   });
@@ -93,7 +103,12 @@ describe("client against the simulator", () => {
   });
 
   test("group budgets keep an int64 groupId above 2^53 exactly", async () => {
-    const sim = await startSimulator({ groups: [{ groupId: GROUP, budget: 12345, maxPeriodDays: 90, minAmount: 1 }, { groupId: "9007199254740993", budget: 1, maxPeriodDays: 1, minAmount: 1 }] });
+    const sim = await startSimulator({
+      groups: [
+        { groupId: GROUP, budget: 12345, maxPeriodDays: 90, minAmount: 1 },
+        { groupId: "9007199254740993", budget: 1, maxPeriodDays: 1, minAmount: 1 },
+      ],
+    });
     const groups = await clientFor(sim).getGroupBudgets();
     assert.deepEqual(groups, [
       { groupId: GROUP, budget: 12345, maxPeriodDays: 90 },
@@ -193,13 +208,37 @@ describe("every simulator fault is `retryable` (outcome unknown, same requestId)
 describe("responses the simulator never sends", () => {
   const cases: Array<{ name: string; status: number; body: string; kind: CreateOutcome["kind"]; code?: string }> = [
     { name: "200 with a body that is not JSON", status: 200, body: "<html>ok</html>", kind: "retryable", code: "MALFORMED_RESPONSE" },
-    { name: "200 SUCCESS without the code field", status: 200, body: `{"resultInfo":{"code":"SUCCESS","message":"","codeId":"08100001"},"data":{}}`, kind: "retryable", code: "MALFORMED_RESPONSE" },
+    {
+      name: "200 SUCCESS without the code field",
+      status: 200,
+      body: `{"resultInfo":{"code":"SUCCESS","message":"","codeId":"08100001"},"data":{}}`,
+      kind: "retryable",
+      code: "MALFORMED_RESPONSE",
+    },
     { name: "200 without resultInfo", status: 200, body: `{"data":{"giftCardCode":"ABCD"}}`, kind: "retryable", code: "MALFORMED_RESPONSE" },
     { name: "502 from a proxy, no envelope", status: 502, body: "Bad Gateway", kind: "retryable", code: "MALFORMED_RESPONSE" },
     { name: "404 from a wrong path, no envelope", status: 404, body: "Not Found", kind: "fatal", code: "HTTP_404" },
-    { name: "401 OP_OUT_OF_SCOPE", status: 401, body: `{"resultInfo":{"code":"OP_OUT_OF_SCOPE","message":"no","codeId":"08100023"},"data":null}`, kind: "fatal", code: "OP_OUT_OF_SCOPE" },
-    { name: "400 with an unknown code", status: 400, body: `{"resultInfo":{"code":"SOMETHING_NEW","message":"?","codeId":"1"},"data":null}`, kind: "rejected", code: "SOMETHING_NEW" },
-    { name: "503 with an unknown code", status: 503, body: `{"resultInfo":{"code":"SOMETHING_NEW","message":"?","codeId":"1"},"data":null}`, kind: "retryable", code: "SOMETHING_NEW" },
+    {
+      name: "401 OP_OUT_OF_SCOPE",
+      status: 401,
+      body: `{"resultInfo":{"code":"OP_OUT_OF_SCOPE","message":"no","codeId":"08100023"},"data":null}`,
+      kind: "fatal",
+      code: "OP_OUT_OF_SCOPE",
+    },
+    {
+      name: "400 with an unknown code",
+      status: 400,
+      body: `{"resultInfo":{"code":"SOMETHING_NEW","message":"?","codeId":"1"},"data":null}`,
+      kind: "rejected",
+      code: "SOMETHING_NEW",
+    },
+    {
+      name: "503 with an unknown code",
+      status: 503,
+      body: `{"resultInfo":{"code":"SOMETHING_NEW","message":"?","codeId":"1"},"data":null}`,
+      kind: "retryable",
+      code: "SOMETHING_NEW",
+    },
   ];
   for (const c of cases) {
     test(`${c.name} → ${c.kind}`, async () => {
@@ -216,7 +255,7 @@ describe("responses the simulator never sends", () => {
 
   test("the merchant travels as X-ASSUME-MERCHANT and the signature covers the exact bytes sent", async () => {
     const server = await fakeServer((_req, _body, res) => res.writeHead(500).end());
-    await clientFor(server.url + "/prefix").createPointsCode(request({ giftCardName: "🌸 spring" }));
+    await clientFor(`${server.url}/prefix`).createPointsCode(request({ giftCardName: "🌸 spring" }));
     const [seen] = server.received;
     assert.ok(seen);
     assert.equal(seen.headers["x-assume-merchant"], LOCAL_CREDENTIALS.merchantId);
@@ -240,13 +279,21 @@ describe("configuration guards", () => {
       assert.doesNotThrow(() => checkBaseUrl(ok), ok);
     }
     for (const bad of ["http://example.com", "http://10.0.0.1", "http://127.0.0.1.example.com", "ftp://127.0.0.1", "not a url", "https://user:pw@host"]) {
-      assert.throws(() => checkBaseUrl(bad), (e: unknown) => e instanceof BatchError && e.kind === "usage", bad);
+      assert.throws(
+        () => checkBaseUrl(bad),
+        (e: unknown) => e instanceof BatchError && e.kind === "usage",
+        bad,
+      );
     }
   });
 
   test("credentials: all three or none; a partial set names what is missing, never a value", () => {
     assert.equal(credentialsFromEnv({}), undefined);
-    assert.deepEqual(credentialsFromEnv({ PAYPAY_API_KEY: "k", PAYPAY_API_SECRET: "s", PAYPAY_MERCHANT_ID: "m" }), { apiKey: "k", apiSecret: "s", merchantId: "m" });
+    assert.deepEqual(credentialsFromEnv({ PAYPAY_API_KEY: "k", PAYPAY_API_SECRET: "s", PAYPAY_MERCHANT_ID: "m" }), {
+      apiKey: "k",
+      apiSecret: "s",
+      merchantId: "m",
+    });
     assert.throws(
       () => credentialsFromEnv({ PAYPAY_API_KEY: "k", PAYPAY_API_SECRET: "hush-hush-77" }),
       (e: unknown) => e instanceof Error && /PAYPAY_MERCHANT_ID/.test(e.message) && !/hush-hush-77/.test(e.message),

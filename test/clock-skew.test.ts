@@ -50,7 +50,9 @@ describe("clock skew named on UNAUTHORIZED", () => {
 
   test("a wrong secret is UNAUTHORIZED without a clock note", async () => {
     const sim = await startSimulator({});
-    const run = await runCli(["budget", "--base-url", sim.baseUrl], { env: { PAYPAY_API_KEY: LOCAL_CREDENTIALS.apiKey, PAYPAY_API_SECRET: "wrong", PAYPAY_MERCHANT_ID: LOCAL_CREDENTIALS.merchantId } });
+    const run = await runCli(["budget", "--base-url", sim.baseUrl], {
+      env: { PAYPAY_API_KEY: LOCAL_CREDENTIALS.apiKey, PAYPAY_API_SECRET: "wrong", PAYPAY_MERCHANT_ID: LOCAL_CREDENTIALS.merchantId },
+    });
     assert.equal(run.code, 4);
     assert.match(run.stderr, /UNAUTHORIZED/);
     assert.doesNotMatch(run.stderr, /clock/);

@@ -118,7 +118,10 @@ describe("issue under each contract variant, configured from verify --write-conf
     sim.setFaults({});
     assert.equal((await runCli(args)).code, 4);
     const second = await readResult(join(dir, "in.results.csv"));
-    assert.deepEqual(second.map((r) => r.status), first.map((r) => r.status));
+    assert.deepEqual(
+      second.map((r) => r.status),
+      first.map((r) => r.status),
+    );
     assert.equal(sim.ledger().length, ROWS);
     assertExactlyOnce(sim, second);
   });

@@ -58,13 +58,15 @@ function readmeExamples(readme: string): Example[] {
   const fences = section.split(/^```/m);
   fences.forEach((part, i) => {
     if (i % 2 === 0) {
-      for (const match of part.matchAll(/`(points-code-batch [^`]+)`/g)) examples.push({ where: "README (inline)", command: match[1]!.replace(/\s+/g, " "), capture: [] });
+      for (const match of part.matchAll(/`(points-code-batch [^`]+)`/g))
+        examples.push({ where: "README (inline)", command: match[1]!.replace(/\s+/g, " "), capture: [] });
       return;
     }
     const [lang, ...lines] = part.split("\n");
     if (lang === "sh") {
       const joined = lines.join("\n").replace(/\\\n\s*/g, "");
-      for (const line of joined.split("\n")) if (line.startsWith("points-code-batch ")) examples.push({ where: "README (sh)", command: line.trim(), capture: [] });
+      for (const line of joined.split("\n"))
+        if (line.startsWith("points-code-batch ")) examples.push({ where: "README (sh)", command: line.trim(), capture: [] });
     } else if (lang === "") {
       let current: Example | undefined;
       for (const line of lines) {
@@ -131,11 +133,17 @@ async function exampleDir(command: string): Promise<string> {
   const dir = await tempDir("pcb-example-");
   await cp(template, dir, { recursive: true });
   if (command.startsWith("points-code-batch export samples/")) {
-    const again = await runCli(["issue", "samples/recipients.csv", "--config", "samples/campaign.json", "--out", "samples/recipients.results.csv"], { cwd: dir, env: TODAY });
+    const again = await runCli(["issue", "samples/recipients.csv", "--config", "samples/campaign.json", "--out", "samples/recipients.results.csv"], {
+      cwd: dir,
+      env: TODAY,
+    });
     assert.equal(again.code, 0, again.stderr);
   }
   if (command.includes("run.checkpoint")) {
-    const run = await runCli(["issue", "recipients.csv", "--config", "campaign.json", "--state", "run.checkpoint", "--out", "run.results.csv"], { cwd: dir, env: TODAY });
+    const run = await runCli(["issue", "recipients.csv", "--config", "campaign.json", "--state", "run.checkpoint", "--out", "run.results.csv"], {
+      cwd: dir,
+      env: TODAY,
+    });
     assert.equal(run.code, 0, run.stderr);
   }
   return dir;
@@ -167,7 +175,11 @@ async function runExample(example: Example): Promise<void> {
 function compare(example: Example, output: string, stderr: boolean, what: string): void {
   if (example.capture.length === 0) return;
   const actual = output.split("\n").filter((l) => l !== "" && !(stderr && (l.startsWith("{") || l === "Run with --help for usage.")));
-  assert.deepEqual(actual.map(normalize), example.capture.map(normalize), `${what}: the README shows other output than a real run (regenerate it)\n${actual.join("\n")}`);
+  assert.deepEqual(
+    actual.map(normalize),
+    example.capture.map(normalize),
+    `${what}: the README shows other output than a real run (regenerate it)\n${actual.join("\n")}`,
+  );
 }
 
 describe("examples run as written", async () => {

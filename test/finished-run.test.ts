@@ -48,7 +48,11 @@ test("a changed input, a changed default, or an edited result file takes the ful
   assert.doesNotMatch(repaired.stderr, /nothing changed/);
   assert.deepEqual(await readFile(out), original, "the result file is rewritten exactly");
 
-  const renamed = await runCli([...issueArgs(input, sim, ...campaignFlags(), "--out", out).map((a) => (a === "テスト" ? "別の名前" : a)), "--log-level", "info"]);
+  const renamed = await runCli([
+    ...issueArgs(input, sim, ...campaignFlags(), "--out", out).map((a) => (a === "テスト" ? "別の名前" : a)),
+    "--log-level",
+    "info",
+  ]);
   assert.equal(renamed.code, 3, "rows issued under the old name are reported changed, not resent");
   assert.doesNotMatch(renamed.stderr, /nothing changed/);
   assert.equal(sim.ledger().length, 11);

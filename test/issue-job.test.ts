@@ -9,15 +9,7 @@ import { DEFAULT_GROUP, type FaultKind, type Simulator, type SimulatorGroup } fr
 import { collect, runCli, startCli, tempDir, writeText } from "./support/cli.js";
 import { campaignFlags, GROUP, readResult, recipientsCsv, type ResultRow } from "./support/csv.js";
 import { startSimulator } from "./support/simulator.js";
-import {
-  assertLedgerMatchesResult,
-  exists,
-  fileMode,
-  issueArgs,
-  readAllFiles,
-  RESULT_COLUMNS,
-  waitFor,
-} from "./support/job.js";
+import { assertLedgerMatchesResult, exists, fileMode, issueArgs, readAllFiles, RESULT_COLUMNS, waitFor } from "./support/job.js";
 
 /**
  * The issue job end to end: the real CLI as a child process, the simulator over real HTTP in this
@@ -258,7 +250,9 @@ describe("faults: every row issued exactly once", { concurrency: true }, () => {
       const sim = await startSimulator({ faults: { [kind]: rate }, seed: 7 });
       const inputFile = await writeText(dir, "in.csv", recipientsCsv(40));
       const out = join(dir, "out.csv");
-      const result = await runCli(issueArgs(inputFile, sim, ...campaignFlags(`fault-${kind}`), "--out", out, "--max-attempts", "30", "--log-level", "error", ...extra));
+      const result = await runCli(
+        issueArgs(inputFile, sim, ...campaignFlags(`fault-${kind}`), "--out", out, "--max-attempts", "30", "--log-level", "error", ...extra),
+      );
 
       assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
       const stats = sim.stats();
@@ -277,7 +271,10 @@ describe("faults: every row issued exactly once", { concurrency: true }, () => {
           const n = calls.get(row.request_id!) ?? 0;
           assert.ok(n >= 1 && Number(row.attempts) >= n, `attempts of ${row.recipient_id}: ${row.attempts}, the server read ${n}`);
         }
-        assert.ok(stats.createRequests >= 40 + stats.faultsInjected.hangAfterCommit, `${stats.createRequests} create requests for 40 rows and ${stats.faultsInjected.hangAfterCommit} hangs`);
+        assert.ok(
+          stats.createRequests >= 40 + stats.faultsInjected.hangAfterCommit,
+          `${stats.createRequests} create requests for 40 rows and ${stats.faultsInjected.hangAfterCommit} hangs`,
+        );
       } else {
         // No client timeout can fire: the attempts column counts every request the simulator read for that row.
         for (const row of rows) assert.equal(Number(row.attempts), calls.get(row.request_id!), `attempts of ${row.recipient_id}`);
@@ -351,12 +348,22 @@ describe("budget", () => {
     const rows = await readResult(out);
     const issued = count(rows, (r) => r.status === "issued");
     assert.ok(issued >= 4 && issued < 30, `issued ${issued}`);
-    assert.equal(count(rows, (r) => r.status === "pending"), 30 - issued);
-    assert.equal(count(rows, (r) => r.status === "failed"), 0, "BUDGET_NOT_ENOUGH is not the row's fault");
+    assert.equal(
+      count(rows, (r) => r.status === "pending"),
+      30 - issued,
+    );
+    assert.equal(
+      count(rows, (r) => r.status === "failed"),
+      0,
+      "BUDGET_NOT_ENOUGH is not the row's fault",
+    );
     assertLedgerMatchesResult(sim, rows, issued);
     const refusedCreates = sim.stats().rejectedByCode.BUDGET_NOT_ENOUGH ?? 0;
     assert.ok(refusedCreates >= 1 && refusedCreates <= 2, `stopped after the requests in flight (${refusedCreates} refused), did not try every row`);
-    assert.equal(count(rows, (r) => r.error_code === "BUDGET_NOT_ENOUGH"), refusedCreates);
+    assert.equal(
+      count(rows, (r) => r.error_code === "BUDGET_NOT_ENOUGH"),
+      refusedCreates,
+    );
 
     sim.setBudget(GROUP, 100_000);
     const rerun = await runCli(args);
@@ -502,7 +509,10 @@ describe("fatal auth", () => {
     assert.ok(!result.stderr.includes(secret), "stderr");
     const files = await readAllFiles(dir);
     // A run refused before its plan was recorded leaves no checkpoint and no copy of its input.
-    assert.deepEqual(files.filter((f) => /\.checkpoint(\.input-|$)/.test(f.path)).map((f) => f.path), []);
+    assert.deepEqual(
+      files.filter((f) => /\.checkpoint(\.input-|$)/.test(f.path)).map((f) => f.path),
+      [],
+    );
     for (const file of files) assert.ok(!file.text.includes(secret), `${file.path} holds the secret`);
   });
 
@@ -515,7 +525,10 @@ describe("fatal auth", () => {
     const out = join(dir, "out.csv");
     const env = { PAYPAY_API_KEY: credentials.apiKey, PAYPAY_API_SECRET: secret, PAYPAY_MERCHANT_ID: credentials.merchantId };
     const summary = join(dir, "summary.json");
-    const result = await runCli(issueArgs(inputFile, sim, ...campaignFlags(), "--out", out, "--log-level", "trace", "--summary-json", summary, "--max-attempts", "30"), { env });
+    const result = await runCli(
+      issueArgs(inputFile, sim, ...campaignFlags(), "--out", out, "--log-level", "trace", "--summary-json", summary, "--max-attempts", "30"),
+      { env },
+    );
 
     assert.equal(result.code, 0, result.stderr);
     assert.ok(sim.stats().faultsInjected.error500AfterCommit > 0, "retries happened");
@@ -523,7 +536,13 @@ describe("fatal auth", () => {
     assert.ok(!result.stdout.includes(secret), "stdout");
     assert.ok(!result.stderr.includes(secret), "stderr");
     const files = await readAllFiles(dir);
-    assert.deepEqual(files.map((f) => f.path).filter((p) => p === out || p === summary).sort(), [out, summary].sort());
+    assert.deepEqual(
+      files
+        .map((f) => f.path)
+        .filter((p) => p === out || p === summary)
+        .sort(),
+      [out, summary].sort(),
+    );
     for (const file of files) assert.ok(!file.text.includes(secret), `${file.path} holds the secret`);
   });
 
@@ -546,7 +565,10 @@ describe("fatal auth", () => {
     assert.equal(sim.ledger().length, 0);
     const rows = await readResult(out);
     assert.deepEqual(statuses(rows), Array(30).fill("pending"));
-    assert.equal(count(rows, (r) => r.error_code === "UNAUTHORIZED"), stats.createRequests);
+    assert.equal(
+      count(rows, (r) => r.error_code === "UNAUTHORIZED"),
+      stats.createRequests,
+    );
     for (const calls of sim.callsByRequestId().values()) assert.equal(calls, 1, "a fatal answer is not retried");
   });
 });
@@ -706,7 +728,10 @@ describe("signals", () => {
     assert.equal(rows.length, 200);
     const issued = count(rows, (r) => r.status === "issued");
     assert.ok(issued >= 8 && issued < 200, `issued ${issued}`);
-    assert.equal(count(rows, (r) => r.status === "pending"), 200 - issued);
+    assert.equal(
+      count(rows, (r) => r.status === "pending"),
+      200 - issued,
+    );
     // In-flight requests were let finish and recorded: the result knows every code the ledger has.
     assertLedgerMatchesResult(sim, rows, issued);
     const firstPending = rows.findIndex((r) => r.status === "pending");

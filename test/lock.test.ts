@@ -12,7 +12,7 @@ import { BatchError } from "../src/errors.js";
 import { runCli, tempDir, writeText } from "./support/cli.js";
 import { campaignFlags, readResult, recipientsCsv } from "./support/csv.js";
 import { assertLedgerMatchesResult, deadPid, issueArgs } from "./support/job.js";
-import { inProcessHandover, inProcessRound, leaveDeadOwner, newTally, processRound, roundsWithout, startWorkers, type LockWorker } from "./support/lock-contest.js";
+import { inProcessHandover, inProcessRound, leaveDeadOwner, newTally, processRound, startWorkers, type LockWorker } from "./support/lock-contest.js";
 import { startSimulator } from "./support/simulator.js";
 
 /**
@@ -110,7 +110,11 @@ describe("contests", () => {
     const tally = newTally(CONTENDERS);
     for (let round = 0; round < 200; round++) await inProcessHandover(file, CONTENDERS, tally);
     assert.equal(tally.rounds, 200);
-    assert.deepEqual(Object.keys(tally.winnersPerRound).filter((winners) => Number(winners) > 1), [], JSON.stringify(tally.winnersPerRound));
+    assert.deepEqual(
+      Object.keys(tally.winnersPerRound).filter((winners) => Number(winners) > 1),
+      [],
+      JSON.stringify(tally.winnersPerRound),
+    );
     // Rounds where every contender tried before the release have no winner; most must hand over.
     assert.ok((tally.winnersPerRound["1"] ?? 0) > 100, JSON.stringify(tally.winnersPerRound));
     assert.deepEqual(tally.otherErrors, []);
@@ -172,16 +176,25 @@ describe("contests", () => {
 
 describe("filesystems", () => {
   test("NFS, SMB/CIFS and FUSE are refused (exit 2) naming the filesystem; local ones are not", async () => {
-    const refused: Array<[number, string]> = [[0x6969, "NFS"], [0xff534d42, "CIFS/SMB"], [0xfe534d42, "SMB2/SMB3"], [0x65735546, "FUSE"], [0x00c36400, "CephFS"]];
+    const refused: Array<[number, string]> = [
+      [0x6969, "NFS"],
+      [0xff534d42, "CIFS/SMB"],
+      [0xfe534d42, "SMB2/SMB3"],
+      [0x65735546, "FUSE"],
+      [0x00c36400, "CephFS"],
+    ];
     for (const [magic, name] of refused) {
       assert.equal(nonLocalFilesystem(magic), name);
       // statfs's f_type may come back signed where the kernel's long is 32 bits.
       assert.equal(nonLocalFilesystem(magic | 0), name);
-      await assert.rejects(refuseUnlockableFilesystem("/mnt/shared", async () => ({ type: magic })), (e: unknown) => {
-        assert.ok(e instanceof BatchError && e.code === "LOCK_FILESYSTEM" && exitCodeOfError(e) === 2, String(e));
-        assert.match(e.message, new RegExp(`/mnt/shared is on ${name.replace("/", "\\/")}, .*--state`));
-        return true;
-      });
+      await assert.rejects(
+        refuseUnlockableFilesystem("/mnt/shared", async () => ({ type: magic })),
+        (e: unknown) => {
+          assert.ok(e instanceof BatchError && e.code === "LOCK_FILESYSTEM" && exitCodeOfError(e) === 2, String(e));
+          assert.match(e.message, new RegExp(`/mnt/shared is on ${name.replace("/", "\\/")}, .*--state`));
+          return true;
+        },
+      );
     }
     const local: Record<string, number> = { ext4: 0xef53, xfs: 0x58465342, btrfs: 0x9123683e, tmpfs: 0x01021994, overlayfs: 0x794c7630, zfs: 0x2fc12fc1 };
     for (const [name, magic] of Object.entries(local)) {

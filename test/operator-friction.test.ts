@@ -18,7 +18,7 @@ const FIXTURES = resolve(import.meta.dirname, "fixtures");
 const TODAY = { POINTS_CODE_BATCH_TODAY: "2094-03-15" };
 
 function rows(count: number, line: (i: number) => string, header: string): string {
-  return [header, ...Array.from({ length: count }, (_, i) => line(i + 1))].join("\n") + "\n";
+  return `${[header, ...Array.from({ length: count }, (_, i) => line(i + 1))].join("\n")}\n`;
 }
 
 const lineCount = (text: string): number => text.trimEnd().split("\n").length;
@@ -28,7 +28,11 @@ describe("errors grouped and capped", () => {
     const dir = await tempDir();
     const config = join(dir, "campaign.json");
     await copyFile(join(SAMPLES, "campaign.json"), config);
-    const input = await writeText(dir, "members.csv", rows(300, (i) => `M-${i},500,m${i}@example.com`, "member_no,amount,email"));
+    const input = await writeText(
+      dir,
+      "members.csv",
+      rows(300, (i) => `M-${i},500,m${i}@example.com`, "member_no,amount,email"),
+    );
     const result = await runCli(["issue", input, "--config", config]);
     assert.equal(result.code, 2, result.stderr);
     assert.ok(lineCount(result.stderr) <= 4, result.stderr);
@@ -37,7 +41,11 @@ describe("errors grouped and capped", () => {
     assert.match(result.stderr, /--column recipient_id=member_no/);
     assert.doesNotMatch(result.stderr, /row 2\b|rows 2/);
 
-    const cased = await writeText(dir, "cased.csv", rows(3, (i) => `M-${i},500`, "Recipient_ID,amount"));
+    const cased = await writeText(
+      dir,
+      "cased.csv",
+      rows(3, (i) => `M-${i},500`, "Recipient_ID,amount"),
+    );
     const plan = await runCli(["plan", cased, "--config", config]);
     assert.equal(plan.code, 2);
     // plan names what refuses the run where issue does: on stderr, after the plan on stdout.
@@ -53,7 +61,9 @@ describe("errors grouped and capped", () => {
     assert.equal(result.code, 2);
     assert.match(result.stderr, /^points-code-batch: Expected --end-at to be on or after --start-at \(2094-04-01\), got "2094-03-01"$/m);
     assert.ok(lineCount(result.stderr) <= 2, result.stderr);
-    const longName = await runCli(["plan", input, ...flags.slice(0, 2), "--name", "あ".repeat(41), ...flags.slice(4, 8), "--end-at", "2094-06-30"], { env: TODAY });
+    const longName = await runCli(["plan", input, ...flags.slice(0, 2), "--name", "あ".repeat(41), ...flags.slice(4, 8), "--end-at", "2094-06-30"], {
+      env: TODAY,
+    });
     assert.equal(longName.code, 2);
     assert.match(longName.stderr, /Expected --name to be 1 to 40 characters/);
     assert.doesNotMatch(longName.stdout + longName.stderr, /row 2/);
@@ -61,7 +71,11 @@ describe("errors grouped and capped", () => {
 
   test("the same problem on many rows is one line with row ranges; a long list is capped and --problems-csv writes all of it (0600)", async () => {
     const dir = await tempDir();
-    const same = await writeText(dir, "same.csv", rows(300, (i) => `R-${i},1e3`, "recipient_id,amount"));
+    const same = await writeText(
+      dir,
+      "same.csv",
+      rows(300, (i) => `R-${i},1e3`, "recipient_id,amount"),
+    );
     const grouped = await runCli(["plan", same, ...campaignFlags()], { env: TODAY });
     assert.equal(grouped.code, 2);
     assert.match(grouped.stderr, /rows 2–301 \(300 rows\), column amount, value "1e3": must be a whole number of yen/);
@@ -85,7 +99,10 @@ describe("errors grouped and capped", () => {
     const listed = parse(await readFile(problems, "utf8"), { columns: true }) as Array<Record<string, string>>;
     assert.equal(listed.length, 90);
     assert.deepEqual(Object.keys(listed[0]!), ["row", "column", "value", "rule"]);
-    assert.deepEqual(listed.find((p) => p.value === "D-80"), { row: "161", column: "recipient_id", value: "D-80", rule: "duplicates row 160; each recipient may appear once" });
+    assert.deepEqual(
+      listed.find((p) => p.value === "D-80"),
+      { row: "161", column: "recipient_id", value: "D-80", rule: "duplicates row 160; each recipient may appear once" },
+    );
     assert.equal(listed.filter((p) => p.value === "0x10").length, 10);
   });
 });
@@ -97,14 +114,36 @@ describe("the result file and the input from Excel", () => {
     const input = join(dir, "members.csv");
     await copyFile(join(FIXTURES, "members-shift_jis.csv"), input);
     const out = join(dir, "out.csv");
-    const args = issueArgs(input, sim, "--campaign", "sjis", "--column", "recipient_id=会員番号", "--column", "amount=金額", "--column", "gift_card_name=キャンペーン名", "--group-id", GROUP, "--start-at", "2094-04-01", "--end-at", "2094-04-30", "--out", out);
+    const args = issueArgs(
+      input,
+      sim,
+      "--campaign",
+      "sjis",
+      "--column",
+      "recipient_id=会員番号",
+      "--column",
+      "amount=金額",
+      "--column",
+      "gift_card_name=キャンペーン名",
+      "--group-id",
+      GROUP,
+      "--start-at",
+      "2094-04-01",
+      "--end-at",
+      "2094-04-30",
+      "--out",
+      out,
+    );
     const result = await runCli(args, { env: TODAY });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /result: .*out\.csv \(UTF-8 with BOM \(the input was Shift_JIS; Excel opens it as is\)\)/);
     const bytes = await readFile(out);
     assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf]);
     assert.ok(!bytes.includes(Buffer.from("\r\n")), "line ends stay LF without --excel");
-    assert.deepEqual((await readResult(out)).map((r) => r["氏名"]), ["山田 太郎", "髙橋 花子", "斎藤 ｼﾞﾛｳ"]);
+    assert.deepEqual(
+      (await readResult(out)).map((r) => r.氏名),
+      ["山田 太郎", "髙橋 花子", "斎藤 ｼﾞﾛｳ"],
+    );
 
     const utf8 = await writeText(dir, "plain.csv", recipientsCsv(2));
     const plain = await runCli(issueArgs(utf8, sim, ...campaignFlags(), "--out", join(dir, "plain.out.csv")), { env: TODAY });
@@ -139,7 +178,11 @@ describe("config keys are the flags' names", () => {
   test("column works as a list and as an object; columns stays as an alias; a bad shape says what is expected", async () => {
     const dir = await tempDir();
     const sim = await startSimulator();
-    const input = await writeText(dir, "m.csv", rows(2, (i) => `M-${i},300`, "member_no,yen"));
+    const input = await writeText(
+      dir,
+      "m.csv",
+      rows(2, (i) => `M-${i},300`, "member_no,yen"),
+    );
     const base = { campaign: "keys", groupId: GROUP, name: "n", startAt: "2094-04-01", endAt: "2094-06-30" };
     const forms: Array<[string, unknown]> = [
       ["column", ["recipient_id=member_no", "amount=yen"]],
@@ -166,7 +209,11 @@ describe("past dates", () => {
     const MAY_15 = { POINTS_CODE_BATCH_TODAY: "2094-05-15" };
     const dir = await tempDir();
     const sim = await startSimulator();
-    const input = await writeText(dir, "in.csv", rows(3, (i) => `P-${i},100,2094-04-01,${i === 2 ? "2094-05-14" : "2094-05-15"}`, "recipient_id,amount,start_at,end_at"));
+    const input = await writeText(
+      dir,
+      "in.csv",
+      rows(3, (i) => `P-${i},100,2094-04-01,${i === 2 ? "2094-05-14" : "2094-05-15"}`, "recipient_id,amount,start_at,end_at"),
+    );
     const flags = ["--campaign", "dates", "--name", "n", "--group-id", GROUP];
     const refused = await runCli(issueArgs(input, sim, ...flags), { env: MAY_15 });
     assert.equal(refused.code, 2);
@@ -177,11 +224,19 @@ describe("past dates", () => {
     assert.equal(flag.code, 2);
     assert.match(flag.stderr, /Expected --end-at to be today \(2094-05-15, Asia\/Tokyo\) or later, got "2094-05-14"/);
 
-    const ok = await writeText(dir, "ok.csv", rows(5, (i) => `Q-${i},100`, "recipient_id,amount"));
+    const ok = await writeText(
+      dir,
+      "ok.csv",
+      rows(5, (i) => `Q-${i},100`, "recipient_id,amount"),
+    );
     const log = join(dir, "run.log");
     const issued = await runCli(issueArgs(ok, sim, ...flags, "--start-at", "2094-04-01", "--end-at", "2094-05-15", "--log-file", log), { env: MAY_15 });
     assert.equal(issued.code, 0, issued.stderr);
-    const warnings = (await readFile(log, "utf8")).trim().split("\n").map((l) => JSON.parse(l)).filter((l) => /before today/.test(l.msg));
+    const warnings = (await readFile(log, "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
+      .filter((l) => /before today/.test(l.msg));
     assert.equal(warnings.length, 1);
     assert.match(warnings[0].msg, /start_at 2094-04-01 is before today \(2094-05-15, Asia\/Tokyo\)/);
     const plan = await runCli(["plan", ok, "--base-url", sim.baseUrl, ...flags, "--start-at", "2094-04-01", "--end-at", "2094-05-15"], { env: MAY_15 });
@@ -194,7 +249,10 @@ describe("network errors name the target", () => {
     const port = await closedPort();
     const budget = await runCli(["budget", "--base-url", `http://127.0.0.1:${port}`]);
     assert.equal(budget.code, 4);
-    assert.match(budget.stderr, new RegExp(`reading group budgets from http://127\\.0\\.0\\.1:${port}/v1/points_code/budget: connection refused \\(ECONNREFUSED\\)`));
+    assert.match(
+      budget.stderr,
+      new RegExp(`reading group budgets from http://127\\.0\\.0\\.1:${port}/v1/points_code/budget: connection refused \\(ECONNREFUSED\\)`),
+    );
     assert.doesNotMatch(budget.stderr, /issued|issuing/);
 
     const dir = await tempDir();
@@ -221,7 +279,10 @@ describe("smaller points", () => {
     const result = await runCli(["plan", input, ...campaignFlags()], { env: TODAY });
     assert.equal(result.code, 2);
     assert.match(result.stderr, /row 2, column amount, value "1,000": .*digits only \(it has a thousands separator ","; write "1000"/);
-    assert.match(result.stderr, /row 3, column amount, value "５００": .*digits only \(it is written with full-width digits; type ASCII digits 0-9, e\.g\. "500"\)/);
+    assert.match(
+      result.stderr,
+      /row 3, column amount, value "５００": .*digits only \(it is written with full-width digits; type ASCII digits 0-9, e\.g\. "500"\)/,
+    );
     assert.match(result.stderr, /row 4, column amount, value "1e3": must be a whole number of yen from 1 to 999999, digits only$/m);
   });
 

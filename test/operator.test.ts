@@ -29,7 +29,10 @@ describe("plan and --dry-run", () => {
     assert.match(plan.stdout, /plan for campaign test-campaign: .*in\.csv \(UTF-8\), 10 row\(s\)/);
     assert.match(plan.stdout, /dates: 2094-04-01 \.\. 2094-06-30/);
     assert.match(plan.stdout, /checkpoint: none yet/);
-    assert.match(plan.stdout, new RegExp(`group ${GROUP}: 10 row\\(s\\) ¥3,000; to send 10 row\\(s\\) ¥3,000; issued 0 row\\(s\\) ¥0; budget ¥5,000, ¥2,000 left after`));
+    assert.match(
+      plan.stdout,
+      new RegExp(`group ${GROUP}: 10 row\\(s\\) ¥3,000; to send 10 row\\(s\\) ¥3,000; issued 0 row\\(s\\) ¥0; budget ¥5,000, ¥2,000 left after`),
+    );
     assert.match(plan.stdout, /a run would send 10 row\(s\); nothing was sent/);
     assert.equal(sim.stats().createRequests, 0);
 
@@ -146,10 +149,15 @@ describe("progress, logs and summary", () => {
     const input = await writeText(dir, "in.csv", recipientsCsv(30));
     const log = join(dir, "run.log");
     const summaryFile = join(dir, "summary.json");
-    const result = await runCli(issueArgs(input, sim, ...campaignFlags(), "--out", join(dir, "out.csv"), "--log-file", log, "--summary-json", summaryFile, "--max-attempts", "20"));
+    const result = await runCli(
+      issueArgs(input, sim, ...campaignFlags(), "--out", join(dir, "out.csv"), "--log-file", log, "--summary-json", summaryFile, "--max-attempts", "20"),
+    );
     assert.equal(result.code, 0, result.stderr);
     assert.doesNotMatch(result.stderr, /issuing \[/);
-    const lines = (await readFile(log, "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+    const lines = (await readFile(log, "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const failed = lines.filter((l) => l.msg?.startsWith("attempt failed"));
     const injected = sim.stats().faultsInjected.error500BeforeCommit;
     assert.ok(injected > 0, "the simulator injected faults");
@@ -180,7 +188,11 @@ describe("progress, logs and summary", () => {
     const dir = await tempDir();
     const sim = await startSimulator({ latencyMs: 30 });
     const input = await writeText(dir, "in.csv", recipientsCsv(40));
-    const command = [process.execPath, CLI, ...issueArgs(input, sim, ...campaignFlags(), "--out", join(dir, "o.csv"), "--log-level", "error", "--concurrency", "2")]
+    const command = [
+      process.execPath,
+      CLI,
+      ...issueArgs(input, sim, ...campaignFlags(), "--out", join(dir, "o.csv"), "--log-level", "error", "--concurrency", "2"),
+    ]
       .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
       .join(" ");
     // `script` gives the child a pseudo-terminal, as a person's shell would.
@@ -200,12 +212,44 @@ describe("encodings and Excel", () => {
     const sim = await startSimulator();
     const input = await fixture(dir, "members-shift_jis.csv");
     const out = join(dir, "out.csv");
-    const args = issueArgs(input, sim, "--campaign", "sjis", "--column", "recipient_id=会員番号", "--column", "amount=金額", "--column", "gift_card_name=キャンペーン名", "--group-id", GROUP, "--start-at", "2094-04-01", "--end-at", "2094-04-30", "--out", out);
+    const args = issueArgs(
+      input,
+      sim,
+      "--campaign",
+      "sjis",
+      "--column",
+      "recipient_id=会員番号",
+      "--column",
+      "amount=金額",
+      "--column",
+      "gift_card_name=キャンペーン名",
+      "--group-id",
+      GROUP,
+      "--start-at",
+      "2094-04-01",
+      "--end-at",
+      "2094-04-30",
+      "--out",
+      out,
+    );
     const result = await runCli(args);
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(sim.ledger().map((e) => e.giftCardName).sort(), ["春のありがとう①", "春のありがとう①", "母の日ギフト"]);
+    assert.deepEqual(
+      sim
+        .ledger()
+        .map((e) => e.giftCardName)
+        .sort(),
+      ["春のありがとう①", "春のありがとう①", "母の日ギフト"],
+    );
     const rows = await readResult(out);
-    assert.deepEqual(rows.map((r) => [r["会員番号"], r["氏名"]]), [["K-001", "山田 太郎"], ["K-002", "髙橋 花子"], ["K-003", "斎藤 ｼﾞﾛｳ"]]);
+    assert.deepEqual(
+      rows.map((r) => [r.会員番号, r.氏名]),
+      [
+        ["K-001", "山田 太郎"],
+        ["K-002", "髙橋 花子"],
+        ["K-003", "斎藤 ｼﾞﾛｳ"],
+      ],
+    );
     assertLedgerMatchesResult(sim, rows, 3);
     const plan = await runCli(["plan", input, ...args.slice(2)]);
     assert.match(plan.stdout, /\(Shift_JIS \(CP932\)\)/);
@@ -220,7 +264,10 @@ describe("encodings and Excel", () => {
     assert.equal(result.code, 0, result.stderr);
     const text = await readFile(out, "utf8");
     assert.ok(text.startsWith("recipient_id,amount,memo,request_id"), JSON.stringify(text.slice(0, 40)));
-    assert.deepEqual((await readResult(out)).map((r) => r.memo), ["ボム付き", "改行\nあり"]);
+    assert.deepEqual(
+      (await readResult(out)).map((r) => r.memo),
+      ["ボム付き", "改行\nあり"],
+    );
   });
 
   test("bytes that are not valid UTF-8 (forced) are a validation error naming row and column; nothing sent", async () => {
@@ -244,25 +291,37 @@ describe("encodings and Excel", () => {
     assert.equal((await runCli(issueArgs(input, sim, ...campaignFlags(), "--out", excel, "--state", join(dir, "s"), "--excel"))).code, 0);
     const plainText = await readFile(plain, "utf8");
     assert.ok(!plainText.startsWith("\uFEFF") && !plainText.includes("\r\n"));
-    assert.deepEqual((await readResult(plain)).map((r) => [r.gift_card_name, r.memo]), [
-      ["=1+1", '=HYPERLINK("http://evil.example","click")'],
-      ["+81 thanks", "@SUM(A1:A2)"],
-      ["-spring-", "\ttabbed"],
-      ["normal", "plain"],
-    ]);
+    assert.deepEqual(
+      (await readResult(plain)).map((r) => [r.gift_card_name, r.memo]),
+      [
+        ["=1+1", '=HYPERLINK("http://evil.example","click")'],
+        ["+81 thanks", "@SUM(A1:A2)"],
+        ["-spring-", "\ttabbed"],
+        ["normal", "plain"],
+      ],
+    );
     const excelText = await readFile(excel, "utf8");
     assert.ok(excelText.startsWith("\uFEFFrecipient_id,"));
     assert.equal(excelText.split("\r\n").length - 1, 5, "every record ends with CRLF");
     const rows = await readResult(excel);
-    assert.deepEqual(rows.map((r) => [r["\uFEFFrecipient_id"] ?? r.recipient_id, r.gift_card_name, r.memo]), [
-      ["F-1", "'=1+1", `'=HYPERLINK("http://evil.example","click")`],
-      ["F-2", "'+81 thanks", "'@SUM(A1:A2)"],
-      ["F-3", "'-spring-", "'\ttabbed"],
-      ["F-4", "normal", "plain"],
-    ]);
+    assert.deepEqual(
+      rows.map((r) => [r["\uFEFFrecipient_id"] ?? r.recipient_id, r.gift_card_name, r.memo]),
+      [
+        ["F-1", "'=1+1", `'=HYPERLINK("http://evil.example","click")`],
+        ["F-2", "'+81 thanks", "'@SUM(A1:A2)"],
+        ["F-3", "'-spring-", "'\ttabbed"],
+        ["F-4", "normal", "plain"],
+      ],
+    );
     assert.ok(rows.every((r) => r.status === "issued"));
     // What reached PayPay is the name as written, not the neutralized cell.
-    assert.deepEqual(sim.ledger().map((e) => e.giftCardName).sort(), ["+81 thanks", "-spring-", "=1+1", "normal"]);
+    assert.deepEqual(
+      sim
+        .ledger()
+        .map((e) => e.giftCardName)
+        .sort(),
+      ["+81 thanks", "-spring-", "=1+1", "normal"],
+    );
   });
 });
 
@@ -285,9 +344,16 @@ describe("config file, flags and help", () => {
     const dir = await tempDir();
     const sim = await startSimulator();
     const input = await writeText(dir, "in.csv", "recipient_id\nA\n");
-    const config = await writeText(dir, "c.json", `{"campaign":"c","groupId":${GROUP},"name":"from file","value":100,"startAt":"2094-04-01","endAt":"2094-04-30"}`);
+    const config = await writeText(
+      dir,
+      "c.json",
+      `{"campaign":"c","groupId":${GROUP},"name":"from file","value":100,"startAt":"2094-04-01","endAt":"2094-04-30"}`,
+    );
     assert.equal((await runCli(issueArgs(input, sim, "--config", config, "--value", "700", "--out", join(dir, "o.csv")))).code, 0);
-    assert.deepEqual(sim.ledger().map((e) => [e.groupId, e.giftCardName, e.giftCardValue]), [[GROUP, "from file", 700]]);
+    assert.deepEqual(
+      sim.ledger().map((e) => [e.groupId, e.giftCardName, e.giftCardValue]),
+      [[GROUP, "from file", 700]],
+    );
   });
 
   test("an unknown flag is refused with the closest valid one suggested; bad values say what was expected", async () => {

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { appendFile, readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { runCli, startCli, collect, tempDir, writeText } from "./support/cli.js";
 import { campaignFlags, GROUP, readResult, recipientsCsv } from "./support/csv.js";
-import { assertLedgerMatchesResult, exists, issueArgs, waitFor } from "./support/job.js";
+import { exists, issueArgs, waitFor } from "./support/job.js";
 import { startSimulator } from "./support/simulator.js";
 
 /**
@@ -165,7 +165,10 @@ describe("a refused run leaves nothing behind", () => {
     const result = await runCli(issueArgs(input, sim, ...campaignFlags(), "--out", join(dir, "out.csv")));
     assert.equal(result.code, 2);
     const names = await readdir(dir);
-    assert.deepEqual(names.filter((n) => n.includes("checkpoint") && !n.endsWith(".lock")), []);
+    assert.deepEqual(
+      names.filter((n) => n.includes("checkpoint") && !n.endsWith(".lock")),
+      [],
+    );
   });
 });
 

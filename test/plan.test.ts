@@ -34,20 +34,37 @@ describe("planner and budget check", () => {
   test("totals per group, duplicates listed with the first row, budgets compared", () => {
     const planner = new Planner(undefined, false);
     planner.add({ kind: "header", header: ["recipient_id"], index: {} as never, problems: [] });
-    for (const [n, v] of [[2, 100], [3, 250], [4, 100]] as const) planner.add({ kind: "row", fields: [], prepared: row(n, v) });
+    for (const [n, v] of [
+      [2, 100],
+      [3, 250],
+      [4, 100],
+    ] as const)
+      planner.add({ kind: "row", fields: [], prepared: row(n, v) });
     planner.add({ kind: "row", fields: [], prepared: row(3, 1) });
     planner.add({ kind: "row", fields: [], prepared: row(6, 40, "7", "2095-06-30") });
     const plan = planner.finish("in.csv");
-    assert.deepEqual(plan.problems.map((p) => [p.row, p.column, p.rule]), [[3, "recipient_id", "duplicates row 3; each recipient may appear once"]]);
+    assert.deepEqual(
+      plan.problems.map((p) => [p.row, p.column, p.rule]),
+      [[3, "recipient_id", "duplicates row 3; each recipient may appear once"]],
+    );
     assert.equal(plan.groups.get("29952775505428481")?.sendAmount, 450);
     assert.equal(plan.actions.send, 4);
     const problems = checkBudgets(plan, [
       { groupId: "29952775505428481", budget: 400, maxPeriodDays: 365 },
       { groupId: "7", budget: 1000, maxPeriodDays: 90 },
     ]);
-    assert.deepEqual(problems.map((p) => [p.groupId, p.kind, p.shortfall]), [["29952775505428481", "shortfall", 50], ["7", "period", undefined]]);
+    assert.deepEqual(
+      problems.map((p) => [p.groupId, p.kind, p.shortfall]),
+      [
+        ["29952775505428481", "shortfall", 50],
+        ["7", "period", undefined],
+      ],
+    );
     assert.match(problems[1]!.message, /at most 90 days.*1 row\(s\).*first: row 6/);
-    assert.deepEqual(checkBudgets(plan, []).map((p) => p.kind), ["missing-group", "missing-group"]);
+    assert.deepEqual(
+      checkBudgets(plan, []).map((p) => p.kind),
+      ["missing-group", "missing-group"],
+    );
   });
 
   test("rows in doubt are resent but not counted against the budget again; refused pending rows are", () => {
@@ -65,6 +82,9 @@ describe("planner and budget check", () => {
   });
 
   test("an empty file is a problem", () => {
-    assert.deepEqual(new Planner(undefined, false).finish("empty.csv").problems.map((p) => p.rule), ["empty.csv is empty: expected a header row"]);
+    assert.deepEqual(
+      new Planner(undefined, false).finish("empty.csv").problems.map((p) => p.rule),
+      ["empty.csv is empty: expected a header row"],
+    );
   });
 });

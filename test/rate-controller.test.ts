@@ -230,7 +230,14 @@ describe("rate controller: decrease", () => {
     assert.ok(Math.abs(ctl.rate - 0.9 * expected) < 1e-9, `rate ${ctl.rate} after a probe at ${probeRate}`);
   });
   test("a limit that dropped far is found in a few cuts, not a long chain of ×0.9 steps", () => {
-    const run = runWorld({ limits: [[0, 50], [20_000, 10]], durationMs: 40_000, jitterMs: 5 });
+    const run = runWorld({
+      limits: [
+        [0, 50],
+        [20_000, 10],
+      ],
+      durationMs: 40_000,
+      jitterMs: 5,
+    });
     const cutsBefore = run.rates.find(([at]) => at >= 20_000)![1];
     assert.ok(cutsBefore > 40, `near 50 before the drop: ${cutsBefore}`);
     const settledAt = run.rates.find(([at, rate]) => at >= 20_000 && rate <= 11)?.[0] ?? Number.POSITIVE_INFINITY;
@@ -377,7 +384,9 @@ describe("rate controller against a token-bucket server (deterministic simulatio
     test(`holds a limit of ${limit} req/s: achieved ≥ 0.9 × R with ≤ 3 % refused over 60 s`, (t) => {
       const run = runWorld({ limits: [[0, limit]], durationMs: 60_000, jitterMs: 5, seed: limit });
       const whole = window(run, 0, 60_000);
-      t.diagnostic(`R=${limit}: ${whole.okPerSecond.toFixed(2)} ok/s (${(whole.okPerSecond / limit).toFixed(3)} R), ${whole.throttled} refused (${(100 * whole.throttledShare).toFixed(2)} %), ${run.ctl.stats.cuts} cuts`);
+      t.diagnostic(
+        `R=${limit}: ${whole.okPerSecond.toFixed(2)} ok/s (${(whole.okPerSecond / limit).toFixed(3)} R), ${whole.throttled} refused (${(100 * whole.throttledShare).toFixed(2)} %), ${run.ctl.stats.cuts} cuts`,
+      );
       assert.ok(whole.okPerSecond >= 0.9 * limit, `achieved ${whole.okPerSecond} req/s`);
       assert.ok(whole.throttledShare <= 0.03, `refused ${(100 * whole.throttledShare).toFixed(2)} %`);
       // Once settled, the rate leaves the limit only to probe: briefly, and then it comes back.
@@ -391,21 +400,40 @@ describe("rate controller against a token-bucket server (deterministic simulatio
   }
 
   test("follows the limit as it moves 50 → 10 → 100 within 10 s", (t) => {
-    const run = runWorld({ limits: [[0, 50], [30_000, 10], [60_000, 100]], durationMs: 90_000, jitterMs: 5, seed: 7 });
+    const run = runWorld({
+      limits: [
+        [0, 50],
+        [30_000, 10],
+        [60_000, 100],
+      ],
+      durationMs: 90_000,
+      jitterMs: 5,
+      seed: 7,
+    });
     const down = run.rates.find(([at, rate]) => at >= 30_000 && rate <= 11)![0] - 30_000;
     const up = run.rates.find(([at, rate]) => at >= 60_000 && rate >= 90)![0] - 60_000;
     const upDelivered = followedAfter(run, 60_000, 100);
     const at10 = window(run, 40_000, 60_000);
     const at100 = window(run, 70_000, 90_000);
     t.diagnostic(`50→10: rate ≤ 11 after ${down} ms; 10→100: rate ≥ 90 after ${up} ms, ok rate over the trailing 2 s ≥ 90 after ${upDelivered} ms`);
-    t.diagnostic(`from 10 s after each change: ${at10.okPerSecond.toFixed(2)} ok/s at R=10 (${(100 * at10.throttledShare).toFixed(2)} % refused), ${at100.okPerSecond.toFixed(2)} ok/s at R=100 (${(100 * at100.throttledShare).toFixed(2)} % refused)`);
+    t.diagnostic(
+      `from 10 s after each change: ${at10.okPerSecond.toFixed(2)} ok/s at R=10 (${(100 * at10.throttledShare).toFixed(2)} % refused), ${at100.okPerSecond.toFixed(2)} ok/s at R=100 (${(100 * at100.throttledShare).toFixed(2)} % refused)`,
+    );
     assert.ok(down <= 10_000, `took ${down} ms to come down`);
     assert.ok(up <= 10_000, `took ${up} ms to go up`);
     assert.ok(at10.okPerSecond >= 9 && at100.okPerSecond >= 90, "holds each new limit");
   });
 
   test("a limit that rose by less than a probe overshoots (10 → 15) is found too, not held at the old estimate", (t) => {
-    const run = runWorld({ limits: [[0, 10], [30_000, 15]], durationMs: 60_000, jitterMs: 5, seed: 11 });
+    const run = runWorld({
+      limits: [
+        [0, 10],
+        [30_000, 15],
+      ],
+      durationMs: 60_000,
+      jitterMs: 5,
+      seed: 11,
+    });
     const after = window(run, 40_000, 60_000);
     t.diagnostic(`from 10 s after the rise: ${after.okPerSecond.toFixed(2)} ok/s at R=15 (${(100 * after.throttledShare).toFixed(2)} % refused)`);
     assert.ok(after.okPerSecond >= 0.9 * 15, `${after.okPerSecond} ok/s`);
@@ -425,7 +453,10 @@ describe("rate controller against a token-bucket server (deterministic simulatio
     let heldUntil = Number.NEGATIVE_INFINITY;
     for (const answer of all) {
       // An answer arrives 20-25 ms after its start: a start inside the wait answers after heldUntil - 1000 + 25.
-      assert.ok(!(answer.at > heldUntil - 1_000 + 30 && answer.at < heldUntil + 20), `an answer at ${answer.at} ms for a request started inside a Retry-After wait`);
+      assert.ok(
+        !(answer.at > heldUntil - 1_000 + 30 && answer.at < heldUntil + 20),
+        `an answer at ${answer.at} ms for a request started inside a Retry-After wait`,
+      );
       if (answer.refused) heldUntil = Math.max(heldUntil, answer.at + 1_000);
     }
   });

@@ -19,7 +19,11 @@ test("the campaign/recipient boundary cannot be shifted to collide", () => {
 
 /** RFC 9562 UUIDv5 written out from SHA-1, independently of the uuid package the code uses. */
 function uuidV5Oracle(namespace: string, name: string): string {
-  const hash = createHash("sha1").update(Buffer.from(namespace.replaceAll("-", ""), "hex")).update(name, "utf8").digest().subarray(0, 16);
+  const hash = createHash("sha1")
+    .update(Buffer.from(namespace.replaceAll("-", ""), "hex"))
+    .update(name, "utf8")
+    .digest()
+    .subarray(0, 16);
   hash[6] = (hash[6]! & 0x0f) | 0x50;
   hash[8] = (hash[8]! & 0x3f) | 0x80;
   const hex = hash.toString("hex");

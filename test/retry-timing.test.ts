@@ -7,8 +7,14 @@ import { parseRetryAfter } from "../src/paypay/retry-after.js";
 const policy = { baseMs: 100, capMs: 1000 };
 
 test("full jitter: the delay is a uniform draw under an exponentially growing, capped ceiling", () => {
-  assert.deepEqual([1, 2, 3, 4, 5, 10].map((retry) => backoffDelay(retry, 0.999999, policy)), [99, 199, 399, 799, 999, 999]);
-  assert.deepEqual([1, 5].map((retry) => backoffDelay(retry, 0, policy)), [0, 0]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 10].map((retry) => backoffDelay(retry, 0.999999, policy)),
+    [99, 199, 399, 799, 999, 999],
+  );
+  assert.deepEqual(
+    [1, 5].map((retry) => backoffDelay(retry, 0, policy)),
+    [0, 0],
+  );
   assert.equal(backoffDelay(3, 0.5, policy), 200);
 });
 

@@ -69,7 +69,10 @@ describe("token bucket", () => {
     assert.throws(() => resolveRateLimit({ ratePerSecond: 0 }), /rateLimit\.ratePerSecond must be a positive number, got 0/);
     assert.throws(() => resolveRateLimit({ ratePerSecond: Number.POSITIVE_INFINITY }), /ratePerSecond/);
     assert.throws(() => resolveRateLimit({ ratePerSecond: 5, burst: 0.5 }), /rateLimit\.burst must be a number of at least 1, got 0\.5/);
-    assert.throws(() => resolveRateLimit({ ratePerSecond: 5, retryAfterSeconds: 1.5 }), /rateLimit\.retryAfterSeconds must be a non-negative integer, got 1\.5/);
+    assert.throws(
+      () => resolveRateLimit({ ratePerSecond: 5, retryAfterSeconds: 1.5 }),
+      /rateLimit\.retryAfterSeconds must be a non-negative integer, got 1\.5/,
+    );
     assert.throws(() => resolveRateLimit({ ratePerSecond: 5, retryAfterSeconds: -1 }), /retryAfterSeconds/);
   });
 });
@@ -79,7 +82,15 @@ describe("token bucket", () => {
 let counter = 0;
 function request(overrides: Partial<CreatePointsCodeRequest> = {}): CreatePointsCodeRequest {
   counter++;
-  return { requestId: `rl-${counter}`, groupId: DEFAULT_GROUP.groupId, giftCardName: "Thank you", giftCardValue: 100, startAt: "2094-04-01", endAt: "2094-06-30", ...overrides };
+  return {
+    requestId: `rl-${counter}`,
+    groupId: DEFAULT_GROUP.groupId,
+    giftCardName: "Thank you",
+    giftCardValue: 100,
+    startAt: "2094-04-01",
+    endAt: "2094-06-30",
+    ...overrides,
+  };
 }
 
 async function withSimulator(options: SimulatorOptions, body: (sim: Simulator, client: PayPayClient) => Promise<void>): Promise<void> {
@@ -269,7 +280,13 @@ describe("simulator rate limit configuration", () => {
     await assert.rejects(runSimulatorCommand(await parseSimulatorArgs(["simulator", "--limit-rate", "5", "--limit-burst", "0.5"]), captureSimulatorIo()), {
       message: 'Expected --limit-burst to be a number of at least 1, got "0.5"',
     });
-    await assert.rejects(runSimulatorCommand(await parseSimulatorArgs(["simulator", "--limit-rate", "5", "--limit-retry-after", "1.5"]), captureSimulatorIo()), /--limit-retry-after/);
-    await assert.rejects(runSimulatorCommand(await parseSimulatorArgs(["simulator", "--limit-burst", "5"]), captureSimulatorIo()), /--limit-burst and --limit-retry-after need --limit-rate/);
+    await assert.rejects(
+      runSimulatorCommand(await parseSimulatorArgs(["simulator", "--limit-rate", "5", "--limit-retry-after", "1.5"]), captureSimulatorIo()),
+      /--limit-retry-after/,
+    );
+    await assert.rejects(
+      runSimulatorCommand(await parseSimulatorArgs(["simulator", "--limit-burst", "5"]), captureSimulatorIo()),
+      /--limit-burst and --limit-retry-after need --limit-rate/,
+    );
   });
 });

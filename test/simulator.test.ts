@@ -8,14 +8,7 @@ import { LosslessNumber } from "lossless-json";
 import { authorizationHeader, freshNonce } from "../src/paypay/auth.js";
 import { ERROR_CODES, type PayPayErrorCode } from "../src/paypay/error-codes.js";
 import { stringifyJsonExact } from "../src/paypay/int64.js";
-import {
-  createSimulator,
-  DEFAULT_GROUP,
-  LOCAL_CREDENTIALS,
-  loadSimulatorConfig,
-  type Simulator,
-  type SimulatorOptions,
-} from "../src/simulator/index.js";
+import { createSimulator, DEFAULT_GROUP, LOCAL_CREDENTIALS, loadSimulatorConfig, type Simulator, type SimulatorOptions } from "../src/simulator/index.js";
 import { runSimulatorCommand } from "../src/cli/commands/simulator.js";
 import { captureSimulatorIo, parseSimulatorArgs } from "./support/simulator.js";
 import { waitFor } from "./support/job.js";
@@ -38,7 +31,14 @@ interface Reply {
 }
 
 /** Never rejects: fault tests need to see partial answers and socket errors as data. */
-function rawRequest(url: string, method: string, headers: Record<string, string>, body?: string | Buffer, timeoutMs = 5_000, signal?: AbortSignal): Promise<Reply> {
+function rawRequest(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body?: string | Buffer,
+  timeoutMs = 5_000,
+  signal?: AbortSignal,
+): Promise<Reply> {
   return new Promise((resolve) => {
     let settled = false;
     const chunks: Buffer[] = [];
@@ -140,7 +140,8 @@ function assertError(reply: Reply, code: PayPayErrorCode, messageIncludes?: stri
   assert.equal(envelope.data, null);
   assert.match(String(reply.headers["x-request-id"]), /^[A-Za-z0-9-]{1,64}$/);
   assert.equal(reply.headers["content-type"], JSON_TYPE);
-  if (messageIncludes !== undefined) assert.ok(envelope.resultInfo.message.includes(messageIncludes), `message "${envelope.resultInfo.message}" names ${messageIncludes}`);
+  if (messageIncludes !== undefined)
+    assert.ok(envelope.resultInfo.message.includes(messageIncludes), `message "${envelope.resultInfo.message}" names ${messageIncludes}`);
 }
 
 async function withSimulator(options: SimulatorOptions, body: (sim: Simulator) => Promise<void>): Promise<void> {
@@ -222,7 +223,10 @@ describe("create: success", () => {
       assert.equal(json(b).data?.endAt, "2095-01-01");
       assert.deepEqual(
         sim.ledger().map((e) => [e.startAt, e.endAt]),
-        [["2094-05-10", "2094-05-11"], ["2094-12-31", "2095-01-01"]],
+        [
+          ["2094-05-10", "2094-05-11"],
+          ["2094-12-31", "2095-01-01"],
+        ],
       );
     });
   });
@@ -390,7 +394,11 @@ describe("create: group rules", () => {
       assertError(await call(sim, body({ groupId: new LosslessNumber("1002") })), "GIFT_CARD_GROUP_NOT_EXIST");
       assertError(await call(sim, body({ groupId: g, giftCardValue: 99 })), "INVALID_CHARGE_CODE_AMOUNT");
       assertError(await call(sim, body({ groupId: g, startAt: "2094-01-01", endAt: "2094-02-01" })), "EXCEED_CHARGE_CODE_GROUP_MAX_PERIOD");
-      assert.equal((await call(sim, body({ groupId: g, giftCardValue: 100, startAt: "2094-01-01", endAt: "2094-01-31" }))).status, 200, "exactly maxPeriodDays is allowed");
+      assert.equal(
+        (await call(sim, body({ groupId: g, giftCardValue: 100, startAt: "2094-01-01", endAt: "2094-01-31" }))).status,
+        200,
+        "exactly maxPeriodDays is allowed",
+      );
       assertError(await call(sim, body({ requestId: "too-much", groupId: g, giftCardValue: 901 })), "BUDGET_NOT_ENOUGH");
       assert.equal(budgetOf(sim, "1001"), 900);
       assert.equal(sim.ledger().length, 1);
@@ -484,7 +492,15 @@ describe("budget endpoint and routing", () => {
       assertError(await call(sim, undefined, { merchantHeader: null }), "MISSING_REQUEST_PARAMS");
       assertError(await call(sim, undefined, { apiSecret: "wrong" }), "UNAUTHORIZED");
       // Signing a GET with a content type and body digest instead of `empty` must fail.
-      const wrongDigest = authorizationHeader({ ...LOCAL_CREDENTIALS, method: "GET", path: BUDGET_PATH, nonce: freshNonce(), epoch: Math.floor(Date.now() / 1000), contentType: JSON_TYPE, body: "" });
+      const wrongDigest = authorizationHeader({
+        ...LOCAL_CREDENTIALS,
+        method: "GET",
+        path: BUDGET_PATH,
+        nonce: freshNonce(),
+        epoch: Math.floor(Date.now() / 1000),
+        contentType: JSON_TYPE,
+        body: "",
+      });
       assertError(await call(sim, undefined, { authorization: wrongDigest }), "UNAUTHORIZED");
     });
   });
@@ -708,17 +724,26 @@ describe("simulator CLI command", () => {
       const file = join(dir, "sim.json");
       await writeFile(file, '{"groups":[{"groupId":29952775505428487,"budget":100},{"groupId":7,"budget":200}],"latencyMs":0}');
       const io = captureSimulatorIo();
-      const sim = await runSimulatorCommand(await parseSimulatorArgs(["simulator", "--config", file, "--group-id", "29952775505428487", "--budget", "300"]), io);
+      const sim = await runSimulatorCommand(
+        await parseSimulatorArgs(["simulator", "--config", file, "--group-id", "29952775505428487", "--budget", "300"]),
+        io,
+      );
       try {
         assert.deepEqual(
           sim.budgets().map((g) => [g.groupId, g.budget]),
-          [["7", 200], ["29952775505428487", 300]],
+          [
+            ["7", 200],
+            ["29952775505428487", 300],
+          ],
         );
         assert.ok(io.lines.includes("group 29952775505428487: budget 300, maxPeriodDays 365, minAmount 1"));
       } finally {
         await sim.close();
       }
-      await assert.rejects(runSimulatorCommand(await parseSimulatorArgs(["simulator", "--config", file, "--budget", "5"]), captureSimulatorIo()), /need --group-id/);
+      await assert.rejects(
+        runSimulatorCommand(await parseSimulatorArgs(["simulator", "--config", file, "--budget", "5"]), captureSimulatorIo()),
+        /need --group-id/,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -781,10 +806,29 @@ describe("contract variants (for verify)", () => {
       await assert.rejects(loadSimulatorConfig(file), /replay must be one of original, refused/);
 
       const io = captureSimulatorIo();
-      const args = ["simulator", "--create-path", "/v2/codes", "--budget-path", "/v2/budget", "--code-field", "code", "--replay", "refused", "--changed-body", "original", "--clock-offset", "-300"];
+      const args = [
+        "simulator",
+        "--create-path",
+        "/v2/codes",
+        "--budget-path",
+        "/v2/budget",
+        "--code-field",
+        "code",
+        "--replay",
+        "refused",
+        "--changed-body",
+        "original",
+        "--clock-offset",
+        "-300",
+      ];
       const sim = await runSimulatorCommand(await parseSimulatorArgs(args), io);
       try {
-        assert.ok(io.lines.includes("contract: create path /v2/codes, budget path /v2/budget, code field code, replay refused, changed body original, clock offset -300 s"), io.lines.join("\n"));
+        assert.ok(
+          io.lines.includes(
+            "contract: create path /v2/codes, budget path /v2/budget, code field code, replay refused, changed body original, clock offset -300 s",
+          ),
+          io.lines.join("\n"),
+        );
         assertError(await call(sim, undefined, { path: "/v2/budget" }), "UNAUTHORIZED", "too far");
       } finally {
         await sim.close();

@@ -43,7 +43,11 @@ export function visibleLines(screen: string): string[] {
     else if (command === undefined) line[col++] = token;
   }
   lines.push(line.join(""));
-  return lines.map((l) => Array.from(l, (c) => c ?? " ").join("").trimEnd());
+  return lines.map((l) =>
+    Array.from(l, (c) => c ?? " ")
+      .join("")
+      .trimEnd(),
+  );
 }
 
 const BAR = /^issuing \[[^\]]*\] (\d+)\/(\d+) settled \| [\d.]+ req\/s \| ETA \S+ \| issued (\d+), failed (\d+), pending (\d+) \| retries (\d+)$/;
@@ -91,7 +95,10 @@ describe("progress bar and logs on a terminal", () => {
     const lines = visibleLines(run.out.screen);
     assert.equal(code, 130, lines.join("\n"));
     assertNothingSharesTheBarsLine(lines);
-    assert.ok(lines.some((l) => LOG.test(l) && /WARN.*stopping: no new rows/.test(l)), lines.join("\n"));
+    assert.ok(
+      lines.some((l) => LOG.test(l) && /WARN.*stopping: no new rows/.test(l)),
+      lines.join("\n"),
+    );
     const summary = lines.findIndex((l) => l.startsWith("campaign test-campaign: "));
     assert.ok(summary > 0, lines.join("\n"));
     const counts = /^campaign test-campaign: 400 rows — (\d+) issued, (\d+) failed, (\d+) pending$/.exec(lines[summary]!);

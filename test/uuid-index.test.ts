@@ -29,9 +29,23 @@ test("RowIndex keeps each row's state exactly, and later sets replace earlier on
   const index = new RowIndex();
   const fp = "0123456789abcdef0123456789abcdef";
   const rows = Array.from({ length: 5000 }, (_, i) => deriveRequestId("c", `r${i}`));
-  rows.forEach((rid, i) => index.set(rid, { fp, status: i % 2 ? "issued" : "sent", inDoubt: i % 2 === 0, attempts: i, outcomeAt: i % 2 ? { offset: 2 ** 40 + i, length: 300 } : undefined }));
+  rows.forEach((rid, i) => {
+    index.set(rid, {
+      fp,
+      status: i % 2 ? "issued" : "sent",
+      inDoubt: i % 2 === 0,
+      attempts: i,
+      outcomeAt: i % 2 ? { offset: 2 ** 40 + i, length: 300 } : undefined,
+    });
+  });
   index.set(rows[0]!, { fp: "ffffffffffffffffffffffffffffffff", status: "failed", inDoubt: false, attempts: 9, outcomeAt: { offset: 5, length: 6 } });
-  assert.deepEqual(index.get(rows[0]!), { fp: "ffffffffffffffffffffffffffffffff", status: "failed", inDoubt: false, attempts: 9, outcomeAt: { offset: 5, length: 6 } });
+  assert.deepEqual(index.get(rows[0]!), {
+    fp: "ffffffffffffffffffffffffffffffff",
+    status: "failed",
+    inDoubt: false,
+    attempts: 9,
+    outcomeAt: { offset: 5, length: 6 },
+  });
   assert.deepEqual(index.get(rows[4999]!), { fp, status: "issued", inDoubt: false, attempts: 4999, outcomeAt: { offset: 2 ** 40 + 4999, length: 300 } });
   assert.deepEqual(index.get(rows[4998]!), { fp, status: "sent", inDoubt: true, attempts: 4998, outcomeAt: undefined });
   assert.equal(index.get(deriveRequestId("c", "none")), undefined);

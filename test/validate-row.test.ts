@@ -37,14 +37,26 @@ describe("validateRow", () => {
   test("a thousands separator or full-width digits are refused with a hint (the amount is money: never guessed)", () => {
     const base = "amount: must be a whole number of yen from 1 to 999999, digits only";
     assert.deepEqual(rulesOf(check({ amount: "1,000" })), [`${base} (it has a thousands separator ","; write "1000", or format the cell without separators)`]);
-    assert.deepEqual(rulesOf(check({ amount: "12,345" })), [`${base} (it has a thousands separator ","; write "12345", or format the cell without separators)`]);
+    assert.deepEqual(rulesOf(check({ amount: "12,345" })), [
+      `${base} (it has a thousands separator ","; write "12345", or format the cell without separators)`,
+    ]);
     assert.deepEqual(rulesOf(check({ amount: "５００" })), [`${base} (it is written with full-width digits; type ASCII digits 0-9, e.g. "500")`]);
   });
 
   test("an end date before today is refused; today itself and a past start date pass", () => {
     const today = "2094-05-15";
-    const at = (start: string, end: string) => validateRow(HEADER.map((c, i) => (c === "start_at" ? start : c === "end_at" ? end : GOOD[i]!)), 7, index, map, {}, today);
-    assert.deepEqual(rulesOf(at("2094-04-01", "2094-05-14")), ["end_at: is in the past (today is 2094-05-15 in Asia/Tokyo): the code would expire before anyone could use it"]);
+    const at = (start: string, end: string) =>
+      validateRow(
+        HEADER.map((c, i) => (c === "start_at" ? start : c === "end_at" ? end : GOOD[i]!)),
+        7,
+        index,
+        map,
+        {},
+        today,
+      );
+    assert.deepEqual(rulesOf(at("2094-04-01", "2094-05-14")), [
+      "end_at: is in the past (today is 2094-05-15 in Asia/Tokyo): the code would expire before anyone could use it",
+    ]);
     assert.ok("ok" in at("2094-04-01", "2094-05-15"));
     assert.ok("ok" in at("2094-05-15", "2094-05-15"));
   });
@@ -61,7 +73,7 @@ describe("validateRow", () => {
     assert.deepEqual(rulesOf(check({ gift_card_name: "🌸".repeat(41) })), ["gift_card_name: must be at most 40 characters (has 41)"]);
     // e + combining acute is two code points: 20 pairs sit at the 40 limit, one more character is over.
     assert.equal(rulesOf(check({ gift_card_name: "e\u0301".repeat(20) })).length, 0);
-    assert.equal(rulesOf(check({ gift_card_name: "e\u0301".repeat(20) + "x" })).length, 1);
+    assert.equal(rulesOf(check({ gift_card_name: `${"e\u0301".repeat(20)}x` })).length, 1);
     assert.deepEqual(rulesOf(check({ gift_card_name: "   " })), ["gift_card_name: must not be blank"]);
     assert.deepEqual(rulesOf(check({ gift_card_name: "a\u0000b" })), ["gift_card_name: must not contain control characters"]);
   });
@@ -95,7 +107,10 @@ describe("validateRow", () => {
     assert.equal(ok.ok.request.giftCardValue, 300);
     const missing = validateRow(["R"], 2, idx, map, {});
     assert.ok("problems" in missing);
-    assert.deepEqual(missing.problems.map((p) => p.column), ["amount", "gift_card_name", "group_id", "start_at", "end_at"]);
+    assert.deepEqual(
+      missing.problems.map((p) => p.column),
+      ["amount", "gift_card_name", "group_id", "start_at", "end_at"],
+    );
   });
 
   test("every problem of a row is reported, with the row number and the mapped column name", () => {
@@ -103,7 +118,13 @@ describe("validateRow", () => {
     const idx = indexHeader(["member_no", "yen"], m).index;
     const result = validateRow(["", "1.5"], 12, idx, m, { giftCardName: "n", groupId: "1", startAt: "2094-01-01", endAt: "2094-01-02" });
     assert.ok("problems" in result);
-    assert.deepEqual(result.problems.map((p) => [p.row, p.column, p.value]), [[12, "member_no", ""], [12, "yen", "1.5"]]);
+    assert.deepEqual(
+      result.problems.map((p) => [p.row, p.column, p.value]),
+      [
+        [12, "member_no", ""],
+        [12, "yen", "1.5"],
+      ],
+    );
   });
 });
 
@@ -111,24 +132,36 @@ describe("header", () => {
   test("missing recipient column, duplicate and reserved names are problems", () => {
     const defaults = { giftCardName: "n", groupId: "1", startAt: "2094-01-01", endAt: "2094-01-02" };
     const { problems } = indexHeader(["amount", "amount", "status", ""], map, defaults);
-    assert.deepEqual(problems.map((p) => p.rule), [
-      "header names must be unique",
-      "is reserved for the result file; rename it",
-      "header names must not be empty",
-      'required column is missing from the header: headers found: "amount", "amount", "status", ""',
-    ]);
+    assert.deepEqual(
+      problems.map((p) => p.rule),
+      [
+        "header names must be unique",
+        "is reserved for the result file; rename it",
+        "header names must not be empty",
+        'required column is missing from the header: headers found: "amount", "amount", "status", ""',
+      ],
+    );
   });
 
   test("a missing column names the headers found and the --column to use, matching case-insensitively", () => {
     const defaults = { amount: 1, giftCardName: "n", groupId: "1", startAt: "2094-01-01", endAt: "2094-01-02" };
-    assert.deepEqual(indexHeader(["Recipient_ID", "amount"], map, defaults).problems.map((p) => p.rule), [
-      'required column is missing from the header: headers found: "Recipient_ID", "amount"; did you mean "Recipient_ID"? map it with --column recipient_id=Recipient_ID',
-    ]);
-    assert.deepEqual(indexHeader(["member_no", "amount"], map, defaults).problems.map((p) => p.rule), [
-      'required column is missing from the header: headers found: "member_no", "amount"; map yours with --column recipient_id=<header>, e.g. --column recipient_id=member_no',
-    ]);
+    assert.deepEqual(
+      indexHeader(["Recipient_ID", "amount"], map, defaults).problems.map((p) => p.rule),
+      [
+        'required column is missing from the header: headers found: "Recipient_ID", "amount"; did you mean "Recipient_ID"? map it with --column recipient_id=Recipient_ID',
+      ],
+    );
+    assert.deepEqual(
+      indexHeader(["member_no", "amount"], map, defaults).problems.map((p) => p.rule),
+      [
+        'required column is missing from the header: headers found: "member_no", "amount"; map yours with --column recipient_id=<header>, e.g. --column recipient_id=member_no',
+      ],
+    );
     // Without a default, a missing optional column is a header problem too, not one per row.
-    assert.deepEqual(indexHeader(["recipient_id"], map, { ...defaults, amount: undefined }).problems.map((p) => [p.column, p.missing]), [["amount", true]]);
+    assert.deepEqual(
+      indexHeader(["recipient_id"], map, { ...defaults, amount: undefined }).problems.map((p) => [p.column, p.missing]),
+      [["amount", true]],
+    );
   });
 
   test("--column entries are checked", () => {
@@ -148,7 +181,13 @@ describe("duplicates", () => {
     await writeFile(file, "member_no,amount\nM-1,1e3\nM-2,5\nM-1,7\n");
     let budgetReads = 0;
     const outcome = await prepareRun(
-      { file, encoding: "utf8", campaign: "c", columns: parseColumnMap(["recipient_id=member_no"]), defaults: { giftCardName: "n", groupId: "1", startAt: "2094-01-01", endAt: "2094-01-02" } },
+      {
+        file,
+        encoding: "utf8",
+        campaign: "c",
+        columns: parseColumnMap(["recipient_id=member_no"]),
+        defaults: { giftCardName: "n", groupId: "1", startAt: "2094-01-01", endAt: "2094-01-02" },
+      },
       undefined,
       { retryFailed: false, allowPartial: false, acceptChanged: false, spend: { capRequired: false } },
       async () => {
@@ -157,9 +196,12 @@ describe("duplicates", () => {
       },
     );
     assert.equal(budgetReads, 0, "an invalid file never reads budgets");
-    assert.deepEqual(outcome.plan.problems.map((p) => [p.row, p.column, p.rule]), [
-      [2, "amount", "must be a whole number of yen from 1 to 999999, digits only"],
-      [4, "member_no", "duplicates row 2; each recipient may appear once"],
-    ]);
+    assert.deepEqual(
+      outcome.plan.problems.map((p) => [p.row, p.column, p.rule]),
+      [
+        [2, "amount", "must be a whole number of yen from 1 to 999999, digits only"],
+        [4, "member_no", "duplicates row 2; each recipient may appear once"],
+      ],
+    );
   });
 });

@@ -25,8 +25,12 @@ describe("verify's readings", () => {
       'data.groups[0].groupId is a quoted string ("29952775505428481"), not a JSON number',
     ]);
     assert.deepEqual(readBudgetShape({ budgets: [] }).problems, ["data.groups is not a list"]);
-    assert.deepEqual(readBudgetShape({ groups: [{ groupId: new LosslessNumber("7"), budget: new LosslessNumber("1.5") }] }).problems, ["data.groups[0].budget is not an integer"]);
-    const exact = readBudgetShape({ groups: [{ groupId: new LosslessNumber("29952775505428481"), budget: new LosslessNumber("10"), maxPeriodDays: new LosslessNumber("30") }] });
+    assert.deepEqual(readBudgetShape({ groups: [{ groupId: new LosslessNumber("7"), budget: new LosslessNumber("1.5") }] }).problems, [
+      "data.groups[0].budget is not an integer",
+    ]);
+    const exact = readBudgetShape({
+      groups: [{ groupId: new LosslessNumber("29952775505428481"), budget: new LosslessNumber("10"), maxPeriodDays: new LosslessNumber("30") }],
+    });
     assert.deepEqual(exact, { groups: [{ groupId: "29952775505428481", budget: 10, maxPeriodDays: 30 }], problems: [] });
     const differed = budgetFindings(ok({ groups: [{ groupId: "1", budget: 1 }] }), "/b");
     assert.equal(differed.findings.find((f) => f.id === "budget-shape")?.verdict, "differed");

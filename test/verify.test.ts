@@ -32,7 +32,10 @@ describe("verify against the simulator", () => {
   test("the contract as assumed: every assumption held, exit 0, one ¥1 code issued and charged once", async () => {
     const { sim, run, report, verdicts, config, json } = await verify({}, "--issue-test-code");
     assert.equal(run.code, 0, run.stdout + run.stderr);
-    assert.deepEqual(ALL.map((id) => verdicts[id]), ALL.map(() => "held"));
+    assert.deepEqual(
+      ALL.map((id) => verdicts[id]),
+      ALL.map(() => "held"),
+    );
     assert.match(run.stdout, /8 held, 0 differed, 0 not checked/);
     // One test code in the ledger, charged once; the replay and the changed body cost nothing.
     const ledger = sim.ledger();
@@ -46,13 +49,21 @@ describe("verify against the simulator", () => {
     // The table masks the code; the report (mode 0600) keeps it whole.
     assert.equal(run.stdout.includes(ledger[0]!.code), false);
     assert.equal(await fileMode(json), 0o600);
-    assert.deepEqual(await loadConfigFile(config), { budgetPath: "/v1/points_code/budget", createPath: "/v1/points_code", codeField: "giftCardCode", replay: "original" });
+    assert.deepEqual(await loadConfigFile(config), {
+      budgetPath: "/v1/points_code/budget",
+      createPath: "/v1/points_code",
+      codeField: "giftCardCode",
+      replay: "original",
+    });
   });
 
   test("without --issue-test-code nothing is created: clock, credentials and budget only", async () => {
     const { sim, run, verdicts } = await verify({});
     assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(ALL.filter((id) => verdicts[id] === "held"), ["clock", "credentials", "budget-path", "budget-shape"]);
+    assert.deepEqual(
+      ALL.filter((id) => verdicts[id] === "held"),
+      ["clock", "credentials", "budget-path", "budget-shape"],
+    );
     assert.match(run.stdout, /needs --issue-test-code/);
     assert.equal(sim.stats().createRequests, 0);
   });
@@ -145,7 +156,12 @@ describe("verify against the simulator", () => {
   test("--group-id picks the group and the report says so", async () => {
     const other = "29952775505428999";
     const { sim, run, report } = await verify(
-      { groups: [{ groupId: GROUP, budget: 1000, maxPeriodDays: 365, minAmount: 1 }, { groupId: other, budget: 50, maxPeriodDays: 30, minAmount: 1 }] },
+      {
+        groups: [
+          { groupId: GROUP, budget: 1000, maxPeriodDays: 365, minAmount: 1 },
+          { groupId: other, budget: 50, maxPeriodDays: 30, minAmount: 1 },
+        ],
+      },
       "--issue-test-code",
       "--group-id",
       other,
@@ -162,7 +178,9 @@ describe("verify against the simulator", () => {
 
 describe("verify refusals", () => {
   test("--issue-test-code against production without --confirm-production: exit 2, nothing sent", async () => {
-    const run = await runCli(["verify", "--env", "production", "--issue-test-code"], { env: { PAYPAY_API_KEY: "k", PAYPAY_API_SECRET: "s", PAYPAY_MERCHANT_ID: "m" } });
+    const run = await runCli(["verify", "--env", "production", "--issue-test-code"], {
+      env: { PAYPAY_API_KEY: "k", PAYPAY_API_SECRET: "s", PAYPAY_MERCHANT_ID: "m" },
+    });
     assert.equal(run.code, 2);
     assert.match(run.stderr, /--confirm-production/);
   });

@@ -82,7 +82,10 @@ export async function appendRecipients(file: string, rows: number, first: number
 }
 
 /** What the bench reads of the tool's --summary-json. */
-export type IssueSummary = Pick<SummaryJson, "exitCode" | "rows" | "issued" | "failed" | "pending" | "requests" | "retries" | "throttled" | "elapsedSeconds" | "requestsPerSecond">;
+export type IssueSummary = Pick<
+  SummaryJson,
+  "exitCode" | "rows" | "issued" | "failed" | "pending" | "requests" | "retries" | "throttled" | "elapsedSeconds" | "requestsPerSecond"
+>;
 
 export interface IssueRun extends TimedRun {
   summary?: IssueSummary;
@@ -112,7 +115,8 @@ export async function runIssue(ctx: BenchContext, o: IssueOptions): Promise<Issu
   const summaryFile = `${o.out}.summary.json`;
   await rm(summaryFile, { force: true });
   const watchFile = o.watchEveryMs === undefined ? undefined : `${o.out}.memwatch.json`;
-  const watchArgs = watchFile === undefined ? [] : ["--import", `${pathToFileURL(ctx.memwatch).href}?out=${encodeURIComponent(watchFile)}&every=${o.watchEveryMs}`];
+  const watchArgs =
+    watchFile === undefined ? [] : ["--import", `${pathToFileURL(ctx.memwatch).href}?out=${encodeURIComponent(watchFile)}&every=${o.watchEveryMs}`];
   const args = [
     ...(o.extraNodeArgs ?? []),
     ...watchArgs,
@@ -161,7 +165,10 @@ export interface NaiveRun extends TimedRun {
   summary?: NaiveSummary;
 }
 
-export async function runNaive(ctx: BenchContext, o: { csv: string; url: string; campaign: string; concurrency: number; summary: string; timeoutMs?: number }): Promise<NaiveRun> {
+export async function runNaive(
+  ctx: BenchContext,
+  o: { csv: string; url: string; campaign: string; concurrency: number; summary: string; timeoutMs?: number },
+): Promise<NaiveRun> {
   await rm(o.summary, { force: true });
   const args = [
     ctx.naive,
@@ -197,9 +204,24 @@ export interface FloorRun extends TimedRun {
   summary?: { rows: number; issued: number; requests: number; requestsPerSecond: number; sendingSeconds: number };
 }
 
-export async function runFloor(ctx: BenchContext, o: { url: string; campaign: string; concurrency: number; rows: number; summary: string; timeoutMs?: number }): Promise<FloorRun> {
+export async function runFloor(
+  ctx: BenchContext,
+  o: { url: string; campaign: string; concurrency: number; rows: number; summary: string; timeoutMs?: number },
+): Promise<FloorRun> {
   await rm(o.summary, { force: true });
-  const args = [ctx.floor, "--base-url", o.url, "--campaign", o.campaign, "--concurrency", String(o.concurrency), "--rows", String(o.rows), "--summary-json", o.summary];
+  const args = [
+    ctx.floor,
+    "--base-url",
+    o.url,
+    "--campaign",
+    o.campaign,
+    "--concurrency",
+    String(o.concurrency),
+    "--rows",
+    String(o.rows),
+    "--summary-json",
+    o.summary,
+  ];
   const run = await runTimed(args, { timeoutMs: o.timeoutMs ?? 300_000, tmpDir: ctx.tmp });
   const summary = await readSummary<NonNullable<FloorRun["summary"]>>(o.summary);
   if (run.exitCode !== 0) ctx.log(`  ! floor client exited ${run.exitCode}: ${run.stderr.slice(0, 800)}`);

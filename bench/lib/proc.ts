@@ -150,7 +150,19 @@ export interface LedgerSnapshot {
 }
 
 export async function startSimulator(cli: string, options: { latencyMs: number; extra?: string[] }): Promise<Simulator> {
-  const args = [cli, "simulator", "--port", "0", "--host", "127.0.0.1", "--latency-ms", String(options.latencyMs), "--budget", "1000000000", ...(options.extra ?? [])];
+  const args = [
+    cli,
+    "simulator",
+    "--port",
+    "0",
+    "--host",
+    "127.0.0.1",
+    "--latency-ms",
+    String(options.latencyMs),
+    "--budget",
+    "1000000000",
+    ...(options.extra ?? []),
+  ];
   const child = track(spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], detached: true, env: cleanEnv() }));
   let output = "";
   const url = await new Promise<string>((resolve, reject) => {

@@ -1,6 +1,6 @@
 import { dirname, join } from "node:path";
 import { freshCampaign, GROUP_ID, removeRunFiles, runFiles, runIssue, writeRecipientsCsv, type BenchContext } from "../lib/context.js";
-import { type SectionResult, type Target } from "../lib/report.js";
+import type { SectionResult, Target } from "../lib/report.js";
 import type { createSimulator as createSimulatorType } from "../../src/simulator/index.js";
 import { checkExactlyOnce } from "../lib/exactly-once.js";
 import { fmt, followSeconds, round, spread } from "../lib/stats.js";
@@ -68,7 +68,15 @@ export async function runAdaptive(ctx: BenchContext, options: { limits?: number[
       const url = await sim.start(0, "127.0.0.1");
       const files = runFiles(ctx, `adaptive-${limit}-r${rep}`);
       try {
-        const run = await runIssue(ctx, { csv, url, campaign: freshCampaign(`auto${limit}`), concurrency: CONCURRENCY, rate: "auto", ...files, timeoutMs: (seconds * 4 + 120) * 1000 });
+        const run = await runIssue(ctx, {
+          csv,
+          url,
+          campaign: freshCampaign(`auto${limit}`),
+          concurrency: CONCURRENCY,
+          rate: "auto",
+          ...files,
+          timeoutMs: (seconds * 4 + 120) * 1000,
+        });
         const ledger = sim.ledger();
         const once = await checkExactlyOnce(ledger, files.out, rows);
         const times = ledger.map((e) => Date.parse(e.createdAt)).sort((a, b) => a - b);
@@ -90,7 +98,9 @@ export async function runAdaptive(ctx: BenchContext, options: { limits?: number[
           exitCode: run.exitCode,
         };
         steady.push(sample);
-        ctx.log(`  adaptive R=${limit} rep ${rep}: ${sample.achieved}/s over ${sample.seconds} s = ${sample.ratio} R; 429s ${throttled}/${requests} = ${sample.throttledShare} %; ${once.codes} codes for ${rows} rows, ${once.duplicates} duplicates, ${once.missing} missing; exit ${run.exitCode}`);
+        ctx.log(
+          `  adaptive R=${limit} rep ${rep}: ${sample.achieved}/s over ${sample.seconds} s = ${sample.ratio} R; 429s ${throttled}/${requests} = ${sample.throttledShare} %; ${once.codes} codes for ${rows} rows, ${once.duplicates} duplicates, ${once.missing} missing; exit ${run.exitCode}`,
+        );
       } finally {
         await sim.close();
         await removeRunFiles(files);
@@ -116,20 +126,31 @@ export async function runAdaptive(ctx: BenchContext, options: { limits?: number[
         clearInterval(waitFirst);
         changes.push(Date.now());
         timers = stepLimits.slice(1).map((limit, i) =>
-          setTimeout(() => {
-            sim.setRateLimit({ ratePerSecond: limit, burst: limit });
-            changes.push(Date.now());
-          }, (i + 1) * stepSeconds * 1000),
+          setTimeout(
+            () => {
+              sim.setRateLimit({ ratePerSecond: limit, burst: limit });
+              changes.push(Date.now());
+            },
+            (i + 1) * stepSeconds * 1000,
+          ),
         );
       }, 20);
-      const run = await runIssue(ctx, { csv: stepCsv, url, campaign: freshCampaign("autostep"), concurrency: CONCURRENCY, rate: "auto", ...files, timeoutMs: (stepSeconds * 12 + 120) * 1000 });
+      const run = await runIssue(ctx, {
+        csv: stepCsv,
+        url,
+        campaign: freshCampaign("autostep"),
+        concurrency: CONCURRENCY,
+        rate: "auto",
+        ...files,
+        timeoutMs: (stepSeconds * 12 + 120) * 1000,
+      });
       clearInterval(waitFirst);
       const ledger = sim.ledger();
       const once = await checkExactlyOnce(ledger, files.out, stepRows);
       const times = ledger.map((e) => Date.parse(e.createdAt)).sort((a, b) => a - b);
       const phases = stepLimits.map((limit, i) => {
         const from = changes[i] ?? Number.POSITIVE_INFINITY;
-        const to = changes[i + 1] ?? (times.at(-1) ?? from);
+        const to = changes[i + 1] ?? times.at(-1) ?? from;
         // Follow time: from the change until the trailing 2-s rate first comes within [0.85 R, 1.15 R].
         const followed = followSeconds(times, from, to, limit);
         const settledFrom = from + 10_000;
@@ -146,7 +167,9 @@ export async function runAdaptive(ctx: BenchContext, options: { limits?: number[
         exitCode: run.exitCode,
       };
       steps.push(sample);
-      ctx.log(`  adaptive step rep ${rep}: ${phases.map((p) => `R=${p.limit} followed in ${p.followSeconds ?? "never"} s, settled ${p.settledRate}/s`).join("; ")}; ${once.codes} codes for ${stepRows} rows, ${once.duplicates} duplicates, ${once.missing} missing; exit ${run.exitCode}`);
+      ctx.log(
+        `  adaptive step rep ${rep}: ${phases.map((p) => `R=${p.limit} followed in ${p.followSeconds ?? "never"} s, settled ${p.settledRate}/s`).join("; ")}; ${once.codes} codes for ${stepRows} rows, ${once.duplicates} duplicates, ${once.missing} missing; exit ${run.exitCode}`,
+      );
     } finally {
       for (const t of timers) clearTimeout(t);
       await sim.close();
@@ -207,7 +230,13 @@ export async function runAdaptive(ctx: BenchContext, options: { limits?: number[
         columns: ["R (req/s)", "achieved (successes/s)", "achieved ÷ R", "429 share of requests %", "run length s"],
         rows: limits.map((limit) => {
           const mine = steady.filter((s) => s.limit === limit);
-          return [String(limit), fmt(spread(mine.map((s) => s.achieved)), 2), fmt(spread(mine.map((s) => s.ratio)), 3), fmt(spread(mine.map((s) => s.throttledShare)), 2), fmt(spread(mine.map((s) => s.seconds)), 1)];
+          return [
+            String(limit),
+            fmt(spread(mine.map((s) => s.achieved)), 2),
+            fmt(spread(mine.map((s) => s.ratio)), 3),
+            fmt(spread(mine.map((s) => s.throttledShare)), 2),
+            fmt(spread(mine.map((s) => s.seconds)), 1),
+          ];
         }),
       },
       {

@@ -5,7 +5,7 @@ import { readJournal } from "../../src/checkpoint/journal-reader.js";
 import type { LevelResult } from "../checkpoint-micro.js";
 import { freshCampaign, removeRunFiles, runFiles, runIssue, writeRecipientsCsv, type BenchContext } from "../lib/context.js";
 import { cleanEnv, startSimulator } from "../lib/proc.js";
-import { type SectionResult } from "../lib/report.js";
+import type { SectionResult } from "../lib/report.js";
 import { fmt, spread } from "../lib/stats.js";
 
 /**
@@ -220,7 +220,13 @@ export async function runCheckpoint(ctx: BenchContext): Promise<SectionResult> {
     tables: [
       {
         title: "Disk and encoding (per row = one `sent` + one `outcome` record)",
-        columns: ["fdatasync of one small append (ms)", "p99 (ms)", "rows/s if every record were fsync'd alone", "encode CPU µs/row (JSON + CRC32)", "bytes/row"],
+        columns: [
+          "fdatasync of one small append (ms)",
+          "p99 (ms)",
+          "rows/s if every record were fsync'd alone",
+          "encode CPU µs/row (JSON + CRC32)",
+          "bytes/row",
+        ],
         rows: [[fmt(raw.medianMs, 3), fmt(raw.p99Ms, 2), fmt(raw.serialRowsPerSecondCeiling, 0), fmt(encode.cpuUsPerRow, 1), encode.bytesPerRow.toFixed(0)]],
       },
       {
@@ -252,8 +258,24 @@ export async function runCheckpoint(ctx: BenchContext): Promise<SectionResult> {
       },
       {
         title: `Crash test: SIGKILL mid-run (L = 20 ms), then the same command again; ${crashReps} run(s) per c`,
-        columns: ["c", "rows in doubt at the kill (sent durable, no outcome)", "bound 2c + 8", "codes committed but not recorded (recovered by replay)", "requestIds the simulator saw twice", "codes issued twice", "all rows issued after rerun"],
-        rows: crashSummary.map((p) => [String(p.concurrency), fmt(p.inDoubt, 0), String(p.bound), fmt(p.committedNotRecorded, 0), fmt(p.resent, 0), String(p.issuedTwice), p.allCodes ? "yes" : "NO"]),
+        columns: [
+          "c",
+          "rows in doubt at the kill (sent durable, no outcome)",
+          "bound 2c + 8",
+          "codes committed but not recorded (recovered by replay)",
+          "requestIds the simulator saw twice",
+          "codes issued twice",
+          "all rows issued after rerun",
+        ],
+        rows: crashSummary.map((p) => [
+          String(p.concurrency),
+          fmt(p.inDoubt, 0),
+          String(p.bound),
+          fmt(p.committedNotRecorded, 0),
+          fmt(p.resent, 0),
+          String(p.issuedTwice),
+          p.allCodes ? "yes" : "NO",
+        ]),
       },
     ],
     notes: [
@@ -267,7 +289,15 @@ export async function runCheckpoint(ctx: BenchContext): Promise<SectionResult> {
   };
 }
 
-function gcVsFloor(levels: Array<{ workers: number; wallUsPerRow: { median: number }; noSyncWallUsPerRow: { median: number }; cpuUsPerRow: { median: number }; noSyncCpuUsPerRow: { median: number } }>): string {
+function gcVsFloor(
+  levels: Array<{
+    workers: number;
+    wallUsPerRow: { median: number };
+    noSyncWallUsPerRow: { median: number };
+    cpuUsPerRow: { median: number };
+    noSyncCpuUsPerRow: { median: number };
+  }>,
+): string {
   const parts = levels.map(
     (l) =>
       `k=${l.workers}: +${(l.wallUsPerRow.median - l.noSyncWallUsPerRow.median).toFixed(0)} µs wall, +${(l.cpuUsPerRow.median - l.noSyncCpuUsPerRow.median).toFixed(0)} µs CPU`,

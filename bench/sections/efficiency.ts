@@ -50,7 +50,15 @@ export async function runEfficiency(ctx: BenchContext, options: { levels?: numbe
   const sendSeconds = ctx.quick ? 2.5 : 5;
   const reps = ctx.reps;
   const samples: EfficiencySample[] = [];
-  const floor: Array<{ rep: number; concurrency: number; rowsPerSecond: number; efficiency: number; toolOverFloor: number; cpuMsPerRow: number; otherCores: number }> = [];
+  const floor: Array<{
+    rep: number;
+    concurrency: number;
+    rowsPerSecond: number;
+    efficiency: number;
+    toolOverFloor: number;
+    cpuMsPerRow: number;
+    otherCores: number;
+  }> = [];
   const floorUpTo = 256;
   const csvOf = new Map<number, string>();
   for (const c of levels) {
@@ -128,11 +136,28 @@ export async function runEfficiency(ctx: BenchContext, options: { levels?: numbe
         await ctx.quiet();
         const simF = await startSimulator(ctx.cli, { latencyMs });
         try {
-          const run = await runFloor(ctx, { url: simF.url, campaign: freshCampaign("floor"), concurrency: c, rows, summary: join(ctx.tmp, `floor-${c}-${rep}.json`), timeoutMs: 300_000 });
+          const run = await runFloor(ctx, {
+            url: simF.url,
+            campaign: freshCampaign("floor"),
+            concurrency: c,
+            rows,
+            summary: join(ctx.tmp, `floor-${c}-${rep}.json`),
+            timeoutMs: 300_000,
+          });
           const rps = run.summary?.requestsPerSecond ?? Number.NaN;
           const tool = samples[samples.length - 1]!;
-          floor.push({ rep, concurrency: c, rowsPerSecond: round(rps, 2), efficiency: round(rps / ((c * 1000) / latencyMs), 4), toolOverFloor: round(tool.toolRowsPerSecond / rps, 4), cpuMsPerRow: round((run.cpuSeconds * 1000) / rows, 4), otherCores: Math.max(0, run.busyCoresBesidesClient) });
-          ctx.log(`  efficiency c=${c} rep ${rep} floor client: ${rps.toFixed(1)} rows/s → ${(rps / ((c * 1000) / latencyMs)).toFixed(3)}; tool/floor ${(tool.toolRowsPerSecond / rps).toFixed(3)}`);
+          floor.push({
+            rep,
+            concurrency: c,
+            rowsPerSecond: round(rps, 2),
+            efficiency: round(rps / ((c * 1000) / latencyMs), 4),
+            toolOverFloor: round(tool.toolRowsPerSecond / rps, 4),
+            cpuMsPerRow: round((run.cpuSeconds * 1000) / rows, 4),
+            otherCores: Math.max(0, run.busyCoresBesidesClient),
+          });
+          ctx.log(
+            `  efficiency c=${c} rep ${rep} floor client: ${rps.toFixed(1)} rows/s → ${(rps / ((c * 1000) / latencyMs)).toFixed(3)}; tool/floor ${(tool.toolRowsPerSecond / rps).toFixed(3)}`,
+          );
         } finally {
           await simF.stop();
         }

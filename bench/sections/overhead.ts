@@ -63,7 +63,14 @@ export async function runOverhead(ctx: BenchContext, options: { latencies?: numb
                   sendingSeconds: run.summary ? run.summary.requests / run.summary.requestsPerSecond : Number.NaN,
                   issued: run.summary?.issued ?? 0,
                 }))
-              : await runNaive(ctx, { csv, url: sim.url, campaign: freshCampaign("naive"), concurrency: c, summary: `${files.out}.naive.json`, timeoutMs: 300_000 }).then((run) => ({
+              : await runNaive(ctx, {
+                  csv,
+                  url: sim.url,
+                  campaign: freshCampaign("naive"),
+                  concurrency: c,
+                  summary: `${files.out}.naive.json`,
+                  timeoutMs: 300_000,
+                }).then((run) => ({
                   run,
                   rowsPerSecond: run.summary?.requestsPerSecond ?? Number.NaN,
                   sendingSeconds: run.summary?.sendingSeconds ?? Number.NaN,
@@ -91,7 +98,9 @@ export async function runOverhead(ctx: BenchContext, options: { latencies?: numb
           };
           samples.push(sample);
           round_[tool] = sample;
-          ctx.log(`  overhead L=${latencyMs} rep ${rep} ${tool}: wall ${sample.wallSeconds} s, cpu ${sample.cpuSeconds} s (${sample.cpuSecondsPer1000} s/1000), ${sample.sendingRowsPerSecond} rows/s sending, others ${sample.otherCores} cores`);
+          ctx.log(
+            `  overhead L=${latencyMs} rep ${rep} ${tool}: wall ${sample.wallSeconds} s, cpu ${sample.cpuSeconds} s (${sample.cpuSecondsPer1000} s/1000), ${sample.sendingRowsPerSecond} rows/s sending, others ${sample.otherCores} cores`,
+          );
         } finally {
           await sim.stop();
           await removeRunFiles(files);

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { freshCampaign, removeRunFiles, runFiles, runIssue, writeRecipientsCsv, type BenchContext } from "../lib/context.js";
 import { startSimulator } from "../lib/proc.js";
-import { type SectionResult } from "../lib/report.js";
+import type { SectionResult } from "../lib/report.js";
 import { fmt, round, spread } from "../lib/stats.js";
 
 /**
@@ -22,7 +22,10 @@ export interface RateSample {
   exitCode: number | null;
 }
 
-export async function runRate(ctx: BenchContext, options: { rate?: number; seconds?: number; latencyMs?: number; concurrency?: number } = {}): Promise<SectionResult> {
+export async function runRate(
+  ctx: BenchContext,
+  options: { rate?: number; seconds?: number; latencyMs?: number; concurrency?: number } = {},
+): Promise<SectionResult> {
   const started = performance.now();
   const rate = options.rate ?? 20;
   const seconds = options.seconds ?? (ctx.quick ? 10 : 30);
@@ -37,7 +40,15 @@ export async function runRate(ctx: BenchContext, options: { rate?: number; secon
     const sim = await startSimulator(ctx.cli, { latencyMs });
     const files = runFiles(ctx, `rate-r${rep}`);
     try {
-      const run = await runIssue(ctx, { csv, url: sim.url, campaign: freshCampaign("rate"), concurrency: c, rate, ...files, timeoutMs: (seconds * 3 + 60) * 1000 });
+      const run = await runIssue(ctx, {
+        csv,
+        url: sim.url,
+        campaign: freshCampaign("rate"),
+        concurrency: c,
+        rate,
+        ...files,
+        timeoutMs: (seconds * 3 + 60) * 1000,
+      });
       const times = (await sim.ledger()).commitTimes;
       const span = (times[times.length - 1]! - times[0]!) / 1000;
       const achieved = (times.length - 1) / span;
@@ -58,7 +69,9 @@ export async function runRate(ctx: BenchContext, options: { rate?: number; secon
         exitCode: run.exitCode,
       };
       samples.push(sample);
-      ctx.log(`  rate ${rate}/s rep ${rep}: achieved ${sample.achievedPerSecond}/s (${sample.errorPercent} %), max ${maxWindow} in any 1 s, tool says ${sample.toolReportedPerSecond}`);
+      ctx.log(
+        `  rate ${rate}/s rep ${rep}: achieved ${sample.achievedPerSecond}/s (${sample.errorPercent} %), max ${maxWindow} in any 1 s, tool says ${sample.toolReportedPerSecond}`,
+      );
     } finally {
       await sim.stop();
       await removeRunFiles(files);
@@ -72,7 +85,12 @@ export async function runRate(ctx: BenchContext, options: { rate?: number; secon
     title: "5. Rate accuracy (--rate)",
     params: { rate, seconds, rows, latencyMs, concurrency: c, reps: ctx.reps },
     samples,
-    summary: { achieved, errorPercent: error, toolReported: spread(samples.map((s) => s.toolReportedPerSecond)), maxInAnySecond: spread(samples.map((s) => s.maxInAnySecond)) },
+    summary: {
+      achieved,
+      errorPercent: error,
+      toolReported: spread(samples.map((s) => s.toolReportedPerSecond)),
+      maxInAnySecond: spread(samples.map((s) => s.maxInAnySecond)),
+    },
     targets: [
       {
         name: `--rate ${rate} over ${seconds} s`,
@@ -86,7 +104,9 @@ export async function runRate(ctx: BenchContext, options: { rate?: number; secon
       {
         title: `--rate ${rate}, ${rows} rows, c = ${c}, L = ${latencyMs} ms, median (min–max) of ${ctx.reps}`,
         columns: ["achieved rows/s (simulator commits)", "error %", "tool-reported rows/s", "max commits in any 1 s"],
-        rows: [[fmt(achieved, 3), fmt(error, 2), fmt(spread(samples.map((s) => s.toolReportedPerSecond)), 2), fmt(spread(samples.map((s) => s.maxInAnySecond)), 0)]],
+        rows: [
+          [fmt(achieved, 3), fmt(error, 2), fmt(spread(samples.map((s) => s.toolReportedPerSecond)), 2), fmt(spread(samples.map((s) => s.maxInAnySecond)), 0)],
+        ],
       },
     ],
     notes: [

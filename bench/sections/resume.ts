@@ -55,7 +55,15 @@ export async function runResume(ctx: BenchContext, options: { sizes?: number[]; 
       await ctx.quiet();
       const sim = await startSimulator(ctx.cli, { latencyMs: 0 });
       try {
-        const run = await runIssue(ctx, { csv: artifact.csv, url: sim.url, campaign: artifact.campaign, concurrency: 64, out: artifact.out, state: artifact.state, timeoutMs });
+        const run = await runIssue(ctx, {
+          csv: artifact.csv,
+          url: sim.url,
+          campaign: artifact.campaign,
+          concurrency: 64,
+          out: artifact.out,
+          state: artifact.state,
+          timeoutMs,
+        });
         const sample = toSample(kind, rows, rep, run);
         samples.push(sample);
         ctx.log(
@@ -124,7 +132,16 @@ export async function runResume(ctx: BenchContext, options: { sizes?: number[]; 
       await rm(artifact.out, { force: true }); // the full path: the one worth profiling
       const sim = await startSimulator(ctx.cli, { latencyMs: 0 });
       try {
-        await runIssue(ctx, { csv: artifact.csv, url: sim.url, campaign: artifact.campaign, concurrency: 64, out: artifact.out, state: artifact.state, timeoutMs, extraNodeArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`] });
+        await runIssue(ctx, {
+          csv: artifact.csv,
+          url: sim.url,
+          campaign: artifact.campaign,
+          concurrency: 64,
+          out: artifact.out,
+          state: artifact.state,
+          timeoutMs,
+          extraNodeArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`],
+        });
       } finally {
         await sim.stop();
       }
@@ -145,7 +162,9 @@ export async function runResume(ctx: BenchContext, options: { sizes?: number[]; 
   const kinds = ["finished", "finished-full", "pending-1pct"] as const;
   const summary = sizes.flatMap((rows) =>
     kinds.map((kind) => {
-      const mine = samples.filter((s) => s.kind === kind && (kind === "pending-1pct" ? s.rows === rows + Math.max(1, Math.round(rows / 100)) : s.rows === rows));
+      const mine = samples.filter(
+        (s) => s.kind === kind && (kind === "pending-1pct" ? s.rows === rows + Math.max(1, Math.round(rows / 100)) : s.rows === rows),
+      );
       return {
         kind,
         baseRows: rows,
@@ -191,7 +210,18 @@ export async function runResume(ctx: BenchContext, options: { sizes?: number[]; 
   const tables: Table[] = [
     {
       title: "Resume times, median (min–max)",
-      columns: ["checkpoint rows", "case", "runs", "wall (s)", "outside sending (s)", "sending (s)", "requests", "µs per row (wall)", "CPU (s)", "peak RSS (MB)"],
+      columns: [
+        "checkpoint rows",
+        "case",
+        "runs",
+        "wall (s)",
+        "outside sending (s)",
+        "sending (s)",
+        "requests",
+        "µs per row (wall)",
+        "CPU (s)",
+        "peak RSS (MB)",
+      ],
       rows: summary.map((p) => [
         p.baseRows.toLocaleString("en-US"),
         p.kind === "finished" ? "finished, rerun as is" : p.kind === "finished-full" ? "finished, full path (result file deleted)" : "1 % new rows appended",

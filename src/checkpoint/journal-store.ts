@@ -6,7 +6,16 @@ import { DurableAppender } from "./durable-appender.js";
 import { RowIndex } from "./row-index.js";
 import { decodeLine, encodeLine } from "./line-codec.js";
 import { readJournal } from "./journal-reader.js";
-import { CHECKPOINT_VERSION, type CheckpointRecord, type CompleteRecord, type HeaderRecord, type OutcomeRecord, type PlanRecord, type RowState, type RunRecord } from "./records.js";
+import {
+  CHECKPOINT_VERSION,
+  type CheckpointRecord,
+  type CompleteRecord,
+  type HeaderRecord,
+  type OutcomeRecord,
+  type PlanRecord,
+  type RowState,
+  type RunRecord,
+} from "./records.js";
 import type { CheckpointStore } from "./store.js";
 import { parseTarget, type Target } from "../paypay/target.js";
 import { refuseOtherTarget } from "./target-binding.js";
@@ -229,7 +238,8 @@ async function replay(handle: FileHandle, file: string): Promise<Replayed> {
     try {
       applyRecord(replayed, record as CheckpointRecord, offset, length, file);
     } catch (error) {
-      if (error instanceof TypeError) throw new CheckpointError("CHECKPOINT_DAMAGED", `${file}: record at byte ${offset} has an invalid requestId or fingerprint`);
+      if (error instanceof TypeError)
+        throw new CheckpointError("CHECKPOINT_DAMAGED", `${file}: record at byte ${offset} has an invalid requestId or fingerprint`);
       throw error;
     }
   }

@@ -14,7 +14,8 @@ const HYPHEN = 45;
 export function keyWords(key: string): [number, number, number, number] | undefined {
   const dashed = key.length === 36;
   if (!dashed && key.length !== 32) return undefined;
-  if (dashed && (key.charCodeAt(8) !== HYPHEN || key.charCodeAt(13) !== HYPHEN || key.charCodeAt(18) !== HYPHEN || key.charCodeAt(23) !== HYPHEN)) return undefined;
+  if (dashed && (key.charCodeAt(8) !== HYPHEN || key.charCodeAt(13) !== HYPHEN || key.charCodeAt(18) !== HYPHEN || key.charCodeAt(23) !== HYPHEN))
+    return undefined;
   const words: [number, number, number, number] = [0, 0, 0, 0];
   let digits = 0;
   let word = 0;

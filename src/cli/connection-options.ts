@@ -4,7 +4,12 @@ import { ENVIRONMENT_NAMES } from "../paypay/environments.js";
 /** The flags every command that talks to PayPay shares. No credentials: those come from the environment. */
 export function withConnectionOptions<T>(yargs: Argv<T>) {
   return yargs
-    .option("env", { type: "string", choices: ENVIRONMENT_NAMES, describe: "PayPay environment (local = embedded simulator) [default: local]", group: "Connection:" })
+    .option("env", {
+      type: "string",
+      choices: ENVIRONMENT_NAMES,
+      describe: "PayPay environment (local = embedded simulator) [default: local]",
+      group: "Connection:",
+    })
     .option("base-url", { type: "string", describe: "Override the environment's base URL (https://, or http:// to loopback only)", group: "Connection:" })
     .option("create-path", { type: "string", describe: "Create Points Code path [default: /v1/points_code]", group: "Connection:" })
     .option("budget-path", { type: "string", describe: "Group budget path [default: /v1/points_code/budget]", group: "Connection:" })

@@ -10,7 +10,13 @@ import { yen } from "../yen.js";
  * The plan as a person reads it: what a run would send, per group, against the live budget. What
  * would refuse the run (invalid rows included) is not here: the caller raises it, as `issue` would.
  */
-export function formatPlan(input: ResolvedInputSpec, prepared: PreparedRun, checkpoint: string | undefined, notes: readonly (string | undefined)[], target: Target): string {
+export function formatPlan(
+  input: ResolvedInputSpec,
+  prepared: PreparedRun,
+  checkpoint: string | undefined,
+  notes: readonly (string | undefined)[],
+  target: Target,
+): string {
   const { plan } = prepared;
   const skipped = plan.emptyRows > 0 ? ` (skipped ${plan.emptyRows} empty row(s))` : "";
   const lines = [`plan for campaign ${input.campaign}: ${input.file} (${describeEncoding(input.encoding)}), ${plan.rows} row(s)${skipped}`];

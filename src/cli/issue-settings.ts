@@ -84,7 +84,9 @@ export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues, to
     throw new UsageError(`Expected --end-at to be on or after --start-at (${startAt}), got ${JSON.stringify(endAt)}`);
   }
   if (endAt !== undefined && endAt < today) {
-    throw new UsageError(`Expected --end-at to be today (${today}, Asia/Tokyo) or later, got ${JSON.stringify(endAt)}: a code that has already expired is useless`);
+    throw new UsageError(
+      `Expected --end-at to be today (${today}, Asia/Tokyo) or later, got ${JSON.stringify(endAt)}: a code that has already expired is useless`,
+    );
   }
 
   const out = pick("out") === undefined ? defaultResultPath(flags.csv) : expectString("--out", pick("out"));
@@ -126,8 +128,8 @@ export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues, to
       replay: expectOneOf("--replay", pick("replay") ?? "original", REPLAY_BEHAVIOURS),
     },
     pacing: {
-        rate: rate === undefined ? undefined : parseRate(rate),
-        maxRate: pick("maxRate") === undefined ? undefined : expectPositiveNumber("--max-rate", pick("maxRate"), 100_000),
+      rate: rate === undefined ? undefined : parseRate(rate),
+      maxRate: pick("maxRate") === undefined ? undefined : expectPositiveNumber("--max-rate", pick("maxRate"), 100_000),
     },
     connection: {
       env,
@@ -163,7 +165,9 @@ function checkedDate(flag: string, value: string): string {
 function checkedName(value: string): string {
   const length = characterCount(value);
   if (length > MAX_NAME_CHARACTERS || value.trim() === "" || /[\u0000-\u001f\u007f-\u009f]/u.test(value)) {
-    throw new UsageError(`Expected --name to be 1 to ${MAX_NAME_CHARACTERS} characters, not blank, without control characters, got ${JSON.stringify(value)} (${length} characters)`);
+    throw new UsageError(
+      `Expected --name to be 1 to ${MAX_NAME_CHARACTERS} characters, not blank, without control characters, got ${JSON.stringify(value)} (${length} characters)`,
+    );
   }
   return value;
 }
@@ -182,7 +186,9 @@ function columnConfigEntries(config: ConfigValues): string[] {
     else if (typeof value === "object" && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === "string")) {
       entries.push(...Object.entries(value).map(([k, v]) => `${k}=${String(v)}`));
     } else {
-      throw new UsageError(`Expected "${key}" in the config file to be a list like ["recipient_id=member_no"] or an object like {"recipient_id": "member_no"}, got ${JSON.stringify(value)}`);
+      throw new UsageError(
+        `Expected "${key}" in the config file to be a list like ["recipient_id=member_no"] or an object like {"recipient_id": "member_no"}, got ${JSON.stringify(value)}`,
+      );
     }
   }
   return entries;

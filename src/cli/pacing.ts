@@ -22,7 +22,10 @@ export function createPacing(settings: PacingSettings, logger: Logger): Pacing {
   if (settings.rate === "auto") {
     const controller = new RateController({ now: () => performance.now(), maxRate: settings.maxRate });
     const timer = setInterval(() => {
-      logger.info({ rate: round(controller.rate), phase: controller.phase, estimatedLimit: controller.limit && round(controller.limit), ...controller.stats }, "adaptive rate");
+      logger.info(
+        { rate: round(controller.rate), phase: controller.phase, estimatedLimit: controller.limit && round(controller.limit), ...controller.stats },
+        "adaptive rate",
+      );
     }, 10_000);
     timer.unref();
     return { gate: controller, controller, stop: () => clearInterval(timer) };

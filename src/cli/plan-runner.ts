@@ -33,7 +33,11 @@ export async function runPlan(settings: IssueSettings, env: NodeJS.ProcessEnv): 
       await refuseIfLocked(`${job.state}.lock`);
       await refuseOtherOwner(job.out, job.state, input.campaign, store?.lastPlan()?.out);
       const prepared = await prepareRun(input, store, job, () => readBudgets(connection.client), { evenWithNothingToSend: true });
-      const budgetNote = prepared.budgets ? `budgets from ${connection.description}` : prepared.budgetError ? `budgets not compared: ${prepared.budgetError.message}` : undefined;
+      const budgetNote = prepared.budgets
+        ? `budgets from ${connection.description}`
+        : prepared.budgetError
+          ? `budgets not compared: ${prepared.budgetError.message}`
+          : undefined;
       const text = formatPlan(input, prepared, exists ? job.state : undefined, [budgetNote, pastStartNote(prepared.plan, job.input.today)], connection.target);
       const refusal = refusalOf(prepared, job);
       if (refusal) {

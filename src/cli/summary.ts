@@ -53,7 +53,11 @@ export function summaryJson(
   const adaptive = controller
     ? {
         rateHistory: rateHistoryJson(controller.history()),
-        adaptiveRate: { final: round(controller.rate), estimatedLimit: controller.limit === undefined ? null : round(controller.limit), cuts: controller.stats.cuts },
+        adaptiveRate: {
+          final: round(controller.rate),
+          estimatedLimit: controller.limit === undefined ? null : round(controller.limit),
+          cuts: controller.stats.cuts,
+        },
       }
     : {};
   return {
@@ -86,24 +90,30 @@ export function summaryJson(
 }
 
 export function formatSummary(summary: SummaryJson, fatalMessage: string | undefined): string {
-  const lines = [
-    `campaign ${summary.campaign}: ${summary.rows} rows — ${summary.issued} issued, ${summary.failed} failed, ${summary.pending} pending`,
-  ];
+  const lines = [`campaign ${summary.campaign}: ${summary.rows} rows — ${summary.issued} issued, ${summary.failed} failed, ${summary.pending} pending`];
   if (summary.skippedEmptyRows > 0) lines.push(`  skipped ${summary.skippedEmptyRows} empty row(s) (every cell blank)`);
   for (const [code, count] of Object.entries(summary.failedByCode)) lines.push(`  failed ${code}: ${count}`);
   if (summary.simulated) lines.push(`  SIMULATED: ${describeTarget(summary.target)}; these codes are not real PayPay codes and must not be handed out`);
-  if (summary.target.kind === "embedded-simulator") lines.push("  (the embedded simulator's ledger is new on every run: a rerun replays recorded codes from the checkpoint)");
-  if (summary.changed > 0) lines.push(`  ${summary.changed} row(s) changed after they were sent (REQUEST_CHANGED in the result): restore them, or --accept-changed (issued rows) / --retry-failed (rows in doubt)`);
+  if (summary.target.kind === "embedded-simulator")
+    lines.push("  (the embedded simulator's ledger is new on every run: a rerun replays recorded codes from the checkpoint)");
+  if (summary.changed > 0)
+    lines.push(
+      `  ${summary.changed} row(s) changed after they were sent (REQUEST_CHANGED in the result): restore them, or --accept-changed (issued rows) / --retry-failed (rows in doubt)`,
+    );
   if (summary.accepted > 0) lines.push(`  ${summary.accepted} issued row(s) changed since and were accepted (REQUEST_CHANGED_ACCEPTED in the result)`);
   for (const [group, jpy] of Object.entries(summary.issuedJpyByGroup)) lines.push(`  group ${group}: ${yen(jpy)} issued`);
   for (const group of summary.exhaustedGroups) lines.push(`  group ${group}: budget exhausted, its remaining rows are pending`);
   if (fatalMessage) lines.push(`  halted: ${fatalMessage}`);
   if (summary.halt === "interrupted") lines.push("  interrupted: in-flight requests were finished and recorded");
-  lines.push(`  ${summary.requests} request(s), ${summary.retries} retr${summary.retries === 1 ? "y" : "ies"}, ${summary.requestsPerSecond} req/s, ${summary.elapsedSeconds} s`);
+  lines.push(
+    `  ${summary.requests} request(s), ${summary.retries} retr${summary.retries === 1 ? "y" : "ies"}, ${summary.requestsPerSecond} req/s, ${summary.elapsedSeconds} s`,
+  );
   if (summary.throttled > 0) lines.push(`  ${summary.throttled} answer(s) were 429 RATE_LIMIT`);
   if (summary.adaptiveRate) {
     const limit = summary.adaptiveRate.estimatedLimit;
-    lines.push(`  adaptive rate: ended at ${summary.adaptiveRate.final} req/s${limit === null ? "" : `, PayPay's limit estimated at ${limit} req/s`}, ${summary.adaptiveRate.cuts} cut(s)`);
+    lines.push(
+      `  adaptive rate: ended at ${summary.adaptiveRate.final} req/s${limit === null ? "" : `, PayPay's limit estimated at ${limit} req/s`}, ${summary.adaptiveRate.cuts} cut(s)`,
+    );
   }
   for (const r of summary.reconciliation) lines.push(`  ${describeReconciliation(r)}`);
   if (summary.reconciliationError) lines.push(`  budgets not reconciled: ${summary.reconciliationError}`);
@@ -112,4 +122,3 @@ export function formatSummary(summary: SummaryJson, fatalMessage: string | undef
   if (summary.pending > 0) lines.push("  rows are pending: run the same command again to resume (issued rows are never sent twice)");
   return lines.join("\n");
 }
-

@@ -27,6 +27,10 @@ export async function refuseOtherTargetFlags(location: string, recorded: Target 
   if (flags.env === undefined && flags.baseUrl === undefined) return;
   const env = expectOneOf("--env", flags.env ?? CONNECTION_DEFAULTS.env, ENVIRONMENT_NAMES);
   const wanted = targetOf({ env, baseUrl: flags.baseUrl }, process.env);
-  if (!recorded) throw new UsageError(`${location} is not bound to any PayPay yet (no run of this release used it), so it cannot be checked against ${describeTarget(wanted)}`, "CHECKPOINT_UNBOUND");
+  if (!recorded)
+    throw new UsageError(
+      `${location} is not bound to any PayPay yet (no run of this release used it), so it cannot be checked against ${describeTarget(wanted)}`,
+      "CHECKPOINT_UNBOUND",
+    );
   refuseOtherTarget(location, recorded, wanted);
 }

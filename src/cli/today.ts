@@ -20,4 +20,3 @@ export function pastStartNote(plan: Plan, today: string | undefined): string | u
   if (today === undefined || plan.firstStartAt === undefined || plan.firstStartAt >= today) return undefined;
   return `start_at ${plan.firstStartAt} is before today (${today}, Asia/Tokyo): those codes are usable from the moment they are issued`;
 }
-

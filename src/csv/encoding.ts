@@ -18,7 +18,7 @@ const NAMES: Record<string, EncodingChoice> = {
   utf8: "utf8",
   "utf-8": "utf8",
   cp932: "cp932",
-  "shift_jis": "cp932",
+  shift_jis: "cp932",
   "shift-jis": "cp932",
   sjis: "cp932",
   "windows-31j": "cp932",

@@ -137,7 +137,15 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
         const routine = isRoutineRetry(retryable);
         if (routine) retryDigest.add(retryable);
         logger[routine ? "debug" : "warn"](
-          { requestId, row: row.row, attempt, httpStatus: retryable.httpStatus, code: retryable.errorCode, paypayRequestId: retryable.paypayRequestId, retryInMs: delayMs },
+          {
+            requestId,
+            row: row.row,
+            attempt,
+            httpStatus: retryable.httpStatus,
+            code: retryable.errorCode,
+            paypayRequestId: retryable.paypayRequestId,
+            retryInMs: delayMs,
+          },
           `attempt failed: ${retryable.message}`,
         );
       });
@@ -149,11 +157,25 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
     if (outcome === undefined) return; // stopped before the first attempt: stays "sent", resent next run
     const fields = afterDoubt(outcomeFields(outcome), { previous: state, attempts, replay: settings.replay ?? "original" });
     const { giftCardName: name, startAt, endAt } = row.request;
-    await store.recordOutcome({ rid: requestId, fp: row.fingerprint, attempts, groupId, value: giftCardValue, name, startAt, endAt, paypayRequestId: outcome.paypayRequestId, ...fields });
+    await store.recordOutcome({
+      rid: requestId,
+      fp: row.fingerprint,
+      attempts,
+      groupId,
+      value: giftCardValue,
+      name,
+      startAt,
+      endAt,
+      paypayRequestId: outcome.paypayRequestId,
+      ...fields,
+    });
     if (fields.status === "issued") countCharge(chargesByGroup, groupId, giftCardValue, state?.inDoubt === true && state.fp === row.fingerprint);
     events?.rowSettled?.(fields.status);
     if (outcome.kind === "rejected" && !outcome.groupExhausted) {
-      logger.warn({ requestId, row: row.row, httpStatus: outcome.httpStatus, code: outcome.errorCode, paypayRequestId: outcome.paypayRequestId }, `row rejected: ${outcome.message}`);
+      logger.warn(
+        { requestId, row: row.row, httpStatus: outcome.httpStatus, code: outcome.errorCode, paypayRequestId: outcome.paypayRequestId },
+        `row rejected: ${outcome.message}`,
+      );
     }
   };
 

@@ -99,6 +99,11 @@ function missingColumnRule(column: LogicalColumn, header: readonly string[], map
   const near = closest(map[column], candidates);
   const example = near ?? candidates[0];
   const found = header.length === 0 ? "the header is empty" : `headers found: ${header.map((h) => JSON.stringify(h)).join(", ")}`;
-  const hint = example === undefined ? "" : near !== undefined ? `; did you mean ${JSON.stringify(near)}? map it with --column ${column}=${near}` : `; map yours with --column ${column}=<header>, e.g. --column ${column}=${example}`;
+  const hint =
+    example === undefined
+      ? ""
+      : near !== undefined
+        ? `; did you mean ${JSON.stringify(near)}? map it with --column ${column}=${near}`
+        : `; map yours with --column ${column}=<header>, e.g. --column ${column}=${example}`;
   return `required column is missing from the header${flag ? ` (and ${flag} gives no default)` : ""}: ${found}${hint}`;
 }

@@ -34,8 +34,22 @@ async function fileDigest(file: string): Promise<string | undefined> {
  * `inputDigest`: SHA-256 of the input's bytes, from the snapshot the run took. The target is part of
  * the settings: a finished run against one PayPay says nothing about another.
  */
-export function runFingerprint(input: ResolvedInputSpec, inputDigest: string, settings: { retryFailed: boolean; format: ResultFormat; out: string }, target: Target): RunFingerprint {
-  const shaping = JSON.stringify([input.campaign, input.encoding, input.columns, input.defaults, settings.retryFailed, settings.format, resolve(settings.out), target]);
+export function runFingerprint(
+  input: ResolvedInputSpec,
+  inputDigest: string,
+  settings: { retryFailed: boolean; format: ResultFormat; out: string },
+  target: Target,
+): RunFingerprint {
+  const shaping = JSON.stringify([
+    input.campaign,
+    input.encoding,
+    input.columns,
+    input.defaults,
+    settings.retryFailed,
+    settings.format,
+    resolve(settings.out),
+    target,
+  ]);
   return {
     inputDigest,
     settingsDigest: createHash("sha256").update(shaping).digest("hex"),

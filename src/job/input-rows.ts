@@ -50,7 +50,12 @@ export async function* readInputRows(spec: ResolvedInputSpec): AsyncGenerator<In
       const indexed = indexHeader(fields, spec.columns, spec.defaults);
       index = indexed.index;
       const problems = [
-        ...undecodable(fields, fields.map((_, i) => `(header ${i + 1})`), row, spec.encoding),
+        ...undecodable(
+          fields,
+          fields.map((_, i) => `(header ${i + 1})`),
+          row,
+          spec.encoding,
+        ),
         ...indexed.problems.map((p) => ({ row, column: p.column, value: p.missing ? "" : p.column, rule: p.rule })),
       ];
       yield { kind: "header", header, index, problems };
@@ -76,9 +81,14 @@ export async function* readInputRows(spec: ResolvedInputSpec): AsyncGenerator<In
     if ("problems" in result) {
       const recipientId = fields[index.recipient_id];
       const recipientOk = recipientId !== undefined && !result.problems.some((p) => p.column === spec.columns.recipient_id);
-      yield { kind: "invalid", fields, row, problems: result.problems, ...(recipientOk ? { recipientId, requestId: deriveRequestId(spec.campaign, recipientId) } : {}) };
-    }
-    else yield { kind: "row", fields, prepared: prepareRow(spec.campaign, result.ok) };
+      yield {
+        kind: "invalid",
+        fields,
+        row,
+        problems: result.problems,
+        ...(recipientOk ? { recipientId, requestId: deriveRequestId(spec.campaign, recipientId) } : {}),
+      };
+    } else yield { kind: "row", fields, prepared: prepareRow(spec.campaign, result.ok) };
   }
 }
 

@@ -84,7 +84,10 @@ export async function verifySnapshot(path: string, digest: string): Promise<void
     for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new CheckpointError("SNAPSHOT_MISSING", `${path}: the run's copy of its input cannot be read (${code ?? (error as Error).message}); pass --input <the campaign's CSV>`);
+    throw new CheckpointError(
+      "SNAPSHOT_MISSING",
+      `${path}: the run's copy of its input cannot be read (${code ?? (error as Error).message}); pass --input <the campaign's CSV>`,
+    );
   }
   if (hash.digest("hex") !== digest) {
     throw new CheckpointError("SNAPSHOT_CHANGED", `${path}: the run's copy of its input no longer matches its plan; pass --input <the campaign's CSV>`);

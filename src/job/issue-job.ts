@@ -102,7 +102,10 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
 
     store ??= await JournalStore.open(options.state, input.campaign);
     if (await store.bindTarget(deps.target)) {
-      deps.logger.warn({ checkpoint: options.state, target: deps.target }, `checkpoint from an earlier release: bound to ${describeTarget(deps.target)} from now on`);
+      deps.logger.warn(
+        { checkpoint: options.state, target: deps.target },
+        `checkpoint from an earlier release: bound to ${describeTarget(deps.target)} from now on`,
+      );
     }
     if (options.acceptChanged) await acceptChanges(store, prepared, deps.logger);
     await store.recordPlan({
@@ -124,7 +127,8 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     keepSnapshot = snapshot.path;
     await removeSnapshotsExcept(options.state, keepSnapshot);
     const events = deps.onPlanned?.(prepared.plan);
-    const applied = prepared.plan.actions.send > 0 ? await applyPlan({ input, cutoffs: prepared.cutoffs }, options, { ...deps, events }, store) : nothingApplied(deps.signal);
+    const applied =
+      prepared.plan.actions.send > 0 ? await applyPlan({ input, cutoffs: prepared.cutoffs }, options, { ...deps, events }, store) : nothingApplied(deps.signal);
     const reconciled = await reconcileBudgets(prepared, applied, deps);
     const { counts, digest } = await writeResults(input, store, options.out, options.format);
     await store.recordComplete(completeRecord(fingerprint, digest, counts));
@@ -171,7 +175,11 @@ function planDigest(prepared: PreparedRun): string {
   return createHash("sha256").update(prepared.plan.sendDigest).update(JSON.stringify(prepared.cutoffs)).digest("hex");
 }
 
-async function reconcileBudgets(prepared: PreparedRun, applied: Applied, deps: IssueJobDeps): Promise<Pick<IssueReport, "reconciliation" | "reconciliationError">> {
+async function reconcileBudgets(
+  prepared: PreparedRun,
+  applied: Applied,
+  deps: IssueJobDeps,
+): Promise<Pick<IssueReport, "reconciliation" | "reconciliationError">> {
   // After PayPay refused the credentials, another signed read would only be refused again.
   if (!prepared.budgets || applied.requests === 0 || applied.halt === "fatal-api") return { reconciliation: [] };
   try {
@@ -190,5 +198,14 @@ async function reconcileBudgets(prepared: PreparedRun, applied: Applied, deps: I
 }
 
 function nothingApplied(signal: AbortSignal): Applied {
-  return { halt: signal.aborted ? "interrupted" : undefined, exhaustedGroups: [], requests: 0, retries: 0, throttled: 0, sentRows: 0, sendingMs: 0, chargesByGroup: new Map() };
+  return {
+    halt: signal.aborted ? "interrupted" : undefined,
+    exhaustedGroups: [],
+    requests: 0,
+    retries: 0,
+    throttled: 0,
+    sentRows: 0,
+    sendingMs: 0,
+    chargesByGroup: new Map(),
+  };
 }

@@ -128,7 +128,12 @@ export class Planner {
   private isDuplicate(requestId: string, recipientId: string, row: number): boolean {
     const { id, added } = this.seen.add(requestId);
     if (!added) {
-      this.plan.problems.push({ row, column: this.recipientColumn, value: recipientId, rule: `duplicates row ${this.firstRows[id]}; each recipient may appear once` });
+      this.plan.problems.push({
+        row,
+        column: this.recipientColumn,
+        value: recipientId,
+        rule: `duplicates row ${this.firstRows[id]}; each recipient may appear once`,
+      });
       return true;
     }
     if (id >= this.firstRows.length) {
@@ -148,7 +153,8 @@ export class Planner {
 }
 
 function keepCosting(group: GroupPlan, row: number, amount: number): void {
-  const costing = (group.costing ??= { rows: new Uint32Array(256), amounts: new Uint32Array(256), length: 0 });
+  group.costing ??= { rows: new Uint32Array(256), amounts: new Uint32Array(256), length: 0 };
+  const costing = group.costing;
   if (costing.length === costing.rows.length) {
     const rows = new Uint32Array(costing.rows.length * 2);
     const amounts = new Uint32Array(costing.rows.length * 2);
@@ -230,7 +236,11 @@ export function checkBudgets(plan: Plan, budgets: readonly GroupBudget[]): Budge
     if (group.sendRows + group.inDoubtRows === 0) continue;
     const budget = byId.get(group.groupId);
     if (!budget) {
-      problems.push({ groupId: group.groupId, kind: "missing-group", message: `group ${group.groupId} does not exist for this merchant (${group.sendRows} rows use it)` });
+      problems.push({
+        groupId: group.groupId,
+        kind: "missing-group",
+        message: `group ${group.groupId} does not exist for this merchant (${group.sendRows} rows use it)`,
+      });
       continue;
     }
     const max = budget.maxPeriodDays;

@@ -74,7 +74,9 @@ export function refusalOf(prepared: PreparedRun, settings: PlanSettings): BatchE
   if (prepared.budgetError) return prepared.budgetError;
   const blocking = blockingProblems(prepared, settings.allowPartial);
   if (blocking.length > 0) {
-    const hint = blocking.some((p) => p.kind === "shortfall") ? "Top up the group(s), or pass --allow-partial to issue in input order until the budget runs out." : "";
+    const hint = blocking.some((p) => p.kind === "shortfall")
+      ? "Top up the group(s), or pass --allow-partial to issue in input order until the budget runs out."
+      : "";
     return new BudgetRefusedError(blocking, hint);
   }
   return spendRefusal(prepared.charges, settings.spend);

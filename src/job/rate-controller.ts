@@ -398,7 +398,10 @@ export class RateController {
     }
     // Under Retry-After each step of an episode costs the whole wait, and the wait refills the
     // server's bucket so the episode estimate flatters it: step deeper each time (×0.81, ×0.66, ×0.5).
-    const factor = consecutive && this.lastCutRetryAfterMs > 0 ? Math.max(MIN_CUT_FACTOR, this.o.decreaseFactor ** (2 ** Math.min(this.streak + 1, 3))) : this.o.decreaseFactor;
+    const factor =
+      consecutive && this.lastCutRetryAfterMs > 0
+        ? Math.max(MIN_CUT_FACTOR, this.o.decreaseFactor ** (2 ** Math.min(this.streak + 1, 3)))
+        : this.o.decreaseFactor;
     this.setRate(now, factor * estimate);
     // The next start was scheduled at the old spacing: move it out to the new one.
     this.tat = Math.max(this.tat, this.lastStartAt + 1000 / this.current);
@@ -545,7 +548,13 @@ export class RateController {
         continue;
       }
       const spanMs = a.spanMs + b.spanMs;
-      merged.push({ atMs: a.atMs, spanMs, rate: round2((a.rate * a.spanMs + b.rate * b.spanMs) / spanMs), ok: a.ok + b.ok, throttled: a.throttled + b.throttled });
+      merged.push({
+        atMs: a.atMs,
+        spanMs,
+        rate: round2((a.rate * a.spanMs + b.rate * b.spanMs) / spanMs),
+        ok: a.ok + b.ok,
+        throttled: a.throttled + b.throttled,
+      });
     }
     this.points.splice(0, this.points.length, ...merged);
     this.bucketMs *= 2;

@@ -26,7 +26,12 @@ export interface GroupReconciliation {
   unexplained: boolean;
 }
 
-export function reconcile(before: readonly GroupBudget[], after: readonly GroupBudget[], charges: ReadonlyMap<string, GroupCharges>, groups: Iterable<string>): GroupReconciliation[] {
+export function reconcile(
+  before: readonly GroupBudget[],
+  after: readonly GroupBudget[],
+  charges: ReadonlyMap<string, GroupCharges>,
+  groups: Iterable<string>,
+): GroupReconciliation[] {
   const afterById = new Map(after.map((b) => [b.groupId, b.budget]));
   const beforeById = new Map(before.map((b) => [b.groupId, b.budget]));
   const result: GroupReconciliation[] = [];
@@ -53,7 +58,8 @@ export function reconcile(before: readonly GroupBudget[], after: readonly GroupB
 }
 
 export function describeReconciliation(r: GroupReconciliation): string {
-  const doubt = r.inDoubtIssuedRows > 0 ? `; ${r.inDoubtIssuedRows} row(s) in doubt came back issued (${yen(r.inDoubtIssued)}, charged by this run or an earlier one)` : "";
+  const doubt =
+    r.inDoubtIssuedRows > 0 ? `; ${r.inDoubtIssuedRows} row(s) in doubt came back issued (${yen(r.inDoubtIssued)}, charged by this run or an earlier one)` : "";
   const verdict = r.unexplained
     ? `; WARNING: the budget moved ${yen(Math.abs(r.difference))} ${r.difference > 0 ? "more" : "less"} than this run charged (another issuer on the group?)`
     : "";

@@ -36,7 +36,10 @@ interface ProblemGroup {
  */
 export function formatProblems(file: string, problems: readonly RowProblem[], options: { problemsCsv?: string } = {}): string {
   const rows = new Set(problems.map((p) => p.row));
-  const parts = [...(rows.has(1) ? ["the header is not usable"] : []), ...(rows.size > (rows.has(1) ? 1 : 0) ? [`${rows.size - (rows.has(1) ? 1 : 0)} invalid row(s)`] : [])];
+  const parts = [
+    ...(rows.has(1) ? ["the header is not usable"] : []),
+    ...(rows.size > (rows.has(1) ? 1 : 0) ? [`${rows.size - (rows.has(1) ? 1 : 0)} invalid row(s)`] : []),
+  ];
   const groups = groupProblems(problems);
   const shown = groups.slice(0, MAX_PROBLEM_LINES);
   const lines = shown.map((g) => {
@@ -57,7 +60,10 @@ function groupProblems(problems: readonly RowProblem[]): ProblemGroup[] {
   for (const p of problems) {
     const key = JSON.stringify([p.column, p.rule]);
     let group = groups.get(key);
-    if (!group) groups.set(key, (group = { column: p.column, rule: p.rule, rows: [], values: [] }));
+    if (!group) {
+      group = { column: p.column, rule: p.rule, rows: [], values: [] };
+      groups.set(key, group);
+    }
     group.rows.push(p.row);
     if (group.values.length <= 3 && !group.values.includes(p.value)) group.values.push(p.value);
   }
@@ -85,7 +91,10 @@ export function describeRows(rows: readonly number[]): string {
 
 function describeValues(values: readonly string[]): string {
   if (values.length === 1) return `value ${JSON.stringify(values[0])}`;
-  const listed = values.slice(0, 3).map((v) => JSON.stringify(v)).join(", ");
+  const listed = values
+    .slice(0, 3)
+    .map((v) => JSON.stringify(v))
+    .join(", ");
   return `values ${listed}${values.length > 3 ? ", …" : ""}`;
 }
 
@@ -96,7 +105,10 @@ export function problemsCsv(problems: readonly RowProblem[]): string {
 
 /** Live group budgets cannot serve the plan (or a group is missing): nothing was sent. */
 export class BudgetRefusedError extends BatchError {
-  constructor(readonly problems: readonly BudgetProblem[], hint: string) {
+  constructor(
+    readonly problems: readonly BudgetProblem[],
+    hint: string,
+  ) {
     super("budget", "BUDGET_REFUSED", ["Refusing to issue; nothing was sent:", ...problems.map((p) => `  ${p.message}`), hint].filter(Boolean).join("\n"));
     this.name = "BudgetRefusedError";
   }

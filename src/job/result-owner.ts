@@ -33,7 +33,8 @@ async function readOwner(out: string): Promise<Owner | undefined> {
   if (text === undefined) return undefined;
   try {
     const owner = JSON.parse(text) as Partial<Owner>;
-    if (typeof owner.checkpoint === "string" && typeof owner.campaign === "string") return { checkpoint: resolve(dirname(out), owner.checkpoint), campaign: owner.campaign };
+    if (typeof owner.checkpoint === "string" && typeof owner.campaign === "string")
+      return { checkpoint: resolve(dirname(out), owner.checkpoint), campaign: owner.campaign };
   } catch {
     // A marker torn by a crash names nobody; the checks below still apply.
   }

@@ -72,10 +72,12 @@ export function resultFields(row: PreparedRow, state: RowState | undefined, outc
     fields.error_message = "this row changed after its code was issued and the change was accepted (--accept-changed); the code is for the sent_* values";
   } else if (action === "conflict") {
     fields.error_code = REQUEST_CHANGED;
-    fields.error_message = "this row changed after its code was issued; the code is for the sent_* values and nothing new was sent (restore the row, or accept the change with --accept-changed)";
+    fields.error_message =
+      "this row changed after its code was issued; the code is for the sent_* values and nothing new was sent (restore the row, or accept the change with --accept-changed)";
   } else if (action === "changed") {
     fields.error_code = REQUEST_CHANGED;
-    fields.error_message = "this row changed after it was sent and the first request's outcome is unknown; restore the row, or rerun with --retry-failed to send the new request";
+    fields.error_message =
+      "this row changed after it was sent and the first request's outcome is unknown; restore the row, or rerun with --retry-failed to send the new request";
   }
   return fields;
 }
@@ -91,7 +93,13 @@ function sentValues(row: PreparedRow, state: RowState | undefined, outcome: Outc
   const blank: SentColumns = { sent_group_id: "", sent_amount: "", sent_gift_card_name: "", sent_start_at: "", sent_end_at: "" };
   if (state === undefined) return blank;
   if (outcome?.name !== undefined && outcome.fp === state.fp) {
-    return { sent_group_id: outcome.groupId, sent_amount: String(outcome.value), sent_gift_card_name: outcome.name, sent_start_at: outcome.startAt ?? "", sent_end_at: outcome.endAt ?? "" };
+    return {
+      sent_group_id: outcome.groupId,
+      sent_amount: String(outcome.value),
+      sent_gift_card_name: outcome.name,
+      sent_start_at: outcome.startAt ?? "",
+      sent_end_at: outcome.endAt ?? "",
+    };
   }
   if (state.fp !== row.fingerprint) return blank;
   const { groupId, giftCardValue, giftCardName, startAt, endAt } = row.request;

@@ -43,8 +43,10 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/u;
  * guessed at; the hint names what to change in the sheet.
  */
 function amountHint(text: string): string {
-  if (/^[0-9０-９]+$/.test(text) && /[０-９]/.test(text)) return ` (it is written with full-width digits; type ASCII digits 0-9, e.g. ${JSON.stringify(toAsciiDigits(text))})`;
-  if (/^[1-9][0-9]{0,2}([,，][0-9]{3})+$/.test(text)) return ` (it has a thousands separator ","; write ${JSON.stringify(text.replace(/[,，]/g, ""))}, or format the cell without separators)`;
+  if (/^[0-9０-９]+$/.test(text) && /[０-９]/.test(text))
+    return ` (it is written with full-width digits; type ASCII digits 0-9, e.g. ${JSON.stringify(toAsciiDigits(text))})`;
+  if (/^[1-9][0-9]{0,2}([,，][0-9]{3})+$/.test(text))
+    return ` (it has a thousands separator ","; write ${JSON.stringify(text.replace(/[,，]/g, ""))}, or format the cell without separators)`;
   return "";
 }
 

@@ -62,7 +62,12 @@ export async function writeResults(spec: ResolvedInputSpec, store: CheckpointSto
     let batch: string[][] = [];
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      const text = excel ? stringify(batch.map((r) => r.map(neutralizeFormula)), { record_delimiter: "windows" }) : stringify(batch);
+      const text = excel
+        ? stringify(
+            batch.map((r) => r.map(neutralizeFormula)),
+            { record_delimiter: "windows" },
+          )
+        : stringify(batch);
       batch = [];
       await write(text);
     };
@@ -78,7 +83,14 @@ export async function writeResults(spec: ResolvedInputSpec, store: CheckpointSto
         // Only reachable when the input changed under a running job; say so on the row.
         const problem = item.problems.map((p) => `${p.column}: ${p.rule}`).join("; ");
         const fields = Object.fromEntries(RESULT_COLUMNS.map((c) => [c, ""])) as Record<(typeof RESULT_COLUMNS)[number], string>;
-        Object.assign(fields, { campaign: context.campaign, status: "pending", error_code: "INVALID_ROW", error_message: problem, attempts: "0", target: context.target });
+        Object.assign(fields, {
+          campaign: context.campaign,
+          status: "pending",
+          error_code: "INVALID_ROW",
+          error_message: problem,
+          attempts: "0",
+          target: context.target,
+        });
         batch.push([...item.fields, ...RESULT_COLUMNS.map((c) => fields[c])]);
         counts.pending++;
       } else {

@@ -76,20 +76,34 @@ export class PayPayClient {
   }
 
   async getGroupBudgets(): Promise<GroupBudget[]> {
-    const result = this.naming(await this.send("GET", this.options.budgetPath, this.options.budgetTimeoutMs), "reading group budgets from", this.options.budgetPath);
+    const result = this.naming(
+      await this.send("GET", this.options.budgetPath, this.options.budgetTimeoutMs),
+      "reading group budgets from",
+      this.options.budgetPath,
+    );
     if (result.kind !== "response") {
       throw new BudgetReadError(result.message, result.kind === "timeout" ? "TIMEOUT" : "NETWORK_ERROR", false);
     }
     const paypayRequestId = paypayRequestIdOf(result.headers);
     const envelope = parseEnvelope(result.body);
     if (envelope === undefined) {
-      throw new BudgetReadError(`reading group budgets from ${this.target(this.options.budgetPath)}: HTTP ${result.status} without a PayPay envelope`, "MALFORMED_RESPONSE", false, paypayRequestId);
+      throw new BudgetReadError(
+        `reading group budgets from ${this.target(this.options.budgetPath)}: HTTP ${result.status} without a PayPay envelope`,
+        "MALFORMED_RESPONSE",
+        false,
+        paypayRequestId,
+      );
     }
     if (result.status !== 200 || envelope.code !== "SUCCESS") {
       const fatal = result.status === 401 || result.status === 403 || result.status === 404;
       const reference = paypayRequestId ? ` (X-REQUEST-ID ${paypayRequestId})` : "";
       throw new BudgetReadError(
-        withClockNote(`reading group budgets from ${this.target(this.options.budgetPath)}: HTTP ${result.status} ${envelope.code}: ${envelope.message}${reference}`, result.status, result.headers, this.options.now()),
+        withClockNote(
+          `reading group budgets from ${this.target(this.options.budgetPath)}: HTTP ${result.status} ${envelope.code}: ${envelope.message}${reference}`,
+          result.status,
+          result.headers,
+          this.options.now(),
+        ),
         envelope.code,
         fatal,
         paypayRequestId,

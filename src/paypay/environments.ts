@@ -1,8 +1,6 @@
 import { isLoopbackHost } from "../loopback.js";
 import { UsageError } from "../errors.js";
 
-
-
 export const ENVIRONMENTS = {
   production: "https://api.paypay.ne.jp",
   sandbox: "https://stg-api.sandbox.paypay.ne.jp",
@@ -31,10 +29,7 @@ export function checkBaseUrl(raw: string): URL {
   if (url.protocol === "https:") return url;
   if (url.protocol === "http:" && isLoopbackHost(url.hostname)) return url;
   if (url.protocol === "http:") {
-    throw new UsageError(
-      `Refusing plain http:// to non-loopback host "${url.hostname}": PayPay traffic must use https://`,
-      "INSECURE_BASE_URL",
-    );
+    throw new UsageError(`Refusing plain http:// to non-loopback host "${url.hostname}": PayPay traffic must use https://`, "INSECURE_BASE_URL");
   }
   throw new UsageError(`Expected --base-url to use https://, got "${url.protocol}"`, "BAD_BASE_URL");
 }

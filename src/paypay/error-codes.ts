@@ -25,7 +25,12 @@ export const ERROR_CODES = {
   INVALID_REQUEST_PARAMS: { httpStatus: 400, codeId: "08100006", disposition: "rejected", meaning: "invalid data" },
   MISSING_REQUEST_PARAMS: { httpStatus: 400, codeId: "08100024", disposition: "rejected", meaning: "a parameter is missing or invalid" },
   BUDGET_NOT_ENOUGH: { httpStatus: 400, codeId: "", disposition: "group-exhausted", meaning: "group budget exhausted" },
-  EXCEED_CHARGE_CODE_GROUP_MAX_PERIOD: { httpStatus: 400, codeId: "", disposition: "rejected", meaning: "startAt..endAt is longer than the group's max period" },
+  EXCEED_CHARGE_CODE_GROUP_MAX_PERIOD: {
+    httpStatus: 400,
+    codeId: "",
+    disposition: "rejected",
+    meaning: "startAt..endAt is longer than the group's max period",
+  },
   GIFT_CARD_GROUP_NOT_EXIST: { httpStatus: 400, codeId: "", disposition: "rejected", meaning: "no such group" },
   INVALID_CHARGE_CODE_AMOUNT: { httpStatus: 400, codeId: "", disposition: "rejected", meaning: "value below the group's minimum" },
   UNAUTHORIZED: { httpStatus: 401, codeId: "08100016", disposition: "fatal", meaning: "bad key, secret, signature or clock" },
@@ -40,7 +45,7 @@ export const ERROR_CODES = {
 export type PayPayErrorCode = keyof typeof ERROR_CODES;
 
 export function isKnownErrorCode(code: string): code is PayPayErrorCode {
-  return Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
+  return Object.hasOwn(ERROR_CODES, code);
 }
 
 /**

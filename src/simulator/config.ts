@@ -39,12 +39,14 @@ function assertNonNegative(value: number, name: string, integer = false): void {
 }
 
 function assertPath(path: string, name: string): void {
-  if (!path.startsWith("/") || path.includes("?") || path.includes("#")) throw new Error(`${name} must be a path starting with "/" and without a query, got "${path}"`);
+  if (!path.startsWith("/") || path.includes("?") || path.includes("#"))
+    throw new Error(`${name} must be a path starting with "/" and without a query, got "${path}"`);
 }
 
 function assertGroup(group: SimulatorGroup, index: number): void {
   const where = `groups[${index}]`;
-  if (typeof group.groupId !== "string" || !isInt64String(group.groupId)) throw new Error(`${where}.groupId must be a decimal int64, got ${String(group.groupId)}`);
+  if (typeof group.groupId !== "string" || !isInt64String(group.groupId))
+    throw new Error(`${where}.groupId must be a decimal int64, got ${String(group.groupId)}`);
   assertBudget(group.budget);
   assertNonNegative(group.maxPeriodDays, `${where}.maxPeriodDays`, true);
   assertNonNegative(group.minAmount, `${where}.minAmount`, true);
@@ -100,7 +102,8 @@ function assertContract(contract: Required<SimulatorContract>): void {
   if (typeof contract.codeField !== "string" || !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(contract.codeField) || DATA_FIELDS.includes(contract.codeField)) {
     throw new Error(`codeField must be a field name other than ${DATA_FIELDS.join(", ")}, got ${String(contract.codeField)}`);
   }
-  if (!(REPLAY_ANSWERS as readonly string[]).includes(contract.replay)) throw new Error(`replay must be one of ${REPLAY_ANSWERS.join(", ")}, got ${String(contract.replay)}`);
+  if (!(REPLAY_ANSWERS as readonly string[]).includes(contract.replay))
+    throw new Error(`replay must be one of ${REPLAY_ANSWERS.join(", ")}, got ${String(contract.replay)}`);
   if (!(CHANGED_BODY_ANSWERS as readonly string[]).includes(contract.changedBody)) {
     throw new Error(`changedBody must be one of ${CHANGED_BODY_ANSWERS.join(", ")}, got ${String(contract.changedBody)}`);
   }
@@ -185,7 +188,8 @@ function readFaults(value: unknown): FaultRates {
 function readRateLimit(value: unknown): SimulatorRateLimit {
   const fields = asObject(value, "rateLimit");
   for (const key of Object.keys(fields)) {
-    if (!(RATE_LIMIT_KEYS as readonly string[]).includes(key)) throw new Error(`rateLimit.${key} is not a rate limit setting; expected ${RATE_LIMIT_KEYS.join(", ")}`);
+    if (!(RATE_LIMIT_KEYS as readonly string[]).includes(key))
+      throw new Error(`rateLimit.${key} is not a rate limit setting; expected ${RATE_LIMIT_KEYS.join(", ")}`);
   }
   if (fields.ratePerSecond === undefined) throw new Error("rateLimit.ratePerSecond is required");
   const limit: SimulatorRateLimit = { ratePerSecond: asNumber(fields.ratePerSecond, "rateLimit.ratePerSecond") };

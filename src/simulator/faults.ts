@@ -4,7 +4,12 @@ import type { FaultKind, FaultRates } from "./types.js";
 /** Faults decided once the request has arrived, before anything is committed. */
 export const BEFORE_COMMIT_FAULTS = ["rateLimit", "maintenance", "error500BeforeCommit", "resetBeforeCommit"] as const satisfies readonly FaultKind[];
 /** Faults that lose the answer of a request whose code is already committed. */
-export const AFTER_COMMIT_FAULTS = ["error500AfterCommit", "resetAfterCommit", "hangAfterCommit", "truncateAfterCommit"] as const satisfies readonly FaultKind[];
+export const AFTER_COMMIT_FAULTS = [
+  "error500AfterCommit",
+  "resetAfterCommit",
+  "hangAfterCommit",
+  "truncateAfterCommit",
+] as const satisfies readonly FaultKind[];
 export const FAULT_KINDS: readonly FaultKind[] = [...BEFORE_COMMIT_FAULTS, ...AFTER_COMMIT_FAULTS];
 
 export type BeforeCommitFault = (typeof BEFORE_COMMIT_FAULTS)[number];
@@ -36,7 +41,10 @@ export function validateFaultRates(faults: FaultRates): void {
 export class FaultPlan {
   private rates: FaultRates = {};
 
-  constructor(private readonly random: Random, rates: FaultRates = {}) {
+  constructor(
+    private readonly random: Random,
+    rates: FaultRates = {},
+  ) {
     this.set(rates);
   }
 

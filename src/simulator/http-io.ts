@@ -46,4 +46,3 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
     req.on("close", () => settle(() => reject(new Error("Request closed before its body was complete"))));
   });
 }
-

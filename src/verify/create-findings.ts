@@ -28,7 +28,15 @@ export function createFindings(answer: Answer, createPath: string, codeField: st
     };
   }
   if (isNoRoute(answer)) {
-    return { findings: [finding("create-path", "differed", seen, { fix: "--create-path <path> (createPath in --config): ask PayPay for the create path", paypayRequestIds: ids }), codeUnchecked] };
+    return {
+      findings: [
+        finding("create-path", "differed", seen, {
+          fix: "--create-path <path> (createPath in --config): ask PayPay for the create path",
+          paypayRequestIds: ids,
+        }),
+        codeUnchecked,
+      ],
+    };
   }
   if (answer.kind !== "success") {
     const reused =
@@ -43,21 +51,38 @@ export function createFindings(answer: Answer, createPath: string, codeField: st
   const pathHeld = finding("create-path", "held", seen, { paypayRequestIds: ids });
   const code = codeIn(answer.data, codeField);
   if (code !== undefined) {
-    return { findings: [pathHeld, finding("code-field", "held", `data.${codeField} = ${maskCode(code)}`, { paypayRequestIds: ids })], codeField, code, data: answer.data };
+    return {
+      findings: [pathHeld, finding("code-field", "held", `data.${codeField} = ${maskCode(code)}`, { paypayRequestIds: ids })],
+      codeField,
+      code,
+      data: answer.data,
+    };
   }
   const fields = isRecord(answer.data) ? Object.keys(answer.data) : [];
   const candidate = codeFieldCandidates(answer.data)[0];
   const seenFields = `data has no ${codeField}; its fields: ${fields.join(", ") || "(none)"}`;
   if (candidate === undefined) {
     return {
-      findings: [pathHeld, finding("code-field", "differed", seenFields, { fix: "--code-field <field> (codeField in --config): no field looks like the code", paypayRequestIds: ids })],
+      findings: [
+        pathHeld,
+        finding("code-field", "differed", seenFields, {
+          fix: "--code-field <field> (codeField in --config): no field looks like the code",
+          paypayRequestIds: ids,
+        }),
+      ],
       codeField: codeField,
       data: answer.data,
     };
   }
   const candidateCode = codeIn(answer.data, candidate)!;
   return {
-    findings: [pathHeld, finding("code-field", "differed", `${seenFields}; data.${candidate} = ${maskCode(candidateCode)}`, { fix: `--code-field ${candidate} (codeField in --config)`, paypayRequestIds: ids })],
+    findings: [
+      pathHeld,
+      finding("code-field", "differed", `${seenFields}; data.${candidate} = ${maskCode(candidateCode)}`, {
+        fix: `--code-field ${candidate} (codeField in --config)`,
+        paypayRequestIds: ids,
+      }),
+    ],
     codeField: candidate,
     code: candidateCode,
     data: answer.data,
@@ -75,12 +100,21 @@ function budgetMove(before: number | undefined, after: number | undefined): stri
   return before === after ? `budget unchanged at ${yen(after)}` : `budget ${yen(before)} → ${yen(after)}`;
 }
 
-export function replayFinding(answer: Answer, created: Created, budgetBefore: number | undefined, budgetAfter: number | undefined): { finding: Finding; replay?: "original" | "refused" } {
+export function replayFinding(
+  answer: Answer,
+  created: Created,
+  budgetBefore: number | undefined,
+  budgetAfter: number | undefined,
+): { finding: Finding; replay?: "original" | "refused" } {
   const ids = requestIdsOf(answer);
   const charged = budgetBefore !== undefined && budgetAfter !== undefined && budgetAfter < budgetBefore;
   const seen = `${describeAnswer(answer)}; ${budgetMove(budgetBefore, budgetAfter)}`;
   if (answer.kind === "success") {
-    if (sameAsFirst(answer, created) && !charged) return { finding: finding("replay", "held", `the same code again; ${budgetMove(budgetBefore, budgetAfter)}`, { paypayRequestIds: ids }), replay: "original" };
+    if (sameAsFirst(answer, created) && !charged)
+      return {
+        finding: finding("replay", "held", `the same code again; ${budgetMove(budgetBefore, budgetAfter)}`, { paypayRequestIds: ids }),
+        replay: "original",
+      };
     const what = sameAsFirst(answer, created) ? "the same code, but the budget dropped" : "a different code";
     return {
       finding: finding("replay", "differed", `${what}; ${budgetMove(budgetBefore, budgetAfter)}`, {
@@ -104,7 +138,8 @@ export function replayFinding(answer: Answer, created: Created, budgetBefore: nu
 export function changedBodyFinding(answer: Answer, created: Created, budgetBefore: number | undefined, budgetAfter: number | undefined): Finding {
   const ids = requestIdsOf(answer);
   const seen = `${describeAnswer(answer)}; ${budgetMove(budgetBefore, budgetAfter)}`;
-  if (answer.kind === "error" && answer.status === 400 && answer.code === "INVALID_REQUEST_PARAMS") return finding("changed-body", "held", seen, { paypayRequestIds: ids });
+  if (answer.kind === "error" && answer.status === 400 && answer.code === "INVALID_REQUEST_PARAMS")
+    return finding("changed-body", "held", seen, { paypayRequestIds: ids });
   if (answer.kind === "success") {
     const same = sameAsFirst(answer, created);
     return finding("changed-body", "differed", `${same ? "answered with the first code" : "issued another code"}: ${seen}`, {
@@ -115,8 +150,10 @@ export function changedBodyFinding(answer: Answer, created: Created, budgetBefor
     });
   }
   if (answer.kind === "error" && answer.status >= 400 && answer.status < 500) {
-    return finding("changed-body", "differed", seen, { fix: `nothing to set: a changed row is resent only with --retry-failed, and is then recorded failed with ${answer.code}`, paypayRequestIds: ids });
+    return finding("changed-body", "differed", seen, {
+      fix: `nothing to set: a changed row is resent only with --retry-failed, and is then recorded failed with ${answer.code}`,
+      paypayRequestIds: ids,
+    });
   }
   return finding("changed-body", "not checked", seen, { paypayRequestIds: ids });
 }
-

@@ -8,7 +8,11 @@ export function formatVerifyReport(report: VerifyReport): string {
   // Verdict second, so it lines up next to the assumption however long what was seen is.
   const order = [0, 2, 1, 3];
   const widths = order.map((i) => Math.max(header[i]!.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => order.map((i, column) => cells[i]!.padEnd(widths[column]!)).join("  ").trimEnd();
+  const line = (cells: string[]): string =>
+    order
+      .map((i, column) => cells[i]!.padEnd(widths[column]!))
+      .join("  ")
+      .trimEnd();
   const lines = [`verify against ${report.target}`, "", line(header), ...rows.map(line)];
   const { testCode } = report;
   if (testCode) {
@@ -19,7 +23,9 @@ export function formatVerifyReport(report: VerifyReport): string {
     );
     const budgets = [testCode.budgetBefore, testCode.budgetAfterCreate, testCode.budgetAfterReplay, testCode.budgetAfterChangedBody];
     if (budgets.some((b) => b !== undefined)) {
-      lines.push(`  group budget before, after the create, the replay and the changed body: ${budgets.map((b) => (b === undefined ? "-" : yen(b))).join(", ")}`);
+      lines.push(
+        `  group budget before, after the create, the replay and the changed body: ${budgets.map((b) => (b === undefined ? "-" : yen(b))).join(", ")}`,
+      );
     }
   }
   const differed = report.findings.filter((f) => f.verdict === "differed").length;

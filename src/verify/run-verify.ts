@@ -98,7 +98,13 @@ export async function runVerify(api: VerifyApi, options: VerifyOptions): Promise
 }
 
 /** The create, replay and changed-body checks; findings and observed settings are added in place. */
-async function checkCreate(api: VerifyApi, options: VerifyOptions, testCode: TestCode, findings: Finding[], observed: ObservedSettings): Promise<{ stopped?: string }> {
+async function checkCreate(
+  api: VerifyApi,
+  options: VerifyOptions,
+  testCode: TestCode,
+  findings: Finding[],
+  observed: ObservedSettings,
+): Promise<{ stopped?: string }> {
   const request: CreatePointsCodeRequest = {
     requestId: testCode.requestId,
     groupId: testCode.groupId,
@@ -163,7 +169,8 @@ export function clockFinding(answer: Answer, localNowMs: number): Finding {
 }
 
 const CLOCK_FIRST = "set the clock first: PayPay answers UNAUTHORIZED to a signature from a clock this far off; then run verify again";
-const CREDENTIALS_FIX = "check PAYPAY_API_KEY, PAYPAY_API_SECRET and PAYPAY_MERCHANT_ID, and that they belong to this environment (sandbox keys fail in production)";
+const CREDENTIALS_FIX =
+  "check PAYPAY_API_KEY, PAYPAY_API_SECRET and PAYPAY_MERCHANT_ID, and that they belong to this environment (sandbox keys fail in production)";
 
 export function budgetFindings(answer: Answer, budgetPath: string, clockOff = false): { findings: Finding[]; groups?: GroupBudget[]; stopped?: string } {
   const ids = requestIdsOf(answer);
@@ -176,14 +183,21 @@ export function budgetFindings(answer: Answer, budgetPath: string, clockOff = fa
     return {
       findings: [
         notChecked("credentials", "needs a budget read that reaches PayPay's API"),
-        finding("budget-path", "differed", seen, { fix: "--budget-path <path> (budgetPath in --config): ask PayPay for the budget path", paypayRequestIds: ids }),
+        finding("budget-path", "differed", seen, {
+          fix: "--budget-path <path> (budgetPath in --config): ask PayPay for the budget path",
+          paypayRequestIds: ids,
+        }),
         notChecked("budget-shape", "needs the budget path"),
       ],
     };
   }
   if (answer.kind === "error" && dispositionOf(answer.status, answer.code) === "fatal") {
     return {
-      findings: [finding("credentials", "differed", seen, { fix: clockOff && answer.status === 401 ? CLOCK_FIRST : CREDENTIALS_FIX, paypayRequestIds: ids }), notChecked("budget-path", seen), notChecked("budget-shape", seen)],
+      findings: [
+        finding("credentials", "differed", seen, { fix: clockOff && answer.status === 401 ? CLOCK_FIRST : CREDENTIALS_FIX, paypayRequestIds: ids }),
+        notChecked("budget-path", seen),
+        notChecked("budget-shape", seen),
+      ],
       stopped: `PayPay refused the credentials (${answer.code})${clockOff && answer.status === 401 ? ", likely for the clock" : ""}: nothing more can be checked`,
     };
   }
@@ -194,7 +208,10 @@ export function budgetFindings(answer: Answer, budgetPath: string, clockOff = fa
   const shape = readBudgetShape(answer.data);
   const shapeFinding =
     shape.problems.length > 0
-      ? finding("budget-shape", "differed", shape.problems.join("; "), { fix: "no setting reads another shape: send this report to the tool's maintainers", paypayRequestIds: ids })
+      ? finding("budget-shape", "differed", shape.problems.join("; "), {
+          fix: "no setting reads another shape: send this report to the tool's maintainers",
+          paypayRequestIds: ids,
+        })
       : finding("budget-shape", "held", describeGroups(shape.groups), { paypayRequestIds: ids });
   return {
     findings: [finding("credentials", "held", seen, { paypayRequestIds: ids }), finding("budget-path", "held", seen, { paypayRequestIds: ids }), shapeFinding],
@@ -212,7 +229,8 @@ function describeGroups(groups: readonly GroupBudget[]): string {
 /** Every assumption not yet reported, as "not checked" with the reason. */
 function pendingChecks(findings: readonly Finding[], issueTestCode: boolean, stopped: string | undefined): Finding[] {
   const reported = new Set(findings.map((f) => f.id));
-  const reason = stopped !== undefined ? "verification stopped first" : !issueTestCode ? "needs --issue-test-code (issues one ¥1 code)" : "needs the checks above to hold";
+  const reason =
+    stopped !== undefined ? "verification stopped first" : !issueTestCode ? "needs --issue-test-code (issues one ¥1 code)" : "needs the checks above to hold";
   const later = ["create-path", "code-field", "replay", "changed-body"] as const;
   return later.filter((id) => !reported.has(id)).map((id) => notChecked(id, reason));
 }

@@ -81,7 +81,22 @@ describe("chaos: every fault kind alone, then all together, then late answers: e
       const state = join(dir, "out.checkpoint");
       const summaryFile = join(dir, "summary.json");
       const campaign = `chaos-${c.name}`;
-      const args = issueArgs(inputFile, sim, ...campaignArgs(campaign), "--out", out, "--state", state, "--max-attempts", "100", "--log-level", "error", "--summary-json", summaryFile, ...c.extra);
+      const args = issueArgs(
+        inputFile,
+        sim,
+        ...campaignArgs(campaign),
+        "--out",
+        out,
+        "--state",
+        state,
+        "--max-attempts",
+        "100",
+        "--log-level",
+        "error",
+        "--summary-json",
+        summaryFile,
+        ...c.extra,
+      );
 
       const started = Date.now();
       const violations: string[] = [];
@@ -104,7 +119,15 @@ describe("chaos: every fault kind alone, then all together, then late answers: e
         if (!enabled && injected[kind] !== 0) violations.push(`${kind} injected ${injected[kind]} times but not enabled`);
       }
       if (result.code === 0) {
-        const checked = await checkExactlyOnce({ sim, campaign, input, resultFile: out, stateFile: state, initialBudget: DEFAULT_GROUP.budget, attempts: c.extra.includes("--timeout") ? "timeouts" : "exact" });
+        const checked = await checkExactlyOnce({
+          sim,
+          campaign,
+          input,
+          resultFile: out,
+          stateFile: state,
+          initialBudget: DEFAULT_GROUP.budget,
+          attempts: c.extra.includes("--timeout") ? "timeouts" : "exact",
+        });
         violations.push(...checked.violations);
       }
       const summary = result.code === 0 ? (JSON.parse(await readFile(summaryFile, "utf8")) as { requests: number; retries: number }) : undefined;

@@ -54,7 +54,10 @@ async function found(plant: Plant, disabled?: ExactlyOnceRule): Promise<string[]
 }
 
 /** Each plant caught exactly as expected, and the rules some plant notices switched off. */
-async function evaluate(plants: Plant[], alreadyNoticed: ReadonlySet<ExactlyOnceRule> = new Set()): Promise<{ wrong: string[]; noticed: Set<ExactlyOnceRule> }> {
+async function evaluate(
+  plants: Plant[],
+  alreadyNoticed: ReadonlySet<ExactlyOnceRule> = new Set(),
+): Promise<{ wrong: string[]; noticed: Set<ExactlyOnceRule> }> {
   const wrong: string[] = [];
   for (const plant of plants) {
     const got = await found(plant);
@@ -97,7 +100,10 @@ describe("the exactly-once checker catches planted violations", () => {
     const col = (name: string): number => table[0]!.indexOf(name);
     const cell = (line: number, name: string): string => table[line - 1]![col(name)]!;
     const ridOf = (line: number): string => cell(line, "request_id");
-    assert.ok(table.slice(1).every((r) => r[col("attempts")] === "1"), "a fault-free run sends each row once");
+    assert.ok(
+      table.slice(1).every((r) => r[col("attempts")] === "1"),
+      "a fault-free run sends each row once",
+    );
     let n = 0;
     const resultPlant = async (name: string, mutate: (rows: string[][]) => void, expect: Expected[]): Promise<Plant> => {
       const rows = table.map((r) => [...r]);
@@ -125,23 +131,61 @@ describe("the exactly-once checker catches planted violations", () => {
 
     const plants: Plant[] = [
       // ---- the result file ----------------------------------------------------------------------
-      await resultPlant("two codes swapped between recipients", (t) => ([t[4]![col("points_code")], t[8]![col("points_code")]] = [cell(9, "points_code"), cell(5, "points_code")]), [
-        ["ledger-code", 5], ["ledger-code", 9], ["checkpoint-code", 5], ["checkpoint-code", 9],
-      ]),
+      await resultPlant(
+        "two codes swapped between recipients",
+        (t) => ([t[4]![col("points_code")], t[8]![col("points_code")]] = [cell(9, "points_code"), cell(5, "points_code")]),
+        [
+          ["ledger-code", 5],
+          ["ledger-code", 9],
+          ["checkpoint-code", 5],
+          ["checkpoint-code", 9],
+        ],
+      ),
       await resultPlant("a row lost", (t) => t.splice(6, 1), [["result-row-count"], ...lines("result-input-cells", 7, 30), ["attempts-total"]]),
       await resultPlant("a row duplicated", (t) => t.splice(6, 0, [...t[6]!]), [
-        ["result-row-count"], ...lines("result-input-cells", 8, 31), ["request-id-twice", 8], ["code-twice", 8], ["attempts-total"],
+        ["result-row-count"],
+        ...lines("result-input-cells", 8, 31),
+        ["request-id-twice", 8],
+        ["code-twice", 8],
+        ["attempts-total"],
       ]),
-      await resultPlant("two rows reordered", (t) => ([t[3], t[10]] = [t[10]!, t[3]!]), [["result-input-cells", 4], ["result-input-cells", 11]]),
+      await resultPlant("two rows reordered", (t) => ([t[3], t[10]] = [t[10]!, t[3]!]), [
+        ["result-input-cells", 4],
+        ["result-input-cells", 11],
+      ]),
       await resultPlant("a pass-through cell altered", (t) => (t[5]![col("email")] = "someone-else@example.com"), [["result-input-cells", 6]]),
-      await resultPlant("an amount altered", (t) => (t[13]![col("amount")] = String(Number(cell(14, "amount")) + 1)), [["result-input-cells", 14], ["ledger-amount", 14]]),
-      await resultPlant("a row marked pending", (t) => (t[7]![col("status")] = "pending"), [["status", 8], ["checkpoint-status", 8]]),
-      await resultPlant("a code blanked", (t) => (t[9]![col("points_code")] = ""), [["ledger-code", 10], ["checkpoint-code", 10]]),
-      await resultPlant("one code on two rows", (t) => (t[15]![col("points_code")] = cell(15, "points_code")), [["code-twice", 16], ["ledger-code", 16], ["checkpoint-code", 16]]),
-      await resultPlant("an attempts count changed", (t) => (t[11]![col("attempts")] = "2"), [["attempts-calls", 12], ["attempts-total"], ["checkpoint-attempts", 12]]),
-      await resultPlant("an attempts count of zero", (t) => (t[16]![col("attempts")] = "0"), [["attempts-invalid", 17], ["attempts-total"], ["checkpoint-attempts", 17]]),
+      await resultPlant("an amount altered", (t) => (t[13]![col("amount")] = String(Number(cell(14, "amount")) + 1)), [
+        ["result-input-cells", 14],
+        ["ledger-amount", 14],
+      ]),
+      await resultPlant("a row marked pending", (t) => (t[7]![col("status")] = "pending"), [
+        ["status", 8],
+        ["checkpoint-status", 8],
+      ]),
+      await resultPlant("a code blanked", (t) => (t[9]![col("points_code")] = ""), [
+        ["ledger-code", 10],
+        ["checkpoint-code", 10],
+      ]),
+      await resultPlant("one code on two rows", (t) => (t[15]![col("points_code")] = cell(15, "points_code")), [
+        ["code-twice", 16],
+        ["ledger-code", 16],
+        ["checkpoint-code", 16],
+      ]),
+      await resultPlant("an attempts count changed", (t) => (t[11]![col("attempts")] = "2"), [
+        ["attempts-calls", 12],
+        ["attempts-total"],
+        ["checkpoint-attempts", 12],
+      ]),
+      await resultPlant("an attempts count of zero", (t) => (t[16]![col("attempts")] = "0"), [
+        ["attempts-invalid", 17],
+        ["attempts-total"],
+        ["checkpoint-attempts", 17],
+      ]),
       await resultPlant("a request_id changed", (t) => (t[12]![col("request_id")] = "00000000-0000-5000-8000-000000000000"), [
-        ["request-id", 13], ["issued-without-ledger", 13], ["attempts-calls", 13], ["checkpoint-missing", 13],
+        ["request-id", 13],
+        ["issued-without-ledger", 13],
+        ["attempts-calls", 13],
+        ["checkpoint-missing", 13],
       ]),
       await resultPlant("response_data changed", (t) => (t[17]![col("response_data")] = "{}"), [["checkpoint-data", 18]]),
       await resultPlant("issued_at changed", (t) => (t[18]![col("issued_at")] = "2000-01-01T00:00:00.000Z"), [["checkpoint-issued-at", 19]]),
@@ -149,43 +193,81 @@ describe("the exactly-once checker catches planted violations", () => {
       await resultPlant("a column renamed", (t) => (t[0]![col("email")] = "mail"), [["result-header"]]),
       {
         name: "the result file readable by others",
-        check: { ...base, resultFile: await (async () => {
-          const file = join(dir, "readable.csv");
-          await copyFile(out, file);
-          await chmod(file, 0o644);
-          return file;
-        })() },
+        check: {
+          ...base,
+          resultFile: await (async () => {
+            const file = join(dir, "readable.csv");
+            await copyFile(out, file);
+            await chmod(file, 0o644);
+            return file;
+          })(),
+        },
         expect: [["file-mode"]],
       },
       // ---- the checkpoint -----------------------------------------------------------------------
       await checkpointPlant(
         "checkpoint says failed where the CSV says issued",
         [{ t: "outcome", rid: ridOf(4), fp: fpOf(4), status: "failed", attempts: 1, groupId: GROUP_ID, value: 1, errorCode: "X", at: now }],
-        [["checkpoint-status", 4], ["checkpoint-attempts", 4], ["checkpoint-code", 4], ["checkpoint-data", 4], ["checkpoint-issued-at", 4]],
+        [
+          ["checkpoint-status", 4],
+          ["checkpoint-attempts", 4],
+          ["checkpoint-code", 4],
+          ["checkpoint-data", 4],
+          ["checkpoint-issued-at", 4],
+        ],
       ),
-      await checkpointPlant("checkpoint has a row sent again, in doubt", [{ t: "sent", rid: ridOf(21), fp: fpOf(21), row: 21, at: now }], [["checkpoint-status", 21], ["checkpoint-in-doubt", 21]]),
-      await checkpointPlant("checkpoint knows a requestId of no recipient", [{ t: "sent", rid: stranger, fp: fpOf(2), row: 99, at: now }], [["checkpoint-count"], ["checkpoint-stranger"]]),
+      await checkpointPlant(
+        "checkpoint has a row sent again, in doubt",
+        [{ t: "sent", rid: ridOf(21), fp: fpOf(21), row: 21, at: now }],
+        [
+          ["checkpoint-status", 21],
+          ["checkpoint-in-doubt", 21],
+        ],
+      ),
+      await checkpointPlant(
+        "checkpoint knows a requestId of no recipient",
+        [{ t: "sent", rid: stranger, fp: fpOf(2), row: 99, at: now }],
+        [["checkpoint-count"], ["checkpoint-stranger"]],
+      ),
       {
         name: "a lock left behind",
-        check: { ...base, stateFile: await (async () => {
-          const file = join(dir, "locked.checkpoint");
-          await copyFile(state, file);
-          await chmod(file, stateMode);
-          // A run still holding the checkpoint's lock (a kernel flock, released when this file's tests end).
-          const held = await acquireLock(`${file}.lock`);
-          afterAll(() => held.release());
-          return file;
-        })() },
+        check: {
+          ...base,
+          stateFile: await (async () => {
+            const file = join(dir, "locked.checkpoint");
+            await copyFile(state, file);
+            await chmod(file, stateMode);
+            // A run still holding the checkpoint's lock (a kernel flock, released when this file's tests end).
+            const held = await acquireLock(`${file}.lock`);
+            afterAll(() => held.release());
+            return file;
+          })(),
+        },
         expect: [["lock-left"]],
       },
       // ---- the ledger ---------------------------------------------------------------------------
-      { name: "the ledger holds a requestId twice", check: { ...base, sim: ledgerSays(sim, { ledger: () => [...ledger, { ...entryOf(22) }] }) }, expect: [["ledger-twice"], ["ledger-count"]] },
-      { name: "the ledger charged a code twice", check: { ...base, sim: ledgerSays(sim, { ledger: () => ledger.map((e) => (e === entryOf(23) ? { ...e, charges: 2 } : e)) }) }, expect: [["ledger-charges"]] },
-      { name: "the ledger charged another group", check: { ...base, sim: ledgerSays(sim, { ledger: () => ledger.map((e) => (e === entryOf(24) ? { ...e, groupId: "1" } : e)) }) }, expect: [["ledger-group", 24]] },
+      {
+        name: "the ledger holds a requestId twice",
+        check: { ...base, sim: ledgerSays(sim, { ledger: () => [...ledger, { ...entryOf(22) }] }) },
+        expect: [["ledger-twice"], ["ledger-count"]],
+      },
+      {
+        name: "the ledger charged a code twice",
+        check: { ...base, sim: ledgerSays(sim, { ledger: () => ledger.map((e) => (e === entryOf(23) ? { ...e, charges: 2 } : e)) }) },
+        expect: [["ledger-charges"]],
+      },
+      {
+        name: "the ledger charged another group",
+        check: { ...base, sim: ledgerSays(sim, { ledger: () => ledger.map((e) => (e === entryOf(24) ? { ...e, groupId: "1" } : e)) }) },
+        expect: [["ledger-group", 24]],
+      },
       {
         name: "no call recorded for a row the ledger has a code for",
         check: { ...base, sim: ledgerSays(sim, { callsByRequestId: () => new Map([...sim.callsByRequestId()].filter(([rid]) => rid !== ridOf(25))) }) },
-        expect: [["call-missing", 25], ["attempts-calls", 25]],
+        expect: [
+          ["call-missing", 25],
+          ["attempts-calls", 25],
+        ],
       },
       {
         name: "the budget dropped by one charge more",
@@ -206,13 +288,25 @@ describe("the exactly-once checker catches planted violations", () => {
     const stray = await writeText(dir, "stray.csv", "recipient_id,amount\nSTRAY,1\n");
     const strayRun = await runCli(issueArgs(stray, sim, ...campaignArgs("someone-else"), "--out", join(dir, "stray.results.csv")));
     assert.equal(strayRun.code, 0, strayRun.stderr);
-    const strayPlant: Plant = { name: "a code issued outside the file (and charged)", check: base, expect: [["ledger-stranger"], ["ledger-count"], ["call-stranger"], ["attempts-total"], ["budget"]] };
+    const strayPlant: Plant = {
+      name: "a code issued outside the file (and charged)",
+      check: base,
+      expect: [["ledger-stranger"], ["ledger-count"], ["call-stranger"], ["attempts-total"], ["budget"]],
+    };
     const after = await evaluate([strayPlant], before.noticed);
 
     const wrong = [...before.wrong, ...after.wrong];
     const unnoticed = EXACTLY_ONCE_RULES.filter((rule) => !before.noticed.has(rule) && !after.noticed.has(rule));
     const mutations = plants.length + 1;
-    await writeFigures({ part: "checker", name: "mutations", violations: wrong.length + unnoticed.length, mutations, caught: mutations - wrong.length, rules: EXACTLY_ONCE_RULES.length, rulesNoticedOff: EXACTLY_ONCE_RULES.length - unnoticed.length });
+    await writeFigures({
+      part: "checker",
+      name: "mutations",
+      violations: wrong.length + unnoticed.length,
+      mutations,
+      caught: mutations - wrong.length,
+      rules: EXACTLY_ONCE_RULES.length,
+      rulesNoticedOff: EXACTLY_ONCE_RULES.length - unnoticed.length,
+    });
     assert.deepEqual(wrong, [], `plants not caught as exactly the violations they cause ${replay(FILE)}`);
     assert.deepEqual(unnoticed, [], `rules the self-test does not notice switched off ${replay(FILE)}`);
   });

@@ -39,7 +39,10 @@ describe("the plan is the contract", () => {
     const refusals: Record<string, number | null> = {};
     const issued = await runCli(issueArgs(input, second, ...campaignFlags(), "--out", out));
     refusals.issue = issued.code;
-    expect(new RegExp(`bound to the simulator at ${first.baseUrl}.*targets the simulator at ${second.baseUrl}`).test(issued.stderr), `issue's message names both targets: ${issued.stderr}`);
+    expect(
+      new RegExp(`bound to the simulator at ${first.baseUrl}.*targets the simulator at ${second.baseUrl}`).test(issued.stderr),
+      `issue's message names both targets: ${issued.stderr}`,
+    );
     expect(issued.stderr.includes(`rerun with --base-url ${first.baseUrl}`), "issue's message gives the way out");
     refusals.plan = (await runCli(["plan", input, "--base-url", second.baseUrl, ...campaignFlags(), "--out", out])).code;
     refusals.status = (await runCli(["status", state, "--base-url", second.baseUrl])).code;
@@ -59,15 +62,28 @@ describe("the plan is the contract", () => {
     const json = JSON.parse(await readFile(summary, "utf8")) as { simulated: boolean; target: { kind: string } };
     expect(json.simulated && json.target.kind === "embedded-simulator", "summary JSON marks the run simulated");
     const rows = await readResult(embeddedOut);
-    expect(rows.every((r) => r.target === "SIMULATED (embedded simulator)"), "every result row is marked simulated");
+    expect(
+      rows.every((r) => r.target === "SIMULATED (embedded simulator)"),
+      "every result row is marked simulated",
+    );
     await appendFile(input, "R-00021,150,user21@example.com\n");
     const rerun = await runCli(["issue", input, ...campaignFlags("embedded"), "--out", embeddedOut, "--summary-json", summary]);
     expect(rerun.code === 0, `embedded rerun exit ${rerun.code}: ${rerun.stderr}`);
     const again = await readResult(embeddedOut);
-    expect(again.slice(0, 20).every((r, i) => r.points_code === rows[i]!.points_code), "a new embedded simulator replays the recorded codes");
+    expect(
+      again.slice(0, 20).every((r, i) => r.points_code === rows[i]!.points_code),
+      "a new embedded simulator replays the recorded codes",
+    );
     expect((JSON.parse(await readFile(summary, "utf8")) as { requests: number }).requests === 1, "only the new row was sent");
 
-    await writeFigures({ part: "contract", name: "switching-target", violations: violations.length, refusedCommands: Object.keys(refusals).length, requestsAtOtherTarget: second.stats().requests, embeddedReruns: 1 });
+    await writeFigures({
+      part: "contract",
+      name: "switching-target",
+      violations: violations.length,
+      refusedCommands: Object.keys(refusals).length,
+      requestsAtOtherTarget: second.stats().requests,
+      embeddedReruns: 1,
+    });
     assert.deepEqual(violations, []);
   });
 
@@ -93,11 +109,26 @@ describe("the plan is the contract", () => {
     const unplanned = [...ledger.values()].filter((e) => e.giftCardValue === 999 || !planned.has(e.requestId));
     expect(ledger.size === rowsPlanned, `ledger holds ${ledger.size} entries, planned ${rowsPlanned}`);
     expect(unplanned.length === 0, `${unplanned.length} unplanned body(ies) sent`);
-    expect(rows.every((r) => r.recipient_id!.startsWith("R-000")), "the result holds only the planned recipients");
+    expect(
+      rows.every((r) => r.recipient_id!.startsWith("R-000")),
+      "the result holds only the planned recipients",
+    );
     expect(rows.length === rowsPlanned, `result has ${rows.length} rows`);
-    expect(rows.every((r) => r.status === "issued" && ledger.get(r.request_id!)?.code === r.points_code), "every planned row issued with the ledger's code");
+    expect(
+      rows.every((r) => r.status === "issued" && ledger.get(r.request_id!)?.code === r.points_code),
+      "every planned row issued with the ledger's code",
+    );
 
-    await writeFigures({ part: "contract", name: "input-edited-while-planning", violations: violations.length, rowsPlanned, rowsEdited: rowsPlanned, rowsAppended: 2, ledgerEntries: ledger.size, unplannedSent: unplanned.length });
+    await writeFigures({
+      part: "contract",
+      name: "input-edited-while-planning",
+      violations: violations.length,
+      rowsPlanned,
+      rowsEdited: rowsPlanned,
+      rowsAppended: 2,
+      ledgerEntries: ledger.size,
+      unplannedSent: unplanned.length,
+    });
     assert.deepEqual(violations, []);
   });
 
@@ -223,7 +254,13 @@ describe("the plan is the contract", () => {
       expect(issueReason !== undefined, `${c.name}: issue does not name the reason: ${issue.stdout}${issue.stderr}`);
       if (c.exit !== 3) expect(planReason === issueReason, `${c.name}: plan says "${planReason}", issue says "${issueReason}"`);
     }
-    await writeFigures({ part: "contract", name: "plan-issue-agreement", violations: violations.length, conditions: cases.length, commandsRun: cases.length * 2 });
+    await writeFigures({
+      part: "contract",
+      name: "plan-issue-agreement",
+      violations: violations.length,
+      conditions: cases.length,
+      commandsRun: cases.length * 2,
+    });
     assert.deepEqual(violations, []);
   });
 
@@ -246,7 +283,20 @@ describe("the plan is the contract", () => {
     const { violations, expect } = checker();
 
     const sim = await startSimulator();
-    const flags = ["--campaign", "legacy-2026", "--value", "500", "--name", "Legacy", "--group-id", "29952775505428481", "--start-at", "2099-04-01", "--end-at", "2099-06-30"];
+    const flags = [
+      "--campaign",
+      "legacy-2026",
+      "--value",
+      "500",
+      "--name",
+      "Legacy",
+      "--group-id",
+      "29952775505428481",
+      "--start-at",
+      "2099-04-01",
+      "--end-at",
+      "2099-06-30",
+    ];
     const first = await runCli(["issue", input, "--base-url", sim.baseUrl, ...flags]);
     expect(first.code === 0, `resume exit ${first.code}: ${first.stdout}${first.stderr}`);
     expect(/checkpoint from an earlier release: bound to the simulator/.test(first.stderr), `one-time binding message: ${first.stderr}`);
@@ -261,7 +311,10 @@ describe("the plan is the contract", () => {
         expect(now?.status === "issued" && now.points_code === old.points_code, `${old.recipient_id}: issued code not kept`);
         expect(!ledger.has(old.request_id!), `${old.recipient_id}: an issued row was sent again`);
       } else {
-        expect(now?.status === "issued" && ledger.get(old.request_id!)?.code === now.points_code, `${old.recipient_id}: pending row not issued under its requestId`);
+        expect(
+          now?.status === "issued" && ledger.get(old.request_id!)?.code === now.points_code,
+          `${old.recipient_id}: pending row not issued under its requestId`,
+        );
       }
     }
     const second = await runCli(["issue", input, "--base-url", sim.baseUrl, ...flags]);
@@ -270,7 +323,14 @@ describe("the plan is the contract", () => {
     const elsewhere = await runCli(["issue", input, "--base-url", other.baseUrl, ...flags]);
     expect(elsewhere.code === 2, `once bound, another target is refused (exit ${elsewhere.code})`);
 
-    await writeFigures({ part: "contract", name: "legacy-checkpoint-resume", violations: violations.length, rows: oldRows.length, issuedKept: kept, resent: ledger.size });
+    await writeFigures({
+      part: "contract",
+      name: "legacy-checkpoint-resume",
+      violations: violations.length,
+      rows: oldRows.length,
+      issuedKept: kept,
+      resent: ledger.size,
+    });
     assert.deepEqual(violations, []);
   });
 });

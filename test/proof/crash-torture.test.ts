@@ -92,7 +92,20 @@ async function setup(spec: CampaignSpec): Promise<Campaign> {
   const out = join(dir, "out", "recipients.results.csv");
   const state = join(dir, "state", "recipients.checkpoint");
   const campaign = `crash-${spec.name}-${PROOF_SEED}`;
-  const args = issueArgs(inputFile, sim, ...campaignArgs(campaign), "--out", out, "--state", state, "--concurrency", String(spec.concurrency), "--log-level", "error", ...spec.extra);
+  const args = issueArgs(
+    inputFile,
+    sim,
+    ...campaignArgs(campaign),
+    "--out",
+    out,
+    "--state",
+    state,
+    "--concurrency",
+    String(spec.concurrency),
+    "--log-level",
+    "error",
+    ...spec.extra,
+  );
   return { spec, sim, input, args, out, state, campaign, planMs: 150 };
 }
 
@@ -216,7 +229,10 @@ async function torture(spec: CampaignSpec): Promise<CampaignOutcome> {
   const unexpectedExit = (run: RunRecord): void => {
     // After a SIGKILL, the next run may complete (0) or, with lossy answers, stop with rows pending (4).
     // Anything else (a refused checkpoint, a lock not taken over, an internal error) breaks the promise.
-    if (run.exitCode !== 0 && run.exitCode !== 4) violations.push(`a run after ${kills.validate + kills["in-flight"] + kills["checkpoint-flush"] + kills["result-writing"] + kills.other} kill(s) exited ${run.exitCode} (planned kill: ${run.planned})`);
+    if (run.exitCode !== 0 && run.exitCode !== 4)
+      violations.push(
+        `a run after ${kills.validate + kills["in-flight"] + kills["checkpoint-flush"] + kills["result-writing"] + kills.other} kill(s) exited ${run.exitCode} (planned kill: ${run.planned})`,
+      );
   };
 
   for (const plan of schedule(random)) {
@@ -249,7 +265,15 @@ async function torture(spec: CampaignSpec): Promise<CampaignOutcome> {
   }
   if (!completed) violations.push("no rerun completed with exit 0");
 
-  const checked = await checkExactlyOnce({ sim: c.sim, campaign: c.campaign, input: c.input, resultFile: c.out, stateFile: c.state, initialBudget, attempts: "killed" });
+  const checked = await checkExactlyOnce({
+    sim: c.sim,
+    campaign: c.campaign,
+    input: c.input,
+    resultFile: c.out,
+    stateFile: c.state,
+    initialBudget,
+    attempts: "killed",
+  });
   violations.push(...checked.violations);
   const stats = c.sim.stats();
   return {
@@ -289,7 +313,9 @@ describe("crash torture: SIGKILL in every phase, rerun until done, exactly once"
   const outcomes = new Map(CAMPAIGNS.map((spec) => [spec.name, deferred<CampaignOutcome>()]));
 
   for (const spec of CAMPAIGNS) {
-    test(`${ROWS} rows, ${spec.name} (concurrency ${spec.concurrency}): ${KILLS_PER_PHASE * PHASES.length} seeded kills, then rerun to completion`, { timeout: 300_000 }, async () => {
+    test(`${ROWS} rows, ${spec.name} (concurrency ${spec.concurrency}): ${KILLS_PER_PHASE * PHASES.length} seeded kills, then rerun to completion`, {
+      timeout: 300_000,
+    }, async () => {
       const slot = outcomes.get(spec.name)!;
       let outcome: CampaignOutcome;
       try {
@@ -300,7 +326,14 @@ describe("crash torture: SIGKILL in every phase, rerun until done, exactly once"
         throw error;
       }
       const killed = Object.values(outcome.kills).reduce((a, b) => a + b, 0);
-      await writeFigures({ part: "crash", name: spec.name, violations: outcome.violations.length, kills: killed, killsByPhase: outcome.kills, ...outcome.figures });
+      await writeFigures({
+        part: "crash",
+        name: spec.name,
+        violations: outcome.violations.length,
+        kills: killed,
+        killsByPhase: outcome.kills,
+        ...outcome.figures,
+      });
       assert.deepEqual(outcome.violations, [], formatViolations(`crash torture ${spec.name}`, outcome.violations, replay(FILE)));
     });
   }
@@ -316,7 +349,15 @@ describe("crash torture: SIGKILL in every phase, rerun until done, exactly once"
       ...(killed >= 20 ? [] : [`only ${killed} kills landed (need ≥ 20)`]),
       ...PHASES.filter((p) => total[p] < 1).map((p) => `no kill landed in phase ${p}`),
     ];
-    await writeFigures({ part: "crash", name: "all", violations: violations.length, kills: killed, killsByPhase: total, rows: ROWS * CAMPAIGNS.length, campaigns: CAMPAIGNS.length });
+    await writeFigures({
+      part: "crash",
+      name: "all",
+      violations: violations.length,
+      kills: killed,
+      killsByPhase: total,
+      rows: ROWS * CAMPAIGNS.length,
+      campaigns: CAMPAIGNS.length,
+    });
     assert.deepEqual(violations, [], `${JSON.stringify(total)} ${replay(FILE)}`);
   });
 });

@@ -102,19 +102,23 @@ const amountArb = fc.oneof(
   anyText(8),
 );
 
-const nameArb = fc.oneof(
-  fc.string({ unit: "grapheme", minLength: 1, maxLength: 45 }),
-  fc.string({ unit: "binary", minLength: 1, maxLength: 45 }),
-  fc.tuple(fc.integer({ min: 34, max: 41 }), fc.constantFrom("👍🏽", "👨‍👩‍👧", "か\u3099", "e\u0301", "🇯🇵", "名")).map(([n, tail]) => "a".repeat(n) + tail),
-  fc.constantFrom("   ", "\u3000", "\uFEFF", "a\u0000b", "tab\there", "a\u0085"),
-).filter((s) => !s.includes("\uFFFD"));
+const nameArb = fc
+  .oneof(
+    fc.string({ unit: "grapheme", minLength: 1, maxLength: 45 }),
+    fc.string({ unit: "binary", minLength: 1, maxLength: 45 }),
+    fc.tuple(fc.integer({ min: 34, max: 41 }), fc.constantFrom("👍🏽", "👨‍👩‍👧", "か\u3099", "e\u0301", "🇯🇵", "名")).map(([n, tail]) => "a".repeat(n) + tail),
+    fc.constantFrom("   ", "\u3000", "\uFEFF", "a\u0000b", "tab\there", "a\u0085"),
+  )
+  .filter((s) => !s.includes("\uFFFD"));
 
-const recipientArb = fc.oneof(
-  fc.stringMatching(/^[A-Za-z0-9-]{1,12}$/),
-  fc.string({ unit: "binary", minLength: 1, maxLength: 20 }),
-  fc.tuple(fc.constantFrom(" ", "\t", "\u3000"), fc.stringMatching(/^[A-Z0-9]{1,6}$/)).map(([pad, id]) => pad + id),
-  fc.integer({ min: 250, max: 260 }).map((n) => "x".repeat(n)),
-).filter((s) => s !== "" && !s.includes("\uFFFD"));
+const recipientArb = fc
+  .oneof(
+    fc.stringMatching(/^[A-Za-z0-9-]{1,12}$/),
+    fc.string({ unit: "binary", minLength: 1, maxLength: 20 }),
+    fc.tuple(fc.constantFrom(" ", "\t", "\u3000"), fc.stringMatching(/^[A-Z0-9]{1,6}$/)).map(([pad, id]) => pad + id),
+    fc.integer({ min: 250, max: 260 }).map((n) => "x".repeat(n)),
+  )
+  .filter((s) => s !== "" && !s.includes("\uFFFD"));
 
 const groupArb = fc.oneof(
   fc.bigInt({ min: 1n, max: 2n ** 63n - 1n }).map(String),
@@ -123,13 +127,24 @@ const groupArb = fc.oneof(
 );
 
 const dateArb = fc.oneof(
-  fc.tuple(fc.integer({ min: 2024, max: 2028 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 })).map(
-    ([y, m, d]) => `${y}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`,
+  fc
+    .tuple(fc.integer({ min: 2024, max: 2028 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 }))
+    .map(([y, m, d]) => `${y}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`),
+  fc
+    .tuple(fc.integer({ min: 0, max: 9999 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 31 }))
+    .map(([y, m, d]) => `${String(y).padStart(4, "0")}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`),
+  fc.constantFrom(
+    "2094-02-30",
+    "2026-2-3",
+    "2026/04/01",
+    "20260401",
+    " 2094-04-01",
+    "2026-04-01T00:00",
+    "2092-02-29",
+    "2093-02-29",
+    "2000-02-29",
+    "1900-02-29",
   ),
-  fc.tuple(fc.integer({ min: 0, max: 9999 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 31 })).map(
-    ([y, m, d]) => `${String(y).padStart(4, "0")}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`,
-  ),
-  fc.constantFrom("2094-02-30", "2026-2-3", "2026/04/01", "20260401", " 2094-04-01", "2026-04-01T00:00", "2092-02-29", "2093-02-29", "2000-02-29", "1900-02-29"),
 );
 
 const hostileRecordArb = fc.tuple(recipientArb, amountArb, nameArb, groupArb, dateArb, dateArb, anyText(30));
@@ -138,9 +153,9 @@ const hostileRecordArb = fc.tuple(recipientArb, amountArb, nameArb, groupArb, da
  * Records every rule accepts: without them the generated cases were almost all refused (11 of 700
  * records valid, no clean file at all), and the accepting side of each rule went all but untested.
  */
-const validDateArb = fc.tuple(fc.integer({ min: 2024, max: 2028 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 28 })).map(
-  ([y, m, d]) => `${y}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`,
-);
+const validDateArb = fc
+  .tuple(fc.integer({ min: 2024, max: 2028 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 28 }))
+  .map(([y, m, d]) => `${y}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`);
 const validRecordArb = fc
   .tuple(
     fc.stringMatching(/^[A-Za-z0-9-]{1,12}$/),
@@ -151,7 +166,11 @@ const validRecordArb = fc
     validDateArb,
     anyText(30),
   )
-  .map(([id, amount, name, group, a, b, extra]) => [id, amount, name, group, a < b ? a : b, a < b ? b : a, extra] as [string, string, string, string, string, string, string]);
+  .map(
+    ([id, amount, name, group, a, b, extra]) =>
+      // biome-ignore lint/complexity/useMathMinMax: the dates are yyyy-MM-dd strings, ordered as text
+      [id, amount, name, group, a < b ? a : b, a < b ? b : a, extra] as [string, string, string, string, string, string, string],
+  );
 
 const recordArb = fc.oneof({ weight: 1, arbitrary: validRecordArb }, { weight: 2, arbitrary: hostileRecordArb });
 
@@ -208,7 +227,13 @@ describe("hostile input, property-based (fast-check, in-process)", () => {
           assert.equal(p.value, record[COLUMNS.indexOf(p.column)] ?? "", `a problem quotes its cell`);
         }
       } else {
-        assert.deepEqual(result.ok.request, { groupId: record[3], giftCardName: record[2], giftCardValue: Number(record[1]), startAt: record[4], endAt: record[5] });
+        assert.deepEqual(result.ok.request, {
+          groupId: record[3],
+          giftCardName: record[2],
+          giftCardValue: Number(record[1]),
+          startAt: record[4],
+          endAt: record[5],
+        });
         assert.equal(result.ok.recipientId, record[0]);
       }
       return expected.size === 0 ? "valid" : "invalid";
@@ -216,14 +241,19 @@ describe("hostile input, property-based (fast-check, in-process)", () => {
   });
 
   test("names: exactly 1..40 code points (emoji, ZWJ, combining marks at the boundary), no controls, not blank", async () => {
-    const boundary = fc.tuple(fc.array(fc.constantFrom("a", "名", "👍🏽", "👨‍👩‍👧", "か\u3099", "e\u0301", "🇯🇵", " ", "\u0085"), { minLength: 1, maxLength: 30 }));
+    const boundary = fc.tuple(
+      fc.array(fc.constantFrom("a", "名", "👍🏽", "👨‍👩‍👧", "か\u3099", "e\u0301", "🇯🇵", " ", "\u0085"), { minLength: 1, maxLength: 30 }),
+    );
     await check("names", boundary, 200, ([parts]) => {
       const name = parts.join("");
       const record = ["N-1", "500", name, "29952775505428481", "2094-04-01", "2094-06-30", ""];
       const result = validateRow(record, 2, INDEX, MAP, {});
       assert.equal("ok" in result, nameVerdict(name) === "ok", `name ${JSON.stringify(name)} (${codePoints(name)} code points) ${replay(FILE)}`);
       if ("problems" in result && codePoints(name) > 40 && !WHITESPACE_ONLY.test(name)) {
-        assert.ok(result.problems.some((p) => p.rule.includes(`(has ${codePoints(name)})`)), "the message gives the count");
+        assert.ok(
+          result.problems.some((p) => p.rule.includes(`(has ${codePoints(name)})`)),
+          "the message gives the count",
+        );
       }
       return "ok" in result ? "valid" : "invalid";
     });
@@ -235,7 +265,16 @@ describe("hostile input, property-based (fast-check, in-process)", () => {
     const fileArb = fc.record({
       rows: fc.oneof(
         { weight: 1, arbitrary: fc.array(validRecordArb, { minLength: 1, maxLength: 25 }) },
-        { weight: 3, arbitrary: fc.array(fc.oneof({ weight: 4, arbitrary: recordArb }, { weight: 1, arbitrary: fc.tuple(poolIds, recordArb).map(([id, r]) => [id, ...r.slice(1)] as typeof r) }), { minLength: 0, maxLength: 25 }) },
+        {
+          weight: 3,
+          arbitrary: fc.array(
+            fc.oneof(
+              { weight: 4, arbitrary: recordArb },
+              { weight: 1, arbitrary: fc.tuple(poolIds, recordArb).map(([id, r]) => [id, ...r.slice(1)] as typeof r) },
+            ),
+            { minLength: 0, maxLength: 25 },
+          ),
+        },
       ),
       crlf: fc.boolean(),
       bom: fc.boolean(),
@@ -263,12 +302,21 @@ describe("hostile input, property-based (fast-check, in-process)", () => {
         else firstSeen.set(record[0], row);
       });
       let budgetReads = 0;
-      const outcome = await prepareRun(input, undefined, { retryFailed: false, allowPartial: false, acceptChanged: false, spend: { capRequired: false } }, async () => {
-        budgetReads++;
-        return [];
-      });
+      const outcome = await prepareRun(
+        input,
+        undefined,
+        { retryFailed: false, allowPartial: false, acceptChanged: false, spend: { capRequired: false } },
+        async () => {
+          budgetReads++;
+          return [];
+        },
+      );
       const gotRows = new Set(outcome.plan.problems.map((p) => p.row));
-      assert.deepEqual([...gotRows].sort((a, b) => a - b), [...expectedRows].sort((a, b) => a - b), `rows with problems ${replay(FILE)}`);
+      assert.deepEqual(
+        [...gotRows].sort((a, b) => a - b),
+        [...expectedRows].sort((a, b) => a - b),
+        `rows with problems ${replay(FILE)}`,
+      );
       for (const p of outcome.plan.problems) if (p.rule.startsWith("duplicates row")) assert.equal(p.column, "recipient_id");
       assert.equal(budgetReads, outcome.plan.problems.length === 0 && rows.length > 0 ? 1 : 0, "budgets are read only for a clean file with rows to send");
       return outcome.plan.problems.length > 0 ? "refused" : rows.length > 0 ? "clean" : "empty";
@@ -280,7 +328,9 @@ describe("hostile input, property-based (fast-check, in-process)", () => {
     const bytesArb = fc.oneof(
       fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
       fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.concat([Buffer.from(`${HEADER}\n`), Buffer.from(b)])),
-      fc.array(fc.constantFrom(",", '"', "\n", "\r", "\u0000", "a", "1", "\xff", "é"), { maxLength: 120 }).map((parts) => Buffer.concat([Buffer.from(`${HEADER}\n`), Buffer.from(parts.join(""), "latin1")])),
+      fc
+        .array(fc.constantFrom(",", '"', "\n", "\r", "\u0000", "a", "1", "\xff", "é"), { maxLength: 120 })
+        .map((parts) => Buffer.concat([Buffer.from(`${HEADER}\n`), Buffer.from(parts.join(""), "latin1")])),
     );
     let n = 0;
     await check("bytes", bytesArb, 200, async (bytes) => {
@@ -288,11 +338,22 @@ describe("hostile input, property-based (fast-check, in-process)", () => {
       await writeFile(file, bytes);
       let budgetReads = 0;
       try {
-        const input = await resolveInput({ file, encoding: "auto", campaign: CAMPAIGN, columns: MAP, defaults: { amount: 500, giftCardName: "x", groupId: "29952775505428481", startAt: "2094-04-01", endAt: "2094-06-30" } });
-        const outcome = await prepareRun(input, undefined, { retryFailed: false, allowPartial: false, acceptChanged: false, spend: { capRequired: false } }, async () => {
-          budgetReads++;
-          return [];
+        const input = await resolveInput({
+          file,
+          encoding: "auto",
+          campaign: CAMPAIGN,
+          columns: MAP,
+          defaults: { amount: 500, giftCardName: "x", groupId: "29952775505428481", startAt: "2094-04-01", endAt: "2094-06-30" },
         });
+        const outcome = await prepareRun(
+          input,
+          undefined,
+          { retryFailed: false, allowPartial: false, acceptChanged: false, spend: { capRequired: false } },
+          async () => {
+            budgetReads++;
+            return [];
+          },
+        );
         if (outcome.plan.problems.length > 0) assert.equal(budgetReads, 0, "a file with problems reaches no API");
         for (const p of outcome.plan.problems) {
           assert.ok(Number.isSafeInteger(p.row) && p.row >= 1, `row ${p.row}`);
@@ -313,13 +374,21 @@ describe("hostile input, property-based (fast-check, in-process)", () => {
   test("every problem names a column: a non-empty header name, or a marker such as (row) or (header N)", async () => {
     const dir = await tempDir("pcb-proof-hostile-columns-");
     const headerArb = fc.array(fc.oneof(fc.constantFrom(...COLUMNS, "", " ", "email", "status"), fc.string({ maxLength: 6 })), { minLength: 1, maxLength: 9 });
-    const fileArb = fc.tuple(headerArb, fc.array(fc.array(fc.oneof(fc.constantFrom("", "500", "x", "2094-04-01"), anyText(5)), { maxLength: 9 }), { maxLength: 5 }));
+    const fileArb = fc.tuple(
+      headerArb,
+      fc.array(fc.array(fc.oneof(fc.constantFrom("", "500", "x", "2094-04-01"), anyText(5)), { maxLength: 9 }), { maxLength: 5 }),
+    );
     let n = 0;
     await check("columns", fileArb, 150, async ([header, rows]) => {
       const file = join(dir, `h${n++}.csv`);
       await writeFile(file, stringify([header, ...rows.filter((r) => r.length > 0)]));
       const input = await resolveInput({ file, encoding: "auto", campaign: CAMPAIGN, columns: MAP, defaults: {} });
-      const outcome = await prepareRun(input, undefined, { retryFailed: false, allowPartial: false, acceptChanged: false, spend: { capRequired: false } }, async () => []);
+      const outcome = await prepareRun(
+        input,
+        undefined,
+        { retryFailed: false, allowPartial: false, acceptChanged: false, spend: { capRequired: false } },
+        async () => [],
+      );
       for (const p of outcome.plan.problems) {
         assert.ok(p.column.trim().length > 0, `row ${p.row}: problem "${p.rule}" names no column (header ${JSON.stringify(header)}) ${replay(FILE)}`);
       }
@@ -348,20 +417,28 @@ describe("hostile input, property-based (fast-check, in-process)", () => {
     // only half of a rule: each side must be a real share of the cases.
     const share = (name: string, outcome: string): number => (tallies.get(name)!.outcomes[outcome] ?? 0) / tallies.get(name)!.drawn;
     for (const [name, outcome] of [
-      ["cells", "valid"], ["cells", "invalid"],
-      ["names", "valid"], ["names", "invalid"],
-      ["files", "clean"], ["files", "refused"],
-      ["bytes", "read"], ["bytes", "rows refused"], ["bytes", "file refused"],
+      ["cells", "valid"],
+      ["cells", "invalid"],
+      ["names", "valid"],
+      ["names", "invalid"],
+      ["files", "clean"],
+      ["files", "refused"],
+      ["bytes", "read"],
+      ["bytes", "rows refused"],
+      ["bytes", "file refused"],
       ["columns", "problems"],
     ] as const) {
-      assert.ok(share(name, outcome) >= 0.05, `property ${name}: ${outcome} in ${(share(name, outcome) * 100).toFixed(1)}% of cases, expected at least 5% (${JSON.stringify(tallies.get(name)!.outcomes)})`);
+      assert.ok(
+        share(name, outcome) >= 0.05,
+        `property ${name}: ${outcome} in ${(share(name, outcome) * 100).toFixed(1)}% of cases, expected at least 5% (${JSON.stringify(tallies.get(name)!.outcomes)})`,
+      );
     }
   });
 });
 
 // ---- the corpus, through the real CLI ---------------------------------------------------------------
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
@@ -369,7 +446,7 @@ function escape(text: string): string {
 function findReport(stderr: string, row: number, columns: string[], rule: RegExp): { line?: string; nearest?: string } {
   const rowPattern = new RegExp(`\\brow ${row}(?![0-9])`);
   const lines = stderr.split("\n").filter((l) => rowPattern.test(l));
-  const columnPattern = new RegExp(`\\bcolumn (${columns.map(escape).join("|")})(?=[,:\\s]|$)`);
+  const columnPattern = new RegExp(`\\bcolumn (${columns.map(escapeRegExp).join("|")})(?=[,:\\s]|$)`);
   return { line: lines.find((l) => columnPattern.test(l) && rule.test(l)), nearest: lines.find((l) => rule.test(l)) ?? lines[0] };
 }
 
@@ -387,7 +464,10 @@ async function runCase(c: CorpusCase, dir: string): Promise<string[]> {
   if (!result.stderr.includes(input)) problems.push("the message does not name the file");
   for (const e of c.expect) {
     const { line, nearest } = findReport(result.stderr, e.row, e.columns, e.rule);
-    if (!line) problems.push(`no line names row ${e.row}, column ${e.columns.join(" or ")} and the rule ${e.rule}; nearest: ${nearest?.trim().slice(0, 200) ?? "(no line names that row)"}; stderr starts: ${result.stderr.trim().slice(0, 200)}`);
+    if (!line)
+      problems.push(
+        `no line names row ${e.row}, column ${e.columns.join(" or ")} and the rule ${e.rule}; nearest: ${nearest?.trim().slice(0, 200) ?? "(no line names that row)"}; stderr starts: ${result.stderr.trim().slice(0, 200)}`,
+      );
   }
   for (const good of c.goodRows) {
     if (new RegExp(`\\brow ${good}[,:]`).test(result.stderr)) problems.push(`good row ${good} is listed as a problem`);

@@ -6,7 +6,16 @@ import { readLockStatus } from "../../src/checkpoint/lock-status.js";
 import { DEFAULT_GROUP } from "../../src/simulator/index.js";
 import { collect, startCli, tempDir, writeText } from "../support/cli.js";
 import { issueArgs } from "../support/job.js";
-import { inProcessHandover, inProcessRound, leaveDeadOwner, LockWorker, newTally, processRound, roundsWithout, startWorkers, type RoundTally } from "../support/lock-contest.js";
+import {
+  inProcessHandover,
+  inProcessRound,
+  leaveDeadOwner,
+  LockWorker,
+  newTally,
+  processRound,
+  startWorkers,
+  type RoundTally,
+} from "../support/lock-contest.js";
 import { startSimulator } from "../support/simulator.js";
 import { writeFigures } from "./support/figures.js";
 import { checkExactlyOnce, formatViolations } from "./support/invariants.js";
@@ -37,7 +46,8 @@ const LEFTOVERS: Leftover[] = ["emptied", "dead-owner", "absent"];
 
 async function prepare(lockFile: string, leftover: Leftover): Promise<void> {
   if (leftover === "dead-owner") await leaveDeadOwner(lockFile);
-  else if (leftover === "absent") await rm(lockFile, { force: true }); // deleted while nobody holds it: harmless
+  else if (leftover === "absent")
+    await rm(lockFile, { force: true }); // deleted while nobody holds it: harmless
   else await writeFile(lockFile, "", { mode: 0o600 });
 }
 
@@ -52,7 +62,14 @@ function tallyViolations(what: string, tally: RoundTally, rightWinners: (winners
 }
 
 function tallyFigures(tally: RoundTally, leftovers: Record<string, number>): Record<string, unknown> {
-  return { rounds: tally.rounds, contenders: tally.contenders, winnersPerRound: tally.winnersPerRound, startingFrom: leftovers, otherErrors: tally.otherErrors.length, unnamedHolders: tally.unnamedHolders };
+  return {
+    rounds: tally.rounds,
+    contenders: tally.contenders,
+    winnersPerRound: tally.winnersPerRound,
+    startingFrom: leftovers,
+    otherErrors: tally.otherErrors.length,
+    unnamedHolders: tally.unnamedHolders,
+  };
 }
 
 describe("lock stress: one winner, whatever the contest", () => {
@@ -69,7 +86,14 @@ describe("lock stress: one winner, whatever the contest", () => {
       await inProcessRound(lockFile, CONTENDERS, tally);
     }
     const violations = tallyViolations("in one process", tally, (w) => w === 1);
-    await writeFigures({ part: "lock", name: "in-process", violations: violations.length, violationSamples: violations.slice(0, 10), ...tallyFigures(tally, leftovers), elapsedMs: Date.now() - started });
+    await writeFigures({
+      part: "lock",
+      name: "in-process",
+      violations: violations.length,
+      violationSamples: violations.slice(0, 10),
+      ...tallyFigures(tally, leftovers),
+      elapsedMs: Date.now() - started,
+    });
 
     const handovers = newTally(CONTENDERS);
     const handoverStarted = Date.now();
@@ -78,7 +102,14 @@ describe("lock stress: one winner, whatever the contest", () => {
     // A round in which every contender tried before the release has no winner; if none ever had
     // one, the contest never happened.
     if ((handovers.winnersPerRound["1"] ?? 0) === 0) handoverViolations.push("hand-over: no round ever had a winner");
-    await writeFigures({ part: "lock", name: "hand-over", violations: handoverViolations.length, violationSamples: handoverViolations.slice(0, 10), ...tallyFigures(handovers, {}), elapsedMs: Date.now() - handoverStarted });
+    await writeFigures({
+      part: "lock",
+      name: "hand-over",
+      violations: handoverViolations.length,
+      violationSamples: handoverViolations.slice(0, 10),
+      ...tallyFigures(handovers, {}),
+      elapsedMs: Date.now() - handoverStarted,
+    });
 
     const all = [...violations, ...handoverViolations];
     assert.deepEqual(all, [], formatViolations("lock in one process", all, replay(FILE)));
@@ -112,12 +143,22 @@ describe("lock stress: one winner, whatever the contest", () => {
         for (const gone of killed) workers.splice(workers.indexOf(gone), 1, await LockWorker.start(lockFile));
       }
       violations.push(...tallyViolations(`${CONTENDERS} processes`, tally, (w) => w === 1));
-      await writeFigures({ part: "lock", name: "processes", violations: violations.length, violationSamples: violations.slice(0, 10), ...tallyFigures(tally, leftovers), killedHolders: killRounds.size, elapsedMs: Date.now() - started });
+      await writeFigures({
+        part: "lock",
+        name: "processes",
+        violations: violations.length,
+        violationSamples: violations.slice(0, 10),
+        ...tallyFigures(tally, leftovers),
+        killedHolders: killRounds.size,
+        elapsedMs: Date.now() - started,
+      });
       assert.deepEqual(violations, [], formatViolations("lock across processes", violations, replay(FILE)));
     });
   });
 
-  test(`${CLI_ROUNDS} rounds of ${CLI_RUNS} issue runs started together on one checkpoint: exit 0 or 5, one sender, exactly once`, { timeout: 240_000 }, async () => {
+  test(`${CLI_ROUNDS} rounds of ${CLI_RUNS} issue runs started together on one checkpoint: exit 0 or 5, one sender, exactly once`, {
+    timeout: 240_000,
+  }, async () => {
     const violations: string[] = [];
     const exits: Record<string, number> = {};
     let refusedNamingARun = 0;
@@ -155,13 +196,33 @@ describe("lock stress: one winner, whatever the contest", () => {
       if (senders.length !== 1) violations.push(`round ${round}: ${senders.length} runs sent requests (pids ${senders.join(", ")}); exactly one may`);
       const stats = sim.stats();
       createRequests += stats.createRequests;
-      if (requestsReported !== stats.createRequests) violations.push(`round ${round}: the runs that exited 0 report ${requestsReported} request(s), the simulator saw ${stats.createRequests}`);
+      if (requestsReported !== stats.createRequests)
+        violations.push(`round ${round}: the runs that exited 0 report ${requestsReported} request(s), the simulator saw ${stats.createRequests}`);
       if (results.some((r) => r.code === 0)) {
-        const checked = await checkExactlyOnce({ sim, campaign, input, resultFile: out, stateFile: state, initialBudget: DEFAULT_GROUP.budget, attempts: "exact" });
+        const checked = await checkExactlyOnce({
+          sim,
+          campaign,
+          input,
+          resultFile: out,
+          stateFile: state,
+          initialBudget: DEFAULT_GROUP.budget,
+          attempts: "exact",
+        });
         violations.push(...checked.violations.map((v) => `round ${round}: ${v}`));
       } else violations.push(`round ${round}: no run exited 0`);
     }
-    await writeFigures({ part: "lock", name: "cli-race", violations: violations.length, violationSamples: violations.slice(0, 10), rounds: CLI_ROUNDS, runsPerRound: CLI_RUNS, exits, refusedNamingARun, createRequests, elapsedMs: Date.now() - started });
+    await writeFigures({
+      part: "lock",
+      name: "cli-race",
+      violations: violations.length,
+      violationSamples: violations.slice(0, 10),
+      rounds: CLI_ROUNDS,
+      runsPerRound: CLI_RUNS,
+      exits,
+      refusedNamingARun,
+      createRequests,
+      elapsedMs: Date.now() - started,
+    });
     assert.deepEqual(violations, [], formatViolations("issue runs racing on one checkpoint", violations, replay(FILE)));
   });
 });

@@ -46,7 +46,10 @@ function findLeaks(where: string, text: string, secret: string): string[] {
 
 /** The CLI under `umask 000`, so only the tool's own modes stand between the files and the world. */
 function runUnderUmask000(args: string[], env: Record<string, string>): Promise<CliResult> {
-  const child = spawn("/bin/sh", ["-c", 'umask 000 && exec "$@"', "sh", process.execPath, CLI, ...args], { env: childEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("/bin/sh", ["-c", 'umask 000 && exec "$@"', "sh", process.execPath, CLI, ...args], {
+    env: childEnv(env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   return collect(child, 120_000);
 }
 
@@ -56,7 +59,9 @@ function runGuarded(args: string[], netLog: string): Promise<CliResult> {
 }
 
 describe("secrets and files", () => {
-  test("a random secret appears in zero bytes of output, logs, checkpoint and result, through faults and a refusal; files are 0600", { timeout: 240_000 }, async () => {
+  test("a random secret appears in zero bytes of output, logs, checkpoint and result, through faults and a refusal; files are 0600", {
+    timeout: 240_000,
+  }, async () => {
     const random = rngFor("secrets");
     const secret = `sk-${randomToken(random, 40)}`;
     const wrongSecret = `sk-${randomToken(random, 40)}`;
@@ -72,7 +77,21 @@ describe("secrets and files", () => {
     const logFile = join(dir, "logs", "run.log");
     const summary = join(dir, "out", "summary.json");
     const campaign = "secrets-proof";
-    const base = issueArgs(inputFile, sim, ...campaignArgs(campaign), "--out", out, "--state", state, "--max-attempts", "60", "--timeout", "300", "--concurrency", "8");
+    const base = issueArgs(
+      inputFile,
+      sim,
+      ...campaignArgs(campaign),
+      "--out",
+      out,
+      "--state",
+      state,
+      "--max-attempts",
+      "60",
+      "--timeout",
+      "300",
+      "--concurrency",
+      "8",
+    );
     const violations: string[] = [];
     const outputs: Array<[string, string]> = [];
 
@@ -80,7 +99,11 @@ describe("secrets and files", () => {
     const first = await runUnderUmask000([...base, "--log-level", "trace", "--log-file", logFile, "--summary-json", summary], env);
     outputs.push(["run 1 stdout", first.stdout], ["run 1 stderr", first.stderr]);
     if (first.code !== 0) violations.push(`run 1 exit ${first.code}: ${first.stderr.trim()}`);
-    const modesAfterFirst = { result: await fileMode(out).catch(() => -1), checkpoint: await fileMode(state).catch(() => -1), log: await fileMode(logFile).catch(() => -1) };
+    const modesAfterFirst = {
+      result: await fileMode(out).catch(() => -1),
+      checkpoint: await fileMode(state).catch(() => -1),
+      log: await fileMode(logFile).catch(() => -1),
+    };
     if (modesAfterFirst.result !== 0o600) violations.push(`result mode ${modesAfterFirst.result.toString(8)} under umask 000, expected 600`);
     if (modesAfterFirst.checkpoint !== 0o600) violations.push(`checkpoint mode ${modesAfterFirst.checkpoint.toString(8)} under umask 000, expected 600`);
     const logBytes = (await readFile(logFile).catch(() => Buffer.alloc(0))).length;
@@ -92,7 +115,10 @@ describe("secrets and files", () => {
     const second = await runCli([...base, "--log-level", "trace"], { env });
     outputs.push(["run 2 stdout", second.stdout], ["run 2 stderr", second.stderr]);
     if (second.code !== 0) violations.push(`run 2 exit ${second.code}: ${second.stderr.trim()}`);
-    for (const [name, file] of [["result", out], ["checkpoint", state]] as const) {
+    for (const [name, file] of [
+      ["result", out],
+      ["checkpoint", state],
+    ] as const) {
       const mode = await fileMode(file);
       if (mode !== 0o600) violations.push(`${name} mode ${mode.toString(8)} after a rerun on a loosened file, expected 600`);
     }
@@ -101,7 +127,17 @@ describe("secrets and files", () => {
     const refusedDir = join(dir, "refused");
     await mkdir(refusedDir);
     const refused = await runCli(
-      issueArgs(inputFile, sim, ...campaignArgs("secrets-refused"), "--out", join(refusedDir, "r.csv"), "--log-level", "trace", "--log-file", join(refusedDir, "r.log")),
+      issueArgs(
+        inputFile,
+        sim,
+        ...campaignArgs("secrets-refused"),
+        "--out",
+        join(refusedDir, "r.csv"),
+        "--log-level",
+        "trace",
+        "--log-file",
+        join(refusedDir, "r.log"),
+      ),
       { env: { ...env, PAYPAY_API_SECRET: wrongSecret } },
     );
     outputs.push(["refused run stdout", refused.stdout], ["refused run stderr", refused.stderr]);
@@ -109,7 +145,15 @@ describe("secrets and files", () => {
 
     for (const r of [first, second, refused]) if (/^\s+at /m.test(r.stderr)) violations.push("stack trace in stderr");
     if (second.code === 0) {
-      const checked = await checkExactlyOnce({ sim, campaign, input, resultFile: out, stateFile: state, initialBudget: DEFAULT_GROUP.budget, attempts: "timeouts" });
+      const checked = await checkExactlyOnce({
+        sim,
+        campaign,
+        input,
+        resultFile: out,
+        stateFile: state,
+        initialBudget: DEFAULT_GROUP.budget,
+        attempts: "timeouts",
+      });
       violations.push(...checked.violations);
     }
 
@@ -163,7 +207,8 @@ describe("secrets and files", () => {
       const caseDir = join(dir, `case-${i}`);
       const result = await runGuarded(["issue", inputFile, ...campaignArgs("insecure"), "--base-url", url, "--out", join(caseDir, "r.csv")], netLog);
       if (result.code !== 2) violations.push(`${url}: exit ${result.code}, expected 2`);
-      if (!/http:\/\/|https:\/\//.test(result.stderr) || !/refus/i.test(result.stderr)) violations.push(`${url}: the refusal does not say why: ${result.stderr.trim()}`);
+      if (!/http:\/\/|https:\/\//.test(result.stderr) || !/refus/i.test(result.stderr))
+        violations.push(`${url}: the refusal does not say why: ${result.stderr.trim()}`);
       if (/^\s+at /m.test(result.stderr)) violations.push(`${url}: stack trace in stderr`);
       if (await exists(netLog)) violations.push(`${url}: network attempted before refusing: ${(await readFile(netLog, "utf8")).trim().replace(/\n/g, "; ")}`);
       if (await exists(caseDir)) violations.push(`${url}: files were created (${(await readdir(caseDir)).join(", ")})`);
@@ -171,10 +216,21 @@ describe("secrets and files", () => {
     // Control: the guard does see connections (to the local simulator), so its silence above means something.
     const sim = await startSimulator({ seed: subSeed("insecure-control") });
     const controlLog = join(dir, "net-control.log");
-    const control = await runGuarded(["issue", inputFile, ...campaignArgs("insecure"), "--base-url", sim.baseUrl, "--out", join(dir, "control", "r.csv")], controlLog);
+    const control = await runGuarded(
+      ["issue", inputFile, ...campaignArgs("insecure"), "--base-url", sim.baseUrl, "--out", join(dir, "control", "r.csv")],
+      controlLog,
+    );
     if (control.code !== 0) violations.push(`control run against loopback: exit ${control.code}: ${control.stderr.trim()}`);
-    if (!(await exists(controlLog)) || !(await readFile(controlLog, "utf8")).includes("127.0.0.1")) violations.push("control: the network guard saw no connection to the simulator, so it proves nothing");
-    await writeFigures({ part: "secrets", name: "insecure-base-url", violations: violations.length, violationSamples: violations.slice(0, 10), urlsRefused: urls.length - violations.filter((v) => v.includes("exit")).length, urlsTried: urls.length });
+    if (!(await exists(controlLog)) || !(await readFile(controlLog, "utf8")).includes("127.0.0.1"))
+      violations.push("control: the network guard saw no connection to the simulator, so it proves nothing");
+    await writeFigures({
+      part: "secrets",
+      name: "insecure-base-url",
+      violations: violations.length,
+      violationSamples: violations.slice(0, 10),
+      urlsRefused: urls.length - violations.filter((v) => v.includes("exit")).length,
+      urlsTried: urls.length,
+    });
     assert.deepEqual(violations, [], formatViolations("insecure base URL", violations, replay(FILE)));
   });
 });

@@ -128,7 +128,8 @@ async function checkCut(b: Built, length: number, file: string): Promise<string[
         if (state.fp !== ref.fp) problems.push(`cut at ${length}: the cut row's fingerprint changed`);
       } else {
         const code = (await store.readOutcome(state))?.code;
-        if (state.status !== ref.status || code !== ref.code) problems.push(`cut at ${length}: ${rid} is ${state.status} ${code}, was ${ref.status} ${ref.code}`);
+        if (state.status !== ref.status || code !== ref.code)
+          problems.push(`cut at ${length}: ${rid} is ${state.status} ${code}, was ${ref.status} ${ref.code}`);
       }
     }
   } finally {
@@ -173,11 +174,21 @@ describe("torn and damaged checkpoints", () => {
       offsets++;
       violations.push(...(await checkCut(b, length, join(scratch, "cut.checkpoint"))));
     }
-    await writeFigures({ part: "torn", name: "cut-every-offset-open", violations: violations.length, offsets, lastRecordBytes: b.base.length - b.lastStart, records: b.starts.length, checkpointBytes: b.base.length });
+    await writeFigures({
+      part: "torn",
+      name: "cut-every-offset-open",
+      violations: violations.length,
+      offsets,
+      lastRecordBytes: b.base.length - b.lastStart,
+      records: b.starts.length,
+      checkpointBytes: b.base.length,
+    });
     assert.deepEqual(violations, [], formatViolations("torn tail", violations, replay(FILE)));
   });
 
-  test(`the real CLI resumes from ${ALL_CLI ? "every" : "a seeded sample of"} cut(s): exit 0, the cut row resent once, exactly once against the ledger`, { timeout: 600_000 }, async () => {
+  test(`the real CLI resumes from ${ALL_CLI ? "every" : "a seeded sample of"} cut(s): exit 0, the cut row resent once, exactly once against the ledger`, {
+    timeout: 600_000,
+  }, async () => {
     const b = built;
     const size = b.base.length;
     const last = b.base.subarray(b.lastStart);
@@ -204,13 +215,29 @@ describe("torn and damaged checkpoints", () => {
       const resent = b.sim.stats().createRequests - createsBefore;
       const expected = length < size ? 1 : 0;
       if (resent !== expected) violations.push(`${tag}: ${resent} create request(s) sent, expected ${expected}`);
-      if (expected === 1 && (b.sim.callsByRequestId().get(b.cutRid) ?? 0) !== (callsBefore.get(b.cutRid) ?? 0) + 1) violations.push(`${tag}: the resent request was not the cut row's requestId`);
+      if (expected === 1 && (b.sim.callsByRequestId().get(b.cutRid) ?? 0) !== (callsBefore.get(b.cutRid) ?? 0) + 1)
+        violations.push(`${tag}: the resent request was not the cut row's requestId`);
       if (run.code === 0) {
-        const checked = await checkExactlyOnce({ sim: b.sim, campaign: CAMPAIGN, input: b.input, resultFile: out, stateFile: state, initialBudget: DEFAULT_GROUP.budget, attempts: "shared" });
+        const checked = await checkExactlyOnce({
+          sim: b.sim,
+          campaign: CAMPAIGN,
+          input: b.input,
+          resultFile: out,
+          stateFile: state,
+          initialBudget: DEFAULT_GROUP.budget,
+          attempts: "shared",
+        });
         violations.push(...checked.violations.map((m) => `${tag}: ${m}`));
       }
     }
-    await writeFigures({ part: "torn", name: "cut-cli-resume", violations: violations.length, cliRuns: offsets.length, exhaustive: ALL_CLI, ledgerEntries: b.sim.ledger().length });
+    await writeFigures({
+      part: "torn",
+      name: "cut-cli-resume",
+      violations: violations.length,
+      cliRuns: offsets.length,
+      exhaustive: ALL_CLI,
+      ledgerEntries: b.sim.ledger().length,
+    });
     assert.deepEqual(violations, [], formatViolations("CLI resume after a torn tail", violations, replay(FILE)));
   });
 
@@ -224,8 +251,10 @@ describe("torn and damaged checkpoints", () => {
       return `byte ${position} (${kind}: 0x${original.toString(16).padStart(2, "0")}→0x${value.toString(16).padStart(2, "0")}${original === 0x0a ? ", the newline ending" : ", in"} record ${record + 1} of ${b.starts.length}, line ${record + 1})`;
     };
     const judge = (what: string, record: number, file: string, error: unknown): void => {
-      if (!(error instanceof BatchError) || error.code !== "CHECKPOINT_DAMAGED") violations.push(`${what}: refused with ${(error as Error).name} ${(error as { code?: string }).code}: ${(error as Error).message}`);
-      else if (!namesPosition(error.message, file, record, b)) violations.push(`${what}: refused, but the message does not name the file, line ${record + 1} and byte ${b.starts[record]}: ${error.message}`);
+      if (!(error instanceof BatchError) || error.code !== "CHECKPOINT_DAMAGED")
+        violations.push(`${what}: refused with ${(error as Error).name} ${(error as { code?: string }).code}: ${(error as Error).message}`);
+      else if (!namesPosition(error.message, file, record, b))
+        violations.push(`${what}: refused, but the message does not name the file, line ${record + 1} and byte ${b.starts[record]}: ${error.message}`);
     };
 
     // 1. Every byte, both kinds of damage, through the journal reader the store replays with (in
@@ -244,7 +273,9 @@ describe("torn and damaged checkpoints", () => {
         try {
           for await (const _ of readJournal(memoryHandle(copy), name, (at) => (torn = at)));
           const dropped = torn === undefined ? 0 : b.starts.filter((start) => start >= torn!).length;
-          violations.push(`${describeDamage(position, kind, value)}: read without complaint${torn === undefined ? "" : `, as a torn tail at byte ${torn}: ${dropped} complete record(s), durable before the damage, silently dropped`}`);
+          violations.push(
+            `${describeDamage(position, kind, value)}: read without complaint${torn === undefined ? "" : `, as a torn tail at byte ${torn}: ${dropped} complete record(s), durable before the damage, silently dropped`}`,
+          );
         } catch (error) {
           judge(describeDamage(position, kind, value), recordAt(b, position), name, error);
         }
@@ -272,22 +303,36 @@ describe("torn and damaged checkpoints", () => {
           const store = await JournalStore.open(file, CAMPAIGN);
           await store.close();
           const after = (await stat(file)).size;
-          violations.push(`${describeDamage(position, kind, value)}: JournalStore.open accepted it and cut the file to ${after} bytes, dropping ${b.starts.filter((s) => s >= after).length} complete record(s) that were durable before the damage`);
+          violations.push(
+            `${describeDamage(position, kind, value)}: JournalStore.open accepted it and cut the file to ${after} bytes, dropping ${b.starts.filter((s) => s >= after).length} complete record(s) that were durable before the damage`,
+          );
         } catch (error) {
           judge(describeDamage(position, kind, value), record, file, error);
         }
       }
     }
-    await writeFigures({ part: "torn", name: "damage-every-byte", violations: violations.length, readerCopies, storeCopies, bytesCovered: b.lastStart, records: b.starts.length - 1, violationSamples: violations.slice(0, 10) });
+    await writeFigures({
+      part: "torn",
+      name: "damage-every-byte",
+      violations: violations.length,
+      readerCopies,
+      storeCopies,
+      bytesCovered: b.lastStart,
+      records: b.starts.length - 1,
+      violationSamples: violations.slice(0, 10),
+    });
     assert.deepEqual(violations, [], formatViolations("damage before the last record", violations, replay(FILE)));
   });
 
-  test("the real CLI refuses damage in each earlier record: exit 2, file/line/byte named, no stack, nothing sent, the file untouched", { timeout: 300_000 }, async () => {
+  test("the real CLI refuses damage in each earlier record: exit 2, file/line/byte named, no stack, nothing sent, the file untouched", {
+    timeout: 300_000,
+  }, async () => {
     const b = built;
     const random = rngFor("torn-cli-flips");
     const n = b.starts.length;
     const cases: Array<{ position: number; mask: number }> = [];
-    for (let record = 0; record < n - 1; record++) cases.push({ position: intBetween(random, b.starts[record]!, b.ends[record]! - 1), mask: intBetween(random, 1, 255) });
+    for (let record = 0; record < n - 1; record++)
+      cases.push({ position: intBetween(random, b.starts[record]!, b.ends[record]! - 1), mask: intBetween(random, 1, 255) });
     // The newline that ends a record, where two records would merge into one line.
     for (const record of [n - 3, n - 2]) cases.push({ position: b.ends[record]! - 1, mask: intBetween(random, 1, 255) });
     const violations: string[] = [];
@@ -304,7 +349,8 @@ describe("torn and damaged checkpoints", () => {
       const run = await runCli(issueArgs(b.inputFile, sim, ...campaignArgs(CAMPAIGN), "--out", out, "--state", state, "--log-level", "warn"));
       const tag = `byte ${position} ^ 0x${mask.toString(16)} (${b.base[position] === 0x0a ? "the newline ending" : "in"} record ${record + 1}, line ${record + 1}, which starts at byte ${b.starts[record]})`;
       if (run.code !== 2) violations.push(`${tag}: exit ${run.code}, expected 2 (refused): ${(run.stdout + run.stderr).trim().split("\n")[0]}`);
-      else if (!namesPosition(run.stderr, state, record, b)) violations.push(`${tag}: the refusal does not name the file, line ${record + 1} and byte ${b.starts[record]}: ${run.stderr.trim()}`);
+      else if (!namesPosition(run.stderr, state, record, b))
+        violations.push(`${tag}: the refusal does not name the file, line ${record + 1} and byte ${b.starts[record]}: ${run.stderr.trim()}`);
       if (/^\s+at /m.test(run.stderr)) violations.push(`${tag}: stack trace in stderr`);
       if (sim.stats().requests !== 0) violations.push(`${tag}: ${sim.stats().requests} request(s) reached the simulator`);
       if (!(await readFile(state)).equals(copy)) violations.push(`${tag}: the damaged checkpoint was modified`);

@@ -168,7 +168,7 @@ export async function processRound(workers: readonly LockWorker[], tally: RoundT
   for (const [i, answer] of answers.entries()) {
     if (answer === "won") continue;
     const match = /^lost (\S+) (.*)$/.exec(answer);
-    if (!match || match[1] !== "LOCKED") tally.otherErrors.push(`worker ${workers[i]!.pid}: ${answer}`);
+    if (match?.[1] !== "LOCKED") tally.otherErrors.push(`worker ${workers[i]!.pid}: ${answer}`);
     else if (!(winners.length === 1 && match[2]!.includes(`pid ${winners[0]!.pid} on `)) && !match[2]!.includes("owner not yet written")) {
       tally.unnamedHolders++;
     }

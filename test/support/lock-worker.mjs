@@ -8,18 +8,20 @@ const lockFile = process.argv[2];
 let held;
 const say = (line) => process.stdout.write(`${line}\n`);
 
-createInterface({ input: process.stdin }).on("line", async (command) => {
-  if (command === "try") {
-    try {
-      held = await acquireLock(lockFile);
-      say("won");
-    } catch (error) {
-      say(`lost ${error.code ?? "?"} ${String(error.message).replace(/\n/g, " ")}`);
+createInterface({ input: process.stdin })
+  .on("line", async (command) => {
+    if (command === "try") {
+      try {
+        held = await acquireLock(lockFile);
+        say("won");
+      } catch (error) {
+        say(`lost ${error.code ?? "?"} ${String(error.message).replace(/\n/g, " ")}`);
+      }
+    } else if (command === "release") {
+      await held?.release();
+      held = undefined;
+      say("released");
     }
-  } else if (command === "release") {
-    await held?.release();
-    held = undefined;
-    say("released");
-  }
-}).on("close", () => process.exit(0));
+  })
+  .on("close", () => process.exit(0));
 say("ready");

@@ -131,4 +131,3 @@ export function followedAfter(run: WorldRun, fromMs: number, limit: number, shar
   }
   return Number.POSITIVE_INFINITY;
 }
-

@@ -27,7 +27,10 @@ export const budgetCommand: CommandModule<object, BudgetFlags> = {
     withConnectionOptions(yargs)
       .option("json", { type: "boolean", describe: "Print JSON (groupId as a bare int64 number)" })
       .example("$0 budget", "Budgets of the embedded simulator")
-      .example("PAYPAY_API_KEY=… PAYPAY_API_SECRET=… PAYPAY_MERCHANT_ID=… $0 budget --env sandbox --json", "Budgets in PayPay's sandbox, as JSON") as unknown as Argv<BudgetFlags>,
+      .example(
+        "PAYPAY_API_KEY=… PAYPAY_API_SECRET=… PAYPAY_MERCHANT_ID=… $0 budget --env sandbox --json",
+        "Budgets in PayPay's sandbox, as JSON",
+      ) as unknown as Argv<BudgetFlags>,
   handler: async (argv) => {
     const logger = createLogger(expectOneOf("--log-level", argv.logLevel ?? "warn", LOG_LEVELS), argv.logFile);
     const timeoutMs = argv.timeout === undefined ? CONNECTION_DEFAULTS.budgetTimeoutMs : expectInteger("--timeout", argv.timeout, 1, 600_000);

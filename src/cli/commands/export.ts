@@ -28,14 +28,20 @@ export const exportCommand: CommandModule<object, ExportFlags> = {
       .option("excel", { type: "boolean", describe: "UTF-8 with BOM, CRLF, formula-like cells neutralized" })
       .example("$0 export samples/recipients.results.checkpoint", "Recreate a deleted result file where the run wrote it")
       .example("$0 export samples/recipients.results.checkpoint --out restored.csv", "Or somewhere else")
-      .example("$0 export run.checkpoint --input moved/recipients.csv --out results.csv --excel", "From a moved input, for Excel") as unknown as Argv<ExportFlags>,
+      .example(
+        "$0 export run.checkpoint --input moved/recipients.csv --out results.csv --excel",
+        "From a moved input, for Excel",
+      ) as unknown as Argv<ExportFlags>,
   handler: async (argv) => {
     const store = await JournalStore.open(argv.checkpoint, "", { readOnly: true });
     try {
       await refuseOtherTargetFlags(argv.checkpoint, store.target, argv);
       const run = store.lastPlan();
       if (!run) {
-        throw new CheckpointError("CHECKPOINT_NO_RUN", `${argv.checkpoint}: no run has got past planning with this checkpoint yet, so there is nothing to export`);
+        throw new CheckpointError(
+          "CHECKPOINT_NO_RUN",
+          `${argv.checkpoint}: no run has got past planning with this checkpoint yet, so there is nothing to export`,
+        );
       }
       // The run's own copy of its input, unless the user names one (or the checkpoint predates copies).
       const snapshot = argv.input === undefined && run.t === "plan" ? snapshotPath(argv.checkpoint, run) : undefined;

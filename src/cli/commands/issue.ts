@@ -42,10 +42,23 @@ export function withIssueOptions<T>(yargs: Argv<T>) {
     .option("max-attempts", { type: "string", describe: "Attempts per row before it is left pending [default: 8]", group: "Sending:" })
     .option("allow-partial", { type: "boolean", describe: "When a group's budget is short, issue in input order until it runs out", group: "Sending:" })
     .option("retry-failed", { type: "boolean", describe: "Send rows that failed permanently (or changed) again", group: "Sending:" })
-    .option("accept-changed", { type: "boolean", describe: "Accept that issued rows changed since: keep their codes, report the change, exit 0", group: "Sending:" })
-    .option("max-total", { type: "string", describe: "Refuse a run that may charge more than this many yen (required for production without a terminal)", group: "Sending:" })
+    .option("accept-changed", {
+      type: "boolean",
+      describe: "Accept that issued rows changed since: keep their codes, report the change, exit 0",
+      group: "Sending:",
+    })
+    .option("max-total", {
+      type: "string",
+      describe: "Refuse a run that may charge more than this many yen (required for production without a terminal)",
+      group: "Sending:",
+    })
     .option("yes", { type: "boolean", describe: "Do not ask before a production run on a terminal (--max-total still applies)", group: "Sending:" })
-    .option("replay", { type: "string", describe: "What PayPay answers a repeated requestId, as `verify` found: original or refused (then a refusal after an unknown outcome keeps the row in doubt) [default: original]", group: "Sending:" })
+    .option("replay", {
+      type: "string",
+      describe:
+        "What PayPay answers a repeated requestId, as `verify` found: original or refused (then a refusal after an unknown outcome keeps the row in doubt) [default: original]",
+      group: "Sending:",
+    })
     .option("dry-run", { type: "boolean", describe: "Only plan: validate and compare with budgets, send nothing (same as `plan`)", group: "Sending:" });
 }
 
@@ -54,10 +67,16 @@ export const issueCommand: CommandModule<object, IssueFlags> = {
   describe: "Issue a Points Code for every row of a CSV: validated, idempotent, resumable",
   builder: (yargs) =>
     withIssueOptions(yargs)
-      .example("$0 issue recipients.csv --campaign spring-2099 --value 500 --name 'Spring thanks' --group-id 29952775505428481 --start-at 2099-04-01 --end-at 2099-06-30", "Issue ¥500 to every row")
+      .example(
+        "$0 issue recipients.csv --campaign spring-2099 --value 500 --name 'Spring thanks' --group-id 29952775505428481 --start-at 2099-04-01 --end-at 2099-06-30",
+        "Issue ¥500 to every row",
+      )
       .example("$0 issue recipients.csv --config campaign.json --env production", "Options from a file, credentials from PAYPAY_* variables")
       .example("$0 issue members.csv --config campaign.json --column recipient_id=member_no", "Use the member_no column as recipient_id")
-      .example("$0 issue recipients.csv --config campaign.json --rate auto --max-rate 50 --concurrency 16", "Adapt to PayPay's rate limit, never above 50 req/s") as unknown as Argv<IssueFlags>,
+      .example(
+        "$0 issue recipients.csv --config campaign.json --rate auto --max-rate 50 --concurrency 16",
+        "Adapt to PayPay's rate limit, never above 50 req/s",
+      ) as unknown as Argv<IssueFlags>,
   handler: async (argv) => {
     const config = argv.config ? await loadConfigFile(String(argv.config)) : {};
     const settings = resolveIssueSettings(argv, config, todayFrom(process.env), isInteractive());
@@ -94,23 +113,33 @@ export const issueCommand: CommandModule<object, IssueFlags> = {
             signal: controller.signal,
             onPlanned: (plan) => {
               warnOfPastStart(plan, settings.job.input.today, logger);
-              return (progress = createProgress(plan.actions.send, pacing.controller));
+              progress = createProgress(plan.actions.send, pacing.controller);
+              return progress;
             },
           },
-        ).catch(async (error: unknown) => {
-          await writeProblemsOf(error, settings.problemsCsv);
-          throw error;
-        }).finally(() => {
-          progress?.stop();
-          pacing.stop();
-        });
+        )
+          .catch(async (error: unknown) => {
+            await writeProblemsOf(error, settings.problemsCsv);
+            throw error;
+          })
+          .finally(() => {
+            progress?.stop();
+            pacing.stop();
+          });
         const exitCode = exitCodeOfReport(report, received);
-        const summary = summaryJson(report, exitCode, {
-          campaign: settings.job.input.campaign,
-          input: settings.job.input.file,
-          result: settings.job.out,
-          checkpoint: settings.job.state,
-        }, connection.target, pacing.controller, resultEncoding(settings.job.format, report.encoding));
+        const summary = summaryJson(
+          report,
+          exitCode,
+          {
+            campaign: settings.job.input.campaign,
+            input: settings.job.input.file,
+            result: settings.job.out,
+            checkpoint: settings.job.state,
+          },
+          connection.target,
+          pacing.controller,
+          resultEncoding(settings.job.format, report.encoding),
+        );
         if (settings.summaryJson) await writeFile(settings.summaryJson, `${JSON.stringify(summary, null, 2)}\n`, { mode: 0o600 });
         process.stdout.write(`${formatSummary(summary, report.fatalMessage)}\n`);
         process.exitCode = exitCode;

@@ -12,7 +12,10 @@ export const planCommand: CommandModule<object, IssueFlags> = {
   builder: (yargs) =>
     withIssueOptions(yargs)
       .example("$0 plan recipients.csv --config campaign.json", "Check a campaign file before issuing")
-      .example("PAYPAY_API_KEY=… PAYPAY_API_SECRET=… PAYPAY_MERCHANT_ID=… $0 plan recipients.csv --config campaign.json --env production", "Compare with production budgets") as unknown as Argv<IssueFlags>,
+      .example(
+        "PAYPAY_API_KEY=… PAYPAY_API_SECRET=… PAYPAY_MERCHANT_ID=… $0 plan recipients.csv --config campaign.json --env production",
+        "Compare with production budgets",
+      ) as unknown as Argv<IssueFlags>,
   handler: async (argv) => {
     const config = argv.config ? await loadConfigFile(String(argv.config)) : {};
     const { text, refusal } = await runPlan(resolveIssueSettings(argv, config, todayFrom(process.env), isInteractive()), process.env);

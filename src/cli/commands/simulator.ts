@@ -132,7 +132,8 @@ function rateLimitFrom(args: SimulatorCommandArgs, base: SimulatorRateLimit | un
 
 function choiceFlag<T extends string>(args: SimulatorCommandArgs, flag: string, choices: readonly T[]): T | undefined {
   const text = flagText(args, flag);
-  if (text !== undefined && !(choices as readonly string[]).includes(text)) throw new Error(`Expected --${flag} to be one of ${choices.join(", ")}, got "${text}"`);
+  if (text !== undefined && !(choices as readonly string[]).includes(text))
+    throw new Error(`Expected --${flag} to be one of ${choices.join(", ")}, got "${text}"`);
   return text as T | undefined;
 }
 
@@ -142,7 +143,12 @@ function contractFrom(args: SimulatorCommandArgs, base: SimulatorContract | unde
   const replay = choiceFlag(args, "replay", REPLAY_ANSWERS);
   const changedBody = choiceFlag(args, "changed-body", CHANGED_BODY_ANSWERS);
   if (codeField === undefined && replay === undefined && changedBody === undefined) return base;
-  return { ...base, ...(codeField === undefined ? {} : { codeField }), ...(replay === undefined ? {} : { replay }), ...(changedBody === undefined ? {} : { changedBody }) };
+  return {
+    ...base,
+    ...(codeField === undefined ? {} : { codeField }),
+    ...(replay === undefined ? {} : { replay }),
+    ...(changedBody === undefined ? {} : { changedBody }),
+  };
 }
 
 /** Builds the options from --config, then flags, then the environment's credentials. */
@@ -266,7 +272,12 @@ export const simulatorCommand: CommandModule<object, SimulatorCommandArgs> = {
       .option("budget-path", valued("Group budget path [default: /v1/points_code/budget]"))
       .option("code-field", valued("Field of a success's data holding the code [default: giftCardCode]"))
       .option("replay", valued("Same requestId and body again: original (the first answer) or refused (400) [default: original]", { choices: REPLAY_ANSWERS }))
-      .option("changed-body", valued("Same requestId, other body: refused (400), original (the first answer) or reissued (a second code, charged) [default: refused]", { choices: CHANGED_BODY_ANSWERS }))
+      .option(
+        "changed-body",
+        valued("Same requestId, other body: refused (400), original (the first answer) or reissued (a second code, charged) [default: refused]", {
+          choices: CHANGED_BODY_ANSWERS,
+        }),
+      )
       .option("clock-offset", valued("Seconds the simulator's clock runs ahead of this host's (negative: behind) [default: 0]"));
     for (const [flag, , what] of FAULT_FLAGS) y = y.option(flag, valued(`Probability 0..1 of ${what}`));
     return y

@@ -32,7 +32,16 @@ function statusJson(summary: CheckpointSummary, lock: LockStatus) {
     campaign: summary.campaign,
     target: summary.target ?? null,
     simulated: summary.target ? isSimulated(summary.target) : null,
-    lastPlan: summary.lastPlan?.t === "plan" ? { at: summary.lastPlan.at, inputDigest: summary.lastPlan.inputDigest, planDigest: summary.lastPlan.planDigest, send: summary.lastPlan.send, maxTotal: summary.lastPlan.maxTotal ?? null } : null,
+    lastPlan:
+      summary.lastPlan?.t === "plan"
+        ? {
+            at: summary.lastPlan.at,
+            inputDigest: summary.lastPlan.inputDigest,
+            planDigest: summary.lastPlan.planDigest,
+            send: summary.lastPlan.send,
+            maxTotal: summary.lastPlan.maxTotal ?? null,
+          }
+        : null,
     createdAt: summary.createdAt,
     rows: summary.rows,
     issued: summary.byStatus.issued,

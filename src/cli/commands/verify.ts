@@ -32,16 +32,34 @@ export const verifyCommand: CommandModule<object, VerifyFlags> = {
   describe: "Check the API's assumed contract (paths, code field, replay, clock) against the selected PayPay",
   builder: (yargs) =>
     withConnectionOptions(yargs)
-      .option("config", { type: "string", describe: "JSON file with connection options (env, baseUrl, paths, codeField, groupId); flags win", group: "Verify:" })
-      .option("issue-test-code", { type: "boolean", describe: "Also check create, code field, replay and a changed body by issuing one ¥1 code", group: "Verify:" })
+      .option("config", {
+        type: "string",
+        describe: "JSON file with connection options (env, baseUrl, paths, codeField, groupId); flags win",
+        group: "Verify:",
+      })
+      .option("issue-test-code", {
+        type: "boolean",
+        describe: "Also check create, code field, replay and a changed body by issuing one ¥1 code",
+        group: "Verify:",
+      })
       .option("confirm-production", { type: "boolean", describe: "Allow --issue-test-code against production (it issues and charges ¥1)", group: "Verify:" })
       .option("group-id", { type: "string", describe: "Group to issue the test code into [default: the budget read's first group]", group: "Verify:" })
-      .option("request-id", { type: "string", describe: "requestId of the test code (a UUID) [default: derived from the merchant and today's date, JST]", group: "Verify:" })
+      .option("request-id", {
+        type: "string",
+        describe: "requestId of the test code (a UUID) [default: derived from the merchant and today's date, JST]",
+        group: "Verify:",
+      })
       .option("json", { type: "string", describe: "Write the report as JSON to this file (mode 0600: it holds the test code)", group: "Output:" })
       .option("write-config", { type: "string", describe: "Write the observed settings (paths, codeField, replay) as a --config snippet", group: "Output:" })
-      .example("PAYPAY_API_KEY=… PAYPAY_API_SECRET=… PAYPAY_MERCHANT_ID=… $0 verify --env sandbox", "Clock, credentials and the budget read, sending nothing that costs")
+      .example(
+        "PAYPAY_API_KEY=… PAYPAY_API_SECRET=… PAYPAY_MERCHANT_ID=… $0 verify --env sandbox",
+        "Clock, credentials and the budget read, sending nothing that costs",
+      )
       .example("$0 verify --env sandbox --issue-test-code --write-config verified.json", "Everything, issuing one ¥1 code in the sandbox")
-      .example("$0 verify --env production --issue-test-code --confirm-production --group-id 29952775505428481", "The same in production: issues and charges ¥1") as unknown as Argv<VerifyFlags>,
+      .example(
+        "$0 verify --env production --issue-test-code --confirm-production --group-id 29952775505428481",
+        "The same in production: issues and charges ¥1",
+      ) as unknown as Argv<VerifyFlags>,
   handler: async (argv) => {
     const config = argv.config === undefined ? {} : await loadConfigFile(expectString("--config", argv.config));
     const pick = (key: string): unknown => argv[key] ?? (config as Record<string, unknown>)[key];
@@ -49,7 +67,10 @@ export const verifyCommand: CommandModule<object, VerifyFlags> = {
     const baseUrl = pick("baseUrl") === undefined ? undefined : expectString("--base-url", pick("baseUrl"));
     const issueTestCode = argv.issueTestCode === true;
     if (issueTestCode && isProduction(env, baseUrl) && argv.confirmProduction !== true) {
-      throw new UsageError("--issue-test-code against production issues and charges one ¥1 code: add --confirm-production to do it (nothing was sent)", "PRODUCTION_NOT_CONFIRMED");
+      throw new UsageError(
+        "--issue-test-code against production issues and charges one ¥1 code: add --confirm-production to do it (nothing was sent)",
+        "PRODUCTION_NOT_CONFIRMED",
+      );
     }
     const groupId = pick("groupId");
     if (groupId !== undefined && (typeof groupId !== "string" || !isInt64String(groupId) || groupId.startsWith("-") || groupId === "0")) {

@@ -111,29 +111,38 @@ export async function checkExactlyOnce(c: ExactlyOnceCheck): Promise<{ violation
   const table = parse(await readFile(c.resultFile, "utf8"), { relax_column_count: true }) as string[][];
   const header = table[0] ?? [];
   const expectedHeader = [...input.header, ...RESULT_COLUMNS];
-  if (JSON.stringify(header) !== JSON.stringify(expectedHeader)) v("result-header", undefined, `result header is ${JSON.stringify(header)}, expected ${JSON.stringify(expectedHeader)}`);
+  if (JSON.stringify(header) !== JSON.stringify(expectedHeader))
+    v("result-header", undefined, `result header is ${JSON.stringify(header)}, expected ${JSON.stringify(expectedHeader)}`);
   const body = table.slice(1);
   if (body.length !== input.rows.length) v("result-row-count", undefined, `result has ${body.length} rows, input has ${input.rows.length}`);
   const rows = body.map((cells) => Object.fromEntries(expectedHeader.map((name, i) => [name, cells[i] ?? ""])) as Record<string, string>);
   input.rows.forEach((inputRow, i) => {
     const cells = body[i];
     if (cells === undefined) return;
-    if (cells.length !== expectedHeader.length) v("result-cell-count", i + 2, `result row ${i + 2} has ${cells.length} cells, expected ${expectedHeader.length}`);
+    if (cells.length !== expectedHeader.length)
+      v("result-cell-count", i + 2, `result row ${i + 2} has ${cells.length} cells, expected ${expectedHeader.length}`);
     const copied = cells.slice(0, input.header.length);
-    if (JSON.stringify(copied) !== JSON.stringify(inputRow)) v("result-input-cells", i + 2, `result row ${i + 2} is ${JSON.stringify(copied)}, input row ${i + 2} is ${JSON.stringify(inputRow)} (missing, reordered or altered)`);
+    if (JSON.stringify(copied) !== JSON.stringify(inputRow))
+      v(
+        "result-input-cells",
+        i + 2,
+        `result row ${i + 2} is ${JSON.stringify(copied)}, input row ${i + 2} is ${JSON.stringify(inputRow)} (missing, reordered or altered)`,
+      );
   });
 
   // ---- one requestId per recipient ------------------------------------------------------------------
   const expectedRid = new Map<string, string>(); // requestId -> recipient_id
   for (const inputRow of input.rows) expectedRid.set(deriveRequestId(campaign, inputRow[0]!), inputRow[0]!);
-  if (expectedRid.size !== input.rows.length) v("input-request-ids", undefined, `input recipients map to ${expectedRid.size} requestIds, expected ${input.rows.length}`);
+  if (expectedRid.size !== input.rows.length)
+    v("input-request-ids", undefined, `input recipients map to ${expectedRid.size} requestIds, expected ${input.rows.length}`);
   const ridOfRow = new Set<string>();
   rows.forEach((row, i) => {
     const want = deriveRequestId(campaign, row.recipient_id!);
     if (row.request_id !== want) v("request-id", i + 2, `row ${i + 2} (${row.recipient_id}) has request_id ${row.request_id}, expected ${want}`);
     if (ridOfRow.has(row.request_id!)) v("request-id-twice", i + 2, `request_id ${row.request_id} appears on two result rows`);
     ridOfRow.add(row.request_id!);
-    if (row.status !== "issued") v("status", i + 2, `row ${i + 2} (${row.recipient_id}) is ${row.status} (${row.error_code}: ${row.error_message}), expected issued`);
+    if (row.status !== "issued")
+      v("status", i + 2, `row ${i + 2} (${row.recipient_id}) is ${row.status} (${row.error_code}: ${row.error_message}), expected issued`);
   });
 
   // ---- the ledger: one code per recipient, charged once, on that recipient's row --------------------
@@ -155,11 +164,18 @@ export async function checkExactlyOnce(c: ExactlyOnceCheck): Promise<{ violation
       codesSeen.set(row.points_code, i + 2);
     }
     if (entry === undefined) {
-      if (row.status === "issued") v("issued-without-ledger", i + 2, `row ${i + 2} (${row.recipient_id}) is issued with ${row.points_code} but the ledger has no code for ${row.request_id}`);
+      if (row.status === "issued")
+        v(
+          "issued-without-ledger",
+          i + 2,
+          `row ${i + 2} (${row.recipient_id}) is issued with ${row.points_code} but the ledger has no code for ${row.request_id}`,
+        );
       return;
     }
-    if (row.points_code !== entry.code) v("ledger-code", i + 2, `row ${i + 2} (${row.recipient_id}) shows code ${JSON.stringify(row.points_code)}, the ledger issued ${entry.code} for it`);
-    if (String(entry.giftCardValue) !== row.amount) v("ledger-amount", i + 2, `row ${i + 2} (${row.recipient_id}) asked ¥${row.amount}, the ledger charged ¥${entry.giftCardValue}`);
+    if (row.points_code !== entry.code)
+      v("ledger-code", i + 2, `row ${i + 2} (${row.recipient_id}) shows code ${JSON.stringify(row.points_code)}, the ledger issued ${entry.code} for it`);
+    if (String(entry.giftCardValue) !== row.amount)
+      v("ledger-amount", i + 2, `row ${i + 2} (${row.recipient_id}) asked ¥${row.amount}, the ledger charged ¥${entry.giftCardValue}`);
     if (entry.groupId !== GROUP_ID) v("ledger-group", i + 2, `row ${i + 2} charged group ${entry.groupId}`);
   });
 
@@ -180,23 +196,38 @@ export async function checkExactlyOnce(c: ExactlyOnceCheck): Promise<{ violation
     attemptsTotal += attempts;
     if (byRid.has(row.request_id!) && n < 1) v("call-missing", i + 2, `row ${i + 2}: ledger has a code but no call was recorded`);
     const ok = c.attempts === "exact" ? attempts === n : c.attempts === "timeouts" ? attempts >= n : c.attempts === "killed" ? attempts <= n : true;
-    if (!Number.isSafeInteger(attempts) || attempts < 1) v("attempts-invalid", i + 2, `row ${i + 2} (${row.recipient_id}): attempts column ${JSON.stringify(row.attempts)}`);
-    else if (!ok) v("attempts-calls", i + 2, `row ${i + 2} (${row.recipient_id}): attempts column ${row.attempts}, the simulator read ${n} request(s) for it (expected ${allowed})`);
+    if (!Number.isSafeInteger(attempts) || attempts < 1)
+      v("attempts-invalid", i + 2, `row ${i + 2} (${row.recipient_id}): attempts column ${JSON.stringify(row.attempts)}`);
+    else if (!ok)
+      v(
+        "attempts-calls",
+        i + 2,
+        `row ${i + 2} (${row.recipient_id}): attempts column ${row.attempts}, the simulator read ${n} request(s) for it (expected ${allowed})`,
+      );
   });
   const arrived = sim.stats().createRequests;
-  if (c.attempts === "exact" && attemptsTotal !== arrived) v("attempts-total", undefined, `attempts add up to ${attemptsTotal}, the simulator received ${arrived} create requests (expected equal)`);
-  if (c.attempts === "timeouts" && attemptsTotal < arrived) v("attempts-total", undefined, `attempts add up to ${attemptsTotal}, the simulator received ${arrived} create requests (expected at least as many attempts)`);
+  if (c.attempts === "exact" && attemptsTotal !== arrived)
+    v("attempts-total", undefined, `attempts add up to ${attemptsTotal}, the simulator received ${arrived} create requests (expected equal)`);
+  if (c.attempts === "timeouts" && attemptsTotal < arrived)
+    v(
+      "attempts-total",
+      undefined,
+      `attempts add up to ${attemptsTotal}, the simulator received ${arrived} create requests (expected at least as many attempts)`,
+    );
 
   // ---- money: the budget dropped by exactly one charge per recipient ---------------------------------
   const budget = sim.budgets().find((g) => g.groupId === GROUP_ID)?.budget ?? NaN;
-  if (c.initialBudget - budget !== input.total) v("budget", undefined, `group budget dropped by ¥${c.initialBudget - budget}, the input asks ¥${input.total} once per recipient`);
+  if (c.initialBudget - budget !== input.total)
+    v("budget", undefined, `group budget dropped by ¥${c.initialBudget - budget}, the input asks ¥${input.total} once per recipient`);
 
   // ---- the checkpoint agrees with the CSV ----------------------------------------------------------
   const store = await JournalStore.open(c.stateFile, campaign, { readOnly: true });
   try {
     const entries = [...store.entries()];
-    if (entries.length !== input.rows.length) v("checkpoint-count", undefined, `checkpoint knows ${entries.length} requestIds, the input has ${input.rows.length} rows`);
-    for (const [rid] of entries) if (!expectedRid.has(rid)) v("checkpoint-stranger", undefined, `checkpoint holds requestId ${rid}, which belongs to no recipient`);
+    if (entries.length !== input.rows.length)
+      v("checkpoint-count", undefined, `checkpoint knows ${entries.length} requestIds, the input has ${input.rows.length} rows`);
+    for (const [rid] of entries)
+      if (!expectedRid.has(rid)) v("checkpoint-stranger", undefined, `checkpoint holds requestId ${rid}, which belongs to no recipient`);
     for (const [i, row] of rows.entries()) {
       const state = store.get(row.request_id!);
       if (!state) {
@@ -209,7 +240,8 @@ export async function checkExactlyOnce(c: ExactlyOnceCheck): Promise<{ violation
       const outcome = await store.readOutcome(state);
       if ((outcome?.code ?? "") !== row.points_code) v("checkpoint-code", i + 2, `row ${i + 2}: checkpoint code ${outcome?.code}, CSV code ${row.points_code}`);
       if ((outcome?.data ?? "") !== row.response_data) v("checkpoint-data", i + 2, `row ${i + 2}: checkpoint data differs from response_data`);
-      if (row.status === "issued" && (outcome?.at ?? "") !== row.issued_at) v("checkpoint-issued-at", i + 2, `row ${i + 2}: checkpoint issued_at ${outcome?.at}, CSV ${row.issued_at}`);
+      if (row.status === "issued" && (outcome?.at ?? "") !== row.issued_at)
+        v("checkpoint-issued-at", i + 2, `row ${i + 2}: checkpoint issued_at ${outcome?.at}, CSV ${row.issued_at}`);
     }
   } finally {
     await store.close();
@@ -220,7 +252,8 @@ export async function checkExactlyOnce(c: ExactlyOnceCheck): Promise<{ violation
     const mode = await fileMode(file);
     if (mode !== 0o600) v("file-mode", undefined, `${basename(file)} has mode ${mode.toString(8)}, expected 600`);
   }
-  if ((await readLockStatus(`${c.stateFile}.lock`)).state !== "free") v("lock-left", undefined, `the lock is still held after the final run: ${basename(c.stateFile)}.lock`);
+  if ((await readLockStatus(`${c.stateFile}.lock`)).state !== "free")
+    v("lock-left", undefined, `the lock is still held after the final run: ${basename(c.stateFile)}.lock`);
 
   const figures = {
     rows: input.rows.length,
