@@ -9,9 +9,9 @@ import { rateSampleOf } from "./rate-sample.js";
 /**
  * Sends one row until it gets an answer that settles it, or attempts run out, or the run stops.
  * Every attempt carries the same requestId; the client signs each one afresh. p-retry counts the
- * attempts and stops on abort; the delay between attempts is the pure backoff (full jitter, with
- * the server's Retry-After as a floor), which p-retry's own timing cannot express, so p-retry's is
- * set to zero and the wait happens in onFailedAttempt.
+ * retries; the delay between attempts is the pure backoff (full jitter, with the server's
+ * Retry-After as a floor), which p-retry's own timing cannot express, so p-retry's is set to zero
+ * and the wait happens in onFailedAttempt, which also ends the retries when the run stops.
  */
 
 export interface Sender {
@@ -60,18 +60,26 @@ export async function sendWithRetries(
     if (last.kind === "retryable") throw new RetryableAnswer(last);
     return last;
   };
+  /** After a retryable answer: report it, then wait out the backoff; throws to end the retries. */
+  const afterFailure = async (error: unknown): Promise<void> => {
+    if (!(error instanceof RetryableAnswer)) throw error;
+    const delay = attempts >= settings.maxAttempts ? undefined : backoffDelay(attempts, settings.random(), settings.backoff, error.outcome.retryAfterMs);
+    onRetryable(error.outcome, attempts, delay);
+    if (delay === undefined || shouldStop() || !(await pause(delay, signal))) throw error;
+  };
   try {
+    // Most rows settle on their first attempt; p-retry (about 14 µs of CPU a call) takes over only
+    // once an attempt needs retrying, where the backoff dwarfs it.
+    try {
+      return { outcome: await attempt(), attempts };
+    } catch (error) {
+      await afterFailure(error);
+    }
     const outcome = await pRetry(attempt, {
-      retries: settings.maxAttempts - 1,
+      retries: settings.maxAttempts - attempts - 1,
       minTimeout: 0,
       factor: 1,
-      onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
-        if (!(error instanceof RetryableAnswer)) throw error;
-        const delay = retriesLeft === 0 ? undefined : backoffDelay(attemptNumber, settings.random(), settings.backoff, error.outcome.retryAfterMs);
-        onRetryable(error.outcome, attemptNumber, delay);
-        // Throwing ends the retries with this answer: out of attempts, or the run is stopping.
-        if (delay === undefined || shouldStop() || !(await pause(delay, signal))) throw error;
-      },
+      onFailedAttempt: ({ error }) => afterFailure(error),
     });
     return { outcome, attempts };
   } catch (error) {
