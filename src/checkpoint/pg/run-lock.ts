@@ -35,7 +35,7 @@ export async function acquireRunLock(connections: PgConnections, campaign: strin
   };
   const client = await connections.dedicated(onLost);
   try {
-    const key = `points-code-batch run ${schema} ${campaign}`;
+    const key = runLockKey(schema, campaign);
     const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked", [key]);
     if (!rows[0]?.locked) throw await lockedBy(client, s, display, campaign);
     const generation = await startRun(client, s, campaign);
@@ -61,6 +61,11 @@ export async function acquireRunLock(connections: PgConnections, campaign: strin
     await client.end().catch(() => undefined);
     throw connections.wrap(error, "STATE_LOCK_FAILED", "cannot take the campaign's lock");
   }
+}
+
+/** Hashed by PostgreSQL (hashtextextended) into the advisory lock's 64-bit key. */
+export function runLockKey(schema: string, campaign: string): string {
+  return `points-code-batch run ${schema} ${campaign}`;
 }
 
 async function startRun(client: pg.Client, s: string, campaign: string): Promise<string> {
