@@ -41,7 +41,17 @@ async function campaign(rows: number, options: { latencyMs?: number; campaign?: 
   const schema = freshSchema();
   const state = stateUrl(schema, PASSWORD);
   const out = join(dir, "out.csv");
-  const args = issueArgs(input, sim, ...campaignFlags(options.campaign ?? "pg-campaign"), "--out", out, "--state", state, "--concurrency", String(options.concurrency ?? 8));
+  const args = issueArgs(
+    input,
+    sim,
+    ...campaignFlags(options.campaign ?? "pg-campaign"),
+    "--out",
+    out,
+    "--state",
+    state,
+    "--concurrency",
+    String(options.concurrency ?? 8),
+  );
   return { dir, sim, schema, state, out, args };
 }
 
@@ -88,7 +98,11 @@ describe("state in PostgreSQL", { skip: unavailable ? `PostgreSQL suites skipped
     const rerun = await runCli(c.args, { env });
     assert.equal(rerun.code, 0, rerun.stderr);
     assert.equal(c.sim.ledger().length, 40);
-    assert.equal([...c.sim.callsByRequestId().values()].reduce((a, b) => a + b, 0), calls, "the rerun sent nothing");
+    assert.equal(
+      [...c.sim.callsByRequestId().values()].reduce((a, b) => a + b, 0),
+      calls,
+      "the rerun sent nothing",
+    );
 
     const status = await runCli(["status", c.state, "--campaign", "pg-campaign", "--json"], { env });
     assert.equal(status.code, 0, status.stderr);
@@ -151,9 +165,7 @@ describe("state in PostgreSQL", { skip: unavailable ? `PostgreSQL suites skipped
     assert.equal(run.code, 4, `exit 4 (rerun), got ${run.code}:\n${run.stderr}`);
     assertNoSecret(run.stderr, "stderr");
     // What the run reported issued, the database holds issued: nothing was counted that was not committed.
-    const dbIssued = new Set(
-      (await sql<{ rid: string }>(`SELECT request_id::text AS rid FROM ${c.schema}.rows WHERE status = 'issued'`)).map((r) => r.rid),
-    );
+    const dbIssued = new Set((await sql<{ rid: string }>(`SELECT request_id::text AS rid FROM ${c.schema}.rows WHERE status = 'issued'`)).map((r) => r.rid));
     const reported = (await readResult(c.out).catch(() => [])).filter((r) => r.status === "issued");
     for (const row of reported) assert.ok(dbIssued.has(row.request_id ?? ""), `${row.recipient_id} reported issued but not committed`);
     assert.ok(c.sim.ledger().length < 200, "stopped before the end");

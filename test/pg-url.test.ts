@@ -32,7 +32,10 @@ describe("--state postgresql://: parsing and redaction (no database needed)", ()
     assert.equal(displayState("postgresql://u:hunter2@[bad/x"), "postgresql://u:***@[bad/x");
     assert.equal(displayState("postgresql://u:hunter2@h:5432/d", "c1"), "postgresql://u@h:5432/d?schema=points_code_batch#c1");
     assert.equal(displayState("runs/out.checkpoint", "c1"), "runs/out.checkpoint");
-    assert.throws(() => parsePgState("postgresql://u:hunter2@[bad/x", {}), (error: Error) => !error.message.includes("hunter2"));
+    assert.throws(
+      () => parsePgState("postgresql://u:hunter2@[bad/x", {}),
+      (error: Error) => !error.message.includes("hunter2"),
+    );
   });
 });
 

@@ -100,8 +100,12 @@ export async function migrate(connections: PgConnections): Promise<void> {
   const s = quoteIdent(schema);
   await connections.transaction(async (client: pg.PoolClient) => {
     await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`points-code-batch migrate ${schema}`]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    // A migrated schema needs no DDL, so a role without CREATE (see the README's GRANTs) can run.
+    const { rows: found } = await client.query<{ table: string | null }>("SELECT to_regclass($1)::text AS table", [`${s}.schema_version`]);
+    if (found[0]?.table === null) {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+      await client.query(`CREATE TABLE ${s}.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    }
     const { rows } = await client.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${s}.schema_version`);
     const current = rows[0]?.version ?? 0;
     if (current > SCHEMA_VERSION) {
