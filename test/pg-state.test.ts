@@ -133,7 +133,7 @@ describe("state in PostgreSQL", { skip: unavailable ? `PostgreSQL suites skipped
   });
 
   test("SIGKILL mid-run, then a rerun: every row issued exactly once", async () => {
-    const c = await campaign(200, { latencyMs: 20 });
+    const c = await campaign(200, { latencyMs: 30, concurrency: 2 });
     const { child, done } = await startAndWaitForCodes(c, 30);
     child.kill("SIGKILL");
     assert.equal((await done).signal, "SIGKILL");
@@ -142,7 +142,7 @@ describe("state in PostgreSQL", { skip: unavailable ? `PostgreSQL suites skipped
   });
 
   test("a second run of the same campaign exits 5 and names the holder", async () => {
-    const c = await campaign(200, { latencyMs: 40, concurrency: 2 });
+    const c = await campaign(300, { latencyMs: 60, concurrency: 2 });
     const { child, done } = await startAndWaitForCodes(c, 5);
     const second = await runCli(c.args, { env });
     assert.equal(second.code, 5, second.stderr);
@@ -155,12 +155,17 @@ describe("state in PostgreSQL", { skip: unavailable ? `PostgreSQL suites skipped
   });
 
   test("the tool's connections terminated mid-run: it stops with exit 4, counts nothing uncommitted; a rerun finishes exactly once", async () => {
-    const c = await campaign(200, { latencyMs: 20 });
-    const { done } = await startAndWaitForCodes(c, 20);
-    const killed = await sql<{ ok: boolean }>(
-      "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name LIKE 'points-code-batch%' AND pid <> pg_backend_pid()",
+    const c = await campaign(200, { latencyMs: 50, concurrency: 2 });
+    const { child, done } = await startAndWaitForCodes(c, 20);
+    // Every connection of this run: its pool and its lock session.
+    const killed = await sql<{ ok: boolean; name: string }>(
+      "SELECT pg_terminate_backend(pid) AS ok, application_name AS name FROM pg_stat_activity WHERE application_name LIKE $1",
+      [`points-code-batch%pid ${child.pid}`],
     );
-    assert.ok(killed.length > 0, "terminated the run's backends");
+    assert.ok(
+      killed.some((k) => k.ok && k.name.startsWith("points-code-batch lock")),
+      `terminated the run's lock session among ${JSON.stringify(killed)}`,
+    );
     const run = await done;
     assert.equal(run.code, 4, `exit 4 (rerun), got ${run.code}:\n${run.stderr}`);
     assertNoSecret(run.stderr, "stderr");

@@ -9,18 +9,28 @@ import { type PgState, redactSecrets } from "./pg-url.js";
  * strings: `pg`'s default, and nothing here installs parseInt8.
  */
 
+/**
+ * A server that does not answer within 10 s refuses the connection; TCP keepalive notices a peer
+ * that vanished (a failed-over host) without waiting for the kernel's two hours.
+ */
+const CLIENT_SETTINGS = { connectionTimeoutMillis: 10_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 };
+
 export class PgConnections {
   readonly pool: pg.Pool;
 
   constructor(readonly state: PgState) {
-    this.pool = new pg.Pool({ connectionString: state.connectionString, max: 4, application_name: "points-code-batch" });
+    this.pool = new pg.Pool({ ...CLIENT_SETTINGS, connectionString: state.connectionString, max: 4, application_name: `points-code-batch pid ${process.pid}` });
     // An idle client that drops (pg_terminate_backend, a restart) is removed by the pool; only note it.
     this.pool.on("error", () => undefined);
   }
 
   /** A client of its own, outside the pool (the run's lock connection). */
   async dedicated(onLost: (error: Error) => void): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: this.state.connectionString, application_name: "points-code-batch lock" });
+    const client = new pg.Client({
+      ...CLIENT_SETTINGS,
+      connectionString: this.state.connectionString,
+      application_name: `points-code-batch lock pid ${process.pid}`,
+    });
     client.on("error", onLost);
     client.on("end", () => onLost(new Error("connection closed")));
     try {
