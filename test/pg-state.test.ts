@@ -177,6 +177,20 @@ describe("state in PostgreSQL", { skip: unavailable ? `PostgreSQL suites skipped
     await rerunExactlyOnce(c, 200);
   });
 
+  test("the lock session alone terminated: the run stops taking rows at once, exits 4; a rerun finishes exactly once", async () => {
+    const c = await campaign(200, { latencyMs: 50, concurrency: 2 });
+    const { child, done } = await startAndWaitForCodes(c, 10);
+    const killed = await sql<{ ok: boolean }>("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1", [
+      `points-code-batch lock pid ${child.pid}`,
+    ]);
+    assert.deepEqual(killed, [{ ok: true }], "terminated the run's lock session");
+    const run = await done;
+    assert.equal(run.code, 4, `exit 4 (rerun), got ${run.code}:\n${run.stderr}`);
+    assert.match(run.stderr, /lost the run's lock connection/);
+    assert.ok(c.sim.ledger().length < 200, "stopped before the end");
+    await rerunExactlyOnce(c, 200);
+  });
+
   test("a database whose schema is newer than this release is refused (exit 2), nothing sent", async () => {
     const c = await campaign(5);
     await sql(`CREATE SCHEMA ${c.schema}`);
