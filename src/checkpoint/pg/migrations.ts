@@ -95,6 +95,15 @@ export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/** Whether the schema has been created at all: readers (plan, status, export) create nothing. */
+export async function schemaExists(connections: PgConnections): Promise<boolean> {
+  const s = quoteIdent(connections.state.schema);
+  return connections.withClient(async (client) => {
+    const { rows } = await client.query<{ table: string | null }>("SELECT to_regclass($1)::text AS table", [`${s}.schema_version`]);
+    return rows[0]?.table !== null;
+  });
+}
+
 export async function migrate(connections: PgConnections): Promise<void> {
   const { schema, display } = connections.state;
   const s = quoteIdent(schema);

@@ -5,7 +5,7 @@ import { CheckpointError, UsageError } from "../../errors.js";
 import type { JournalInfo } from "../journal-store.js";
 import type { LockStatus } from "../lock-status.js";
 import type { PlanRecord } from "../records.js";
-import { migrate, quoteIdent } from "./migrations.js";
+import { migrate, quoteIdent, schemaExists } from "./migrations.js";
 import { PgStore, pgLocation } from "./pg-store.js";
 import { parsePgState } from "./pg-url.js";
 import { PgConnections } from "./pool.js";
@@ -25,6 +25,7 @@ export class PgReader {
     readonly campaign: string,
     /** Undefined while no run of the campaign has got past planning. */
     readonly store: PgStore | undefined,
+    private readonly schemaFound = true,
   ) {}
 
   static async open(url: string, campaign: string | undefined, env: NodeJS.ProcessEnv): Promise<PgReader> {
@@ -32,6 +33,8 @@ export class PgReader {
       throw new UsageError("Expected --campaign <id> with a postgresql:// state: one database holds many campaigns");
     const connections = new PgConnections(parsePgState(url, env));
     try {
+      // Nothing is created for a reader: no schema means no campaign yet.
+      if (!(await schemaExists(connections))) return new PgReader(connections, pgLocation(connections.state.display, campaign), campaign, undefined, false);
       await migrate(connections);
       const store = await PgStore.open(connections, campaign, {}).catch((error: unknown) => {
         if (error instanceof CheckpointError && error.code === "CHECKPOINT_NOT_FOUND") return undefined;
@@ -54,6 +57,7 @@ export class PgReader {
         [runLockKey(this.connections.state.schema, this.campaign)],
       );
       if (!rows[0]?.held) return { state: "free" };
+      if (!this.schemaFound) return { state: "held" };
       const holder = await client.query<{ host: string; pid: number; started_at: Date }>(
         `SELECT host, pid, started_at FROM ${s}.runs WHERE campaign = $1 ORDER BY generation DESC LIMIT 1`,
         [this.campaign],
