@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { migrate, SCHEMA_VERSION } from "../src/checkpoint/pg/migrations.js";
@@ -135,10 +137,13 @@ describe("state in PostgreSQL", { skip: unavailable ? `PostgreSQL suites skipped
   test("SIGKILL mid-run, then a rerun: every row issued exactly once", async () => {
     const c = await campaign(200, { latencyMs: 30, concurrency: 2 });
     const { child, done } = await startAndWaitForCodes(c, 30);
+    const leftovers = async (): Promise<string[]> => (await readdir(tmpdir())).filter((name) => name.startsWith(`points-code-batch-${child.pid}-`));
+    assert.equal((await leftovers()).length, 1, "the run keeps its input copy in a private temp folder");
     child.kill("SIGKILL");
     assert.equal((await done).signal, "SIGKILL");
     assert.ok(c.sim.ledger().length < 200, "killed mid-run");
     await rerunExactlyOnce(c, 200);
+    assert.deepEqual(await leftovers(), [], "the next start removed the killed run's copy of the input");
   });
 
   test("a second run of the same campaign exits 5 and names the holder", async () => {

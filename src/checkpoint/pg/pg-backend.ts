@@ -1,5 +1,4 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { BatchError } from "../../errors.js";
 import { readInputRows, type ResolvedInputSpec } from "../../job/input-rows.js";
@@ -10,6 +9,7 @@ import { migrate, quoteIdent } from "./migrations.js";
 import { PgStore, pgLocation, type PlannedRow } from "./pg-store.js";
 import { parsePgState } from "./pg-url.js";
 import { PgConnections } from "./pool.js";
+import { privateTempDir } from "./private-temp.js";
 import { acquireRunLock, type RunLock } from "./run-lock.js";
 
 /**
@@ -22,7 +22,7 @@ export async function openPgBackend(url: string, campaign: string, env: NodeJS.P
   let dir: string | undefined;
   try {
     await migrate(connections);
-    dir = await mkdtemp(join(tmpdir(), "points-code-batch-"));
+    dir = await privateTempDir();
   } catch (error) {
     await connections.close();
     throw connections.wrap(error, "STATE_UNREACHABLE", "cannot open the state schema");

@@ -1,5 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CheckpointError, UsageError } from "../../errors.js";
 import type { JournalInfo } from "../journal-store.js";
@@ -9,6 +8,7 @@ import { migrate, quoteIdent, schemaExists } from "./migrations.js";
 import { PgStore, pgLocation } from "./pg-store.js";
 import { parsePgState } from "./pg-url.js";
 import { PgConnections } from "./pool.js";
+import { privateTempDir } from "./private-temp.js";
 import { runLockKey } from "./run-lock.js";
 
 /**
@@ -100,7 +100,7 @@ export class PgReader {
     });
     if (!bytes)
       throw new CheckpointError("SNAPSHOT_MISSING", `${this.location}: the run's copy of its input is not in the database; pass --input <the campaign's CSV>`);
-    this.tempDir ??= await mkdtemp(join(tmpdir(), "points-code-batch-"));
+    this.tempDir ??= await privateTempDir();
     const file = join(this.tempDir, "input.csv");
     await writeFile(file, bytes, { mode: 0o600 });
     return file;
