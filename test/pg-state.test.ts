@@ -10,7 +10,7 @@ import { PgConnections } from "../src/checkpoint/pg/pool.js";
 import { acquireRunLock } from "../src/checkpoint/pg/run-lock.js";
 import type { Simulator } from "../src/simulator/index.js";
 import { collect, runCli, startCli, tempDir, writeText } from "./support/cli.js";
-import { campaignFlags, readResult, recipientsCsv } from "./support/csv.js";
+import { campaignFlags, GROUP, readResult, recipientsCsv } from "./support/csv.js";
 import { assertLedgerMatchesResult, issueArgs, readAllFiles, waitFor } from "./support/job.js";
 import { freshSchema, pgUnavailable, sql, stateUrl } from "./support/pg.js";
 import { startSimulator } from "./support/simulator.js";
@@ -122,6 +122,15 @@ describe("state in PostgreSQL", { skip: unavailable ? `PostgreSQL suites skipped
     );
     const code = result.find((r) => r.recipient_id === "R-00001")?.points_code ?? "";
     assert.deepEqual(masked, [{ recipient_id: "R-00001", code_last4: `****${code.slice(-4)}` }]);
+
+    // The exact body sent and PayPay's data, int64 digits intact (a JS number would round the group id).
+    const [stored1] = await sql<{ body: string; data: string; request_id: string }>(
+      `SELECT body, data, request_id::text FROM ${c.schema}.rows WHERE recipient_id = 'R-00001'`,
+    );
+    assert.ok(stored1);
+    assert.match(stored1.body, new RegExp(`^\\{"requestId":"${stored1.request_id}",.*"groupId":${GROUP}[,}]`));
+    assert.match(stored1.data, new RegExp(`"groupId":${GROUP}[,}]`));
+    assert.equal(stored1.data, result.find((r) => r.recipient_id === "R-00001")?.response_data);
 
     for (const run of [first, rerun, status, exportRun]) {
       assertNoSecret(run.stdout, "stdout");

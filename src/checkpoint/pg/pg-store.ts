@@ -18,12 +18,13 @@ import { loadRowStates, readOutcomeWindow, type OutcomeRow } from "./row-reads.j
  */
 
 type Op =
-  | { k: "sent"; rid: string; fp: string; row: number }
+  | { k: "sent"; rid: string; fp: string; row: number; body: string | null }
   | { k: "outcome"; outcome: Omit<OutcomeRecord, "t" | "at">; at: string; seq?: number }
   | { k: "accept"; rid: string; fp: string }
   | { k: "campaign"; column: "target" | "latest_plan" | "last_complete" | "opened_at"; value: unknown };
 
 export class PgStore implements CheckpointStore {
+  readonly keepsBodies = true;
   private readonly queue: CommitQueue<Op>;
   private window: Map<number, OutcomeRecord> = new Map();
 
@@ -163,8 +164,8 @@ export class PgStore implements CheckpointStore {
     if (state) this.index.set(requestId, { ...state, acceptedFp: fingerprint });
   }
 
-  async recordSent(requestId: string, fingerprint: string, row: number): Promise<void> {
-    await this.queue.submit({ k: "sent", rid: requestId, fp: fingerprint, row });
+  async recordSent(requestId: string, fingerprint: string, row: number, body?: string): Promise<void> {
+    await this.queue.submit({ k: "sent", rid: requestId, fp: fingerprint, row, body: body ?? null });
     const state = this.index.get(requestId);
     this.index.set(requestId, { ...state, fp: fingerprint, status: "sent", inDoubt: true, attempts: state?.attempts ?? 0 });
   }
@@ -239,11 +240,11 @@ export class PgStore implements CheckpointStore {
         await client.query(`UPDATE ${s}.campaigns SET ${op.column} = $2 WHERE campaign = $1`, [this.campaign, value]);
       }
     } else if (first.k === "sent") {
-      const rows = (ops as Array<Op & { k: "sent" }>).map(({ rid, fp, row }) => ({ rid, fp, row }));
+      const rows = (ops as Array<Op & { k: "sent" }>).map(({ rid, fp, row, body }) => ({ rid, fp, row, body }));
       await client.query(
-        `INSERT INTO ${s}.rows AS r (campaign, request_id, fingerprint, row_no, status, in_doubt, sent_at)
-         SELECT $1, x.rid, x.fp, x.row, 'sent', true, now() FROM jsonb_to_recordset($2::jsonb) AS x(rid uuid, fp text, row integer)
-         ON CONFLICT (campaign, request_id) DO UPDATE SET fingerprint = excluded.fingerprint, row_no = excluded.row_no, status = 'sent',
+        `INSERT INTO ${s}.rows AS r (campaign, request_id, fingerprint, body, row_no, status, in_doubt, sent_at)
+         SELECT $1, x.rid, x.fp, x.body, x.row, 'sent', true, now() FROM jsonb_to_recordset($2::jsonb) AS x(rid uuid, fp text, body text, row integer)
+         ON CONFLICT (campaign, request_id) DO UPDATE SET fingerprint = excluded.fingerprint, body = coalesce(excluded.body, r.body), row_no = excluded.row_no, status = 'sent',
            in_doubt = true, sent_at = coalesce(r.sent_at, excluded.sent_at), updated_at = now()`,
         [this.campaign, JSON.stringify(rows)],
       );
