@@ -232,6 +232,44 @@ describe("state in PostgreSQL", { skip: unavailable ? `PostgreSQL suites skipped
     );
   });
 
+  test("outcomes read back across many windows, in order, after a reopen (2,500 rows)", async () => {
+    const schema = freshSchema();
+    const connections = new PgConnections(parsePgState(stateUrl(schema), {}));
+    try {
+      await migrate(connections);
+      const lock = await acquireRunLock(connections, "windows");
+      try {
+        const store = await PgStore.open(connections, "windows", { generation: lock.generation, create: true });
+        const rids = Array.from({ length: 2500 }, (_, i) => `00000000-0000-5000-8000-${String(i).padStart(12, "0")}`);
+        // All at once: group commit folds them into a few transactions.
+        await Promise.all(rids.map((rid, i) => store.recordSent(rid, `fp${i}`, i + 2)));
+        await Promise.all(
+          rids.map((rid, i) =>
+            store.recordOutcome({ rid, fp: `fp${i}`, status: "issued", attempts: 1, groupId: "29952775505428481", value: i, code: `C${i}` }),
+          ),
+        );
+        await store.close();
+        const reopened = await PgStore.open(connections, "windows", {});
+        const codes: string[] = [];
+        for (const [rid] of reopened.entries()) {
+          const state = reopened.get(rid);
+          assert.ok(state);
+          const outcome = await reopened.readOutcome(state);
+          assert.equal(outcome?.rid, rid);
+          codes.push(outcome.code ?? "");
+        }
+        assert.deepEqual(
+          codes,
+          rids.map((_, i) => `C${i}`),
+        );
+      } finally {
+        await lock.release();
+      }
+    } finally {
+      await connections.close();
+    }
+  });
+
   test("fencing: once another run has taken the campaign over, a write of the old run commits nothing", async () => {
     const schema = freshSchema();
     const connections = new PgConnections(parsePgState(stateUrl(schema), {}));

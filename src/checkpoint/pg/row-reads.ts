@@ -1,7 +1,11 @@
 import type pg from "pg";
 import type { OutcomeRecord, RowState, RowStatus } from "../records.js";
 
-/** Reads of the rows table: every row's state at open, and outcomes back in windows of seq. */
+/**
+ * Reads of the rows table: every row's state at open, and outcomes back in windows of seq. seq is
+ * read as text (bigint stays a string in `pg`) under another name than the column: ORDER BY seq
+ * must sort the numbers, not their text.
+ */
 
 /** One outcome as pg-store.ts sends it to jsonb_to_recordset. */
 export interface OutcomeRow {
@@ -33,11 +37,11 @@ export async function loadRowStates(client: pg.PoolClient, s: string, campaign: 
     status: RowStatus | "sent";
     in_doubt: boolean;
     attempts: number;
-    seq: string;
+    seq_text: string;
     has_outcome: boolean;
     accepted_fp: string | null;
   }>(
-    `SELECT request_id::text AS rid, fingerprint AS fp, status, in_doubt, attempts, seq::text AS seq, outcome_at IS NOT NULL AS has_outcome, accepted_fp
+    `SELECT request_id::text AS rid, fingerprint AS fp, status, in_doubt, attempts, seq::text AS seq_text, outcome_at IS NOT NULL AS has_outcome, accepted_fp
        FROM ${s}.rows WHERE campaign = $1 AND status <> 'planned' ORDER BY seq`,
     [campaign],
   );
@@ -48,7 +52,7 @@ export async function loadRowStates(client: pg.PoolClient, s: string, campaign: 
       status: r.status,
       inDoubt: r.in_doubt,
       attempts: r.attempts,
-      ...(r.has_outcome ? { outcomeAt: { offset: Number(r.seq), length: 1 } } : {}),
+      ...(r.has_outcome ? { outcomeAt: { offset: Number(r.seq_text), length: 1 } } : {}),
       ...(r.accepted_fp === null ? {} : { acceptedFp: r.accepted_fp }),
     });
   }
@@ -58,7 +62,7 @@ export async function loadRowStates(client: pg.PoolClient, s: string, campaign: 
 /** The outcomes of rows from `seq` on, in seq order: one query serves a thousand rows of a result. */
 export async function readOutcomeWindow(client: pg.PoolClient, s: string, campaign: string, seq: number): Promise<Map<number, OutcomeRecord>> {
   const { rows } = await client.query<{
-    seq: string;
+    seq_text: string;
     rid: string;
     outcome_fp: string;
     outcome_status: RowStatus;
@@ -76,7 +80,7 @@ export async function readOutcomeWindow(client: pg.PoolClient, s: string, campai
     start_at: string | null;
     end_at: string | null;
   }>(
-    `SELECT seq::text AS seq, request_id::text AS rid, outcome_fp, outcome_status, outcome_attempts, unknown_outcome, group_id, value::text AS value,
+    `SELECT seq::text AS seq_text, request_id::text AS rid, outcome_fp, outcome_status, outcome_attempts, unknown_outcome, group_id, value::text AS value,
             outcome_at, code, data, last_error_code, last_error_message, paypay_request_id, gift_card_name, start_at, end_at
        FROM ${s}.rows WHERE campaign = $1 AND seq >= $2 AND outcome_at IS NOT NULL ORDER BY seq LIMIT ${OUTCOME_WINDOW}`,
     [campaign, String(seq)],
@@ -103,7 +107,7 @@ export async function readOutcomeWindow(client: pg.PoolClient, s: string, campai
     if (r.start_at !== null) record.startAt = r.start_at;
     if (r.end_at !== null) record.endAt = r.end_at;
     if (r.unknown_outcome) record.unknown = true;
-    window.set(Number(r.seq), record);
+    window.set(Number(r.seq_text), record);
   }
   return window;
 }
