@@ -17,7 +17,9 @@ export type ErrorKind =
   /** PayPay refused the credentials or the client: stop the run. */
   | "fatal-api"
   /** Rows changed after they were sent or issued: reported, and the run is not clean until resolved. */
-  | "rows-changed";
+  | "rows-changed"
+  /** The shared state store (PostgreSQL) could not be reached or written, or the run lost its lock: rerun. */
+  | "state-lost";
 
 export class BatchError extends Error {
   readonly kind: ErrorKind;
@@ -42,6 +44,14 @@ export class CheckpointError extends BatchError {
   constructor(code: string, message: string) {
     super("checkpoint", code, message);
     this.name = "CheckpointError";
+  }
+}
+
+/** PostgreSQL failed under a run: nothing it could not commit was counted; a rerun resumes. */
+export class StateLostError extends BatchError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super("state-lost", code, message, options);
+    this.name = "StateLostError";
   }
 }
 

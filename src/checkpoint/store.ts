@@ -7,6 +7,8 @@ import type { CompleteRecord, OutcomeRecord, PlanRecord, RowState, RunRecord } f
  * durable before a row's first request, an outcome is durable before the row counts.
  */
 export interface CheckpointStore {
+  /** The store keeps each row's exact body (recordSent's `body`); the journal keeps its fingerprint only. */
+  readonly keepsBodies?: boolean;
   /** Where the checkpoint lives, for messages. */
   readonly location: string;
   readonly campaign: string;
@@ -27,8 +29,8 @@ export interface CheckpointStore {
   recordComplete(complete: Omit<CompleteRecord, "t" | "at">): Promise<void>;
   /** Resolves once the acknowledgement of an issued row's change is durable. */
   recordAccepted(requestId: string, fingerprint: string): Promise<void>;
-  /** Resolves once the record is durable. */
-  recordSent(requestId: string, fingerprint: string, row: number): Promise<void>;
+  /** Resolves once the record is durable. `body`: the exact body, for a store that keeps it (PostgreSQL). */
+  recordSent(requestId: string, fingerprint: string, row: number, body?: string): Promise<void>;
   /** Resolves once the record is durable. */
   recordOutcome(record: Omit<OutcomeRecord, "t" | "at">): Promise<void>;
   /** The latest outcome of a requestId, read back from durable storage. */

@@ -1,6 +1,7 @@
 import { JournalStore, type JournalInfo } from "./journal-store.js";
 import type { PlanRecord, RowStatus, RunRecord } from "./records.js";
 import type { Target } from "../paypay/target.js";
+import type { CheckpointStore } from "./store.js";
 
 /**
  * Everything `status` shows: counts by latest status, JPY issued per group, failures by code,
@@ -23,29 +24,34 @@ export interface CheckpointSummary extends JournalInfo {
 export async function summarizeCheckpoint(file: string): Promise<CheckpointSummary> {
   const store = await JournalStore.open(file, "", { readOnly: true });
   try {
-    const summary: CheckpointSummary = {
-      campaign: store.campaign,
-      target: store.target,
-      lastPlan: store.lastPlan(),
-      ...store.info,
-      rows: 0,
-      byStatus: { issued: 0, failed: 0, pending: 0, sent: 0 },
-      issuedJpyByGroup: new Map(),
-      failedByCode: new Map(),
-      inDoubt: 0,
-    };
-    for (const [, state] of store.entries()) {
-      summary.rows++;
-      summary.byStatus[state.status]++;
-      if (state.inDoubt) summary.inDoubt++;
-      if (state.status !== "issued" && state.status !== "failed") continue;
-      const outcome = await store.readOutcome(state);
-      if (!outcome) continue;
-      if (state.status === "issued") summary.issuedJpyByGroup.set(outcome.groupId, (summary.issuedJpyByGroup.get(outcome.groupId) ?? 0) + outcome.value);
-      else if (outcome.errorCode) summary.failedByCode.set(outcome.errorCode, (summary.failedByCode.get(outcome.errorCode) ?? 0) + 1);
-    }
-    return summary;
+    return await summarizeStore(store, store.info);
   } finally {
     await store.close();
   }
+}
+
+/** The summary of any store; `info` is what its kind knows of activity (journal or database). */
+export async function summarizeStore(store: CheckpointStore, info: JournalInfo): Promise<CheckpointSummary> {
+  const summary: CheckpointSummary = {
+    campaign: store.campaign,
+    target: store.target,
+    lastPlan: store.lastPlan(),
+    ...info,
+    rows: 0,
+    byStatus: { issued: 0, failed: 0, pending: 0, sent: 0 },
+    issuedJpyByGroup: new Map(),
+    failedByCode: new Map(),
+    inDoubt: 0,
+  };
+  for (const [, state] of store.entries()) {
+    summary.rows++;
+    summary.byStatus[state.status]++;
+    if (state.inDoubt) summary.inDoubt++;
+    if (state.status !== "issued" && state.status !== "failed") continue;
+    const outcome = await store.readOutcome(state);
+    if (!outcome) continue;
+    if (state.status === "issued") summary.issuedJpyByGroup.set(outcome.groupId, (summary.issuedJpyByGroup.get(outcome.groupId) ?? 0) + outcome.value);
+    else if (outcome.errorCode) summary.failedByCode.set(outcome.errorCode, (summary.failedByCode.get(outcome.errorCode) ?? 0) + 1);
+  }
+  return summary;
 }

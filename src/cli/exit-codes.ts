@@ -32,6 +32,7 @@ export function exitCodeOfError(error: unknown): number {
     case "locked":
       return EXIT.locked;
     case "fatal-api":
+    case "state-lost":
       return EXIT.pending;
     case "rows-changed":
       return EXIT.someFailed;

@@ -1,5 +1,8 @@
 import { access } from "node:fs/promises";
 import { JournalStore } from "../checkpoint/journal-store.js";
+import { lockedBy } from "../checkpoint/lock.js";
+import { PgReader } from "../checkpoint/pg/pg-reader.js";
+import { isPostgresState } from "../checkpoint/pg/pg-url.js";
 import { refuseOtherTarget } from "../checkpoint/target-binding.js";
 import { refuseIfLocked } from "../checkpoint/lock-status.js";
 import { BatchError } from "../errors.js";
@@ -21,24 +24,34 @@ import { pastStartNote } from "./today.js";
 export async function runPlan(settings: IssueSettings, env: NodeJS.ProcessEnv): Promise<{ text: string; refusal?: BatchError }> {
   const { job } = settings;
   const input = await resolveInput(job.input);
-  const exists = await access(job.state).then(
-    () => true,
-    () => false,
-  );
-  const connection = await openConnection(settings.connection, env);
+  const reader = isPostgresState(job.state) ? await PgReader.open(job.state, input.campaign, env) : undefined;
+  const state = reader?.location ?? job.state;
+  const exists = reader
+    ? reader.store !== undefined
+    : await access(job.state).then(
+        () => true,
+        () => false,
+      );
+  const connection = await openConnection(settings.connection, env).catch(async (error: unknown) => {
+    await reader?.close();
+    throw error;
+  });
   try {
-    const store = exists ? await JournalStore.open(job.state, input.campaign, { readOnly: true }) : undefined;
+    const store = reader ? reader.store : exists ? await JournalStore.open(job.state, input.campaign, { readOnly: true }) : undefined;
     try {
-      if (store?.target) refuseOtherTarget(job.state, store.target, connection.target);
-      await refuseIfLocked(`${job.state}.lock`);
-      await refuseOtherOwner(job.out, job.state, input.campaign, store?.lastPlan()?.out);
+      if (store?.target) refuseOtherTarget(state, store.target, connection.target);
+      if (reader) {
+        const lock = await reader.lockStatus();
+        if (lock.state === "held") throw lockedBy(state, lock.owner);
+      } else await refuseIfLocked(`${job.state}.lock`);
+      await refuseOtherOwner(job.out, state, input.campaign, store?.lastPlan()?.out);
       const prepared = await prepareRun(input, store, job, () => readBudgets(connection.client), { evenWithNothingToSend: true });
       const budgetNote = prepared.budgets
         ? `budgets from ${connection.description}`
         : prepared.budgetError
           ? `budgets not compared: ${prepared.budgetError.message}`
           : undefined;
-      const text = formatPlan(input, prepared, exists ? job.state : undefined, [budgetNote, pastStartNote(prepared.plan, job.input.today)], connection.target);
+      const text = formatPlan(input, prepared, exists ? state : undefined, [budgetNote, pastStartNote(prepared.plan, job.input.today)], connection.target);
       const refusal = refusalOf(prepared, job);
       if (refusal) {
         await writeProblemsOf(refusal, settings.problemsCsv);
@@ -47,7 +60,7 @@ export async function runPlan(settings: IssueSettings, env: NodeJS.ProcessEnv): 
       const changed = changedRowsNote(prepared.plan, job.acceptChanged);
       return changed ? { text, refusal: new BatchError("rows-changed", "ROWS_CHANGED", changed) } : { text };
     } finally {
-      await store?.close();
+      await (reader ?? store)?.close();
     }
   } finally {
     await connection.close();

@@ -3,6 +3,7 @@ import pLimit from "p-limit";
 import type { Logger } from "pino";
 import type { OutcomeRecord, RowState } from "../checkpoint/records.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
+import { serializeCreateBody } from "../paypay/client.js";
 import type { CreateOutcome } from "../paypay/outcome.js";
 import { afterDoubt, type ReplayBehaviour } from "./after-doubt.js";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
@@ -123,7 +124,7 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
   const sendRow = async (row: PreparedRow, state: RowState | undefined): Promise<void> => {
     const { requestId, groupId, giftCardValue } = row.request;
     const inDoubtSameBody = (state?.status === "sent" || state?.status === "pending") && state.fp === row.fingerprint;
-    if (!inDoubtSameBody) await store.recordSent(requestId, row.fingerprint, row.row);
+    if (!inDoubtSameBody) await store.recordSent(requestId, row.fingerprint, row.row, store.keepsBodies ? serializeCreateBody(row.request) : undefined);
     const shouldStop = (): boolean => stop.signal.aborted || exhausted.has(groupId);
     // Only the exchange with PayPay holds a concurrency slot; the durable writes before and after
     // it overlap with other rows' requests, so fsync latency does not stretch the request rate.

@@ -66,12 +66,23 @@ export async function finishedRunCounts(state: string, fingerprint: RunFingerpri
   } finally {
     await handle.close();
   }
+  const counts = await countsIfUnchanged(last, fingerprint, out, retryFailed);
+  // Both hold codes: a rerun tightens them even when it has nothing else to do.
+  if (counts) await chmod(state, 0o600);
+  return counts;
+}
+
+/** The counts of `last` when the run it completed would be repeated exactly (the result file too). */
+export async function countsIfUnchanged(
+  last: CompleteRecord | undefined,
+  fingerprint: RunFingerprint,
+  out: string,
+  retryFailed: boolean,
+): Promise<ResultCounts | undefined> {
   if (last?.t !== "complete" || last.inputDigest !== fingerprint.inputDigest || last.settingsDigest !== fingerprint.settingsDigest) return undefined;
   if (last.counts.pending > 0 || last.counts.changed > 0 || (retryFailed && last.counts.failed > 0)) return undefined;
   if ((await fileDigest(out)) !== last.resultDigest) return undefined;
-  // Both hold codes: a rerun tightens them even when it has nothing else to do.
   await chmod(out, 0o600);
-  await chmod(state, 0o600);
   return {
     ...last.counts,
     accepted: last.counts.accepted ?? 0,

@@ -2,15 +2,15 @@ import { createHash } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import type { Logger } from "pino";
-import { acquireLock, processIsAlive } from "../checkpoint/lock.js";
+import { processIsAlive } from "../checkpoint/lock.js";
 import { removeStaleTemps } from "../fs/atomic-write.js";
-import { JournalStore } from "../checkpoint/journal-store.js";
+import { openStateBackend } from "../checkpoint/open-store.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { refuseOtherTarget } from "../checkpoint/target-binding.js";
 import { BatchError } from "../errors.js";
 import type { GroupBudget } from "../paypay/types.js";
 import { describeTarget, type Target } from "../paypay/target.js";
-import { completeRecord, finishedRunCounts, runFingerprint } from "./finished-run.js";
+import { completeRecord, runFingerprint } from "./finished-run.js";
 import { applyPlan, type Applied, type ApplySettings, type IssueEvents } from "./apply-plan.js";
 import type { InputEncoding } from "../csv/encoding.js";
 import type { InputSpec, ResolvedInputSpec } from "./input-rows.js";
@@ -71,28 +71,36 @@ export interface IssueReport extends Applied {
 export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps): Promise<IssueReport> {
   const started = performance.now();
   await mkdir(dirname(options.out), { recursive: true });
-  await mkdir(dirname(options.state), { recursive: true });
-  const lock = await acquireLock(`${options.state}.lock`);
+  // The file journal, or PostgreSQL: `state` is what messages name, `snapshots` where copies go.
+  const backend = await openStateBackend(options.state, options.input.campaign);
+  const state = backend.location;
+  const snapshots = backend.snapshotBase;
+  const lock = await backend.lock().catch(async (error: unknown) => {
+    await backend.close();
+    throw error;
+  });
+  // A run that loses its lock (PostgreSQL) stops taking rows at once, as on a signal.
+  const signal = lock.lost ? AbortSignal.any([deps.signal, lock.lost]) : deps.signal;
   await removeStaleTemps(options.out, processIsAlive);
-  await removeStaleTemps(snapshotTempBase(options.state), processIsAlive);
+  await removeStaleTemps(snapshotTempBase(snapshots), processIsAlive);
   let store: CheckpointStore | undefined;
   let planned: ResolvedInputSpec | undefined;
   let keepSnapshot: string | undefined;
   try {
     // The user's file is read once, into an immutable copy: everything after plans and sends from it.
-    const snapshot = await takeSnapshot(options.input.file, options.input.encoding, options.state);
+    const snapshot = await takeSnapshot(options.input.file, options.input.encoding, snapshots);
     const input: ResolvedInputSpec = { ...options.input, encoding: snapshot.encoding, snapshot: snapshot.path };
     const fingerprint = runFingerprint(input, snapshot.digest, options, deps.target);
-    const finished = await finishedRunCounts(options.state, fingerprint, options.out, options.retryFailed);
+    const finished = await backend.finishedRunCounts(fingerprint, options.out, options.retryFailed);
     if (finished) {
       keepSnapshot = snapshot.path;
-      deps.logger.info({ checkpoint: options.state }, "nothing changed since the last run finished: nothing to send");
+      deps.logger.info({ checkpoint: state }, "nothing changed since the last run finished: nothing to send");
       return { counts: finished, ...nothingApplied(deps.signal), reconciliation: [], elapsedMs: performance.now() - started, encoding: input.encoding };
     }
-    store = await openExisting(options.state, input.campaign);
-    keepSnapshot = lastSnapshotOf(store);
-    if (store?.target) refuseOtherTarget(options.state, store.target, deps.target);
-    await refuseOtherOwner(options.out, options.state, input.campaign, store?.lastPlan()?.out);
+    store = await backend.openExisting(input.campaign);
+    keepSnapshot = lastSnapshotOf(store, snapshots);
+    if (store?.target) refuseOtherTarget(state, store.target, deps.target);
+    await refuseOtherOwner(options.out, state, input.campaign, store?.lastPlan()?.out);
     const prepared = await prepareRun(input, store, options, () => readBudgets(deps.api, deps.random));
     const refusal = refusalOf(prepared, options);
     if (refusal) throw refusal;
@@ -100,14 +108,12 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
       throw new BatchError("usage", "NOT_CONFIRMED", "Not confirmed; nothing was sent");
     }
 
-    store ??= await JournalStore.open(options.state, input.campaign);
+    store ??= await backend.create(input.campaign);
     if (await store.bindTarget(deps.target)) {
-      deps.logger.warn(
-        { checkpoint: options.state, target: deps.target },
-        `checkpoint from an earlier release: bound to ${describeTarget(deps.target)} from now on`,
-      );
+      deps.logger.warn({ checkpoint: state, target: deps.target }, `checkpoint from an earlier release: bound to ${describeTarget(deps.target)} from now on`);
     }
     if (options.acceptChanged) await acceptChanges(store, prepared, deps.logger);
+    await backend.keepPlanInput(store, snapshot, input);
     await store.recordPlan({
       target: deps.target,
       input: resolve(input.file),
@@ -125,10 +131,12 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     });
     planned = input;
     keepSnapshot = snapshot.path;
-    await removeSnapshotsExcept(options.state, keepSnapshot);
+    await removeSnapshotsExcept(snapshots, keepSnapshot);
     const events = deps.onPlanned?.(prepared.plan);
     const applied =
-      prepared.plan.actions.send > 0 ? await applyPlan({ input, cutoffs: prepared.cutoffs }, options, { ...deps, events }, store) : nothingApplied(deps.signal);
+      prepared.plan.actions.send > 0
+        ? await applyPlan({ input, cutoffs: prepared.cutoffs }, options, { ...deps, signal, events }, store)
+        : nothingApplied(signal);
     const reconciled = await reconcileBudgets(prepared, applied, deps);
     const { counts, digest } = await writeResults(input, store, options.out, options.format);
     await store.recordComplete(completeRecord(fingerprint, digest, counts));
@@ -142,23 +150,15 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
   } finally {
     await store?.close();
     // A refused run leaves no copy of its input behind, only the one its last recorded plan names.
-    await removeSnapshotsExcept(options.state, keepSnapshot).catch(() => undefined);
+    await removeSnapshotsExcept(snapshots, keepSnapshot).catch(() => undefined);
     await lock.release();
+    await backend.close();
   }
 }
 
-async function openExisting(state: string, campaign: string): Promise<CheckpointStore | undefined> {
-  try {
-    return await JournalStore.open(state, campaign, { mustExist: true });
-  } catch (error) {
-    if (error instanceof BatchError && error.code === "CHECKPOINT_NOT_FOUND") return undefined;
-    throw error;
-  }
-}
-
-function lastSnapshotOf(store: CheckpointStore | undefined): string | undefined {
+function lastSnapshotOf(store: CheckpointStore | undefined, snapshots: string): string | undefined {
   const last = store?.lastPlan();
-  return store && last?.t === "plan" ? snapshotPath(store.location, last) : undefined;
+  return store && last?.t === "plan" ? snapshotPath(snapshots, last) : undefined;
 }
 
 /** Records --accept-changed for every issued row that now reads differently: reported from now on, exit 0. */

@@ -3,6 +3,7 @@ import { access } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { BatchError } from "../errors.js";
 import { writeFileAtomically } from "../fs/atomic-write.js";
+import { isPostgresState } from "../checkpoint/pg/pg-url.js";
 
 /**
  * A result file belongs to one checkpoint. A marker beside it (`.<name>.owner`) names the
@@ -34,7 +35,7 @@ async function readOwner(out: string): Promise<Owner | undefined> {
   try {
     const owner = JSON.parse(text) as Partial<Owner>;
     if (typeof owner.checkpoint === "string" && typeof owner.campaign === "string")
-      return { checkpoint: resolve(dirname(out), owner.checkpoint), campaign: owner.campaign };
+      return { checkpoint: ownerKey(owner.checkpoint, dirname(out)), campaign: owner.campaign };
   } catch {
     // A marker torn by a crash names nobody; the checks below still apply.
   }
@@ -47,7 +48,7 @@ async function readOwner(out: string): Promise<Owner | undefined> {
  * hold codes nobody else keeps.
  */
 export async function refuseOtherOwner(out: string, state: string, campaign: string, recordedOut: string | undefined): Promise<void> {
-  const checkpoint = resolve(state);
+  const checkpoint = ownerKey(state);
   const owner = await readOwner(out);
   if (owner) {
     if (owner.checkpoint === checkpoint) return;
@@ -70,7 +71,14 @@ export async function refuseOtherOwner(out: string, state: string, campaign: str
 /** Records that `state` owns `out`, before the result is first written there. */
 export async function claimResult(out: string, state: string, campaign: string): Promise<void> {
   const owner = await readOwner(out);
-  if (owner?.checkpoint === resolve(state)) return;
-  const text = `${JSON.stringify({ checkpoint: relative(dirname(resolve(out)), resolve(state)), campaign })}\n`;
+  if (owner?.checkpoint === ownerKey(state)) return;
+  const checkpoint = isPostgresState(state) ? state : relative(dirname(resolve(out)), resolve(state));
+  const text = `${JSON.stringify({ checkpoint, campaign })}\n`;
   await writeFileAtomically(markerOf(out), (write) => write(text));
+}
+
+/** A checkpoint file by its absolute path; a PostgreSQL campaign by its (password-free) location. */
+function ownerKey(state: string, from?: string): string {
+  if (isPostgresState(state)) return state;
+  return from === undefined ? resolve(state) : resolve(from, state);
 }

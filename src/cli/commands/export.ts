@@ -1,6 +1,8 @@
 import { isAbsolute, relative } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { JournalStore } from "../../checkpoint/journal-store.js";
+import { PgReader } from "../../checkpoint/pg/pg-reader.js";
+import { isPostgresState } from "../../checkpoint/pg/pg-url.js";
 import { CheckpointError } from "../../errors.js";
 import type { ResolvedInputSpec } from "../../job/input-rows.js";
 import { writeResults } from "../../job/write-results.js";
@@ -12,6 +14,7 @@ import { refuseOtherTargetFlags, withTargetOptions, type TargetFlags } from "../
 
 interface ExportFlags extends TargetFlags {
   checkpoint: string;
+  campaign?: string;
   out?: string;
   input?: string;
   excel?: boolean;
@@ -22,7 +25,8 @@ export const exportCommand: CommandModule<object, ExportFlags> = {
   describe: "Rewrite the result CSV from a checkpoint (same format as issue); sends nothing",
   builder: (yargs) =>
     withTargetOptions(yargs)
-      .positional("checkpoint", { type: "string", demandOption: true, describe: "Checkpoint file (see issue --state)" })
+      .positional("checkpoint", { type: "string", demandOption: true, describe: "Checkpoint file, or postgresql:// URL (see issue --state)" })
+      .option("campaign", { type: "string", describe: "The campaign, with a postgresql:// state" })
       .option("out", { type: "string", describe: "Result CSV to write [default: the result path the run recorded]" })
       .option("input", { type: "string", describe: "Read the rows from this CSV [default: the run's own copy of its input]" })
       .option("excel", { type: "boolean", describe: "UTF-8 with BOM, CRLF, formula-like cells neutralized" })
@@ -33,18 +37,19 @@ export const exportCommand: CommandModule<object, ExportFlags> = {
         "From a moved input, for Excel",
       ) as unknown as Argv<ExportFlags>,
   handler: async (argv) => {
-    const store = await JournalStore.open(argv.checkpoint, "", { readOnly: true });
+    // PostgreSQL: the run's copy of its input comes out of the database, so no input file is needed.
+    const reader = isPostgresState(argv.checkpoint) ? await PgReader.open(argv.checkpoint, argv.campaign, process.env) : undefined;
+    const location = reader?.location ?? argv.checkpoint;
+    const store = reader ? reader.store : await JournalStore.open(argv.checkpoint, "", { readOnly: true });
     try {
-      await refuseOtherTargetFlags(argv.checkpoint, store.target, argv);
-      const run = store.lastPlan();
-      if (!run) {
-        throw new CheckpointError(
-          "CHECKPOINT_NO_RUN",
-          `${argv.checkpoint}: no run has got past planning with this checkpoint yet, so there is nothing to export`,
-        );
+      await refuseOtherTargetFlags(location, store?.target, argv);
+      const run = store?.lastPlan();
+      if (!store || !run) {
+        throw new CheckpointError("CHECKPOINT_NO_RUN", `${location}: no run has got past planning with this checkpoint yet, so there is nothing to export`);
       }
       // The run's own copy of its input, unless the user names one (or the checkpoint predates copies).
-      const snapshot = argv.input === undefined && run.t === "plan" ? snapshotPath(argv.checkpoint, run) : undefined;
+      const snapshot =
+        argv.input === undefined && run.t === "plan" ? (reader ? await reader.snapshotFile(run) : snapshotPath(argv.checkpoint, run)) : undefined;
       if (snapshot !== undefined && run.t === "plan") await verifySnapshot(snapshot, run.inputDigest);
       const input: ResolvedInputSpec = {
         file: argv.input ?? run.input,
@@ -55,11 +60,11 @@ export const exportCommand: CommandModule<object, ExportFlags> = {
         defaults: run.defaults,
       };
       const out = argv.out === undefined ? nearPath(run.out) : expectString("--out", argv.out);
-      await refuseOtherOwner(out, argv.checkpoint, store.campaign, run.out);
+      await refuseOtherOwner(out, location, store.campaign, run.out);
       const { counts } = await writeResults(input, store, out, argv.excel ? "excel" : "plain");
       process.stdout.write(`wrote ${out}: ${counts.rows} row(s) — ${counts.issued} issued, ${counts.failed} failed, ${counts.pending} pending\n`);
     } finally {
-      await store.close();
+      await (reader ?? store)?.close();
     }
   },
 };

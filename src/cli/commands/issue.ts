@@ -1,5 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import type { Argv, CommandModule } from "yargs";
+import { displayState } from "../../checkpoint/pg/pg-url.js";
 import { runIssueJob } from "../../job/issue-job.js";
 import { resultEncoding } from "../../job/write-results.js";
 import { createLogger } from "../../log.js";
@@ -134,7 +135,7 @@ export const issueCommand: CommandModule<object, IssueFlags> = {
             campaign: settings.job.input.campaign,
             input: settings.job.input.file,
             result: settings.job.out,
-            checkpoint: settings.job.state,
+            checkpoint: displayState(settings.job.state, settings.job.input.campaign),
           },
           connection.target,
           pacing.controller,

@@ -1,13 +1,17 @@
 import type { Argv, CommandModule } from "yargs";
 import { describeOwner } from "../../checkpoint/lock.js";
 import { readLockStatus, type LockStatus } from "../../checkpoint/lock-status.js";
-import { summarizeCheckpoint, type CheckpointSummary } from "../../checkpoint/summarize.js";
+import { summarizeCheckpoint, summarizeStore, type CheckpointSummary } from "../../checkpoint/summarize.js";
+import { PgReader } from "../../checkpoint/pg/pg-reader.js";
+import { isPostgresState } from "../../checkpoint/pg/pg-url.js";
+import { CheckpointError } from "../../errors.js";
 import { yen } from "../../yen.js";
 import { describeTarget, isSimulated } from "../../paypay/target.js";
 import { refuseOtherTargetFlags, withTargetOptions, type TargetFlags } from "../target-options.js";
 
 interface StatusFlags extends TargetFlags {
   checkpoint: string;
+  campaign?: string;
   json?: boolean;
 }
 
@@ -16,10 +20,28 @@ export const statusCommand: CommandModule<object, StatusFlags> = {
   describe: "Show what a checkpoint holds: counts by status, JPY issued, rows in doubt, the lock",
   builder: (yargs) =>
     withTargetOptions(yargs)
-      .positional("checkpoint", { type: "string", demandOption: true, describe: "Checkpoint file (see issue --state)" })
+      .positional("checkpoint", { type: "string", demandOption: true, describe: "Checkpoint file, or postgresql:// URL (see issue --state)" })
+      .option("campaign", { type: "string", describe: "The campaign, with a postgresql:// state" })
       .option("json", { type: "boolean", describe: "Print JSON" })
-      .example("$0 status samples/recipients.results.checkpoint", "How far did the sample run (npm start) get?") as unknown as Argv<StatusFlags>,
+      .example("$0 status samples/recipients.results.checkpoint", "How far did the sample run (npm start) get?")
+      .example(
+        "$0 status postgresql://batch@db.internal/points --campaign spring-2099",
+        "The same for a campaign kept in PostgreSQL",
+      ) as unknown as Argv<StatusFlags>,
   handler: async (argv) => {
+    if (isPostgresState(argv.checkpoint)) {
+      const reader = await PgReader.open(argv.checkpoint, argv.campaign, process.env);
+      try {
+        if (!reader.store) throw new CheckpointError("CHECKPOINT_NOT_FOUND", `${reader.location}: no run of this campaign has got past planning`);
+        const summary = await summarizeStore(reader.store, await reader.info());
+        await refuseOtherTargetFlags(reader.location, summary.target, argv);
+        const lock = await reader.lockStatus();
+        process.stdout.write(argv.json ? `${JSON.stringify(statusJson(summary, lock), null, 2)}\n` : `${formatStatus(reader.location, summary, lock)}\n`);
+      } finally {
+        await reader.close();
+      }
+      return;
+    }
     const summary = await summarizeCheckpoint(argv.checkpoint);
     await refuseOtherTargetFlags(argv.checkpoint, summary.target, argv);
     const lock = await readLockStatus(`${argv.checkpoint}.lock`);

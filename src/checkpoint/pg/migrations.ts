@@ -1,0 +1,132 @@
+import type pg from "pg";
+import { CheckpointError } from "../../errors.js";
+import type { PgConnections } from "./pool.js";
+
+/**
+ * The schema, built by versioned, forward-only migrations. Each start runs the missing ones in one
+ * transaction under a transaction-scoped advisory lock on the schema's name, so two processes
+ * starting at once migrate one after the other and the second finds nothing to do. A database
+ * migrated by a newer release is refused: this binary does not know what its tables mean.
+ */
+
+/** `s` stands for the quoted schema name. Never edit a released migration: add the next one. */
+const MIGRATIONS: ReadonlyArray<(s: string) => string> = [
+  (s) => `
+    CREATE TABLE ${s}.campaigns (
+      campaign      text PRIMARY KEY,
+      -- Bumped by each run that takes the campaign's lock; every write checks it (the fence).
+      generation    bigint NOT NULL DEFAULT 0,
+      -- Set when the first run got past planning (the journal's header record).
+      opened_at     timestamptz,
+      target        jsonb,
+      latest_plan   jsonb,
+      last_complete jsonb,
+      created_at    timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE ${s}.runs (
+      campaign   text NOT NULL REFERENCES ${s}.campaigns,
+      generation bigint NOT NULL,
+      host       text NOT NULL,
+      pid        integer NOT NULL,
+      started_at timestamptz NOT NULL DEFAULT now(),
+      heartbeat  timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (campaign, generation)
+    );
+    -- A plan's input snapshot, the bytes the run planned from, so any host can resume or export.
+    CREATE TABLE ${s}.snapshots (
+      campaign   text NOT NULL REFERENCES ${s}.campaigns,
+      digest     text NOT NULL,
+      bytes      bytea NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (campaign, digest)
+    );
+    CREATE TABLE ${s}.rows (
+      seq               bigint GENERATED ALWAYS AS IDENTITY,
+      campaign          text NOT NULL REFERENCES ${s}.campaigns,
+      request_id        uuid NOT NULL,
+      row_no            integer,
+      recipient_id      text,
+      -- The input row's cells (header → value), loaded in bulk at plan time.
+      cells             jsonb,
+      body              text,
+      fingerprint       text,
+      -- planned (loaded, never sent) | sent | issued | failed | pending
+      status            text NOT NULL DEFAULT 'planned',
+      in_doubt          boolean NOT NULL DEFAULT false,
+      unknown_outcome   boolean NOT NULL DEFAULT false,
+      attempts          integer NOT NULL DEFAULT 0,
+      group_id          text,
+      value             bigint,
+      gift_card_name    text,
+      start_at          text,
+      end_at            text,
+      code              text,
+      -- PayPay's whole data object as received: int64 digits intact.
+      data              text,
+      last_error_code   text,
+      last_error_message text,
+      paypay_request_id text,
+      -- The latest outcome as the journal's outcome record had it, so a result reads back the same.
+      outcome_status    text,
+      outcome_fp        text,
+      outcome_attempts  integer,
+      outcome_at        text,
+      accepted_fp       text,
+      sent_at           timestamptz,
+      updated_at        timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (campaign, request_id),
+      UNIQUE (seq)
+    );
+    CREATE INDEX rows_recipient ON ${s}.rows (recipient_id);
+    CREATE VIEW ${s}.issued_codes_masked AS
+      SELECT campaign, recipient_id, row_no, request_id, group_id, value,
+             '****' || right(code, 4) AS code_last4, start_at, end_at, updated_at AS issued_at, paypay_request_id
+        FROM ${s}.rows WHERE status = 'issued';
+    CREATE VIEW ${s}.issued_codes AS
+      SELECT campaign, recipient_id, row_no, request_id, group_id, value, code, data, start_at, end_at,
+             updated_at AS issued_at, paypay_request_id
+        FROM ${s}.rows WHERE status = 'issued';
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Whether the schema has been created at all: readers (plan, status, export) create nothing. */
+export async function schemaExists(connections: PgConnections): Promise<boolean> {
+  const s = quoteIdent(connections.state.schema);
+  return connections.withClient(async (client) => {
+    const { rows } = await client.query<{ table: string | null }>("SELECT to_regclass($1)::text AS table", [`${s}.schema_version`]);
+    return rows[0]?.table !== null;
+  });
+}
+
+export async function migrate(connections: PgConnections): Promise<void> {
+  const { schema, display } = connections.state;
+  const s = quoteIdent(schema);
+  await connections.transaction(async (client: pg.PoolClient) => {
+    await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`points-code-batch migrate ${schema}`]);
+    // A migrated schema needs no DDL, so a role without CREATE (see the README's GRANTs) can run.
+    const { rows: found } = await client.query<{ table: string | null }>("SELECT to_regclass($1)::text AS table", [`${s}.schema_version`]);
+    if (found[0]?.table === null) {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+      await client.query(`CREATE TABLE ${s}.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    }
+    const { rows } = await client.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${s}.schema_version`);
+    const current = rows[0]?.version ?? 0;
+    if (current > SCHEMA_VERSION) {
+      throw new CheckpointError(
+        "STATE_SCHEMA_NEWER",
+        `${display}: schema ${schema} is at version ${current}, newer than this release understands (${SCHEMA_VERSION}): upgrade points-code-batch`,
+      );
+    }
+    for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
+      const migration = MIGRATIONS[version - 1];
+      if (migration) await client.query(migration(s));
+      await client.query(`INSERT INTO ${s}.schema_version (version) VALUES ($1)`, [version]);
+    }
+  });
+}

@@ -1,0 +1,93 @@
+import { readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { BatchError } from "../../errors.js";
+import { readInputRows, type ResolvedInputSpec } from "../../job/input-rows.js";
+import { countsIfUnchanged } from "../../job/finished-run.js";
+import type { CompleteRecord } from "../records.js";
+import type { StateBackend } from "../open-store.js";
+import { migrate, quoteIdent } from "./migrations.js";
+import { PgStore, pgLocation, type PlannedRow } from "./pg-store.js";
+import { parsePgState } from "./pg-url.js";
+import { PgConnections } from "./pool.js";
+import { privateTempDir } from "./private-temp.js";
+import { acquireRunLock, type RunLock } from "./run-lock.js";
+
+/**
+ * A run's state in PostgreSQL (see open-store.ts). The input snapshot the applier reads is a
+ * private temp file (folder 0700, file 0600) that lives as long as the run; its bytes are kept in
+ * the database, so export and another host need no input file.
+ */
+export async function openPgBackend(url: string, campaign: string, env: NodeJS.ProcessEnv): Promise<StateBackend> {
+  const connections = new PgConnections(parsePgState(url, env));
+  let dir: string | undefined;
+  try {
+    await migrate(connections);
+    dir = await privateTempDir();
+  } catch (error) {
+    await connections.close();
+    throw connections.wrap(error, "STATE_UNREACHABLE", "cannot open the state schema");
+  }
+  const tempDir = dir;
+  const location = pgLocation(connections.state.display, campaign);
+  let runLock: RunLock | undefined;
+  const stores: PgStore[] = [];
+  const track = (store: PgStore): PgStore => {
+    stores.push(store);
+    if (runLock?.lost.aborted) store.fail(runLock.lost.reason as Error);
+    return store;
+  };
+  return {
+    location,
+    snapshotBase: join(tempDir, "checkpoint"),
+    async lock() {
+      runLock = await acquireRunLock(connections, campaign);
+      const lock = runLock;
+      lock.lost.addEventListener("abort", () => {
+        for (const store of stores) store.fail(lock.lost.reason as Error);
+      });
+      return { release: () => lock.release(), lost: lock.lost };
+    },
+    async openExisting(name) {
+      try {
+        return track(await PgStore.open(connections, name, { generation: runLock?.generation }));
+      } catch (error) {
+        if (error instanceof BatchError && error.code === "CHECKPOINT_NOT_FOUND") return undefined;
+        throw error;
+      }
+    },
+    create: async (name) => track(await PgStore.open(connections, name, { generation: runLock?.generation, create: true })),
+    async keepPlanInput(store, snapshot, input) {
+      if (!(store instanceof PgStore)) return;
+      await store.recordPlanInput(snapshot.digest, await readFile(snapshot.path), plannedRows(input));
+    },
+    async finishedRunCounts(fingerprint, out, retryFailed) {
+      const s = quoteIdent(connections.state.schema);
+      const last = await connections.withClient(async (client) => {
+        const { rows } = await client.query<{ last_complete: CompleteRecord | null }>(`SELECT last_complete FROM ${s}.campaigns WHERE campaign = $1`, [
+          campaign,
+        ]);
+        return rows[0]?.last_complete ?? undefined;
+      });
+      return countsIfUnchanged(last, fingerprint, out, retryFailed);
+    },
+    async close() {
+      await rm(tempDir, { recursive: true, force: true });
+      await connections.close();
+    },
+  };
+}
+
+async function* plannedRows(input: ResolvedInputSpec): AsyncGenerator<PlannedRow> {
+  let header: string[] = [];
+  for await (const item of readInputRows(input)) {
+    if (item.kind === "header") header = item.header;
+    if (item.kind !== "row") continue;
+    const { prepared, fields } = item;
+    yield {
+      rid: prepared.request.requestId,
+      row: prepared.row,
+      recipient: prepared.recipientId,
+      cells: Object.fromEntries(header.map((name, i) => [name, fields[i] ?? ""])),
+    };
+  }
+}

@@ -1,0 +1,336 @@
+import type pg from "pg";
+import { CheckpointError, StateLostError } from "../../errors.js";
+import { parseTarget, type Target } from "../../paypay/target.js";
+import type { CompleteRecord, OutcomeRecord, PlanRecord, RowState, RowStatus, RunRecord } from "../records.js";
+import type { CheckpointStore } from "../store.js";
+import { refuseOtherTarget } from "../target-binding.js";
+import { CommitQueue } from "./commit-queue.js";
+import { quoteIdent } from "./migrations.js";
+import type { PgConnections } from "./pool.js";
+import { loadRowStates, readOutcomeWindow, type OutcomeRow } from "./row-reads.js";
+
+/**
+ * The checkpoint in PostgreSQL, with the journal's protocol: `sent` is committed before a row's
+ * first request, an outcome is committed before the row counts, and outcomes that arrive together
+ * share one transaction (CommitQueue). Every transaction first reads the campaign's generation
+ * under FOR SHARE and goes on only if it is this run's: a run that lost its lock to another can
+ * commit nothing, and a run taking the lock waits for a write in progress to finish.
+ */
+
+type Op =
+  | { k: "sent"; rid: string; fp: string; row: number; body: string | null }
+  | { k: "outcome"; outcome: Omit<OutcomeRecord, "t" | "at">; at: string; seq?: number }
+  | { k: "accept"; rid: string; fp: string }
+  | { k: "campaign"; column: "target" | "latest_plan" | "last_complete" | "opened_at"; value: unknown };
+
+export class PgStore implements CheckpointStore {
+  readonly keepsBodies = true;
+  private readonly queue: CommitQueue<Op>;
+  private window: Map<number, OutcomeRecord> = new Map();
+
+  private constructor(
+    private readonly connections: PgConnections,
+    readonly location: string,
+    readonly campaign: string,
+    /** Undefined for a store opened to read (plan, status, export): every write is refused. */
+    private readonly generation: string | undefined,
+    private readonly index: Map<string, RowState>,
+    private latestPlan: PlanRecord | RunRecord | undefined,
+    private boundTarget: Target | undefined,
+    readonly lastComplete: CompleteRecord | undefined,
+    readonly createdAt: string,
+  ) {
+    this.queue = new CommitQueue((ops) => this.commit(ops));
+  }
+
+  /**
+   * Opens a campaign's state. `generation`: the run's, from its lock (run-lock.ts); without one the
+   * store only reads. `create`: a run past planning opens (the journal's header) a campaign that
+   * has none yet; otherwise a campaign no run got past planning with is CHECKPOINT_NOT_FOUND.
+   */
+  static async open(connections: PgConnections, campaign: string, options: { generation?: string; create?: boolean }): Promise<PgStore> {
+    const s = quoteIdent(connections.state.schema);
+    const location = pgLocation(connections.state.display, campaign);
+    return connections.withClient(async (client) => {
+      const { rows } = await client.query<{ opened_at: Date | null; target: unknown; latest_plan: PlanRecord | null; last_complete: CompleteRecord | null }>(
+        `SELECT opened_at, target, latest_plan, last_complete FROM ${s}.campaigns WHERE campaign = $1`,
+        [campaign],
+      );
+      const found = rows[0];
+      let openedAt = found?.opened_at ?? undefined;
+      if (openedAt === undefined) {
+        if (!options.create || options.generation === undefined) {
+          throw new CheckpointError("CHECKPOINT_NOT_FOUND", `${location}: no run of campaign ${campaign} has got past planning in this database`);
+        }
+        openedAt = new Date();
+      }
+      const target = found?.target === null || found?.target === undefined ? undefined : parseTarget(found.target);
+      const index = await loadRowStates(client, s, campaign);
+      const store = new PgStore(
+        connections,
+        location,
+        campaign,
+        options.generation,
+        index,
+        found?.latest_plan ?? undefined,
+        target,
+        found?.last_complete ?? undefined,
+        openedAt.toISOString(),
+      );
+      if (found?.opened_at === null || found?.opened_at === undefined) await store.queue.submit({ k: "campaign", column: "opened_at", value: store.createdAt });
+      return store;
+    });
+  }
+
+  /**
+   * Keeps the plan's input in the database before the plan names it: the snapshot's bytes (so any
+   * host can export or resume) and each row's cells (so support can query them), in batches.
+   */
+  async recordPlanInput(digest: string, bytes: Buffer, rows: AsyncIterable<PlannedRow>): Promise<void> {
+    const s = quoteIdent(this.connections.state.schema);
+    await this.queue.drain();
+    await this.fenced(async (client) => {
+      await client.query(`INSERT INTO ${s}.snapshots (campaign, digest, bytes) VALUES ($1, $2, $3) ON CONFLICT (campaign, digest) DO NOTHING`, [
+        this.campaign,
+        digest,
+        bytes,
+      ]);
+    });
+    let batch: PlannedRow[] = [];
+    const load = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const json = JSON.stringify(batch);
+      batch = [];
+      await this.fenced(async (client) => {
+        await client.query(
+          `INSERT INTO ${s}.rows AS r (campaign, request_id, row_no, recipient_id, cells)
+           SELECT $1, x.rid, x.row, x.recipient, x.cells FROM jsonb_to_recordset($2::jsonb) AS x(rid uuid, row integer, recipient text, cells jsonb)
+           ON CONFLICT (campaign, request_id) DO UPDATE SET row_no = excluded.row_no, recipient_id = excluded.recipient_id, cells = excluded.cells`,
+          [this.campaign, json],
+        );
+      });
+    };
+    for await (const row of rows) {
+      batch.push(row);
+      if (batch.length >= LOAD_BATCH) await load();
+    }
+    await load();
+  }
+
+  /** Stops every later write: the run lost its lock. */
+  fail(error: Error): void {
+    this.queue.fail(error);
+  }
+
+  get target(): Target | undefined {
+    return this.boundTarget;
+  }
+
+  get(requestId: string): RowState | undefined {
+    return this.index.get(requestId);
+  }
+
+  entries(): IterableIterator<[string, RowState]> {
+    return this.index.entries();
+  }
+
+  async bindTarget(target: Target): Promise<boolean> {
+    if (this.boundTarget) {
+      refuseOtherTarget(this.location, this.boundTarget, target);
+      return false;
+    }
+    await this.queue.submit({ k: "campaign", column: "target", value: target });
+    this.boundTarget = target;
+    return false;
+  }
+
+  async recordPlan(plan: Omit<PlanRecord, "t" | "at">): Promise<void> {
+    const record: PlanRecord = { t: "plan", at: new Date().toISOString(), ...plan };
+    await this.queue.submit({ k: "campaign", column: "latest_plan", value: record });
+    this.latestPlan = record;
+  }
+
+  lastPlan(): PlanRecord | RunRecord | undefined {
+    return this.latestPlan;
+  }
+
+  async recordComplete(complete: Omit<CompleteRecord, "t" | "at">): Promise<void> {
+    await this.queue.submit({ k: "campaign", column: "last_complete", value: { t: "complete", at: new Date().toISOString(), ...complete } });
+  }
+
+  async recordAccepted(requestId: string, fingerprint: string): Promise<void> {
+    await this.queue.submit({ k: "accept", rid: requestId, fp: fingerprint });
+    const state = this.index.get(requestId);
+    if (state) this.index.set(requestId, { ...state, acceptedFp: fingerprint });
+  }
+
+  async recordSent(requestId: string, fingerprint: string, row: number, body?: string): Promise<void> {
+    await this.queue.submit({ k: "sent", rid: requestId, fp: fingerprint, row, body: body ?? null });
+    const state = this.index.get(requestId);
+    this.index.set(requestId, { ...state, fp: fingerprint, status: "sent", inDoubt: true, attempts: state?.attempts ?? 0 });
+  }
+
+  async recordOutcome(outcome: Omit<OutcomeRecord, "t" | "at">): Promise<void> {
+    const op: Op & { k: "outcome" } = { k: "outcome", outcome, at: new Date().toISOString() };
+    await this.queue.submit(op);
+    this.window.clear();
+    const previous = this.index.get(outcome.rid);
+    this.index.set(outcome.rid, {
+      fp: outcome.fp,
+      status: outcome.status,
+      inDoubt: outcome.status === "pending" && outcome.unknown === true,
+      attempts: (previous?.attempts ?? 0) + outcome.attempts,
+      outcomeAt: { offset: op.seq ?? 0, length: 1 },
+      ...(previous?.acceptedFp === undefined ? {} : { acceptedFp: previous.acceptedFp }),
+    });
+  }
+
+  /** `outcomeAt.offset` is the row's seq: rows are read back in windows of seq, close to input order. */
+  async readOutcome(state: RowState): Promise<OutcomeRecord | undefined> {
+    if (!state.outcomeAt) return undefined;
+    const seq = state.outcomeAt.offset;
+    let record = this.window.get(seq);
+    if (!record) {
+      const s = quoteIdent(this.connections.state.schema);
+      this.window = await this.connections.withClient((client) => readOutcomeWindow(client, s, this.campaign, seq));
+      record = this.window.get(seq);
+    }
+    if (!record) throw new CheckpointError("CHECKPOINT_DAMAGED", `${this.location}: the outcome of row seq ${seq} no longer reads back`);
+    return record;
+  }
+
+  async close(): Promise<void> {
+    await this.queue.drain();
+  }
+
+  private async commit(ops: Op[]): Promise<void> {
+    const s = quoteIdent(this.connections.state.schema);
+    await this.fenced(async (client) => {
+      for (const segment of segments(ops)) await this.commitSegment(client, s, segment);
+    });
+  }
+
+  /** Runs `work` in a transaction that goes on only while the campaign's generation is this run's. */
+  private async fenced(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    const generation = this.generation;
+    if (generation === undefined) throw new CheckpointError("STATE_READ_ONLY", `${this.location}: opened to read; nothing can be written`);
+    const s = quoteIdent(this.connections.state.schema);
+    await this.connections.transaction(async (client) => {
+      const { rows } = await client.query<{ generation: string }>(`SELECT generation FROM ${s}.campaigns WHERE campaign = $1 FOR SHARE`, [this.campaign]);
+      if (rows[0]?.generation !== generation) {
+        throw new StateLostError(
+          "STATE_FENCED",
+          `${this.location}: another run (generation ${rows[0]?.generation ?? "?"}) has taken campaign ${this.campaign} over from this one (${generation}); this run writes nothing more`,
+        );
+      }
+      await work(client);
+    });
+  }
+
+  private async commitSegment(client: pg.PoolClient, s: string, ops: Op[]): Promise<void> {
+    const first = ops[0];
+    if (!first) return;
+    if (!(first.k === "campaign" && (first.column === "last_complete" || first.column === "opened_at"))) {
+      // The finished-run fast path holds only while the complete record is the last thing written.
+      await client.query(`UPDATE ${s}.campaigns SET last_complete = NULL WHERE campaign = $1 AND last_complete IS NOT NULL`, [this.campaign]);
+    }
+    if (first.k === "campaign") {
+      for (const op of ops as Array<Op & { k: "campaign" }>) {
+        const value = op.column === "opened_at" ? op.value : JSON.stringify(op.value);
+        await client.query(`UPDATE ${s}.campaigns SET ${op.column} = $2 WHERE campaign = $1`, [this.campaign, value]);
+      }
+    } else if (first.k === "sent") {
+      const rows = (ops as Array<Op & { k: "sent" }>).map(({ rid, fp, row, body }) => ({ rid, fp, row, body }));
+      await client.query(
+        `INSERT INTO ${s}.rows AS r (campaign, request_id, fingerprint, body, row_no, status, in_doubt, sent_at)
+         SELECT $1, x.rid, x.fp, x.body, x.row, 'sent', true, now() FROM jsonb_to_recordset($2::jsonb) AS x(rid uuid, fp text, body text, row integer)
+         ON CONFLICT (campaign, request_id) DO UPDATE SET fingerprint = excluded.fingerprint, body = coalesce(excluded.body, r.body), row_no = excluded.row_no, status = 'sent',
+           in_doubt = true, sent_at = coalesce(r.sent_at, excluded.sent_at), updated_at = now()`,
+        [this.campaign, JSON.stringify(rows)],
+      );
+    } else if (first.k === "accept") {
+      const rows = (ops as Array<Op & { k: "accept" }>).map(({ rid, fp }) => ({ rid, fp }));
+      await client.query(
+        `UPDATE ${s}.rows AS r SET accepted_fp = x.fp, updated_at = now() FROM jsonb_to_recordset($2::jsonb) AS x(rid uuid, fp text)
+          WHERE r.campaign = $1 AND r.request_id = x.rid`,
+        [this.campaign, JSON.stringify(rows)],
+      );
+    } else {
+      const outcomes = ops as Array<Op & { k: "outcome" }>;
+      const { rows } = await client.query<{ rid: string; seq: string }>(
+        `UPDATE ${s}.rows AS r SET fingerprint = x.fp, outcome_fp = x.fp, status = x.status, outcome_status = x.status,
+           in_doubt = x.status = 'pending' AND coalesce(x.unknown, false), unknown_outcome = coalesce(x.unknown, false),
+           attempts = r.attempts + x.attempts, outcome_attempts = x.attempts, group_id = x.group_id, value = x.value,
+           gift_card_name = x.name, start_at = x.start_at, end_at = x.end_at, code = x.code, data = x.data,
+           last_error_code = x.error_code, last_error_message = x.error_message, paypay_request_id = x.paypay_request_id,
+           outcome_at = x.at, updated_at = now()
+         FROM jsonb_to_recordset($2::jsonb) AS x(rid uuid, fp text, status text, unknown boolean, attempts integer, group_id text,
+           value bigint, name text, start_at text, end_at text, code text, data text, error_code text, error_message text,
+           paypay_request_id text, at text)
+         WHERE r.campaign = $1 AND r.request_id = x.rid
+         RETURNING r.request_id::text AS rid, r.seq::text AS seq`,
+        [this.campaign, JSON.stringify(outcomes.map(outcomeRow))],
+      );
+      const seqs = new Map(rows.map((r) => [r.rid, Number(r.seq)]));
+      for (const op of outcomes) {
+        op.seq = seqs.get(op.outcome.rid.toLowerCase());
+        if (op.seq === undefined)
+          throw new CheckpointError("CHECKPOINT_DAMAGED", `${this.location}: outcome for ${op.outcome.rid}, which was never recorded sent`);
+      }
+    }
+  }
+}
+
+/** One input row as loaded at plan time: cells by header, for support's queries. */
+export interface PlannedRow {
+  rid: string;
+  row: number;
+  recipient: string;
+  cells: Record<string, string>;
+}
+
+const LOAD_BATCH = 1000;
+
+export function pgLocation(display: string, campaign: string): string {
+  return `${display}#${campaign}`;
+}
+
+/** Consecutive operations of one kind, no requestId twice (one statement may touch a row once). */
+function* segments(ops: Op[]): Generator<Op[]> {
+  let current: Op[] = [];
+  let rids = new Set<string>();
+  for (const op of ops) {
+    const rid = op.k === "campaign" ? undefined : op.k === "outcome" ? op.outcome.rid : op.rid;
+    const head = current[0];
+    if (head && (head.k !== op.k || head.k === "campaign" || (rid !== undefined && rids.has(rid)))) {
+      yield current;
+      current = [];
+      rids = new Set();
+    }
+    current.push(op);
+    if (rid !== undefined) rids.add(rid);
+  }
+  if (current.length > 0) yield current;
+}
+
+function outcomeRow(op: { outcome: Omit<OutcomeRecord, "t" | "at">; at: string }): OutcomeRow {
+  const o = op.outcome;
+  return {
+    rid: o.rid,
+    fp: o.fp,
+    status: o.status satisfies RowStatus,
+    unknown: o.unknown === true,
+    attempts: o.attempts,
+    group_id: o.groupId,
+    value: o.value,
+    name: o.name ?? null,
+    start_at: o.startAt ?? null,
+    end_at: o.endAt ?? null,
+    code: o.code ?? null,
+    data: o.data ?? null,
+    error_code: o.errorCode ?? null,
+    error_message: o.errorMessage ?? null,
+    paypay_request_id: o.paypayRequestId ?? null,
+    at: op.at,
+  };
+}

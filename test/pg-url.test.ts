@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { displayState, isPostgresState, parsePgState, redactSecrets, redactUrl } from "../src/checkpoint/pg/pg-url.js";
+import { CommitQueue } from "../src/checkpoint/pg/commit-queue.js";
+
+describe("--state postgresql://: parsing and redaction (no database needed)", () => {
+  test("postgresql:// and postgres:// select PostgreSQL; files do not", () => {
+    assert.equal(isPostgresState("postgresql://db/points"), true);
+    assert.equal(isPostgresState("POSTGRES://db/points"), true);
+    assert.equal(isPostgresState("out.checkpoint"), false);
+    assert.equal(isPostgresState("./postgresql:/x"), false);
+  });
+
+  test("the schema parameter is ours: taken out of the URL pg sees, default points_code_batch, checked", () => {
+    const state = parsePgState("postgresql://batch:p%40ss@db.internal:6432/points?schema=finance_2099&sslmode=require", {});
+    assert.equal(state.schema, "finance_2099");
+    assert.equal(state.connectionString, "postgresql://batch:p%40ss@db.internal:6432/points?sslmode=require");
+    assert.equal(state.display, "postgresql://batch@db.internal:6432/points?sslmode=require&schema=finance_2099");
+    assert.deepEqual(new Set(state.secrets), new Set(["p@ss", "p%40ss"]));
+    assert.equal(parsePgState("postgres://db/points", {}).schema, "points_code_batch");
+    assert.throws(() => parsePgState('postgresql://db/points?schema=x";drop', {}), /schema parameter to be a lower-case SQL identifier/);
+  });
+
+  test("PGPASSWORD counts as a secret; no password anywhere in what may be shown", () => {
+    const state = parsePgState("postgresql://batch@db/points", { PGPASSWORD: "env-secret-123" });
+    assert.deepEqual(state.secrets, ["env-secret-123"]);
+    assert.equal(redactSecrets("auth failed for env-secret-123 at postgresql://u:other@h/d", state.secrets), "auth failed for *** at postgresql://u:***@h/d");
+  });
+
+  test("a URL that does not even parse is still shown without its password", () => {
+    assert.equal(redactUrl("postgresql://u:hunter2@[bad/x"), "postgresql://u:***@[bad/x");
+    assert.equal(displayState("postgresql://u:hunter2@[bad/x"), "postgresql://u:***@[bad/x");
+    assert.equal(displayState("postgresql://u:hunter2@h:5432/d", "c1"), "postgresql://u@h:5432/d?schema=points_code_batch#c1");
+    assert.equal(displayState("runs/out.checkpoint", "c1"), "runs/out.checkpoint");
+    assert.throws(
+      () => parsePgState("postgresql://u:hunter2@[bad/x", {}),
+      (error: Error) => !error.message.includes("hunter2"),
+    );
+  });
+});
+
+describe("CommitQueue: group commit", () => {
+  test("operations submitted together commit in one transaction; a failed commit fails everything after it", async () => {
+    const commits: number[][] = [];
+    let fail = false;
+    const queue = new CommitQueue<number>(async (ops) => {
+      if (fail) throw new Error("connection terminated");
+      commits.push(ops);
+    });
+    await Promise.all([1, 2, 3, 4, 5].map((n) => queue.submit(n)));
+    assert.deepEqual(commits, [[1, 2, 3, 4, 5]]);
+    fail = true;
+    await assert.rejects(queue.submit(6), /connection terminated/);
+    fail = false;
+    await assert.rejects(queue.submit(7), /connection terminated/, "nothing is attempted after a failed commit");
+    assert.deepEqual(commits, [[1, 2, 3, 4, 5]]);
+  });
+});
