@@ -23,11 +23,7 @@ export const statusCommand: CommandModule<object, StatusFlags> = {
       .positional("checkpoint", { type: "string", demandOption: true, describe: "Checkpoint file, or postgresql:// URL (see issue --state)" })
       .option("campaign", { type: "string", describe: "The campaign, with a postgresql:// state" })
       .option("json", { type: "boolean", describe: "Print JSON" })
-      .example("$0 status samples/recipients.results.checkpoint", "How far did the sample run (npm start) get?")
-      .example(
-        "$0 status postgresql://batch@db.internal/points --campaign spring-2099",
-        "The same for a campaign kept in PostgreSQL",
-      ) as unknown as Argv<StatusFlags>,
+      .example("$0 status samples/recipients.results.checkpoint", "How far did the sample run (npm start) get?") as unknown as Argv<StatusFlags>,
   handler: async (argv) => {
     if (isPostgresState(argv.checkpoint)) {
       const reader = await PgReader.open(argv.checkpoint, argv.campaign, process.env);
