@@ -27,6 +27,14 @@ describe("--state postgresql://: parsing and redaction (no database needed)", ()
     assert.equal(redactSecrets("auth failed for env-secret-123 at postgresql://u:other@h/d", state.secrets), "auth failed for *** at postgresql://u:***@h/d");
   });
 
+  test("a password given as a query parameter (pg reads ?password= and ?sslpassword=) is a secret and never shown", () => {
+    const state = parsePgState("postgresql://batch@db/points?password=q-secret-1&sslpassword=k-secret-2&sslmode=require", {});
+    assert.deepEqual(new Set(state.secrets), new Set(["q-secret-1", "k-secret-2"]));
+    assert.equal(state.display, "postgresql://batch@db/points?sslmode=require&schema=points_code_batch");
+    assert.ok(state.connectionString.includes("password=q-secret-1"), "pg still gets it");
+    assert.equal(displayState("postgresql://batch@db/points?password=q-secret-1", "c"), "postgresql://batch@db/points?schema=points_code_batch#c");
+  });
+
   test("a URL that does not even parse is still shown without its password", () => {
     assert.equal(redactUrl("postgresql://u:hunter2@[bad/x"), "postgresql://u:***@[bad/x");
     assert.equal(displayState("postgresql://u:hunter2@[bad/x"), "postgresql://u:***@[bad/x");

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { runCli, startCli, collect, tempDir, writeText } from "./support/cli.js";
 import { campaignFlags, GROUP, readResult, recipientsCsv } from "./support/csv.js";
-import { exists, issueArgs, waitFor } from "./support/job.js";
+import { assertLedgerMatchesResult, exists, issueArgs, waitFor } from "./support/job.js";
 import { startSimulator } from "./support/simulator.js";
 
 /**
@@ -208,5 +208,82 @@ describe("production on a terminal asks first", () => {
     assert.equal(skipped.code, 0, skipped.screen);
     assert.doesNotMatch(skipped.screen, /Type yes/);
     assert.equal(sim.ledger().length, 5);
+  });
+});
+
+describe("the spend guard cannot be stepped around", () => {
+  test("a --base-url that is not the sandbox nor this machine is guarded whatever --env says", async () => {
+    const { spendsRealMoney } = await import("../src/paypay/environments.js");
+    assert.equal(spendsRealMoney("local", "https://api.paypay.ne.jp"), true);
+    assert.equal(spendsRealMoney("sandbox", "https://api.paypay.ne.jp"), true);
+    assert.equal(spendsRealMoney("local", "https://proxy.example.com"), true);
+    assert.equal(spendsRealMoney("local", "https://stg-api.sandbox.paypay.ne.jp"), false);
+    assert.equal(spendsRealMoney("local", "http://127.0.0.1:8080"), false);
+    assert.equal(spendsRealMoney("production", "http://127.0.0.1:8080"), true);
+    assert.equal(spendsRealMoney("local", undefined), false);
+    // The settings a run gets: the cap is required (no terminal) and, on a terminal, the question is asked.
+    const { resolveIssueSettings } = await import("../src/cli/issue-settings.js");
+    const flags = { csv: "in.csv", campaign: "c", baseUrl: "https://api.paypay.ne.jp" };
+    assert.equal(resolveIssueSettings(flags, {}, "2094-01-01", false).job.spend.capRequired, true);
+    assert.equal(resolveIssueSettings(flags, {}, "2094-01-01", true).confirm, true);
+    assert.equal(resolveIssueSettings({ ...flags, baseUrl: "http://127.0.0.1:9" }, {}, "2094-01-01", false).job.spend.capRequired, false);
+  });
+});
+
+describe("a row in doubt is never resent with another body", () => {
+  test("changed after an unknown outcome: not sent, even with --retry-failed; restored, it settles under its requestId with the code PayPay issued", async () => {
+    const dir = await tempDir();
+    // Every create commits, then answers 500: each row is in doubt after one attempt.
+    const sim = await startSimulator({ faults: { error500AfterCommit: 1 } });
+    const input = await writeText(dir, "in.csv", recipientsCsv(2));
+    const out = join(dir, "out.csv");
+    const first = await runCli(issueArgs(input, sim, ...campaignFlags(), "--out", out, "--max-attempts", "1"));
+    assert.equal(first.code, 4, first.stderr);
+    assert.equal(sim.ledger().length, 2, "PayPay issued both");
+    const calls = new Map(sim.callsByRequestId());
+
+    await writeFile(input, recipientsCsv(2).replace("R-00001,101,", "R-00001,555,"));
+    sim.setFaults({});
+    const retried = await runCli(issueArgs(input, sim, ...campaignFlags(), "--out", out, "--retry-failed"));
+    assert.equal(retried.code, 3, retried.stdout + retried.stderr);
+    const rows = await readResult(out);
+    assert.equal(rows[0]!.error_code, "REQUEST_CHANGED");
+    assert.match(rows[0]!.error_message!, /restore the row to what was sent/);
+    assert.equal(sim.callsByRequestId().get(rows[0]!.request_id!), calls.get(rows[0]!.request_id!), "no request with the new body");
+    assert.equal(rows[1]!.status, "issued", "the unchanged row in doubt settles");
+
+    await writeFile(input, recipientsCsv(2));
+    const restored = await runCli(issueArgs(input, sim, ...campaignFlags(), "--out", out));
+    assert.equal(restored.code, 0, restored.stderr);
+    assertLedgerMatchesResult(sim, await readResult(out), 2);
+  });
+});
+
+describe("a result file is claimed when the plan is recorded", () => {
+  test("a marker naming another checkpoint is refused, not overwritten; export refuses while a run holds the checkpoint", async () => {
+    const { claimResult } = await import("../src/job/result-owner.js");
+    const { acquireLock } = await import("../src/checkpoint/lock.js");
+    const dir = await tempDir();
+    const out = join(dir, "out.csv");
+    await claimResult(out, join(dir, "a.checkpoint"), "a");
+    await claimResult(out, join(dir, "a.checkpoint"), "a");
+    await assert.rejects(claimResult(out, join(dir, "b.checkpoint"), "b"), /is the result of checkpoint .*a\.checkpoint \(campaign a\)/);
+    // Two claims racing for a fresh result: exactly one wins.
+    const fresh = join(dir, "fresh.csv");
+    const results = await Promise.allSettled([1, 2, 3, 4].map((i) => claimResult(fresh, join(dir, `c${i}.checkpoint`), `c${i}`)));
+    assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
+
+    const sim = await startSimulator();
+    const input = await writeText(dir, "in.csv", recipientsCsv(2));
+    const own = join(dir, "own.csv");
+    assert.equal((await runCli(issueArgs(input, sim, ...campaignFlags(), "--out", own))).code, 0);
+    const held = await acquireLock(join(dir, "own.checkpoint.lock"));
+    try {
+      const exported = await runCli(["export", join(dir, "own.checkpoint"), "--out", join(dir, "copy.csv")]);
+      assert.equal(exported.code, 5, exported.stderr);
+      assert.equal(await exists(join(dir, "copy.csv")), false);
+    } finally {
+      await held.release();
+    }
   });
 });

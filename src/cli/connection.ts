@@ -3,7 +3,7 @@ import { UsageError } from "../errors.js";
 import { CLIENT_DEFAULTS, PayPayClient } from "../paypay/client.js";
 import { credentialsFromEnv, type Credentials } from "../paypay/credentials.js";
 import { isLoopbackHost } from "../loopback.js";
-import { checkBaseUrl, ENVIRONMENTS, type EnvironmentName } from "../paypay/environments.js";
+import { checkBaseUrl, ENVIRONMENTS, environmentOfOrigin, type EnvironmentName } from "../paypay/environments.js";
 import { createSimulator, LOCAL_CREDENTIALS, type Simulator } from "../simulator/index.js";
 import { EMBEDDED_SIMULATOR_ORIGIN, type Target } from "../paypay/target.js";
 
@@ -76,7 +76,8 @@ export async function openConnection(settings: ConnectionSettings, env: NodeJS.P
 
 function targetFor(env: EnvironmentName, baseUrl: URL | undefined, merchantId: string): Target {
   if (baseUrl === undefined) return { kind: "embedded-simulator", env: "local", origin: EMBEDDED_SIMULATOR_ORIGIN, merchantId };
-  return { kind: isLoopbackHost(baseUrl.hostname) ? "loopback-simulator" : "paypay", env, origin: baseUrl.origin, merchantId };
+  if (isLoopbackHost(baseUrl.hostname)) return { kind: "loopback-simulator", env, origin: baseUrl.origin, merchantId };
+  return { kind: "paypay", env: environmentOfOrigin(baseUrl.origin, env), origin: baseUrl.origin, merchantId };
 }
 
 /** The target a connection with these settings would have, without connecting (for checks only). */

@@ -41,7 +41,8 @@ export function exitCodeOfError(error: unknown): number {
 
 export function exitCodeOfReport(report: IssueReport, signal: NodeJS.Signals | undefined): number {
   if (report.halt === "interrupted" && signal) return signal === "SIGTERM" ? EXIT.sigterm : EXIT.sigint;
-  if (report.counts.pending > 0) return EXIT.pending;
+  // Rows that changed while in doubt wait for the operator, not for a rerun: they count as changed (3).
+  if (report.counts.pending > (report.counts.changedPending ?? 0)) return EXIT.pending;
   if (report.counts.failed > 0 || report.counts.changed > 0) return EXIT.someFailed;
   return EXIT.ok;
 }

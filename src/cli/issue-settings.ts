@@ -7,7 +7,7 @@ import type { IssueJobOptions } from "../job/issue-job.js";
 import { isIsoDate } from "../dates.js";
 import { characterCount, MAX_AMOUNT, MAX_NAME_CHARACTERS } from "../job/validate-row.js";
 import { isInt64String } from "../paypay/int64.js";
-import { ENVIRONMENT_NAMES } from "../paypay/environments.js";
+import { ENVIRONMENT_NAMES, spendsRealMoney } from "../paypay/environments.js";
 import { LOG_LEVELS } from "../log.js";
 import { parseEncoding } from "../csv/encoding.js";
 import type { ConfigValues } from "./config-file.js";
@@ -95,6 +95,7 @@ export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues, to
 
   const rate = pick("rate");
   const env = expectOneOf("--env", pick("env") ?? CONNECTION_DEFAULTS.env, ENVIRONMENT_NAMES);
+  const realMoney = spendsRealMoney(env, pick("baseUrl") === undefined ? undefined : String(pick("baseUrl")));
   const timeoutMs = pick("timeout") === undefined ? CONNECTION_DEFAULTS.timeoutMs : expectInteger("--timeout", pick("timeout"), 1, 600_000);
 
   return {
@@ -122,7 +123,7 @@ export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues, to
       acceptChanged: expectBoolean("--accept-changed", pick("acceptChanged") ?? false),
       spend: {
         maxTotal: pick("maxTotal") === undefined ? undefined : expectInteger("--max-total", pick("maxTotal"), 0, Number.MAX_SAFE_INTEGER),
-        capRequired: env === "production" && !interactive,
+        capRequired: realMoney && !interactive,
       },
       format: expectBoolean("--excel", pick("excel") ?? false) ? "excel" : "plain",
       replay: expectOneOf("--replay", pick("replay") ?? "original", REPLAY_BEHAVIOURS),
@@ -140,7 +141,7 @@ export function resolveIssueSettings(flags: IssueFlags, config: ConfigValues, to
       timeoutMs,
       budgetTimeoutMs: CONNECTION_DEFAULTS.budgetTimeoutMs,
     },
-    confirm: env === "production" && interactive && !expectBoolean("--yes", pick("yes") ?? false),
+    confirm: realMoney && interactive && !expectBoolean("--yes", pick("yes") ?? false),
     logLevel: expectOneOf("--log-level", pick("logLevel") ?? ISSUE_DEFAULTS.logLevel, LOG_LEVELS),
     logFile: pick("logFile") === undefined ? undefined : expectString("--log-file", pick("logFile")),
     summaryJson: pick("summaryJson") === undefined ? undefined : expectString("--summary-json", pick("summaryJson")),

@@ -98,7 +98,7 @@ export function formatSummary(summary: SummaryJson, fatalMessage: string | undef
     lines.push("  (the embedded simulator's ledger is new on every run: a rerun replays recorded codes from the checkpoint)");
   if (summary.changed > 0)
     lines.push(
-      `  ${summary.changed} row(s) changed after they were sent (REQUEST_CHANGED in the result): restore them, or --accept-changed (issued rows) / --retry-failed (rows in doubt)`,
+      `  ${summary.changed} row(s) changed after they were sent (REQUEST_CHANGED in the result): restore them (a row in doubt must be restored to settle), or --accept-changed for issued rows`,
     );
   if (summary.accepted > 0) lines.push(`  ${summary.accepted} issued row(s) changed since and were accepted (REQUEST_CHANGED_ACCEPTED in the result)`);
   for (const [group, jpy] of Object.entries(summary.issuedJpyByGroup)) lines.push(`  group ${group}: ${yen(jpy)} issued`);

@@ -123,7 +123,9 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
   /** `state`: the row's checkpoint state as the loop read it (no other row shares its requestId). */
   const sendRow = async (row: PreparedRow, state: RowState | undefined): Promise<void> => {
     const { requestId, groupId, giftCardValue } = row.request;
-    const inDoubtSameBody = (state?.status === "sent" || state?.status === "pending") && state.fp === row.fingerprint;
+    // `sent` must say durably that a request may be out. A row already in doubt with this body says
+    // so; any other (a pending row after BUDGET_NOT_ENOUGH, say) is recorded again before its request.
+    const inDoubtSameBody = state?.inDoubt === true && state.fp === row.fingerprint;
     if (!inDoubtSameBody) await store.recordSent(requestId, row.fingerprint, row.row, store.keepsBodies ? serializeCreateBody(row.request) : undefined);
     const shouldStop = (): boolean => stop.signal.aborted || exhausted.has(groupId);
     // Only the exchange with PayPay holds a concurrency slot; the durable writes before and after
@@ -156,7 +158,7 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
     stats.lastAnswer = performance.now();
     if (attempts > 0) stats.sentRows++;
     if (outcome === undefined) return; // stopped before the first attempt: stays "sent", resent next run
-    const fields = afterDoubt(outcomeFields(outcome), { previous: state, attempts, replay: settings.replay ?? "original" });
+    const fields = keepDoubt(afterDoubt(outcomeFields(outcome), { previous: state, attempts, replay: settings.replay ?? "original" }), state, attempts);
     const { giftCardName: name, startAt, endAt } = row.request;
     await store.recordOutcome({
       rid: requestId,
@@ -207,6 +209,8 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
         continue;
       }
       while (inFlight.size >= maxRowsInProcess && !failure) await slotPromise;
+      // Stopped while waiting for a slot: no further row gets a `sent` record it would never use.
+      if (stop.signal.aborted || failure) break;
       const task = sendRow(row, state)
         .catch((error: unknown) => {
           failure ??= error;
@@ -247,6 +251,17 @@ function countCharge(byGroup: Map<string, GroupCharges>, groupId: string, value:
   } else {
     charges.charged += value;
   }
+}
+
+/**
+ * A row left pending by a stopping answer (budget exhausted, credentials refused) stays in doubt when
+ * an earlier request for it may have been issued: it was in doubt already, or an earlier attempt of
+ * this dispatch got no settling answer. Its next run then resends the same body and never counts it
+ * as a new charge.
+ */
+function keepDoubt(fields: ReturnType<typeof outcomeFields>, previous: RowState | undefined, attempts: number): ReturnType<typeof outcomeFields> {
+  if (fields.status !== "pending" || fields.unknown === true) return fields;
+  return previous?.inDoubt === true || attempts > 1 ? { ...fields, unknown: true } : fields;
 }
 
 function outcomeFields(outcome: CreateOutcome): Pick<OutcomeRecord, "status" | "code" | "data" | "errorCode" | "errorMessage" | "unknown"> {

@@ -15,7 +15,7 @@ export type RowAction =
   | "conflict"
   /** A conflict an operator accepted (--accept-changed): still reported, no longer an error. */
   | "accepted"
-  /** Sent with another body and the outcome is unknown: send the new body only with --retry-failed. */
+  /** Sent with another body and the outcome is unknown: never sent until restored (a pending row not in doubt goes with --retry-failed). */
   | "changed";
 
 export function decideRow(fingerprint: string, state: RowState | undefined, retryFailed: boolean): RowAction {
@@ -29,6 +29,10 @@ export function decideRow(fingerprint: string, state: RowState | undefined, retr
       return retryFailed ? "send" : "keep-failed";
     case "sent":
     case "pending":
-      return same || retryFailed ? "send" : "changed";
+      // A request in doubt may have issued a code for the body sent: another body under the same
+      // requestId would be refused (or answered with that code) and the code lost, even with
+      // --retry-failed. Only a row restored to what was sent can settle it.
+      if (same) return "send";
+      return retryFailed && !state.inDoubt ? "send" : "changed";
   }
 }

@@ -19,7 +19,7 @@ import type { Plan } from "./plan.js";
 import { prepareRun, refusalOf, type PlanSettings, type PreparedRun } from "./prepare-run.js";
 import { readBudgets } from "./read-budgets.js";
 import { reconcile, type GroupReconciliation } from "./reconcile.js";
-import { refuseOtherOwner } from "./result-owner.js";
+import { claimResult, refuseOtherOwner } from "./result-owner.js";
 import type { Sender } from "./send-with-retries.js";
 import { writeResults, type ResultCounts, type ResultFormat } from "./write-results.js";
 
@@ -129,6 +129,9 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
       send: { rows: prepared.charges.newRows, amount: prepared.charges.newAmount, inDoubtRows: prepared.charges.inDoubtRows },
       ...(options.spend.maxTotal === undefined ? {} : { maxTotal: options.spend.maxTotal }),
     });
+    // Claimed now, not when the result is first written: a second campaign racing for the same
+    // --out is refused before it sends anything.
+    await claimResult(options.out, state, input.campaign);
     planned = input;
     keepSnapshot = snapshot.path;
     await removeSnapshotsExcept(snapshots, keepSnapshot);
@@ -148,11 +151,19 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     }
     throw error;
   } finally {
-    await store?.close();
-    // A refused run leaves no copy of its input behind, only the one its last recorded plan names.
-    await removeSnapshotsExcept(snapshots, keepSnapshot).catch(() => undefined);
-    await lock.release();
-    await backend.close();
+    // Each step runs whatever the one before did: a store that fails to close (a full disk) must
+    // not keep the lock held or hide the error that stopped the run.
+    try {
+      await store?.close();
+    } finally {
+      try {
+        // A refused run leaves no copy of its input behind, only the one its last recorded plan names.
+        await removeSnapshotsExcept(snapshots, keepSnapshot).catch(() => undefined);
+        await lock.release();
+      } finally {
+        await backend.close();
+      }
+    }
   }
 }
 

@@ -84,7 +84,7 @@ export function refusalOf(prepared: PreparedRun, settings: PlanSettings): BatchE
 
 /**
  * Rows that changed since they were sent or issued: the run sends the rest, then exits 3 until the
- * row is restored, resent (--retry-failed, for rows in doubt) or its change accepted (--accept-changed).
+ * row is restored or, for an issued row, its change accepted (--accept-changed).
  */
 export function changedRowsNote(plan: Plan, acceptChanged: boolean): string | undefined {
   const conflicts = acceptChanged ? 0 : plan.actions.conflict;
@@ -92,7 +92,9 @@ export function changedRowsNote(plan: Plan, acceptChanged: boolean): string | un
   if (changed === 0) return undefined;
   const ways = [
     conflicts > 0 ? "restore an issued row, or pass --accept-changed to keep its code and report the change" : "",
-    plan.actions.changed > 0 ? "restore a row in doubt, or pass --retry-failed to send its new content" : "",
+    plan.actions.changed > 0
+      ? "restore a row in doubt to what was sent, so a rerun can settle it under its requestId (its new content is never sent under that requestId)"
+      : "",
   ].filter(Boolean);
   return `${changed} row(s) changed after they were sent (REQUEST_CHANGED in the result): ${ways.join("; ")}`;
 }

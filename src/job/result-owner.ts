@@ -1,8 +1,9 @@
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { access } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { BatchError } from "../errors.js";
 import { writeFileAtomically } from "../fs/atomic-write.js";
+import { fsyncDirectoryOf } from "../fs/fsync-directory.js";
 import { isPostgresState } from "../checkpoint/pg/pg-url.js";
 
 /**
@@ -48,17 +49,10 @@ async function readOwner(out: string): Promise<Owner | undefined> {
  * hold codes nobody else keeps.
  */
 export async function refuseOtherOwner(out: string, state: string, campaign: string, recordedOut: string | undefined): Promise<void> {
-  const checkpoint = ownerKey(state);
   const owner = await readOwner(out);
   if (owner) {
-    if (owner.checkpoint === checkpoint) return;
-    throw new BatchError(
-      "usage",
-      "RESULT_OWNED",
-      `${out} is the result of checkpoint ${owner.checkpoint} (campaign ${owner.campaign}), not of ${state} (campaign ${campaign}); ` +
-        "nothing was sent. Give this campaign its own result with --out, or continue that campaign with --state " +
-        owner.checkpoint,
-    );
+    if (owner.checkpoint !== ownerKey(state)) throw ownedBy(out, owner, state, campaign);
+    return;
   }
   if (!(await exists(out)) || recordedOut === resolve(out)) return;
   throw new BatchError(
@@ -68,13 +62,40 @@ export async function refuseOtherOwner(out: string, state: string, campaign: str
   );
 }
 
-/** Records that `state` owns `out`, before the result is first written there. */
+function ownedBy(out: string, owner: Owner, state: string, campaign: string): BatchError {
+  return new BatchError(
+    "usage",
+    "RESULT_OWNED",
+    `${out} is the result of checkpoint ${owner.checkpoint} (campaign ${owner.campaign}), not of ${state} (campaign ${campaign}); ` +
+      "nothing was sent. Give this campaign its own result with --out, or continue that campaign with --state " +
+      owner.checkpoint,
+  );
+}
+
+/**
+ * Records that `state` owns `out`: when a run's plan is recorded, and again before any result is
+ * written. A marker naming another checkpoint is refused, never overwritten, and the first marker
+ * is created exclusively, so of two runs (two --state, one --out) racing for a result one is refused.
+ */
 export async function claimResult(out: string, state: string, campaign: string): Promise<void> {
   const owner = await readOwner(out);
-  if (owner?.checkpoint === ownerKey(state)) return;
+  if (owner) {
+    if (owner.checkpoint !== ownerKey(state)) throw ownedBy(out, owner, state, campaign);
+    return;
+  }
   const checkpoint = isPostgresState(state) ? state : relative(dirname(resolve(out)), resolve(state));
   const text = `${JSON.stringify({ checkpoint, campaign })}\n`;
-  await writeFileAtomically(markerOf(out), (write) => write(text));
+  const marker = markerOf(out);
+  try {
+    await writeFile(marker, text, { flag: "wx", mode: 0o600 });
+    await fsyncDirectoryOf(marker);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    const racer = await readOwner(out);
+    if (racer && racer.checkpoint !== ownerKey(state)) throw ownedBy(out, racer, state, campaign);
+    // A marker torn by a crash names nobody: replace it whole.
+    if (!racer) await writeFileAtomically(marker, (write) => write(text));
+  }
 }
 
 /** A checkpoint file by its absolute path; a PostgreSQL campaign by its (password-free) location. */

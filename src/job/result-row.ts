@@ -77,7 +77,7 @@ export function resultFields(row: PreparedRow, state: RowState | undefined, outc
   } else if (action === "changed") {
     fields.error_code = REQUEST_CHANGED;
     fields.error_message =
-      "this row changed after it was sent and the first request's outcome is unknown; restore the row, or rerun with --retry-failed to send the new request";
+      "this row changed after it was sent and that request's outcome is unknown; restore the row to what was sent so a rerun can settle it (a new body is never sent under a requestId that may have issued a code)";
   }
   return fields;
 }

@@ -15,6 +15,8 @@ export interface ResultCounts extends RowCounts {
   /** JPY issued per group, from the checkpoint. */
   issuedAmountByGroup: Map<string, number>;
   failedByCode: Map<string, number>;
+  /** Pending rows that are pending because they changed while in doubt: a rerun alone cannot settle them. */
+  changedPending?: number;
 }
 
 export interface WrittenResults {
@@ -100,6 +102,7 @@ export async function writeResults(spec: ResolvedInputSpec, store: CheckpointSto
         const fields = resultFields(prepared, state, outcome, context);
         counts[fields.status]++;
         if (fields.error_code === REQUEST_CHANGED) counts.changed++;
+        if (fields.error_code === REQUEST_CHANGED && fields.status === "pending") counts.changedPending = (counts.changedPending ?? 0) + 1;
         if (fields.error_code === REQUEST_CHANGED_ACCEPTED) counts.accepted++;
         if (fields.status === "issued") {
           const group = outcome?.groupId ?? prepared.request.groupId;

@@ -33,3 +33,27 @@ export function checkBaseUrl(raw: string): URL {
   }
   throw new UsageError(`Expected --base-url to use https://, got "${url.protocol}"`, "BAD_BASE_URL");
 }
+
+/**
+ * Whether a run must pass the spend guard: `--env production` (even pointed at a rehearsal on this
+ * machine), or a --base-url that is neither the sandbox nor this machine. A base URL pointing at
+ * production is production whatever --env says, so the guard cannot be stepped around by naming
+ * the URL instead.
+ */
+export function spendsRealMoney(env: EnvironmentName, baseUrl: string | undefined): boolean {
+  if (env === "production" || baseUrl === undefined) return env === "production";
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    return false; // refused by checkBaseUrl before anything is sent
+  }
+  return !isLoopbackHost(url.hostname) && url.origin !== new URL(ENVIRONMENTS.sandbox).origin;
+}
+
+/** The environment a base URL's origin is, when it is one of PayPay's; otherwise `fallback`. */
+export function environmentOfOrigin(origin: string, fallback: EnvironmentName): EnvironmentName {
+  if (origin === new URL(ENVIRONMENTS.production).origin) return "production";
+  if (origin === new URL(ENVIRONMENTS.sandbox).origin) return "sandbox";
+  return fallback;
+}

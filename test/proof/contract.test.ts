@@ -226,6 +226,20 @@ describe("the plan is the contract", () => {
         },
       },
       {
+        name: "a row in doubt changed",
+        exit: 3,
+        reason: /changed after they were sent/,
+        async setup(dir, input) {
+          const sim = await startSimulator({ faults: { error500AfterCommit: 1 } });
+          const out = join(dir, "out.csv");
+          const first = await runCli(["issue", input, "--base-url", sim.baseUrl, ...campaignFlags(), "--out", out, "--max-attempts", "1"]);
+          assert.equal(first.code, 4, first.stderr);
+          sim.setFaults({});
+          await writeFile(input, recipientsCsv(3).replace("R-00001,101,", "R-00001,555,"));
+          return ["--base-url", sim.baseUrl, ...campaignFlags(), "--out", out, "--retry-failed"];
+        },
+      },
+      {
         name: "rows changed after issuing",
         exit: 3,
         reason: /changed after they were sent/,

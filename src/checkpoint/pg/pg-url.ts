@@ -38,9 +38,13 @@ export function parsePgState(state: string, env: NodeJS.ProcessEnv = process.env
   }
   url.searchParams.delete("schema");
   const password = url.password === "" ? undefined : decodeURIComponent(url.password);
-  const secrets = [password, url.password, env.PGPASSWORD].filter((s): s is string => s !== undefined && s !== "");
+  // pg also reads a password from the query (`?password=`, `?sslpassword=`): a secret like the other.
+  const queryPasswords = ["password", "sslpassword"].map((name) => url.searchParams.get(name) ?? undefined);
+  const secrets = [password, url.password, ...queryPasswords, env.PGPASSWORD].filter((s): s is string => s !== undefined && s !== "");
   const display = new URL(url.href);
   display.password = "";
+  display.searchParams.delete("password");
+  display.searchParams.delete("sslpassword");
   display.searchParams.set("schema", schema);
   return { connectionString: url.href, schema, display: display.href, secrets };
 }

@@ -3,6 +3,7 @@ import type { Argv, CommandModule } from "yargs";
 import { JournalStore } from "../../checkpoint/journal-store.js";
 import { PgReader } from "../../checkpoint/pg/pg-reader.js";
 import { isPostgresState } from "../../checkpoint/pg/pg-url.js";
+import { refuseIfLocked } from "../../checkpoint/lock-status.js";
 import { CheckpointError } from "../../errors.js";
 import type { ResolvedInputSpec } from "../../job/input-rows.js";
 import { writeResults } from "../../job/write-results.js";
@@ -38,6 +39,8 @@ export const exportCommand: CommandModule<object, ExportFlags> = {
       ) as unknown as Argv<ExportFlags>,
   handler: async (argv) => {
     // PostgreSQL: the run's copy of its input comes out of the database, so no input file is needed.
+    // A live run rewrites its result when it ends: an export beside it could replace a newer file.
+    if (!isPostgresState(argv.checkpoint)) await refuseIfLocked(`${argv.checkpoint}.lock`);
     const reader = isPostgresState(argv.checkpoint) ? await PgReader.open(argv.checkpoint, argv.campaign, process.env) : undefined;
     const location = reader?.location ?? argv.checkpoint;
     const store = reader ? reader.store : await JournalStore.open(argv.checkpoint, "", { readOnly: true });

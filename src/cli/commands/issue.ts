@@ -42,7 +42,7 @@ export function withIssueOptions<T>(yargs: Argv<T>) {
     .option("max-rate", { type: "string", describe: "Ceiling for --rate auto (or a fixed rate when --rate is not given)", group: "Sending:" })
     .option("max-attempts", { type: "string", describe: "Attempts per row before it is left pending [default: 8]", group: "Sending:" })
     .option("allow-partial", { type: "boolean", describe: "When a group's budget is short, issue in input order until it runs out", group: "Sending:" })
-    .option("retry-failed", { type: "boolean", describe: "Send rows that failed permanently (or changed) again", group: "Sending:" })
+    .option("retry-failed", { type: "boolean", describe: "Send rows that failed permanently again, with their current content", group: "Sending:" })
     .option("accept-changed", {
       type: "boolean",
       describe: "Accept that issued rows changed since: keep their codes, report the change, exit 0",
