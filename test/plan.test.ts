@@ -18,7 +18,12 @@ describe("decideRow: exactly-once on resume", () => {
     [state("sent"), "same", false, "send"],
     [state("pending"), "same", false, "send"],
     [state("sent"), "other", false, "changed"],
-    [state("pending"), "other", true, "send"],
+    // In doubt, another body: never sent, even with --retry-failed (a code may exist for what was sent).
+    [state("pending"), "other", true, "changed"],
+    [state("sent"), "other", true, "changed"],
+    // Pending but not in doubt (say, after BUDGET_NOT_ENOUGH): nothing was issued, --retry-failed sends the new body.
+    [{ status: "pending", fp: "same", attempts: 1, inDoubt: false }, "other", true, "send"],
+    [{ status: "pending", fp: "same", attempts: 1, inDoubt: false }, "other", false, "changed"],
   ];
   for (const [s, fp, retryFailed, expected] of table) {
     test(`${s?.status ?? "unknown"} with ${fp} body${retryFailed ? " and --retry-failed" : ""} → ${expected}`, () => {
