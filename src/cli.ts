@@ -3,6 +3,7 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { UsageError } from "./errors.js";
 import { budgetCommand } from "./cli/commands/budget.js";
+import { consoleCommand } from "./cli/commands/console.js";
 import { exportCommand } from "./cli/commands/export.js";
 import { statusCommand } from "./cli/commands/status.js";
 import { issueCommand } from "./cli/commands/issue.js";
@@ -46,7 +47,8 @@ async function main(argv: string[]): Promise<void> {
       .command(exportCommand)
       .command(verifyCommand)
       .command(simulatorCommand)
-      .demandCommand(1, "Name a command: issue, plan, budget, status, export, verify or simulator")
+      .command(consoleCommand)
+      .demandCommand(1, "Name a command: issue, plan, budget, status, export, verify, simulator or console")
       .strict()
       .recommendCommands()
       .epilogue(

@@ -45,7 +45,7 @@ export const ISSUE_DEFAULTS = {
   logLevel: "info" as LevelWithSilent,
 };
 
-const CAMPAIGN_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const CAMPAIGN_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function defaultResultPath(input: string): string {
   const stem = basename(input, extname(input));

@@ -182,7 +182,7 @@ async function acceptChanges(store: CheckpointStore, prepared: PreparedRun, logg
 }
 
 /** Commits to the ordered requestIds and bodies to send and to the cutoffs that hold rows back. */
-function planDigest(prepared: PreparedRun): string {
+export function planDigest(prepared: PreparedRun): string {
   return createHash("sha256").update(prepared.plan.sendDigest).update(JSON.stringify(prepared.cutoffs)).digest("hex");
 }
 

@@ -6,6 +6,7 @@ import { PgReader } from "../../checkpoint/pg/pg-reader.js";
 import { isPostgresState } from "../../checkpoint/pg/pg-url.js";
 import { CheckpointError } from "../../errors.js";
 import { yen } from "../../yen.js";
+import { auditPathOf, formatAuditEntry, readAudit, type AuditEntry } from "../../audit/audit-log.js";
 import { describeTarget, isSimulated } from "../../paypay/target.js";
 import { refuseOtherTargetFlags, withTargetOptions, type TargetFlags } from "../target-options.js";
 
@@ -41,7 +42,13 @@ export const statusCommand: CommandModule<object, StatusFlags> = {
     const summary = await summarizeCheckpoint(argv.checkpoint);
     await refuseOtherTargetFlags(argv.checkpoint, summary.target, argv);
     const lock = await readLockStatus(`${argv.checkpoint}.lock`);
-    process.stdout.write(argv.json ? `${JSON.stringify(statusJson(summary, lock), null, 2)}\n` : `${formatStatus(argv.checkpoint, summary, lock)}\n`);
+    // A campaign run from the console has an audit log beside its checkpoint: who approved what.
+    const audit = await readAudit(auditPathOf(argv.checkpoint));
+    process.stdout.write(
+      argv.json
+        ? `${JSON.stringify({ ...statusJson(summary, lock), audit }, null, 2)}\n`
+        : `${formatStatus(argv.checkpoint, summary, lock)}${formatAudit(audit)}\n`,
+    );
   },
 };
 
@@ -88,6 +95,11 @@ function formatStatus(file: string, s: CheckpointSummary, lock: LockStatus): str
   if (s.tornTail) lines.push("  the last record is torn (a crash mid-write); the next run drops it");
   lines.push(`  lock: ${describeLock(lock)}`);
   return lines.join("\n");
+}
+
+function formatAudit(audit: readonly AuditEntry[]): string {
+  if (audit.length === 0) return "";
+  return `\n  audit (${audit.length} action(s)):\n${audit.map((e) => `    ${formatAuditEntry(e)}`).join("\n")}`;
 }
 
 function describeLock(lock: LockStatus): string {

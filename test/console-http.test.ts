@@ -1,0 +1,222 @@
+import assert from "node:assert/strict";
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { ConsoleClient, ALICE, BOB, CAROL, startConsole, TODAY, writeAccounts } from "./support/console.js";
+import { runCli, tempDir } from "./support/cli.js";
+import { GROUP, readResult, recipientsCsv } from "./support/csv.js";
+import { assertLedgerMatchesResult, fileMode } from "./support/job.js";
+import { startSimulator } from "./support/simulator.js";
+
+/**
+ * The console over real HTTP: the built CLI's `console` as a child process on port 0, the simulator
+ * in this process. Every refusal is checked against the simulator's ledger (nothing sent) and the
+ * files (nothing created), and each has a control that goes through, so the refusal is the guard's.
+ */
+
+const FIELDS = { groupId: GROUP, name: "Console test", startAt: "2094-04-01", endAt: "2094-06-30" };
+
+async function newCampaign(client: ConsoleClient, id: string, csv: string): Promise<Response> {
+  await client.page("/new");
+  return client.upload("/campaigns", { id, ...FIELDS }, { name: `${id}.csv`, bytes: csv });
+}
+
+/** The plan digest the campaign page shows, as the approver sees it. */
+async function digestOf(client: ConsoleClient, id: string): Promise<string> {
+  const { html } = await client.page(`/campaigns/${id}`);
+  const digest = /data-testid="digest">([0-9a-f]{64})</.exec(html)?.[1];
+  assert.ok(digest, `campaign ${id} shows a plan digest:\n${html.slice(0, 3000)}`);
+  return digest;
+}
+
+async function campaignEnded(client: ConsoleClient, id: string): Promise<string> {
+  let html = "";
+  const deadline = Date.now() + 60_000;
+  while (!/data-testid="run-ended" data-exit="\d+"/.test(html)) {
+    assert.ok(Date.now() < deadline, `campaign ${id} did not end:\n${html}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    html = (await client.page(`/campaigns/${id}`)).html;
+  }
+  return html;
+}
+
+describe("console over HTTP", () => {
+  test("unauthenticated requests are sent to sign in or refused, and create nothing", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator();
+    const accounts = await writeAccounts(dir);
+    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts]);
+    const anonymous = new ConsoleClient(server.url);
+    const home = await anonymous.request("/");
+    assert.equal(home.status, 303);
+    assert.equal(home.headers.get("location"), "/login");
+    for (const path of ["/new", "/campaigns/spring", "/campaigns/spring/results.csv", "/campaigns/spring/events"]) {
+      const response = await anonymous.request(path, { headers: { Accept: "*/*" } });
+      assert.equal(response.status, 401, path);
+    }
+    await anonymous.page("/login");
+    const post = await anonymous.upload("/campaigns", { id: "spring", ...FIELDS }, { name: "a.csv", bytes: recipientsCsv(3) });
+    assert.equal(post.status, 401);
+    const bad = await anonymous.post("/login", { user: ALICE.name, password: "wrong" });
+    assert.equal(bad.status, 401);
+    assert.deepEqual(await readdir(join(dir, "console")).then((n) => n.filter((x) => x !== "uploads" && x !== "console.audit.jsonl")), []);
+    // The control: the same upload signed in goes through.
+    const alice = new ConsoleClient(server.url);
+    await alice.signIn(ALICE);
+    assert.equal((await newCampaign(alice, "spring", recipientsCsv(3))).status, 303);
+    assert.equal(sim.stats().createRequests, 0);
+  });
+
+  test("an identity header is believed from a configured proxy address only", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator();
+    const accounts = await writeAccounts(dir);
+    const trusted = await startConsole(join(dir, "a"), sim, ["--auth", "proxy", "--accounts", accounts, "--trusted-proxy", "127.0.0.1"]);
+    const elsewhere = await startConsole(join(dir, "b"), sim, ["--auth", "proxy", "--accounts", accounts, "--trusted-proxy", "10.20.30.40"]);
+    const asBob = { "X-Forwarded-User": BOB.name };
+    const ok = await new ConsoleClient(trusted.url, asBob).page("/");
+    assert.equal(ok.status, 200);
+    assert.match(ok.html, /data-testid="user">bob</);
+    const forged = await new ConsoleClient(elsewhere.url, asBob).request("/");
+    assert.equal(forged.status, 403);
+    assert.match(await forged.text(), /not one of the configured proxy addresses/);
+    // From the proxy, a user the accounts file does not name has no role.
+    const stranger = await new ConsoleClient(trusted.url, { "X-Forwarded-User": "mallory" }).request("/");
+    assert.equal(stranger.status, 403);
+  });
+
+  test("a cross-site POST and a POST without the CSRF token are refused; nothing is approved or sent", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator();
+    const accounts = await writeAccounts(dir);
+    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts]);
+    const alice = new ConsoleClient(server.url);
+    await alice.signIn(ALICE);
+    assert.equal((await newCampaign(alice, "spring", recipientsCsv(4))).status, 303);
+    const bob = new ConsoleClient(server.url);
+    await bob.signIn(BOB);
+    const digest = await digestOf(bob, "spring");
+    const form = { digest, confirm: "spring" };
+    const crossSite = await bob.post("/campaigns/spring/approve", form, { origin: "https://evil.example" });
+    assert.equal(crossSite.status, 403);
+    assert.match(await crossSite.text(), /cross-site/);
+    const noOrigin = await bob.post("/campaigns/spring/approve", form, { origin: null });
+    assert.equal(noOrigin.status, 403);
+    const noToken = await bob.post("/campaigns/spring/approve", form, { csrf: null });
+    assert.equal(noToken.status, 403);
+    const otherToken = await bob.post("/campaigns/spring/approve", form, { csrf: alice.csrf });
+    assert.equal(otherToken.status, 403);
+    assert.equal(sim.stats().createRequests, 0);
+    const cookie = (await new ConsoleClient(server.url).request("/login")).headers.get("set-cookie") ?? "";
+    assert.match(cookie, /HttpOnly/);
+    assert.match(cookie, /SameSite=Strict/);
+    // The control: the same form from the page's origin with its token approves and issues.
+    assert.equal((await bob.post("/campaigns/spring/approve", form)).status, 303);
+    await campaignEnded(bob, "spring");
+    assert.equal(sim.ledger().length, 4);
+  });
+
+  test("an oversize upload is refused and leaves no file behind", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator();
+    const accounts = await writeAccounts(dir);
+    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts, "--max-upload-bytes", "4096"]);
+    const alice = new ConsoleClient(server.url);
+    await alice.signIn(ALICE);
+    const big = recipientsCsv(200);
+    assert.ok(big.length > 4096);
+    const refused = await newCampaign(alice, "big", big);
+    assert.equal(refused.status, 413);
+    assert.deepEqual(await readdir(join(dir, "console", "uploads")), []);
+    assert.equal(await stat(join(dir, "console", "campaigns", "big")).catch(() => "absent"), "absent");
+    assert.equal((await newCampaign(alice, "small", recipientsCsv(20))).status, 303);
+  });
+
+  test("a path-traversal campaign id reaches no file", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator();
+    const accounts = await writeAccounts(dir);
+    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts]);
+    const alice = new ConsoleClient(server.url);
+    await alice.signIn(ALICE);
+    for (const path of [
+      "/campaigns/..%2F..%2Fetc%2Fpasswd",
+      "/campaigns/%2e%2e",
+      "/campaigns/../../accounts.json",
+      "/campaigns/..%2F..%2Faccounts.json/results.csv",
+      "/campaigns/.hidden",
+    ]) {
+      const response = await alice.raw(path);
+      assert.equal(response.status, 404, path);
+      assert.doesNotMatch(response.body, /root:|scrypt/);
+    }
+    const created = await newCampaign(alice, "../escape", recipientsCsv(2));
+    assert.equal(created.status, 400);
+    assert.deepEqual(await readdir(dir).then((names) => names.filter((n) => n.includes("escape"))), []);
+  });
+
+  test("four eyes: a preparer cannot approve their own campaign over the limit; another approver can, and status shows the audit", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator();
+    const accounts = await writeAccounts(dir);
+    // 5 rows of 100..104 yen: ¥510, over a limit of ¥500.
+    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts, "--approval-limit", "500"]);
+    const carol = new ConsoleClient(server.url);
+    await carol.signIn(CAROL);
+    const csv = recipientsCsv(5, { amount: (i) => 100 + i - 1 });
+    assert.equal((await newCampaign(carol, "autumn", csv)).status, 303);
+    const digest = await digestOf(carol, "autumn");
+    const own = await carol.post("/campaigns/autumn/approve", { digest, confirm: "autumn" });
+    assert.equal(own.status, 403);
+    assert.match(await own.text(), /someone other than its preparer/);
+    assert.equal(sim.stats().createRequests, 0);
+
+    // A stale digest (the plan as it was before a new file) is refused too.
+    await carol.page("/campaigns/autumn");
+    assert.equal((await carol.upload("/campaigns/autumn/input", {}, { name: "v2.csv", bytes: recipientsCsv(6, { amount: (i) => 100 + i - 1 }) })).status, 303);
+    const bob = new ConsoleClient(server.url);
+    await bob.signIn(BOB);
+    const stale = await bob.post("/campaigns/autumn/approve", { digest, confirm: "autumn" });
+    assert.equal(stale.status, 409);
+    assert.match(await stale.text(), /plan changed since you saw it/);
+    const mistyped = await bob.post("/campaigns/autumn/approve", { digest: await digestOf(bob, "autumn"), confirm: "autum" });
+    assert.equal(mistyped.status, 400);
+    assert.equal(sim.stats().createRequests, 0);
+
+    const fresh = await digestOf(bob, "autumn");
+    assert.notEqual(fresh, digest);
+    assert.equal((await bob.post("/campaigns/autumn/approve", { digest: fresh, confirm: "autumn" })).status, 303);
+    await campaignEnded(bob, "autumn");
+    const folder = join(dir, "console", "campaigns", "autumn");
+    const rows = await readResult(join(folder, "results.csv"));
+    assertLedgerMatchesResult(sim, rows, 6);
+    for (const name of await readdir(folder)) assert.equal(await fileMode(join(folder, name)), 0o600, name);
+
+    const status = await runCli(["status", join(folder, "checkpoint")], { env: TODAY });
+    assert.equal(status.code, 0, status.stderr);
+    const audit = status.stdout.slice(status.stdout.indexOf("audit ("));
+    assert.match(audit, new RegExp(`carol approve-refused plan ${digest.slice(0, 12)}: .*someone other than its preparer`));
+    assert.match(audit, new RegExp(`bob approve-refused plan ${digest.slice(0, 12)}: stale plan`));
+    assert.match(audit, new RegExp(`bob approved plan ${fresh.slice(0, 12)}: may charge ¥615`));
+    assert.match(audit, /console run-ended: exit 0: 6 issued, 0 failed, 0 pending/);
+    const json = JSON.parse((await runCli(["status", join(folder, "checkpoint"), "--json"], { env: TODAY })).stdout) as {
+      audit: { who: string; action: string }[];
+    };
+    assert.deepEqual(
+      json.audit.map((a) => `${a.who} ${a.action}`),
+      [
+        "carol created",
+        "carol checked",
+        "carol approve-refused",
+        "carol uploaded",
+        "carol checked",
+        "bob approve-refused",
+        "bob approve-refused",
+        "bob approved",
+        "console run-ended",
+      ],
+    );
+    for (const row of rows)
+      assert.ok(!(await readFile(join(folder, "checkpoint.audit.jsonl"), "utf8")).includes(row.points_code ?? "-"), "no code in the audit log");
+  });
+});
