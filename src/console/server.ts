@@ -81,6 +81,12 @@ export function createConsoleServer(options: ConsoleServerOptions): ConsoleServe
       res.end(await readFile(join(ASSETS_DIR, path.slice("/assets/".length))));
       return;
     }
+    if (path === "/favicon.ico") {
+      // Browsers ask for it on every page; there is none, and that is no error worth a log line.
+      res.writeHead(204);
+      res.end();
+      return;
+    }
     const caller = identity.identify(req, res);
     const lang = languageOf(req);
     const p: PageContext = { t: wordsFor(lang), lang, user: caller.user, csrf: caller.session.csrf };
