@@ -98,7 +98,11 @@ describe("console in a browser", { skip: missing }, () => {
     const browser = await launchBrowser();
 
     const alice = await person(browser, server.url, ALICE);
-    const bad = `${recipientsCsv(12).trimEnd().split("\n").map((line, i) => (i === 3 ? line.replace(/,\d+,/, ",12x,") : i === 7 ? line.replace(/,\d+,/, ",-5,") : line)).join("\n")}\nR-00001,100,dup@example.com\n`;
+    const bad = `${recipientsCsv(12)
+      .trimEnd()
+      .split("\n")
+      .map((line, i) => (i === 3 ? line.replace(/,\d+,/, ",12x,") : i === 7 ? line.replace(/,\d+,/, ",-5,") : line))
+      .join("\n")}\nR-00001,100,dup@example.com\n`;
     await createCampaign(alice.page, server.url, "summer", bad);
     await alice.page.waitForSelector('[data-testid="problems"]');
     const problemRows = await alice.page.$$eval("#problems tbody tr", (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)));
@@ -131,10 +135,7 @@ describe("console in a browser", { skip: missing }, () => {
     const rows = rowsOf(plain);
     assert.equal(rows.length, 12);
     assertLedgerMatchesResult(sim, rows, 12);
-    assert.deepEqual(
-      await bob.page.$$eval("#results tbody tr td:nth-child(3)", (tds) => tds.map((td) => td.textContent)),
-      Array(12).fill("issued"),
-    );
+    assert.deepEqual(await bob.page.$$eval("#results tbody tr td:nth-child(3)", (tds) => tds.map((td) => td.textContent)), Array(12).fill("issued"));
     const excel = await download(bob.page, "download-excel");
     assert.equal(excel.subarray(0, 3).toString("hex"), "efbbbf");
     assert.match(excel.toString("utf8"), /\r\n/);
@@ -176,7 +177,10 @@ describe("console in a browser", { skip: missing }, () => {
     assert.equal(sim.stats().createRequests, 40);
     const audit = await readFile(join(dir, "console", "campaigns", "paced", "checkpoint.audit.jsonl"), "utf8");
     assert.deepEqual(
-      audit.trim().split("\n").map((l) => (JSON.parse(l) as { who: string; action: string }).action),
+      audit
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { who: string; action: string }).action),
       ["created", "checked", "approved", "stopped", "run-ended", "downloaded", "resumed", "run-ended", "downloaded"],
     );
   });

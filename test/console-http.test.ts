@@ -150,9 +150,21 @@ describe("console over HTTP", () => {
       assert.equal(response.status, 404, path);
       assert.doesNotMatch(response.body, /root:|scrypt/);
     }
-    const created = await newCampaign(alice, "../escape", recipientsCsv(2));
-    assert.equal(created.status, 400);
-    assert.deepEqual(await readdir(dir).then((names) => names.filter((n) => n.includes("escape"))), []);
+    for (const id of ["../escape", "../../escape"]) {
+      const created = await newCampaign(alice, id, recipientsCsv(2));
+      assert.equal(created.status, 400, id);
+    }
+    const everything = await readdir(dir, { recursive: true });
+    assert.deepEqual(
+      everything.filter((n) => n.includes("escape")),
+      [],
+    );
+    // The control: a plain id makes its folder where campaigns live.
+    assert.equal((await newCampaign(alice, "escape", recipientsCsv(2))).status, 303);
+    assert.deepEqual(
+      (await readdir(dir, { recursive: true })).filter((n) => n.includes("escape") && !n.includes(join("campaigns", "escape", ""))),
+      [join("console", "campaigns", "escape")],
+    );
   });
 
   test("four eyes: a preparer cannot approve their own campaign over the limit; another approver can, and status shows the audit", async () => {
