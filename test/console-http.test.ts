@@ -162,7 +162,7 @@ describe("console over HTTP", () => {
     // The control: a plain id makes its folder where campaigns live.
     assert.equal((await newCampaign(alice, "escape", recipientsCsv(2))).status, 303);
     assert.deepEqual(
-      (await readdir(dir, { recursive: true })).filter((n) => n.includes("escape") && !n.includes(join("campaigns", "escape", ""))),
+      (await readdir(dir, { recursive: true })).filter((n) => n.includes("escape") && !n.includes(`${join("campaigns", "escape")}/`)),
       [join("console", "campaigns", "escape")],
     );
   });
