@@ -45,7 +45,7 @@ if (progress) {
 // The same drawing as the server's first render (run-section.ts): newest point at the right.
 function chartPoints(history) {
   const max = Math.max(1, ...history);
-  const step = 240 / 119;
-  const start = 240 - (history.length - 1) * step;
-  return history.map((v, i) => `${(start + i * step).toFixed(1)},${(58 - (v / max) * 56).toFixed(1)}`).join(" ");
+  // Up to 120 points across the width; a short run's few points spread over it too.
+  const step = 240 / Math.max(1, history.length - 1);
+  return history.map((v, i) => `${(i * step).toFixed(1)},${(58 - (v / max) * 56).toFixed(1)}`).join(" ");
 }

@@ -32,7 +32,7 @@ export function campaignPage(p: PageContext, v: CampaignView): string {
   if (check?.formError) sections.push(errorBox(check.formError));
   if (check && check.problems.length > 0) sections.push(problemsSection(p, check, v.rule));
   else if (check) sections.push(planSection(p, check));
-  if (!c.approval && !c.run) sections.push(uploadForm(p, c), checkAgain(p, c));
+  if (!c.approval && !c.run) sections.push(p.user?.roles.includes("preparer") ? uploadForm(p, c) : "", checkAgain(p, c));
   if (check?.digest && check.problems.length === 0 && !check.refusal && !c.approval && !c.run) sections.push(approveSection(p, c, check, v.approveBlock));
   if (c.run || v.running) sections.push(runSection(p, c, v.progress, v.running, v.approveBlock === undefined));
   if (v.results) sections.push(resultsSection(p, c, v.results));

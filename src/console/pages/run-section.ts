@@ -38,7 +38,7 @@ ${stop}${resume}
 /** The same drawing the script makes on each update: newest point at the right. */
 export function chartPoints(history: readonly number[]): string {
   const max = Math.max(1, ...history);
-  const step = 240 / 119;
-  const start = 240 - (history.length - 1) * step;
-  return history.map((v, i) => `${(start + i * step).toFixed(1)},${(58 - (v / max) * 56).toFixed(1)}`).join(" ");
+  // Up to 120 points across the width; a short run's few points spread over it too.
+  const step = 240 / Math.max(1, history.length - 1);
+  return history.map((v, i) => `${(i * step).toFixed(1)},${(58 - (v / max) * 56).toFixed(1)}`).join(" ");
 }
