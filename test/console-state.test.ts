@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { runCli, tempDir } from "./support/cli.js";
+import { ALICE, BOB, ConsoleClient, startConsole, TODAY, writeAccounts } from "./support/console.js";
+import { GROUP, readResult, recipientsCsv } from "./support/csv.js";
+import { assertLedgerMatchesResult, waitFor } from "./support/job.js";
+import { freshSchema, pgUnavailable, stateUrl } from "./support/pg.js";
+import { startSimulator } from "./support/simulator.js";
+
+/**
+ * The console keeps state where the CLI does: a campaign stopped in the console is resumed by
+ * `issue` on the same files, and a console on `--state postgresql://` is read by `status`.
+ */
+
+const FIELDS = { groupId: GROUP, name: "State test", startAt: "2094-04-01", endAt: "2094-06-30" };
+
+async function prepareAndApprove(url: string, id: string, rows: number): Promise<ConsoleClient> {
+  const alice = new ConsoleClient(url);
+  await alice.signIn(ALICE);
+  await alice.page("/new");
+  assert.equal((await alice.upload("/campaigns", { id, ...FIELDS }, { name: `${id}.csv`, bytes: recipientsCsv(rows) })).status, 303);
+  const bob = new ConsoleClient(url);
+  await bob.signIn(BOB);
+  const { html } = await bob.page(`/campaigns/${id}`);
+  const digest = /data-testid="digest">([0-9a-f]{64})</.exec(html)?.[1] ?? "";
+  assert.equal((await bob.post(`/campaigns/${id}/approve`, { digest, confirm: id })).status, 303);
+  return bob;
+}
+
+async function exitShown(client: ConsoleClient, id: string): Promise<string> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const { html } = await client.page(`/campaigns/${id}`);
+    const exit = /data-testid="run-ended" data-exit="(\d+)"/.exec(html)?.[1];
+    if (exit) return exit;
+    assert.ok(Date.now() < deadline, `campaign ${id} did not end`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const unavailable = await pgUnavailable();
+if (unavailable && process.env.CI === "true") throw new Error(`CI=true needs PostgreSQL: ${unavailable}`);
+
+describe("console state is the CLI's state", () => {
+  test("a campaign stopped in the console is resumed by `issue` on its folder: every row exactly once, and the console shows it", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator();
+    const accounts = await writeAccounts(dir);
+    // Paced at 4 rows a second, 30 rows take 7 s: the Stop below lands well inside the run.
+    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts, "--rate", "4", "--concurrency", "1"]);
+    const bob = await prepareAndApprove(server.url, "handover", 30);
+    await waitFor(() => sim.ledger().length >= 2, 30_000, "two codes issued");
+    assert.equal((await bob.post("/campaigns/handover/stop", {})).status, 303);
+    assert.equal(await exitShown(bob, "handover"), "130");
+    const stoppedAt = sim.ledger().length;
+    assert.ok(stoppedAt < 30, `stopped after ${stoppedAt} of 30`);
+
+    const folder = join(dir, "console", "campaigns", "handover");
+    const cli = await runCli(
+      [
+        "issue",
+        join(folder, "input.csv"),
+        "--campaign",
+        "handover",
+        "--state",
+        join(folder, "checkpoint"),
+        "--out",
+        join(folder, "results.csv"),
+        "--group-id",
+        GROUP,
+        "--name",
+        FIELDS.name,
+        "--start-at",
+        FIELDS.startAt,
+        "--end-at",
+        FIELDS.endAt,
+        "--base-url",
+        sim.baseUrl,
+      ],
+      { env: TODAY },
+    );
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /30 rows — 30 issued, 0 failed, 0 pending/);
+    assert.equal(sim.stats().createRequests, 30);
+    assertLedgerMatchesResult(sim, await readResult(join(folder, "results.csv")), 30);
+    const { html } = await bob.page("/campaigns/handover");
+    assert.equal([...html.matchAll(/<tr class="status-issued">/g)].length, 30);
+  });
+
+  test("on --state postgresql://, the console's campaign is what `status` reads", {
+    skip: unavailable ? `PostgreSQL suites skipped: ${unavailable}` : false,
+  }, async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator();
+    const accounts = await writeAccounts(dir);
+    const state = stateUrl(freshSchema());
+    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts, "--state", state]);
+    const bob = await prepareAndApprove(server.url, "pg-campaign", 8);
+    assert.equal(await exitShown(bob, "pg-campaign"), "0");
+    const rows = await readResult(join(dir, "console", "campaigns", "pg-campaign", "results.csv"));
+    assertLedgerMatchesResult(sim, rows, 8);
+    const status = await runCli(["status", state, "--campaign", "pg-campaign"], { env: TODAY });
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /8 row\(s\) recorded — 8 issued, 0 failed, 0 pending/);
+    const excel = await bob.request("/campaigns/pg-campaign/results.csv?format=excel");
+    assert.equal(excel.status, 200);
+    const bytes = Buffer.from(await excel.arrayBuffer());
+    assert.equal(bytes.subarray(0, 3).toString("hex"), "efbbbf");
+    assert.equal(bytes.toString("utf8").split("\r\n").length, 10);
+  });
+});
