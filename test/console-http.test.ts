@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import iconv from "iconv-lite";
 import { ConsoleClient, ALICE, BOB, CAROL, startConsole, TODAY, writeAccounts } from "./support/console.js";
 import { runCli, tempDir } from "./support/cli.js";
 import { GROUP, readResult, recipientsCsv } from "./support/csv.js";
@@ -230,5 +231,90 @@ describe("console over HTTP", () => {
     );
     for (const row of rows)
       assert.ok(!(await readFile(join(folder, "checkpoint.audit.jsonl"), "utf8")).includes(row.points_code ?? "-"), "no code in the audit log");
+  });
+});
+
+describe("console: sign-in modes, options, encodings and refusals", () => {
+  test("options are checked like the CLI's: Expected X, got Y; exit 2", async () => {
+    const dir = await tempDir();
+    const cases: [string[], RegExp][] = [
+      [["console"], /--dir is required/],
+      [["console", "--dir", dir, "--auth", "magic"], /Expected --auth to be one of token, accounts, proxy, got "magic"/],
+      [["console", "--dir", dir, "--host", "0.0.0.0"], /Expected --host to be a loopback address with --auth token/],
+      [["console", "--dir", dir, "--auth", "proxy", "--accounts", "x.json"], /--auth proxy needs --trusted-proxy/],
+      [["console", "--dir", dir, "--approval-limit", "-1"], /Expected --approval-limit to be an integer from 0 to/],
+      [["console", "--dir", dir, "--auth", "accounts", "--accounts", join(dir, "none.json")], /cannot read the accounts file/],
+      [["console", "--dir", dir, "--bogus"], /Unknown argument: bogus/],
+    ];
+    for (const [args, message] of cases) {
+      const run = await runCli(args, { env: TODAY });
+      assert.equal(run.code, 2, `${args.join(" ")}: ${run.stderr}`);
+      assert.match(run.stderr, message);
+    }
+  });
+
+  test("token mode: the printed token signs one operator in, once", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator();
+    const server = await startConsole(dir, sim);
+    assert.match(server.token ?? "", /^[A-Za-z0-9_-]{43}$/);
+    const first = new ConsoleClient(server.url);
+    await first.page("/login");
+    assert.equal((await first.post("/login", { token: "not-the-token" })).status, 401);
+    assert.equal((await first.post("/login", { token: server.token ?? "" })).status, 303);
+    assert.match((await first.page("/")).html, /data-testid="user">operator</);
+    const second = new ConsoleClient(server.url);
+    await second.page("/login");
+    assert.equal((await second.post("/login", { token: server.token ?? "" })).status, 401);
+  });
+
+  test("a Shift_JIS file is read as the CLI reads it, and its result opens in Excel (BOM)", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator();
+    const accounts = await writeAccounts(dir);
+    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts, "--approval-limit", "100000"]);
+    const carol = new ConsoleClient(server.url);
+    await carol.signIn(CAROL);
+    const csv = "recipient_id,amount,gift_card_name\nR-1,300,春のお礼\nR-2,400,夏のお礼\n";
+    await carol.page("/new");
+    const created = await carol.upload("/campaigns", { id: "sjis", ...FIELDS, name: "" }, { name: "sjis.csv", bytes: iconv.encode(csv, "Shift_JIS") });
+    assert.equal(created.status, 303);
+    const digest = await digestOf(carol, "sjis");
+    assert.equal((await carol.post("/campaigns/sjis/approve", { digest, confirm: "sjis" })).status, 303);
+    await campaignEnded(carol, "sjis");
+    assert.deepEqual(
+      sim
+        .ledger()
+        .map((e) => e.giftCardName)
+        .sort(),
+      ["夏のお礼", "春のお礼"],
+    );
+    const plain = Buffer.from(await (await carol.request("/campaigns/sjis/results.csv")).arrayBuffer());
+    assert.equal(plain.subarray(0, 3).toString("hex"), "efbbbf");
+    assert.match(plain.toString("utf8"), /R-1,300,春のお礼/);
+  });
+
+  test("a plan the budget cannot cover shows why and cannot be approved", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator({ groups: [{ groupId: GROUP, budget: 250, maxPeriodDays: 365, minAmount: 1 }] });
+    const accounts = await writeAccounts(dir);
+    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts]);
+    const alice = new ConsoleClient(server.url);
+    await alice.signIn(ALICE);
+    assert.equal((await newCampaign(alice, "short", recipientsCsv(5))).status, 303);
+    const bob = new ConsoleClient(server.url);
+    await bob.signIn(BOB);
+    const { html } = await bob.page("/campaigns/short");
+    assert.match(html, /data-testid="refusal"/);
+    const refusal = /data-testid="refusal">([\s\S]*?)<\/div>/.exec(html)?.[1] ?? "";
+    assert.equal([...refusal.matchAll(/short by ¥265/g)].length, 1, refusal);
+    assert.doesNotMatch(html, /data-testid="approve"/);
+    const digest = /data-testid="digest">([0-9a-f]{64})</.exec(html)?.[1] ?? "";
+    const refused = await bob.post("/campaigns/short/approve", { digest, confirm: "short" });
+    assert.equal(refused.status, 409);
+    assert.equal(sim.stats().createRequests, 0);
+    // The control: once the group is topped up, the same page offers approval.
+    sim.setBudget(GROUP, 10_000);
+    assert.match((await bob.page("/campaigns/short")).html, /data-testid="approve"/);
   });
 });

@@ -220,6 +220,7 @@ export class CampaignRoutes {
     await this.audit(id, user.name, "approved", `may charge ¥${check.worst}`, seen);
     const approved = await this.ctx.store.update(id, (c) => {
       c.approval = { by: user.name, at: new Date().toISOString(), digest: seen, worst: check.worst };
+      c.refusedRun = undefined;
     });
     await this.runner.start(approved, check.worst, seen);
     redirect(res, `/campaigns/${id}`);

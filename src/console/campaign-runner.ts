@@ -80,7 +80,8 @@ export class CampaignRunner {
         (report) => {
           const exitCode = exitCodeOfReport(report, controller.signal.aborted ? "SIGINT" : undefined);
           const c = report.counts;
-          return { exitCode, reason: report.fatalMessage ?? "", counts: { issued: c.issued, failed: c.failed, pending: c.pending } };
+          const issuedYen = [...c.issuedAmountByGroup.values()].reduce((sum, yen) => sum + yen, 0);
+          return { exitCode, reason: report.fatalMessage ?? "", counts: { issued: c.issued, failed: c.failed, pending: c.pending, issuedYen } };
         },
         (error: unknown) => {
           const exitCode = exitCodeOfError(error);
@@ -94,8 +95,15 @@ export class CampaignRunner {
         logger.flush();
         progress.ended(exitCode, reason);
         await this.ctx.store.update(campaign.id, (c) => {
+          if (exitCode === EXIT.refused) {
+            // Refused before anything was sent (a stale plan, a budget that no longer covers it):
+            // back to planning, and whoever approves next sees the plan as it is now.
+            c.run = undefined;
+            c.approval = undefined;
+            c.refusedRun = reason;
+            return;
+          }
           c.run = { ...(c.run ?? { startedAt: new Date().toISOString() }), state: "ended", endedAt: new Date().toISOString(), exitCode, reason, ...counts };
-          if (stale) c.approval = undefined;
         });
         await this.audit(
           campaign.id,
@@ -129,5 +137,3 @@ export class CampaignRunner {
     await Promise.all([...this.live.values()].map((r) => r.done));
   }
 }
-
-export const STOPPED_EXIT = EXIT.sigint;

@@ -42,6 +42,7 @@ export interface RunSummary {
   issued?: number;
   failed?: number;
   pending?: number;
+  issuedYen?: number;
 }
 
 export interface Campaign {
@@ -53,6 +54,8 @@ export interface Campaign {
   fields: CampaignFields;
   check?: CheckSummary;
   approval?: { by: string; at: string; digest: string; worst: number };
+  /** Why the last approved run was refused before sending anything (it needs approving again). */
+  refusedRun?: string;
   run?: RunSummary;
 }
 

@@ -28,7 +28,7 @@ export function campaignPage(p: PageContext, v: CampaignView): string {
   const state = stateOf(c, v.running);
   const check = v.check;
   const head = `<p class="meta"><span class="state state-${state}" data-testid="state">${e(t.states[state] ?? state)}</span> · ${e(t.preparedBy)} ${e(c.preparedBy)}${c.approval ? ` · ${e(t.approvedBy)} ${e(c.approval.by)}` : ""}${c.fileName ? ` · <code>${e(c.fileName)}</code>` : ""}</p>`;
-  const sections: string[] = [head, errorBox(v.error)];
+  const sections: string[] = [head, errorBox(v.error), errorBox(c.refusedRun)];
   if (check?.formError) sections.push(errorBox(check.formError));
   if (check && check.problems.length > 0) sections.push(problemsSection(p, check, v.rule));
   else if (check) sections.push(planSection(p, check));

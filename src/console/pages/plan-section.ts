@@ -39,9 +39,11 @@ export function planSection(p: PageContext, check: Check): string {
 <td class="num">${before === undefined ? "—" : yenText(before)}</td><td class="num">${before === undefined ? "—" : yenText(before - g.sendAmount)}</td><td>${e(dates)}</td></tr>`;
     })
     .join("");
+  const refusal = check.refusal && check.problems.length === 0 ? check.refusal.message : undefined;
   const halts = [
-    ...prepared.budgetProblems.map((x) => x.message),
-    ...(check.refusal && check.problems.length === 0 ? [check.refusal.message] : []),
+    // A refusal is the CLI's message, which names its budget problems; without one, any budget
+    // problem left (a shortfall under --allow-partial) still says which rows wait.
+    ...(refusal ? [refusal] : prepared.budgetProblems.map((x) => x.message)),
     ...(check.changedNote ? [check.changedNote] : []),
   ];
   return `<section id="plan" data-testid="plan"><h2>${e(t.plan)}</h2>

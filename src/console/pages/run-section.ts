@@ -14,7 +14,8 @@ export function runSection(p: PageContext, c: Campaign, snapshot: ProgressSnapsh
     ? `<form method="post" action="/campaigns/${e(c.id)}/stop" class="inline">${csrfField(p)}<button type="submit" data-testid="stop">${e(t.stop)}</button></form>`
     : "";
   const resume =
-    !running && mayResume && exitCode !== undefined && exitCode !== 0 && exitCode !== 2
+    // Also when the console stopped mid-run (no exit recorded): the checkpoint knows what is done.
+    !running && mayResume && c.approval !== undefined && exitCode !== 0
       ? `<form method="post" action="/campaigns/${e(c.id)}/resume" class="inline">${csrfField(p)}<button type="submit" data-testid="resume">${e(t.resume)}</button></form>`
       : "";
   const ended = exitCode === undefined ? "" : `${t.exits[exitCode] ?? ""} (exit ${exitCode})${reason ? `: ${reason}` : ""}`;
