@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -6,7 +7,7 @@ import iconv from "iconv-lite";
 import { ConsoleClient, ALICE, BOB, CAROL, startConsole, TODAY, writeAccounts } from "./support/console.js";
 import { runCli, tempDir } from "./support/cli.js";
 import { GROUP, readResult, recipientsCsv } from "./support/csv.js";
-import { assertLedgerMatchesResult, fileMode } from "./support/job.js";
+import { assertLedgerMatchesResult, fileMode, readAllFiles } from "./support/job.js";
 import { startSimulator } from "./support/simulator.js";
 
 /**
@@ -316,5 +317,46 @@ describe("console: sign-in modes, options, encodings and refusals", () => {
     // The control: once the group is topped up, the same page offers approval.
     sim.setBudget(GROUP, 10_000);
     assert.match((await bob.page("/campaigns/short")).html, /data-testid="approve"/);
+  });
+});
+
+describe("console: secrets", () => {
+  test("the API secret reaches no page, download, asset, log or file; every file is 0600", async () => {
+    const dir = await tempDir();
+    const secret = `s3cr3t-${randomBytes(12).toString("hex")}`;
+    const credentials = { apiKey: "console-key", apiSecret: secret, merchantId: "console-merchant" };
+    const sim = await startSimulator({ credentials });
+    const accounts = await writeAccounts(dir);
+    const env = { PAYPAY_API_KEY: credentials.apiKey, PAYPAY_API_SECRET: secret, PAYPAY_MERCHANT_ID: credentials.merchantId };
+    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts, "--approval-limit", "100000"], env);
+    const carol = new ConsoleClient(server.url);
+    await carol.signIn(CAROL);
+    assert.equal((await newCampaign(carol, "secret", recipientsCsv(5))).status, 303);
+    const seen: string[] = [];
+    const digest = await digestOf(carol, "secret");
+    assert.equal((await carol.post("/campaigns/secret/approve", { digest, confirm: "secret" })).status, 303);
+    seen.push(await campaignEnded(carol, "secret"));
+    assert.equal(sim.ledger().length, 5);
+    for (const path of [
+      "/",
+      "/new",
+      "/campaigns/secret",
+      "/campaigns/secret/results.csv",
+      "/campaigns/secret/results.csv?format=excel",
+      "/assets/console.js",
+      "/assets/console.css",
+    ]) {
+      const response = await carol.request(path);
+      assert.equal(response.status, 200, path);
+      seen.push(JSON.stringify([...response.headers]), await response.text());
+    }
+    seen.push(server.stdout(), server.stderr());
+    const files = await readAllFiles(join(dir, "console"));
+    assert.ok(files.length >= 8, files.map((f) => f.path).join(", "));
+    for (const text of seen) assert.ok(!text.includes(secret), "the secret in a page or header");
+    for (const file of files) {
+      assert.ok(!file.text.includes(secret), `the secret in ${file.path}`);
+      assert.equal(await fileMode(file.path), 0o600, file.path);
+    }
   });
 });

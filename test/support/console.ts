@@ -20,8 +20,8 @@ export interface RunningConsole {
   stop(): Promise<number | null>;
 }
 
-export async function startConsole(dir: string, sim: Simulator, extra: string[] = []): Promise<RunningConsole> {
-  const child = startCli(["console", "--dir", join(dir, "console"), "--port", "0", "--base-url", sim.baseUrl, ...extra], { env: TODAY });
+export async function startConsole(dir: string, sim: Simulator, extra: string[] = [], env: Record<string, string> = {}): Promise<RunningConsole> {
+  const child = startCli(["console", "--dir", join(dir, "console"), "--port", "0", "--base-url", sim.baseUrl, ...extra], { env: { ...TODAY, ...env } });
   let stdout = "";
   let stderr = "";
   child.stdout?.setEncoding("utf8").on("data", (c: string) => (stdout += c));
@@ -31,7 +31,8 @@ export async function startConsole(dir: string, sim: Simulator, extra: string[] 
     if (child.exitCode === null) child.kill("SIGKILL");
   });
   const deadline = Date.now() + 20_000;
-  while (!/listening on (\S+)/.test(stdout) || (!/token/.test(stdout) && /token sign-in/.test(stdout))) {
+  // In token mode the token comes on a line of its own, maybe in a later chunk.
+  while (!/listening on (\S+)/.test(stdout) || (/token sign-in/.test(stdout) && !/sign-in token: \S+\n/.test(stdout))) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`console did not start\nstdout: ${stdout}\nstderr: ${stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
