@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { runCli, tempDir } from "./support/cli.js";
+import { mkdir, writeFile } from "node:fs/promises";
+import { collect, runCli, startCli, tempDir } from "./support/cli.js";
 import { ALICE, BOB, ConsoleClient, startConsole, TODAY, writeAccounts } from "./support/console.js";
 import { GROUP, readResult, recipientsCsv } from "./support/csv.js";
 import { assertLedgerMatchesResult, waitFor } from "./support/job.js";
@@ -86,6 +87,71 @@ describe("console state is the CLI's state", () => {
     assertLedgerMatchesResult(sim, await readResult(join(folder, "results.csv")), 30);
     const { html } = await bob.page("/campaigns/handover");
     assert.equal([...html.matchAll(/<tr class="status-issued">/g)].length, 30);
+  });
+
+  test("a campaign the CLI ran in the console's layout and stopped (Ctrl-C) is shown and finished by the console", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator();
+    const accounts = await writeAccounts(dir);
+    const folder = join(dir, "console", "campaigns", "from-cli");
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, "input.csv"), recipientsCsv(30));
+    // Paced at 4 rows a second, 30 rows take 7 s: the SIGINT below lands well inside the run.
+    const child = startCli(
+      [
+        "issue",
+        join(folder, "input.csv"),
+        "--campaign",
+        "from-cli",
+        "--state",
+        join(folder, "checkpoint"),
+        "--out",
+        join(folder, "results.csv"),
+        "--group-id",
+        GROUP,
+        "--name",
+        FIELDS.name,
+        "--start-at",
+        FIELDS.startAt,
+        "--end-at",
+        FIELDS.endAt,
+        "--base-url",
+        sim.baseUrl,
+        "--rate",
+        "4",
+        "--concurrency",
+        "1",
+      ],
+      { env: TODAY },
+    );
+    const done = collect(child);
+    await waitFor(() => sim.ledger().length >= 2, 30_000, "two codes issued");
+    child.kill("SIGINT");
+    const cli = await done;
+    assert.equal(cli.code, 130, cli.stderr);
+    const stoppedAt = sim.ledger().length;
+    assert.ok(stoppedAt < 30, `stopped after ${stoppedAt} of 30`);
+
+    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts]);
+    const bob = new ConsoleClient(server.url);
+    await bob.signIn(BOB);
+    assert.match((await bob.page("/")).html, /data-campaign="from-cli"[\s\S]*?\(command line\)/);
+    const { html } = await bob.page("/campaigns/from-cli");
+    const plan = /<tr data-group="\d+">([\s\S]*?)<\/tr>/.exec(html)?.[1] ?? "";
+    const cells = [...plan.matchAll(/<td[^>]*>([^<]*)<\/td>/g)].map((m) => m[1]);
+    // Rows to send, "new (+in doubt)": rows the stopped run had marked sent count as in doubt.
+    const toSend = (cells[3] ?? "").match(/\d+/g)?.map(Number) ?? [];
+    assert.equal(
+      toSend.reduce((a, b) => a + b, 0),
+      30 - stoppedAt,
+      `rows to send: ${plan}`,
+    );
+    assert.equal(cells[5], String(stoppedAt), `rows already issued: ${plan}`);
+    const digest = /data-testid="digest">([0-9a-f]{64})</.exec(html)?.[1] ?? "";
+    assert.equal((await bob.post("/campaigns/from-cli/approve", { digest, confirm: "from-cli" })).status, 303);
+    assert.equal(await exitShown(bob, "from-cli"), "0");
+    assertLedgerMatchesResult(sim, await readResult(join(folder, "results.csv")), 30);
+    assert.equal(sim.stats().createRequests, 30);
   });
 
   test("on --state postgresql://, the console's campaign is what `status` reads", {

@@ -2,6 +2,7 @@ import { chmod, mkdir, readdir, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { CAMPAIGN_PATTERN } from "../cli/issue-settings.js";
 import { writeFileAtomically } from "../fs/atomic-write.js";
+import { campaignFromCheckpoint } from "./adopt-cli-campaign.js";
 import { HttpError } from "./http-kit.js";
 
 /**
@@ -104,7 +105,8 @@ export class CampaignStore {
 
   async get(id: string): Promise<Campaign | undefined> {
     const text = await readFile(join(this.folder(id), "campaign.json"), "utf8").catch(() => undefined);
-    return text === undefined ? undefined : (JSON.parse(text) as Campaign);
+    // A folder the CLI ran in the same layout is a campaign too, prepared on the command line.
+    return text === undefined ? campaignFromCheckpoint(this, id) : (JSON.parse(text) as Campaign);
   }
 
   async require(id: string): Promise<Campaign> {
