@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import iconv from "iconv-lite";
 import { ConsoleClient, ALICE, BOB, CAROL, startConsole, TODAY, writeAccounts } from "./support/console.js";
-import { runCli, tempDir } from "./support/cli.js";
+import { spawn } from "node:child_process";
+import { verifyPassword } from "../src/console/passwords.js";
+import { CLI, collect, runCli, tempDir } from "./support/cli.js";
 import { GROUP, readResult, recipientsCsv } from "./support/csv.js";
 import { assertLedgerMatchesResult, fileMode, readAllFiles } from "./support/job.js";
 import { startSimulator } from "./support/simulator.js";
@@ -254,6 +256,17 @@ describe("console: sign-in modes, options, encodings and refusals", () => {
     }
   });
 
+  test("--hash-password prints an scrypt hash of the password on stdin that the accounts file accepts", async () => {
+    const child = spawn(process.execPath, [CLI, "console", "--hash-password"], { stdio: ["pipe", "pipe", "pipe"] });
+    child.stdin.end("correct horse\n");
+    const run = await collect(child);
+    assert.equal(run.code, 0, run.stderr);
+    const hash = run.stdout.trim();
+    assert.match(hash, /^scrypt:16384:8:1:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
+    assert.equal(await verifyPassword("correct horse", hash), true);
+    assert.equal(await verifyPassword("correct horse ", hash), false);
+  });
+
   test("token mode: the printed token signs one operator in, once", async () => {
     const dir = await tempDir();
     const sim = await startSimulator();
@@ -354,9 +367,14 @@ describe("console: secrets", () => {
     const files = await readAllFiles(join(dir, "console"));
     assert.ok(files.length >= 8, files.map((f) => f.path).join(", "));
     for (const text of seen) assert.ok(!text.includes(secret), "the secret in a page or header");
+    const codes = sim.ledger().map((e) => e.code);
     for (const file of files) {
       assert.ok(!file.text.includes(secret), `the secret in ${file.path}`);
       assert.equal(await fileMode(file.path), 0o600, file.path);
+      // Codes live in the result files and the checkpoint only: never in a log, the audit or metadata.
+      if (/results(-excel)?\.csv$|checkpoint$/.test(file.path)) continue;
+      for (const code of codes) assert.ok(!file.text.includes(code), `a code in ${file.path}`);
     }
+    assert.ok(files.some((f) => f.path.endsWith("run.log")) && files.some((f) => f.path.endsWith("checkpoint.audit.jsonl")));
   });
 });
