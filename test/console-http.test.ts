@@ -267,7 +267,7 @@ describe("console: sign-in modes, options, encodings and refusals", () => {
     assert.equal(await verifyPassword("correct horse ", hash), false);
   });
 
-  test("token mode: the printed token signs one operator in, once", async () => {
+  test("token mode: the printed token signs one operator in, once, on a loopback name only", async () => {
     const dir = await tempDir();
     const sim = await startSimulator();
     const server = await startConsole(dir, sim);
@@ -280,6 +280,10 @@ describe("console: sign-in modes, options, encodings and refusals", () => {
     const second = new ConsoleClient(server.url);
     await second.page("/login");
     assert.equal((await second.post("/login", { token: server.token ?? "" })).status, 401);
+    // A page of another site under a name pointed at 127.0.0.1 (DNS rebinding) is not answered.
+    const port = new URL(server.url).port;
+    assert.equal((await first.raw("/", { Host: `rebind.example:${port}` })).status, 403);
+    assert.equal((await first.raw("/", { Host: `localhost:${port}` })).status, 200);
   });
 
   test("a Shift_JIS file is read as the CLI reads it, and its result opens in Excel (BOM)", async () => {

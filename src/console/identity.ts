@@ -39,6 +39,10 @@ export class Identity {
     const mode = this.mode;
     const address = remoteAddress(req);
     if (mode.kind === "token" && !isLoopbackHost(address)) throw new HttpError(403, "This console takes requests from this machine only (token mode)");
+    // A page of another site whose name was pointed at 127.0.0.1 (DNS rebinding) sends its own name.
+    if (mode.kind === "token" && !isLoopbackHost(hostName(req.headers.host ?? ""))) {
+      throw new HttpError(403, "This console answers to a loopback name only (token mode): open it as 127.0.0.1 or localhost");
+    }
     if (mode.kind !== "proxy") {
       const session = this.sessions.find(req) ?? this.sessions.start(res);
       return { session, user: session.user };
@@ -70,5 +74,13 @@ export class Identity {
     const account = mode.accounts.get(form.get("user") ?? "");
     if (!account?.password || !(await verifyPassword(form.get("password") ?? "", account.password))) return undefined;
     return { name: account.name, roles: account.roles };
+  }
+}
+
+function hostName(host: string): string {
+  try {
+    return new URL(`http://${host}`).hostname;
+  } catch {
+    return "";
   }
 }

@@ -87,11 +87,11 @@ export class ConsoleClient {
   }
 
   /** A GET of `path` exactly as written: fetch would resolve `..` and `%2e%2e` before sending. */
-  raw(path: string): Promise<{ status: number; body: string }> {
+  raw(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
     const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
     const url = new URL(this.url);
     return new Promise((resolve, reject) => {
-      const req = httpRequest({ host: url.hostname, port: url.port, path, headers: { Cookie: cookie, Accept: "text/html" } }, (res) => {
+      const req = httpRequest({ host: url.hostname, port: url.port, path, headers: { Cookie: cookie, Accept: "text/html", ...headers } }, (res) => {
         let body = "";
         res.setEncoding("utf8").on("data", (c: string) => (body += c));
         res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
