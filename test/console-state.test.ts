@@ -166,9 +166,11 @@ describe("console state is the CLI's state", () => {
     assert.equal(await exitShown(bob, "pg-campaign"), "0");
     const rows = await readResult(join(dir, "console", "campaigns", "pg-campaign", "results.csv"));
     assertLedgerMatchesResult(sim, rows, 8);
-    const status = await runCli(["status", state, "--campaign", "pg-campaign"], { env: TODAY });
+    const audit = join(dir, "console", "campaigns", "pg-campaign", "checkpoint.audit.jsonl");
+    const status = await runCli(["status", state, "--campaign", "pg-campaign", "--audit", audit], { env: TODAY });
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /8 row\(s\) recorded — 8 issued, 0 failed, 0 pending/);
+    assert.match(status.stdout, /bob approved plan [0-9a-f]{12}: may charge ¥/);
     const excel = await bob.request("/campaigns/pg-campaign/results.csv?format=excel");
     assert.equal(excel.status, 200);
     const bytes = Buffer.from(await excel.arrayBuffer());

@@ -14,6 +14,7 @@ interface StatusFlags extends TargetFlags {
   checkpoint: string;
   campaign?: string;
   json?: boolean;
+  audit?: string;
 }
 
 export const statusCommand: CommandModule<object, StatusFlags> = {
@@ -24,6 +25,7 @@ export const statusCommand: CommandModule<object, StatusFlags> = {
       .positional("checkpoint", { type: "string", demandOption: true, describe: "Checkpoint file, or postgresql:// URL (see issue --state)" })
       .option("campaign", { type: "string", describe: "The campaign, with a postgresql:// state" })
       .option("json", { type: "boolean", describe: "Print JSON" })
+      .option("audit", { type: "string", describe: "The console's audit log to show [default: <checkpoint>.audit.jsonl beside a checkpoint file]" })
       .example("$0 status samples/recipients.results.checkpoint", "How far did the sample run (npm start) get?") as unknown as Argv<StatusFlags>,
   handler: async (argv) => {
     if (isPostgresState(argv.checkpoint)) {
@@ -33,7 +35,13 @@ export const statusCommand: CommandModule<object, StatusFlags> = {
         const summary = await summarizeStore(reader.store, await reader.info());
         await refuseOtherTargetFlags(reader.location, summary.target, argv);
         const lock = await reader.lockStatus();
-        process.stdout.write(argv.json ? `${JSON.stringify(statusJson(summary, lock), null, 2)}\n` : `${formatStatus(reader.location, summary, lock)}\n`);
+        // The rows are in the database; a console campaign's audit log stays in its folder.
+        const audit = argv.audit === undefined ? [] : await readAudit(argv.audit);
+        process.stdout.write(
+          argv.json
+            ? `${JSON.stringify({ ...statusJson(summary, lock), ...(argv.audit === undefined ? {} : { audit }) }, null, 2)}\n`
+            : `${formatStatus(reader.location, summary, lock)}${formatAudit(audit)}\n`,
+        );
       } finally {
         await reader.close();
       }
@@ -43,7 +51,7 @@ export const statusCommand: CommandModule<object, StatusFlags> = {
     await refuseOtherTargetFlags(argv.checkpoint, summary.target, argv);
     const lock = await readLockStatus(`${argv.checkpoint}.lock`);
     // A campaign run from the console has an audit log beside its checkpoint: who approved what.
-    const audit = await readAudit(auditPathOf(argv.checkpoint));
+    const audit = await readAudit(argv.audit ?? auditPathOf(argv.checkpoint));
     process.stdout.write(
       argv.json
         ? `${JSON.stringify({ ...statusJson(summary, lock), audit }, null, 2)}\n`
