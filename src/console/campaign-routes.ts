@@ -21,6 +21,8 @@ import { discard, readUpload } from "./upload.js";
 
 /** The campaign pages and actions; every action is audited before it takes effect. */
 export class CampaignRoutes {
+  private readonly approving = new Set<string>();
+
   constructor(
     private readonly ctx: ConsoleContext,
     private readonly runner: CampaignRunner,
@@ -192,6 +194,17 @@ export class CampaignRoutes {
   async approve(p: PageContext, session: Session, id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const form = await readForm(req);
     checkCsrf(session, form.get("csrf"));
+    // Two approvers pressing at once: the second waits for nothing and is refused.
+    if (this.approving.has(id)) throw new HttpError(409, `Campaign ${id} is being approved by someone else right now`);
+    this.approving.add(id);
+    try {
+      await this.approveOnce(p, id, form, res);
+    } finally {
+      this.approving.delete(id);
+    }
+  }
+
+  private async approveOnce(p: PageContext, id: string, form: URLSearchParams, res: ServerResponse): Promise<void> {
     const user = p.user as User;
     const campaign = await this.ctx.store.require(id);
     this.refuseAfterApproval(campaign);
