@@ -7,6 +7,7 @@ import { exportCommand } from "./cli/commands/export.js";
 import { statusCommand } from "./cli/commands/status.js";
 import { issueCommand } from "./cli/commands/issue.js";
 import { planCommand } from "./cli/commands/plan.js";
+import { purgeCommand } from "./cli/commands/purge.js";
 import { simulatorCommand } from "./cli/commands/simulator.js";
 import { verifyCommand } from "./cli/commands/verify.js";
 import { EXIT, exitCodeOfError } from "./cli/exit-codes.js";
@@ -44,9 +45,10 @@ async function main(argv: string[]): Promise<void> {
       .command(budgetCommand)
       .command(statusCommand)
       .command(exportCommand)
+      .command(purgeCommand)
       .command(verifyCommand)
       .command(simulatorCommand)
-      .demandCommand(1, "Name a command: issue, plan, budget, status, export, verify or simulator")
+      .demandCommand(1, "Name a command: issue, plan, budget, status, export, purge, verify or simulator")
       .strict()
       .recommendCommands()
       .epilogue(
