@@ -270,7 +270,7 @@ async function torture(spec: CampaignSpec): Promise<CampaignOutcome> {
     campaign: c.campaign,
     input: c.input,
     resultFile: c.out,
-    stateFile: c.state,
+    state: c.state,
     initialBudget,
     attempts: "killed",
   });
