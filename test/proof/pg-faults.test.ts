@@ -37,7 +37,7 @@ if (noCluster && !unavailable && process.env.CI === "true") throw new Error(`CI=
 const skip = unavailable ? `PostgreSQL suites skipped: ${unavailable}` : false;
 const skipCluster = noCluster ? `PostgreSQL restart/read-only/disk-full proofs skipped: ${noCluster}` : false;
 
-const ROWS = 240;
+const ROWS = 160;
 const TERMINATIONS = 10;
 const WAIT_MS = 120_000;
 
@@ -201,7 +201,9 @@ describe("PostgreSQL faults: statement timeout, read-only database (shared serve
     const show = async (url: string): Promise<string | undefined> => {
       const connections = new PgConnections(parsePgState(url, {}));
       try {
-        return await connections.withClient(async (client) => (await client.query<{ t: string }>("SHOW statement_timeout AS t")).rows[0]?.t);
+        return await connections.withClient(
+          async (client) => (await client.query<{ t: string }>("SELECT current_setting($1) AS t", ["statement_timeout"])).rows[0]?.t,
+        );
       } finally {
         await connections.close();
       }
