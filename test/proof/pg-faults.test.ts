@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { open, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { after, describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import { DEFAULT_STATEMENT_TIMEOUT, PgConnections } from "../../src/checkpoint/pg/pool.js";
 import { parsePgState } from "../../src/checkpoint/pg/pg-url.js";
@@ -263,9 +263,15 @@ describe("PostgreSQL faults: statement timeout, read-only database (shared serve
 });
 
 describe("PostgreSQL faults on a throwaway cluster: restarts, read-only mid-run, disk full", { skip: skipCluster }, () => {
+  // One cluster for these proofs: they run one after another, each in a schema of its own, and each
+  // puts back what it changed (the disk-full proof, which leaves its tablespace the default, is last).
+  let cluster: ThrowawayCluster;
+  before(async () => {
+    cluster = await ThrowawayCluster.create();
+  });
+  after(() => cluster?.destroy());
   for (const [i, mode] of (["fast", "immediate"] as const).entries()) {
     test(`server restart (${mode}) mid-run: exit 4; a rerun after it finishes exactly once`, { timeout: 300_000 }, async () => {
-      const cluster = await ThrowawayCluster.create();
       const r = await prepare(`restart-${mode}`, cluster.url);
       const codes = intBetween(rngFor(`pg-restart-${i}`), 10, Math.floor(ROWS * 0.5));
       const violations: string[] = [];
@@ -291,7 +297,6 @@ describe("PostgreSQL faults on a throwaway cluster: restarts, read-only mid-run,
   }
 
   test("the cluster turns read-only mid-run: exit 4; writable again, a rerun finishes exactly once", { timeout: 300_000 }, async () => {
-    const cluster = await ThrowawayCluster.create();
     const r = await prepare("read-only-mid-run", cluster.url);
     const violations: string[] = [];
     const { done, running } = await startUntil(r, 40);
@@ -309,7 +314,6 @@ describe("PostgreSQL faults on a throwaway cluster: restarts, read-only mid-run,
   });
 
   test("the disk fills mid-run (SQLSTATE 53100): exit 4; with space again, a rerun finishes exactly once", { timeout: 300_000 }, async (t) => {
-    const cluster = await ThrowawayCluster.create();
     const tiny = await cluster.tinyTablespace(24);
     if ("unavailable" in tiny) {
       t.skip(`disk full not made real here: ${tiny.unavailable}; it takes the read-only path (a failed write, exit 4)`);

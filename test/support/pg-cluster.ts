@@ -4,15 +4,14 @@ import { chown, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after } from "node:test";
 import { promisify } from "node:util";
 import pg from "pg";
 
 /**
  * A throwaway PostgreSQL cluster of the test's own (initdb + pg_ctl on a free port, in a temp
  * folder), for the faults the shared server must never suffer: a restart, the whole cluster going
- * read-only, a full disk. Stopped and removed after the test file. PostgreSQL refuses to run as
- * root, so as root the binaries run as the `postgres` user (runuser) in a folder it owns.
+ * read-only, a full disk. The caller destroys it (an `after` hook of its suite). PostgreSQL refuses
+ * to run as root, so as root the binaries run as the `postgres` user (runuser) in a folder it owns.
  * PCB_TEST_PG_BIN names the binaries' folder (default: Debian's PostgreSQL 15).
  */
 
@@ -61,7 +60,6 @@ export class ThrowawayCluster {
     const dir = await mkdtemp(join(tmpdir(), "pcb-pg-cluster-"));
     if (AS_ROOT) await chown(dir, ...(await osUser()));
     const cluster = new ThrowawayCluster(dir, await freePort());
-    after(() => cluster.destroy());
     await cluster.pg("initdb", ["-D", cluster.data, "-A", "trust", "-U", "root", "--no-sync", "-E", "UTF8", "--locale", "C"]);
     await cluster.start();
     return cluster;
@@ -124,7 +122,8 @@ export class ThrowawayCluster {
     else await run(command, args, { cwd: this.dir });
   }
 
-  private async destroy(): Promise<void> {
+  /** Stops the cluster and removes its folder (the caller's `after` hook). */
+  async destroy(): Promise<void> {
     await this.pg("pg_ctl", ["stop", "-w", "-m", "immediate", "-D", this.data]).catch(() => undefined);
     for (const mount of this.mounts) await run("umount", ["-l", mount]).catch(() => undefined);
     await rm(this.dir, { recursive: true, force: true });
