@@ -125,12 +125,7 @@ export async function purgeCampaign(connections: PgConnections, campaign: string
           group.failedRows,
         ]);
       }
-      await client.query(
-        `UPDATE ${s}.rows SET cells = NULL, recipient_id = NULL, body = NULL, code = NULL, data = NULL, last_error_message = NULL,
-                gift_card_name = NULL, updated_at = now()
-          WHERE campaign = $1`,
-        [campaign],
-      );
+      await eraseRows(client, s, campaign);
       await client.query(`DELETE FROM ${s}.snapshots WHERE campaign = $1`, [campaign]);
       // Without its complete record a rerun cannot take the finished-run shortcut: it opens the
       // campaign and is refused as purged.
@@ -145,6 +140,29 @@ export async function purgeCampaign(connections: PgConnections, campaign: string
     throw error instanceof LockedError || error instanceof CheckpointError ? error : connections.wrap(error, "STATE_WRITE_FAILED", `cannot purge ${campaign}`);
   } finally {
     await lock.release();
+  }
+}
+
+/**
+ * In batches of seq, so each statement stays well inside the statement timeout however large the
+ * campaign (a million rows is a hundred statements), all in the caller's one transaction.
+ */
+const ERASE_BATCH = 10_000;
+
+async function eraseRows(client: pg.PoolClient, s: string, campaign: string): Promise<void> {
+  let after = "0";
+  for (;;) {
+    const { rows } = await client.query<{ last: string | null }>(
+      `WITH batch AS (SELECT seq FROM ${s}.rows WHERE campaign = $1 AND seq > $2 ORDER BY seq LIMIT ${ERASE_BATCH}),
+            erased AS (UPDATE ${s}.rows AS r SET cells = NULL, recipient_id = NULL, body = NULL, code = NULL, data = NULL,
+                              last_error_message = NULL, gift_card_name = NULL, updated_at = now()
+                         FROM batch WHERE r.seq = batch.seq RETURNING r.seq)
+       SELECT max(seq)::text AS last FROM erased`,
+      [campaign, after],
+    );
+    const last = rows[0]?.last;
+    if (last === null || last === undefined) return;
+    after = last;
   }
 }
 
