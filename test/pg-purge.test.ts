@@ -189,6 +189,27 @@ describe("purge (PostgreSQL state)", { skip: unavailable ? `PostgreSQL suites sk
     assert.match(purged.stdout, /purged held: 20 row\(s\)/);
   });
 
+  test("a schema from the release before purge (version 1, with a finished campaign) is migrated forward and purges", { timeout: 120_000 }, async () => {
+    const dir = await tempDir("pcb-purge-upgrade-");
+    const sim = await startSimulator({ seed: 13 });
+    const schema = freshSchema();
+    const state = stateUrl(schema);
+    const args = issueArgs(await writeText(dir, "in.csv", recipientsCsv(12)), sim, ...campaignFlags("before"), "--out", join(dir, "out.csv"), "--state", state);
+    assert.equal((await runCli(args)).code, 0);
+    // Back to what version 1 created: migration 2 is exactly these additions.
+    await sql(`DROP TABLE ${schema}.purged_totals`);
+    await sql(`ALTER TABLE ${schema}.campaigns DROP COLUMN purged_at, DROP COLUMN purged_summary`);
+    await sql(`DELETE FROM ${schema}.schema_version WHERE version > 1`);
+    const purged = await runCli(["purge", state, "--older-than", "0", "--yes"]);
+    assert.equal(purged.code, 0, purged.stderr);
+    assert.match(purged.stdout, /purged before: 12 row\(s\), 12 issued/);
+    const versions = await sql<{ version: number }>(`SELECT version FROM ${schema}.schema_version ORDER BY version`);
+    assert.deepEqual(
+      versions.map((v) => v.version),
+      [1, 2],
+    );
+  });
+
   test("a file state: purge refuses and says what retention means for a file", async () => {
     const run = await runCli(["purge", "some.checkpoint", "--older-than", "30", "--yes"]);
     assert.equal(run.code, 2, run.stderr);
