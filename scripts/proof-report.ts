@@ -157,7 +157,7 @@ function report(figures: Figures[], run: { exitCode: number; tap: string; wallMs
     "",
   );
   const crashAll = one(figures, "crash", "all");
-  const campaigns = by(figures, "crash").filter((f) => f.name !== "all");
+  const campaigns = by(figures, "crash").filter((f) => !f.name.startsWith("all"));
   out.push(
     table(
       [
@@ -196,10 +196,11 @@ function report(figures: Figures[], run: { exitCode: number; tap: string; wallMs
     ),
     "",
   );
-  if (crashAll) {
-    const k = (crashAll.killsByPhase ?? {}) as Record<string, number>;
+  for (const all of [crashAll, one(figures, "crash", "all@postgresql")]) {
+    if (!all) continue;
+    const k = (all.killsByPhase ?? {}) as Record<string, number>;
     out.push(
-      `**${n(crashAll.kills)} kills survived** over ${n(crashAll.rows)} rows: validate ${n(k.validate)}, in-flight ${n(k["in-flight"])}, checkpoint-flush ${n(k["checkpoint-flush"])}, result-writing ${n(k["result-writing"])}, other ${n(k.other)}.`,
+      `**${n(all.kills)} kills survived** over ${n(all.rows)} rows (${all.store === "postgresql" ? "state in PostgreSQL" : "journal file"}): validate ${n(k.validate)}, in-flight ${n(k["in-flight"])}, checkpoint-flush ${n(k["checkpoint-flush"])}, result-writing ${n(k["result-writing"])}, other ${n(k.other)}.`,
       "",
     );
   }
@@ -252,11 +253,12 @@ function report(figures: Figures[], run: { exitCode: number; tap: string; wallMs
   const corpus = by(figures, "hostile").filter((f) => f.name.startsWith("corpus-"));
   const families = new Map<string, { cases: number; ok: number; failing: string[] }>();
   for (const f of corpus) {
-    const fam = families.get(String(f.family)) ?? { cases: 0, ok: 0, failing: [] };
+    const key = f.store === "postgresql" ? `${String(f.family)} (PostgreSQL state)` : String(f.family);
+    const fam = families.get(key) ?? { cases: 0, ok: 0, failing: [] };
     fam.cases++;
     if (f.violations === 0) fam.ok++;
     else fam.failing.push(f.name.replace(/^corpus-/, ""));
-    families.set(String(f.family), fam);
+    families.set(key, fam);
   }
   out.push(
     table(
@@ -308,6 +310,13 @@ function report(figures: Figures[], run: { exitCode: number; tap: string; wallMs
       "",
     );
   }
+
+  out.push("## 8. PostgreSQL faults (`pg-faults.test.ts`)", "");
+  out.push(
+    "A live `issue` with `--state postgresql://` meets database faults, each on a real server: the tool's backends terminated (`pg_terminate_backend`: all of them, only its pool, or only its lock session) after a seeded number of codes; the server restarted mid-run (`pg_ctl restart`, fast and immediate) on a throwaway cluster the test makes with `initdb` on a free port; that cluster turned read-only mid-run (`ALTER SYSTEM SET default_transaction_read_only`, reloaded); a disk full mid-run (the state's tablespace on a tmpfs the test fills); on the shared server, a write blocked by another session's row lock until the database's `statement_timeout`, and a database read-only from the start. Each faulted run must exit 4 (a lost idle pool connection may instead be replaced: exit 0), no row it reports issued may be missing from the database, and reruns must finish with every invariant of section 1 intact. Sections 1, 2 and 4 also run against the PostgreSQL store (names marked `@postgresql`).",
+    "",
+  );
+  out.push(table(["proof", "figures", "violations"], proofRows(figures, "pg-faults")), "");
 
   out.push("## The checker checks itself (`checker.test.ts`)", "");
   const checker = one(figures, "checker", "mutations");

@@ -8,6 +8,7 @@ import { exportCommand } from "./cli/commands/export.js";
 import { statusCommand } from "./cli/commands/status.js";
 import { issueCommand } from "./cli/commands/issue.js";
 import { planCommand } from "./cli/commands/plan.js";
+import { purgeCommand } from "./cli/commands/purge.js";
 import { simulatorCommand } from "./cli/commands/simulator.js";
 import { verifyCommand } from "./cli/commands/verify.js";
 import { EXIT, exitCodeOfError } from "./cli/exit-codes.js";
@@ -45,10 +46,11 @@ async function main(argv: string[]): Promise<void> {
       .command(budgetCommand)
       .command(statusCommand)
       .command(exportCommand)
+      .command(purgeCommand)
       .command(verifyCommand)
       .command(simulatorCommand)
       .command(consoleCommand)
-      .demandCommand(1, "Name a command: issue, plan, budget, status, export, verify, simulator or console")
+      .demandCommand(1, "Name a command: issue, plan, budget, status, export, purge, verify, simulator or console")
       .strict()
       .recommendCommands()
       .epilogue(

@@ -22,3 +22,13 @@ export async function confirmAtTerminal(prepared: PreparedRun, target: Target): 
     prompt.close();
   }
 }
+
+/** Asks a person at the terminal to type "yes" after `text`; anything else is no. */
+export async function askYes(text: string): Promise<boolean> {
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return (await prompt.question(text)).trim().toLowerCase() === "yes";
+  } finally {
+    prompt.close();
+  }
+}

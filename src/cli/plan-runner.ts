@@ -2,6 +2,7 @@ import { access } from "node:fs/promises";
 import { JournalStore } from "../checkpoint/journal-store.js";
 import { lockedBy } from "../checkpoint/lock.js";
 import { PgReader } from "../checkpoint/pg/pg-reader.js";
+import { purgedError } from "../checkpoint/pg/purge.js";
 import { isPostgresState } from "../checkpoint/pg/pg-url.js";
 import { refuseOtherTarget } from "../checkpoint/target-binding.js";
 import { refuseIfLocked } from "../checkpoint/lock-status.js";
@@ -25,6 +26,10 @@ export async function runPlan(settings: IssueSettings, env: NodeJS.ProcessEnv): 
   const { job } = settings;
   const input = await resolveInput(job.input);
   const reader = isPostgresState(job.state) ? await PgReader.open(job.state, input.campaign, env) : undefined;
+  if (reader?.purged) {
+    await reader.close();
+    throw purgedError(reader.location, reader.purged);
+  }
   const state = reader?.location ?? job.state;
   const exists = reader
     ? reader.store !== undefined

@@ -8,6 +8,7 @@ import { startSimulator } from "../support/simulator.js";
 import { issueArgs } from "../support/job.js";
 import { writeFigures } from "./support/figures.js";
 import { checkExactlyOnce, formatViolations } from "./support/invariants.js";
+import { figureName, skipFor, STORE_KINDS, stateFor } from "./support/stores.js";
 import { campaignArgs, recipientsTable } from "./support/recipients.js";
 import { replay, rngFor, subSeed } from "./support/seed.js";
 
@@ -16,7 +17,7 @@ import { replay, rngFor, subSeed } from "./support/seed.js";
  * kinds together, then answers that come too late for a short client timeout. Every run must
  * complete (exit 0) with every exactly-once invariant intact, and the attempts column must count
  * exactly the requests the simulator saw for each row (at least them, where a short client timeout
- * can abort a request before the server parses it).
+ * can abort a request before the server parses it). Every case runs with each store (support/stores.ts).
  */
 
 const FILE = "test/proof/chaos.test.ts";
@@ -70,88 +71,97 @@ const CASES: ChaosCase[] = [
   },
 ];
 
-describe("chaos: every fault kind alone, then all together, then late answers: exactly once", { concurrency: true }, () => {
-  for (const c of CASES) {
-    test(`${c.name}: ${JSON.stringify(c.faults)}, ${c.rows} rows ${c.extra.join(" ")}`, { timeout: 180_000 }, async () => {
-      const dir = await tempDir(`pcb-proof-chaos-${c.name}-`);
-      const sim = await startSimulator({ faults: c.faults, latencyMs: c.latencyMs, jitterMs: c.jitterMs, seed: subSeed(`chaos-sim-${c.name}`) });
-      const input = recipientsTable(c.rows, rngFor(`chaos-input-${c.name}`));
-      const inputFile = await writeText(dir, "in.csv", input.text);
-      const out = join(dir, "out.csv");
-      const state = join(dir, "out.checkpoint");
-      const summaryFile = join(dir, "summary.json");
-      const campaign = `chaos-${c.name}`;
-      const args = issueArgs(
-        inputFile,
-        sim,
-        ...campaignArgs(campaign),
-        "--out",
-        out,
-        "--state",
-        state,
-        "--max-attempts",
-        "100",
-        "--log-level",
-        "error",
-        "--summary-json",
-        summaryFile,
-        ...c.extra,
-      );
-
-      const started = Date.now();
-      const violations: string[] = [];
-      let result = await runCli(args, { timeoutMs: 170_000 });
-      let runs = 1;
-      // Only the late-answer case may need a rerun, and only after a budget read that timed out.
-      while (c.name === "timeout-shorter-than-latency" && result.code === 4 && runs < 6) {
-        result = await runCli(args, { timeoutMs: 170_000 });
-        runs++;
-      }
-      const elapsedMs = Date.now() - started;
-      if (result.code !== 0) violations.push(`exit ${result.code} (expected 0) after ${runs} run(s): ${result.stdout}\n${result.stderr}`);
-      if (/^\s+at /m.test(result.stderr)) violations.push("stack trace in stderr");
-
-      const stats = sim.stats();
-      const injected = stats.faultsInjected;
-      for (const kind of FAULT_KINDS) {
-        const enabled = (c.faults[kind] ?? 0) > 0;
-        if (enabled && injected[kind] === 0) violations.push(`${kind} enabled but never injected`);
-        if (!enabled && injected[kind] !== 0) violations.push(`${kind} injected ${injected[kind]} times but not enabled`);
-      }
-      if (result.code === 0) {
-        const checked = await checkExactlyOnce({
+// One suite per store: a store's cases run at once, the stores one after the other.
+for (const kind of STORE_KINDS)
+  describe(`chaos (${kind} state): every fault kind alone, then all together, then late answers: exactly once`, {
+    concurrency: true,
+    skip: skipFor(kind),
+  }, () => {
+    for (const c of CASES) {
+      test(`${c.name} (${kind} state): ${JSON.stringify(c.faults)}, ${c.rows} rows ${c.extra.join(" ")}`, {
+        timeout: 180_000,
+        skip: skipFor(kind),
+      }, async () => {
+        const dir = await tempDir(`pcb-proof-chaos-${c.name}-`);
+        const sim = await startSimulator({ faults: c.faults, latencyMs: c.latencyMs, jitterMs: c.jitterMs, seed: subSeed(`chaos-sim-${c.name}`) });
+        const input = recipientsTable(c.rows, rngFor(`chaos-input-${c.name}`));
+        const inputFile = await writeText(dir, "in.csv", input.text);
+        const out = join(dir, "out.csv");
+        const state = stateFor(kind, dir, "out.checkpoint");
+        const summaryFile = join(dir, "summary.json");
+        const campaign = `chaos-${c.name}`;
+        const args = issueArgs(
+          inputFile,
           sim,
-          campaign,
-          input,
-          resultFile: out,
-          stateFile: state,
-          initialBudget: DEFAULT_GROUP.budget,
-          attempts: c.extra.includes("--timeout") ? "timeouts" : "exact",
+          ...campaignArgs(campaign),
+          "--out",
+          out,
+          "--state",
+          state,
+          "--max-attempts",
+          "100",
+          "--log-level",
+          "error",
+          "--summary-json",
+          summaryFile,
+          ...c.extra,
+        );
+
+        const started = Date.now();
+        const violations: string[] = [];
+        let result = await runCli(args, { timeoutMs: 170_000 });
+        let runs = 1;
+        // Only the late-answer case may need a rerun, and only after a budget read that timed out.
+        while (c.name === "timeout-shorter-than-latency" && result.code === 4 && runs < 6) {
+          result = await runCli(args, { timeoutMs: 170_000 });
+          runs++;
+        }
+        const elapsedMs = Date.now() - started;
+        if (result.code !== 0) violations.push(`exit ${result.code} (expected 0) after ${runs} run(s): ${result.stdout}\n${result.stderr}`);
+        if (/^\s+at /m.test(result.stderr)) violations.push("stack trace in stderr");
+
+        const stats = sim.stats();
+        const injected = stats.faultsInjected;
+        for (const kind of FAULT_KINDS) {
+          const enabled = (c.faults[kind] ?? 0) > 0;
+          if (enabled && injected[kind] === 0) violations.push(`${kind} enabled but never injected`);
+          if (!enabled && injected[kind] !== 0) violations.push(`${kind} injected ${injected[kind]} times but not enabled`);
+        }
+        if (result.code === 0) {
+          const checked = await checkExactlyOnce({
+            sim,
+            campaign,
+            input,
+            resultFile: out,
+            state: state,
+            initialBudget: DEFAULT_GROUP.budget,
+            attempts: c.extra.includes("--timeout") ? "timeouts" : "exact",
+          });
+          violations.push(...checked.violations);
+        }
+        const summary = result.code === 0 ? (JSON.parse(await readFile(summaryFile, "utf8")) as { requests: number; retries: number }) : undefined;
+        const totalFaults = Object.values(injected).reduce((a, b) => a + b, 0);
+        await writeFigures({
+          part: "chaos",
+          name: figureName(c.name, kind),
+          store: kind,
+          violations: violations.length,
+          violationSamples: violations.slice(0, 10),
+          rows: c.rows,
+          faultRates: c.faults,
+          faultsInjected: Object.fromEntries(Object.entries(injected).filter(([, n]) => n > 0)),
+          totalFaults,
+          createRequests: stats.createRequests,
+          // After-commit faults are drawn only on a request's first commit (a replay is never faulted),
+          // so their share of all requests is lower than their rate; per row it is about the rate.
+          observedFaultRate: stats.createRequests > 0 ? Math.round((totalFaults / stats.createRequests) * 1000) / 1000 : 0,
+          faultsPerRow: Math.round((totalFaults / c.rows) * 1000) / 1000,
+          retries: summary?.retries,
+          clientTimeoutMs: c.extra.includes("--timeout") ? Number(c.extra[c.extra.indexOf("--timeout") + 1]) : 30_000,
+          runs,
+          elapsedMs,
         });
-        violations.push(...checked.violations);
-      }
-      const summary = result.code === 0 ? (JSON.parse(await readFile(summaryFile, "utf8")) as { requests: number; retries: number }) : undefined;
-      const totalFaults = Object.values(injected).reduce((a, b) => a + b, 0);
-      await writeFigures({
-        part: "chaos",
-        name: c.name,
-        violations: violations.length,
-        violationSamples: violations.slice(0, 10),
-        rows: c.rows,
-        faultRates: c.faults,
-        faultsInjected: Object.fromEntries(Object.entries(injected).filter(([, n]) => n > 0)),
-        totalFaults,
-        createRequests: stats.createRequests,
-        // After-commit faults are drawn only on a request's first commit (a replay is never faulted),
-        // so their share of all requests is lower than their rate; per row it is about the rate.
-        observedFaultRate: stats.createRequests > 0 ? Math.round((totalFaults / stats.createRequests) * 1000) / 1000 : 0,
-        faultsPerRow: Math.round((totalFaults / c.rows) * 1000) / 1000,
-        retries: summary?.retries,
-        clientTimeoutMs: c.extra.includes("--timeout") ? Number(c.extra[c.extra.indexOf("--timeout") + 1]) : 30_000,
-        runs,
-        elapsedMs,
+        assert.deepEqual(violations, [], formatViolations(`chaos ${c.name} (${kind} state)`, violations, replay(FILE)));
       });
-      assert.deepEqual(violations, [], formatViolations(`chaos ${c.name}`, violations, replay(FILE)));
-    });
-  }
-});
+    }
+  });

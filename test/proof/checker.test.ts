@@ -85,7 +85,7 @@ describe("the exactly-once checker catches planted violations", () => {
     const state = join(dir, "in.checkpoint");
     const run = await runCli(issueArgs(inputFile, sim, ...campaignArgs(CAMPAIGN), "--out", out, "--state", state));
     assert.equal(run.code, 0, run.stderr);
-    const base = { sim, campaign: CAMPAIGN, input, resultFile: out, stateFile: state, initialBudget: DEFAULT_GROUP.budget, attempts: "exact" } as const;
+    const base = { sim, campaign: CAMPAIGN, input, resultFile: out, state: state, initialBudget: DEFAULT_GROUP.budget, attempts: "exact" } as const;
     const clean = await checkExactlyOnce(base);
     assert.deepEqual(clean.found, [], `a clean run passes ${replay(FILE)}`);
 
@@ -118,7 +118,7 @@ describe("the exactly-once checker catches planted violations", () => {
       await copyFile(state, file);
       await writeFile(file, Buffer.concat([await readFile(file), ...records.map((r) => encodeLine(r))]));
       await chmod(file, stateMode);
-      return { name, check: { ...base, stateFile: file }, expect };
+      return { name, check: { ...base, state: file }, expect };
     };
     const store = await JournalStore.open(state, CAMPAIGN, { readOnly: true });
     const fpOf = (line: number): string => store.get(ridOf(line))!.fp;
@@ -233,7 +233,7 @@ describe("the exactly-once checker catches planted violations", () => {
         name: "a lock left behind",
         check: {
           ...base,
-          stateFile: await (async () => {
+          state: await (async () => {
             const file = join(dir, "locked.checkpoint");
             await copyFile(state, file);
             await chmod(file, stateMode);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { describe, test } from "node:test";
 import { DEFAULT_GROUP, type FaultRates, type Simulator } from "../../src/simulator/index.js";
@@ -8,6 +8,8 @@ import { startSimulator } from "../support/simulator.js";
 import { issueArgs, sleep } from "../support/job.js";
 import { writeFigures } from "./support/figures.js";
 import { checkExactlyOnce, formatViolations } from "./support/invariants.js";
+import { figureName, skipFor, STORE_KINDS, type StoreKind, stateFor } from "./support/stores.js";
+import { openProgressProbe, type ProgressProbe } from "./support/progress-probe.js";
 import { campaignArgs, recipientsTable, type Recipients } from "./support/recipients.js";
 import { intBetween, PROOF_SEED, replay, rngFor, shuffled, subSeed } from "./support/seed.js";
 
@@ -17,12 +19,14 @@ import { intBetween, PROOF_SEED, replay, rngFor, shuffled, subSeed } from "./sup
  * input and checkpoint, requests in flight, a checkpoint append being flushed, and the result file
  * being written. After each kill it is simply run again, until a run completes (exit 0). Then every
  * exactly-once invariant is checked against the simulator's ledger, the result and the checkpoint.
+ * Both campaigns run with each store: the journal file and PostgreSQL (support/stores.ts).
  *
  * A kill's phase is what was observed at the moment of the kill, not what was aimed at:
  *   validate          no request of this run had reached the simulator yet (the lock was taken, so the
  *                     checkpoint was being replayed and the input read and validated)
  *   in-flight         a create request had just arrived at the simulator, which holds it for its latency
- *   checkpoint-flush  the checkpoint had just grown (a batch written, its fdatasync under way)
+ *   checkpoint-flush  the checkpoint had just grown (a batch written, its fdatasync under way; in
+ *                     PostgreSQL, a group commit had just landed and the next was under way)
  *   result-writing    the result's temporary file `.<out>.<pid>.tmp` existed (all creates done)
  *   other             anywhere else (budget read, between phases); counted but not credited to a phase
  */
@@ -59,6 +63,8 @@ const CAMPAIGNS: CampaignSpec[] = [
 
 interface Campaign {
   spec: CampaignSpec;
+  /** Sees the run's lock and the checkpoint growing, in whichever store holds it. */
+  probe: ProgressProbe;
   sim: Simulator;
   input: Recipients;
   args: string[];
@@ -84,13 +90,13 @@ interface RunRecord {
   ms: number;
 }
 
-async function setup(spec: CampaignSpec): Promise<Campaign> {
+async function setup(spec: CampaignSpec, kind: StoreKind): Promise<Campaign> {
   const dir = await tempDir(`pcb-proof-crash-${spec.name}-`);
   const sim = await startSimulator({ latencyMs: spec.latencyMs, jitterMs: spec.jitterMs, seed: subSeed(`crash-sim-${spec.name}`), faults: spec.faults });
   const input = recipientsTable(ROWS, rngFor(`crash-input-${spec.name}`), spec.name.slice(0, 1).toUpperCase());
   const inputFile = await writeText(dir, "recipients.csv", input.text);
   const out = join(dir, "out", "recipients.results.csv");
-  const state = join(dir, "state", "recipients.checkpoint");
+  const state = stateFor(kind, join(dir, "state"));
   const campaign = `crash-${spec.name}-${PROOF_SEED}`;
   const args = issueArgs(
     inputFile,
@@ -106,31 +112,15 @@ async function setup(spec: CampaignSpec): Promise<Campaign> {
     "error",
     ...spec.extra,
   );
-  return { spec, sim, input, args, out, state, campaign, planMs: 150 };
+  return { spec, probe: await openProgressProbe(state), sim, input, args, out, state, campaign, planMs: 150 };
 }
 
 /** Polls `predicate` every `everyMs` (0: every turn of the event loop). */
-async function until(predicate: () => boolean, what: string, everyMs = 1): Promise<void> {
+async function until(predicate: () => boolean | Promise<boolean>, what: string, everyMs = 1): Promise<void> {
   const deadline = Date.now() + WAIT_MS;
-  while (!predicate()) {
+  while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${WAIT_MS} ms waiting for ${what} ${replay(FILE)}`);
     await (everyMs === 0 ? new Promise((resolve) => setImmediate(resolve)) : sleep(everyMs));
-  }
-}
-
-function lockHeldBy(lockFile: string, pid: number): boolean {
-  try {
-    return readFileSync(lockFile, "utf8").includes(`"pid":${pid},`);
-  } catch {
-    return false;
-  }
-}
-
-function sizeOf(file: string): number {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
   }
 }
 
@@ -156,7 +146,7 @@ async function runAndKill(c: Campaign, plan: KillPlan): Promise<RunRecord> {
 
   try {
     if (plan.phase === "validate") {
-      await until(() => exited || lockHeldBy(`${c.state}.lock`, pid), "the run to take the lock");
+      await until(async () => exited || (await c.probe.lockHeld(pid)), "the run to take the lock");
       const lockedAt = Date.now();
       await sleep(Math.floor(plan.delayFraction * c.planMs * 0.7));
       if (requests() === 0) kill("validate");
@@ -170,8 +160,8 @@ async function runAndKill(c: Campaign, plan: KillPlan): Promise<RunRecord> {
       // window a later validate kill aims into.
       let lockedAt = 0;
       let firstRequestAt = 0;
-      await until(() => {
-        if (lockedAt === 0 && lockHeldBy(`${c.state}.lock`, pid)) lockedAt = Date.now();
+      await until(async () => {
+        if (lockedAt === 0 && (await c.probe.lockHeld(pid))) lockedAt = Date.now();
         if (lockedAt !== 0 && firstRequestAt === 0 && requests() > 0) firstRequestAt = Date.now();
         return exited || creates() >= plan.growth || existsSync(tmp);
       }, `${plan.growth} creates`);
@@ -181,9 +171,10 @@ async function runAndKill(c: Campaign, plan: KillPlan): Promise<RunRecord> {
         await until(() => exited || creates() > seen || existsSync(tmp), "the next create request", 0);
         kill(existsSync(tmp) ? "result-writing" : creates() > seen ? "in-flight" : "other");
       } else {
-        const size = sizeOf(c.state);
-        await until(() => exited || sizeOf(c.state) > size || existsSync(tmp), "the next checkpoint append", 0);
-        kill(existsSync(tmp) ? "result-writing" : sizeOf(c.state) > size ? "checkpoint-flush" : "other");
+        const size = await c.probe.progress();
+        let grown = false;
+        await until(async () => exited || (grown = (await c.probe.progress()) > size) || existsSync(tmp), "the next checkpoint append", 0);
+        kill(existsSync(tmp) ? "result-writing" : grown ? "checkpoint-flush" : "other");
       }
     } else {
       await until(() => exited || existsSync(tmp), "the result's temporary file");
@@ -218,8 +209,17 @@ interface CampaignOutcome {
   figures: Record<string, unknown>;
 }
 
-async function torture(spec: CampaignSpec): Promise<CampaignOutcome> {
-  const c = await setup(spec);
+async function torture(spec: CampaignSpec, kind: StoreKind): Promise<CampaignOutcome> {
+  const c = await setup(spec, kind);
+  try {
+    return await tortureCampaign(c);
+  } finally {
+    await c.probe.close();
+  }
+}
+
+async function tortureCampaign(c: Campaign): Promise<CampaignOutcome> {
+  const { spec } = c;
   const random = rngFor(`crash-schedule-${spec.name}`);
   const initialBudget = DEFAULT_GROUP.budget;
   const kills: Record<Observed, number> = { validate: 0, "in-flight": 0, "checkpoint-flush": 0, "result-writing": 0, other: 0 };
@@ -270,7 +270,7 @@ async function torture(spec: CampaignSpec): Promise<CampaignOutcome> {
     campaign: c.campaign,
     input: c.input,
     resultFile: c.out,
-    stateFile: c.state,
+    state: c.state,
     initialBudget,
     attempts: "killed",
   });
@@ -309,55 +309,58 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
-describe("crash torture: SIGKILL in every phase, rerun until done, exactly once", { concurrency: true }, () => {
-  const outcomes = new Map(CAMPAIGNS.map((spec) => [spec.name, deferred<CampaignOutcome>()]));
+for (const kind of STORE_KINDS)
+  describe(`crash torture (${kind} state): SIGKILL in every phase, rerun until done, exactly once`, { concurrency: true, skip: skipFor(kind) }, () => {
+    const outcomes = new Map(CAMPAIGNS.map((spec) => [spec.name, deferred<CampaignOutcome>()]));
 
-  for (const spec of CAMPAIGNS) {
-    test(`${ROWS} rows, ${spec.name} (concurrency ${spec.concurrency}): ${KILLS_PER_PHASE * PHASES.length} seeded kills, then rerun to completion`, {
-      timeout: 300_000,
-    }, async () => {
-      const slot = outcomes.get(spec.name)!;
-      let outcome: CampaignOutcome;
-      try {
-        outcome = await torture(spec);
-        slot.resolve(outcome);
-      } catch (error) {
-        slot.reject(error);
-        throw error;
-      }
-      const killed = Object.values(outcome.kills).reduce((a, b) => a + b, 0);
+    for (const spec of CAMPAIGNS) {
+      test(`${ROWS} rows, ${spec.name} (concurrency ${spec.concurrency}): ${KILLS_PER_PHASE * PHASES.length} seeded kills, then rerun to completion`, {
+        timeout: 300_000,
+      }, async () => {
+        const slot = outcomes.get(spec.name)!;
+        let outcome: CampaignOutcome;
+        try {
+          outcome = await torture(spec, kind);
+          slot.resolve(outcome);
+        } catch (error) {
+          slot.reject(error);
+          throw error;
+        }
+        const killed = Object.values(outcome.kills).reduce((a, b) => a + b, 0);
+        await writeFigures({
+          part: "crash",
+          name: figureName(spec.name, kind),
+          store: kind,
+          violations: outcome.violations.length,
+          kills: killed,
+          killsByPhase: outcome.kills,
+          ...outcome.figures,
+        });
+        assert.deepEqual(outcome.violations, [], formatViolations(`crash torture ${spec.name} (${kind} state)`, outcome.violations, replay(FILE)));
+      });
+    }
+
+    test("together: at least 20 kills, and every phase was killed at least once", { timeout: 310_000 }, async () => {
+      const settled = await Promise.allSettled([...outcomes.values()].map((d) => d.promise));
+      const failed = settled.filter((s) => s.status === "rejected");
+      assert.equal(failed.length, 0, `a campaign did not finish (see its own failure) ${replay(FILE)}`);
+      const total: Record<Observed, number> = { validate: 0, "in-flight": 0, "checkpoint-flush": 0, "result-writing": 0, other: 0 };
+      for (const s of settled) if (s.status === "fulfilled") for (const [phase, n] of Object.entries(s.value.kills)) total[phase as Observed] += n;
+      const killed = Object.values(total).reduce((a, b) => a + b, 0);
+      const violations = [
+        ...(killed >= 20 ? [] : [`only ${killed} kills landed (need ≥ 20)`]),
+        ...PHASES.filter((p) => total[p] < 1).map((p) => `no kill landed in phase ${p}`),
+      ];
       await writeFigures({
         part: "crash",
-        name: spec.name,
-        violations: outcome.violations.length,
+        name: figureName("all", kind),
+        store: kind,
+        violations: violations.length,
         kills: killed,
-        killsByPhase: outcome.kills,
-        ...outcome.figures,
+        killsByPhase: total,
+        rows: ROWS * CAMPAIGNS.length,
+        campaigns: CAMPAIGNS.length,
       });
-      assert.deepEqual(outcome.violations, [], formatViolations(`crash torture ${spec.name}`, outcome.violations, replay(FILE)));
+      assert.deepEqual(violations, [], `${JSON.stringify(total)} ${replay(FILE)}`);
     });
-  }
-
-  test("together: at least 20 kills, and every phase was killed at least once", { timeout: 310_000 }, async () => {
-    const settled = await Promise.allSettled([...outcomes.values()].map((d) => d.promise));
-    const failed = settled.filter((s) => s.status === "rejected");
-    assert.equal(failed.length, 0, `a campaign did not finish (see its own failure) ${replay(FILE)}`);
-    const total: Record<Observed, number> = { validate: 0, "in-flight": 0, "checkpoint-flush": 0, "result-writing": 0, other: 0 };
-    for (const s of settled) if (s.status === "fulfilled") for (const [phase, n] of Object.entries(s.value.kills)) total[phase as Observed] += n;
-    const killed = Object.values(total).reduce((a, b) => a + b, 0);
-    const violations = [
-      ...(killed >= 20 ? [] : [`only ${killed} kills landed (need ≥ 20)`]),
-      ...PHASES.filter((p) => total[p] < 1).map((p) => `no kill landed in phase ${p}`),
-    ];
-    await writeFigures({
-      part: "crash",
-      name: "all",
-      violations: violations.length,
-      kills: killed,
-      killsByPhase: total,
-      rows: ROWS * CAMPAIGNS.length,
-      campaigns: CAMPAIGNS.length,
-    });
-    assert.deepEqual(violations, [], `${JSON.stringify(total)} ${replay(FILE)}`);
   });
-});

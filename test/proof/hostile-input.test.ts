@@ -15,6 +15,8 @@ import { exists, issueArgs } from "../support/job.js";
 import { CORPUS, HEADER, type CorpusCase } from "./support/corpus.js";
 import { writeFigures } from "./support/figures.js";
 import { formatViolations } from "./support/invariants.js";
+import { figureName, skipFor, STORE_KINDS, type StoreKind, stateFor } from "./support/stores.js";
+import { sql } from "../support/pg.js";
 import { campaignArgs } from "./support/recipients.js";
 import { PROOF_SEED, replay, subSeed } from "./support/seed.js";
 
@@ -22,8 +24,9 @@ import { PROOF_SEED, replay, subSeed } from "./support/seed.js";
  * Hostile input. Property-based tests (fast-check, seeded by PROOF_SEED) run the pure validator and
  * the streaming reader + planner in-process on generated cells and generated CSV files, against
  * independent oracles written from the README's rules; a corpus of malformed files goes through the
- * real CLI. Every malformed file must be refused with exit 2, a message naming row, column and rule,
- * zero requests at the simulator, no result file and never a stack trace.
+ * real CLI, with each store (support/stores.ts). Every malformed file must be refused with exit 2, a
+ * message naming row, column and rule, zero requests at the simulator, no result file, nothing of it
+ * in the database, and never a stack trace.
  */
 
 const FILE = "test/proof/hostile-input.test.ts";
@@ -450,17 +453,20 @@ function findReport(stderr: string, row: number, columns: string[], rule: RegExp
   return { line: lines.find((l) => columnPattern.test(l) && rule.test(l)), nearest: lines.find((l) => rule.test(l)) ?? lines[0] };
 }
 
-async function runCase(c: CorpusCase, dir: string): Promise<string[]> {
+async function runCase(c: CorpusCase, dir: string, kind: StoreKind): Promise<string[]> {
   const problems: string[] = [];
   const input = join(dir, `${c.name}.csv`);
   await writeFile(input, c.bytes);
   const out = join(dir, `${c.name}.results.csv`);
   const sim = await startSimulator({ seed: subSeed(`hostile-sim-${c.name}`) });
-  const result = await runCli(issueArgs(input, sim, ...campaignArgs(CAMPAIGN), "--out", out, ...(c.args ?? [])), { timeoutMs: 60_000 });
+  // The file store's default state sits beside --out; PostgreSQL's is named.
+  const state = kind === "file" ? [] : ["--state", stateFor(kind, dir)];
+  const result = await runCli(issueArgs(input, sim, ...campaignArgs(CAMPAIGN), "--out", out, ...state, ...(c.args ?? [])), { timeoutMs: 60_000 });
   if (result.code !== 2) problems.push(`exit ${result.code}, expected 2: ${(result.stdout + result.stderr).trim().slice(0, 300)}`);
   if (/^\s+at /m.test(result.stderr)) problems.push(`stack trace in stderr:\n${result.stderr.slice(0, 500)}`);
   if (sim.stats().requests !== 0) problems.push(`${sim.stats().requests} request(s) reached the simulator`);
   if (await exists(out)) problems.push("a result file was written");
+  if (state[1] !== undefined) problems.push(...(await pgWritten(state[1])));
   if (!result.stderr.includes(input)) problems.push("the message does not name the file");
   for (const e of c.expect) {
     const { line, nearest } = findReport(result.stderr, e.row, e.columns, e.rule);
@@ -475,15 +481,49 @@ async function runCase(c: CorpusCase, dir: string): Promise<string[]> {
   return problems;
 }
 
-describe("hostile input, a corpus of malformed files through the real CLI", { concurrency: 3 }, () => {
-  const results = new Map<string, string[]>();
-  for (const c of CORPUS) {
-    test(`${c.family}: ${c.name} → exit 2 naming row, column and rule; nothing sent; no stack`, { timeout: 120_000 }, async () => {
-      const dir = await tempDir("pcb-proof-corpus-");
-      const problems = await runCase(c, dir);
-      results.set(c.name, problems);
-      await writeFigures({ part: "hostile", name: `corpus-${c.name}`, family: c.family, violations: problems.length, violationSamples: problems.slice(0, 5) });
-      assert.deepEqual(problems, [], formatViolations(`corpus ${c.name}`, problems, replay(FILE)));
-    });
-  }
-});
+/**
+ * The corpus for the PostgreSQL store: one file per family. Reading and validating are the same code
+ * whatever the store; what the store adds is that a refused run must leave nothing of itself in the
+ * database, which one refusal per family shows without running the whole corpus twice.
+ */
+function firstOfEachFamily(corpus: readonly CorpusCase[]): CorpusCase[] {
+  const seen = new Set<string>();
+  return corpus.filter((c) => !seen.has(c.family) && seen.add(c.family));
+}
+
+/** What a refused run left in PostgreSQL: no plan, no input copy, no row (the lock's run record aside). */
+async function pgWritten(state: string): Promise<string[]> {
+  const schema = new URL(state).searchParams.get("schema");
+  const [found] = await sql<{ table: string | null }>("SELECT to_regclass($1)::text AS table", [`${schema}.rows`]);
+  if (!found?.table) return [];
+  const [written] = await sql<{ rows: string; snapshots: string; plans: string }>(
+    `SELECT (SELECT count(*) FROM ${schema}.rows)::text AS rows, (SELECT count(*) FROM ${schema}.snapshots)::text AS snapshots,
+            (SELECT count(*) FROM ${schema}.campaigns WHERE latest_plan IS NOT NULL OR opened_at IS NOT NULL)::text AS plans`,
+  );
+  const problems: string[] = [];
+  if (written?.rows !== "0") problems.push(`${written?.rows} row(s) written to the database`);
+  if (written?.snapshots !== "0") problems.push("a copy of the input was written to the database");
+  if (written?.plans !== "0") problems.push("a plan was recorded in the database");
+  return problems;
+}
+
+for (const kind of STORE_KINDS)
+  describe(`hostile input, a corpus of malformed files through the real CLI (${kind} state)`, { concurrency: 3, skip: skipFor(kind) }, () => {
+    const results = new Map<string, string[]>();
+    for (const c of kind === "file" ? CORPUS : firstOfEachFamily(CORPUS)) {
+      test(`${c.family}: ${c.name} → exit 2 naming row, column and rule; nothing sent; no stack`, { timeout: 120_000 }, async () => {
+        const dir = await tempDir("pcb-proof-corpus-");
+        const problems = await runCase(c, dir, kind);
+        results.set(c.name, problems);
+        await writeFigures({
+          part: "hostile",
+          name: figureName(`corpus-${c.name}`, kind),
+          store: kind,
+          family: c.family,
+          violations: problems.length,
+          violationSamples: problems.slice(0, 5),
+        });
+        assert.deepEqual(problems, [], formatViolations(`corpus ${c.name}`, problems, replay(FILE)));
+      });
+    }
+  });

@@ -204,7 +204,7 @@ describe("lock stress: one winner, whatever the contest", () => {
           campaign,
           input,
           resultFile: out,
-          stateFile: state,
+          state: state,
           initialBudget: DEFAULT_GROUP.budget,
           attempts: "exact",
         });

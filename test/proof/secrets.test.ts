@@ -150,7 +150,7 @@ describe("secrets and files", () => {
         campaign,
         input,
         resultFile: out,
-        stateFile: state,
+        state: state,
         initialBudget: DEFAULT_GROUP.budget,
         attempts: "timeouts",
       });

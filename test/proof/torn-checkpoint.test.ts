@@ -223,7 +223,7 @@ describe("torn and damaged checkpoints", () => {
           campaign: CAMPAIGN,
           input: b.input,
           resultFile: out,
-          stateFile: state,
+          state: state,
           initialBudget: DEFAULT_GROUP.budget,
           attempts: "shared",
         });

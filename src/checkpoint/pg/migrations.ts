@@ -87,6 +87,19 @@ const MIGRATIONS: ReadonlyArray<(s: string) => string> = [
              updated_at AS issued_at, paypay_request_id
         FROM ${s}.rows WHERE status = 'issued';
   `,
+  // Retention (purge.ts): when a finished campaign's personal data and codes were deleted, and the
+  // counts and totals it had then, per group, which the rows no longer fully show.
+  (s) => `
+    ALTER TABLE ${s}.campaigns ADD COLUMN purged_at timestamptz, ADD COLUMN purged_summary jsonb;
+    CREATE TABLE ${s}.purged_totals (
+      campaign     text NOT NULL REFERENCES ${s}.campaigns,
+      group_id     text NOT NULL,
+      issued_rows  integer NOT NULL,
+      issued_jpy   bigint NOT NULL,
+      failed_rows  integer NOT NULL,
+      PRIMARY KEY (campaign, group_id)
+    );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -9,6 +9,7 @@ import { PgStore, pgLocation } from "./pg-store.js";
 import { parsePgState } from "./pg-url.js";
 import { PgConnections } from "./pool.js";
 import { privateTempDir } from "./private-temp.js";
+import { type PurgedSummary, readPurged } from "./purge.js";
 import { runLockKey } from "./run-lock.js";
 
 /**
@@ -26,6 +27,8 @@ export class PgReader {
     /** Undefined while no run of the campaign has got past planning. */
     readonly store: PgStore | undefined,
     private readonly schemaFound = true,
+    /** Set when the campaign was purged (purge.ts): its counts, and no store to read rows from. */
+    readonly purged?: PurgedSummary,
   ) {}
 
   static async open(url: string, campaign: string | undefined, env: NodeJS.ProcessEnv): Promise<PgReader> {
@@ -36,11 +39,15 @@ export class PgReader {
       // Nothing is created for a reader: no schema means no campaign yet.
       if (!(await schemaExists(connections))) return new PgReader(connections, pgLocation(connections.state.display, campaign), campaign, undefined, false);
       await migrate(connections);
+      const location = pgLocation(connections.state.display, campaign);
+      const s = quoteIdent(connections.state.schema);
+      const purged = await connections.withClient((client) => readPurged(client, s, campaign));
+      if (purged) return new PgReader(connections, location, campaign, undefined, true, purged);
       const store = await PgStore.open(connections, campaign, {}).catch((error: unknown) => {
         if (error instanceof CheckpointError && error.code === "CHECKPOINT_NOT_FOUND") return undefined;
         throw error;
       });
-      return new PgReader(connections, pgLocation(connections.state.display, campaign), campaign, store);
+      return new PgReader(connections, location, campaign, store);
     } catch (error) {
       await connections.close();
       throw connections.wrap(error, "STATE_UNREACHABLE", "cannot read the campaign");

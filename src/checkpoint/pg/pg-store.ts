@@ -6,6 +6,7 @@ import type { CheckpointStore } from "../store.js";
 import { refuseOtherTarget } from "../target-binding.js";
 import { CommitQueue } from "./commit-queue.js";
 import { quoteIdent } from "./migrations.js";
+import { purgedError, readPurged } from "./purge.js";
 import type { PgConnections } from "./pool.js";
 import { loadRowStates, readOutcomeWindow, type OutcomeRow } from "./row-reads.js";
 
@@ -57,6 +58,8 @@ export class PgStore implements CheckpointStore {
         [campaign],
       );
       const found = rows[0];
+      const purged = await readPurged(client, s, campaign);
+      if (purged) throw purgedError(location, purged);
       let openedAt = found?.opened_at ?? undefined;
       if (openedAt === undefined) {
         if (!options.create || options.generation === undefined) {

@@ -10,10 +10,22 @@ import { type PgState, redactSecrets } from "./pg-url.js";
  */
 
 /**
- * A server that does not answer within 10 s refuses the connection; TCP keepalive notices a peer
- * that vanished (a failed-over host) without waiting for the kernel's two hours.
+ * Every wait on the database is bounded, so a fault ends the run (exit 4) instead of hanging it:
+ * a server that does not answer within 10 s refuses the connection; a statement the server does not
+ * answer within QUERY_TIMEOUT_MS (a silent network, a hung host) fails and its connection is
+ * destroyed; TCP keepalive notices a peer that vanished without waiting for the kernel's two hours.
+ * The server-side bound is BOUND_STATEMENTS below.
  */
-const CLIENT_SETTINGS = { connectionTimeoutMillis: 10_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 };
+export const QUERY_TIMEOUT_MS = 120_000;
+const CLIENT_SETTINGS = { connectionTimeoutMillis: 10_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000, query_timeout: QUERY_TIMEOUT_MS };
+
+/**
+ * A statement blocked by another session's lock fails after 30 s (SQLSTATE 57014), unless the
+ * server, database, role or URL (`options=-c statement_timeout=…`) sets a timeout of its own,
+ * which wins. Run first on every new connection (pg queues it before any other statement).
+ */
+export const DEFAULT_STATEMENT_TIMEOUT = "30s";
+const BOUND_STATEMENTS = `SELECT set_config('statement_timeout', '${DEFAULT_STATEMENT_TIMEOUT}', false) WHERE current_setting('statement_timeout') = '0'`;
 
 export class PgConnections {
   readonly pool: pg.Pool;
@@ -22,6 +34,8 @@ export class PgConnections {
     this.pool = new pg.Pool({ ...CLIENT_SETTINGS, connectionString: state.connectionString, max: 4, application_name: `points-code-batch pid ${process.pid}` });
     // An idle client that drops (pg_terminate_backend, a restart) is removed by the pool; only note it.
     this.pool.on("error", () => undefined);
+    // A failure here fails the connection's next statement too, which reports it.
+    this.pool.on("connect", (client) => void client.query(BOUND_STATEMENTS).catch(() => undefined));
   }
 
   /** A client of its own, outside the pool (the run's lock connection). */
@@ -35,7 +49,9 @@ export class PgConnections {
     client.on("end", () => onLost(new Error("connection closed")));
     try {
       await client.connect();
+      await client.query(BOUND_STATEMENTS);
     } catch (error) {
+      await client.end().catch(() => undefined);
       throw this.wrap(error, "STATE_UNREACHABLE", "cannot connect");
     }
     return client;

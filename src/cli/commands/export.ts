@@ -3,6 +3,7 @@ import type { Argv, CommandModule } from "yargs";
 import { JournalStore } from "../../checkpoint/journal-store.js";
 import { PgReader } from "../../checkpoint/pg/pg-reader.js";
 import { isPostgresState } from "../../checkpoint/pg/pg-url.js";
+import { purgedError } from "../../checkpoint/pg/purge.js";
 import { refuseIfLocked } from "../../checkpoint/lock-status.js";
 import { CheckpointError } from "../../errors.js";
 import type { ResolvedInputSpec } from "../../job/input-rows.js";
@@ -43,6 +44,10 @@ export const exportCommand: CommandModule<object, ExportFlags> = {
     if (!isPostgresState(argv.checkpoint)) await refuseIfLocked(`${argv.checkpoint}.lock`);
     const reader = isPostgresState(argv.checkpoint) ? await PgReader.open(argv.checkpoint, argv.campaign, process.env) : undefined;
     const location = reader?.location ?? argv.checkpoint;
+    if (reader?.purged) {
+      await reader.close();
+      throw purgedError(location, reader.purged);
+    }
     const store = reader ? reader.store : await JournalStore.open(argv.checkpoint, "", { readOnly: true });
     try {
       await refuseOtherTargetFlags(location, store?.target, argv);

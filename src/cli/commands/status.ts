@@ -4,6 +4,7 @@ import { readLockStatus, type LockStatus } from "../../checkpoint/lock-status.js
 import { summarizeCheckpoint, summarizeStore, type CheckpointSummary } from "../../checkpoint/summarize.js";
 import { PgReader } from "../../checkpoint/pg/pg-reader.js";
 import { isPostgresState } from "../../checkpoint/pg/pg-url.js";
+import type { PurgedSummary } from "../../checkpoint/pg/purge.js";
 import { CheckpointError } from "../../errors.js";
 import { yen } from "../../yen.js";
 import { auditPathOf, formatAuditEntry, readAudit, type AuditEntry } from "../../audit/audit-log.js";
@@ -31,6 +32,14 @@ export const statusCommand: CommandModule<object, StatusFlags> = {
     if (isPostgresState(argv.checkpoint)) {
       const reader = await PgReader.open(argv.checkpoint, argv.campaign, process.env);
       try {
+        if (reader.purged) {
+          process.stdout.write(
+            argv.json
+              ? `${JSON.stringify({ campaign: reader.campaign, purged: reader.purged }, null, 2)}\n`
+              : `${formatPurged(reader.location, reader.purged)}\n`,
+          );
+          return;
+        }
         if (!reader.store) throw new CheckpointError("CHECKPOINT_NOT_FOUND", `${reader.location}: no run of this campaign has got past planning`);
         const summary = await summarizeStore(reader.store, await reader.info());
         await refuseOtherTargetFlags(reader.location, summary.target, argv);
@@ -112,4 +121,15 @@ function formatAudit(audit: readonly AuditEntry[]): string {
 
 function describeLock(lock: LockStatus): string {
   return lock.state === "free" ? "free" : `held by a run in progress (${describeOwner(lock.owner)})`;
+}
+
+function formatPurged(location: string, p: PurgedSummary): string {
+  const lines = [
+    `campaign ${location}: PURGED on ${p.purgedAt} (finished ${p.finishedAt})`,
+    "  its input cells, recipient ids, bodies, codes and PayPay data were deleted; these counts were kept:",
+    `  ${p.rows} row(s) — ${p.issued} issued, ${p.failed} failed, ${yen(Number(p.issuedJpy))} issued in all`,
+  ];
+  for (const g of p.groups) lines.push(`  group ${g.groupId}: ${g.issuedRows} issued, ${yen(Number(g.issuedJpy))}; ${g.failedRows} failed`);
+  for (const [code, count] of Object.entries(p.failedByCode)) lines.push(`  failed ${code}: ${count}`);
+  return lines.join("\n");
 }

@@ -1,18 +1,18 @@
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { parse } from "csv-parse/sync";
-import { JournalStore } from "../../../src/checkpoint/journal-store.js";
-import { readLockStatus } from "../../../src/checkpoint/lock-status.js";
 import { RESULT_COLUMNS } from "../../../src/job/columns.js";
 import { deriveRequestId } from "../../../src/job/request-id.js";
 import type { Simulator } from "../../../src/simulator/index.js";
 import { fileMode } from "../../support/job.js";
 import { GROUP_ID, type Recipients } from "./recipients.js";
+import { openStateView } from "./stores.js";
 
 /**
  * The exactly-once invariants, checked against the simulator's ledger (the source of truth for
  * money), the result CSV and the checkpoint. Returns every violation found rather than stopping at
- * the first, so a failure shows its whole extent; callers assert the list is empty.
+ * the first, so a failure shows its whole extent; callers assert the list is empty. The checkpoint is
+ * read through the store interface (support/stores.ts), so the same rules hold for either store.
  */
 
 export interface ExactlyOnceCheck {
@@ -20,7 +20,8 @@ export interface ExactlyOnceCheck {
   campaign: string;
   input: Recipients;
   resultFile: string;
-  stateFile: string;
+  /** The run's --state: a checkpoint file or a postgresql:// URL, read through the store interface. */
+  state: string;
   /** The group's budget before the first run. */
   initialBudget: number;
   /**
@@ -220,17 +221,18 @@ export async function checkExactlyOnce(c: ExactlyOnceCheck): Promise<{ violation
   if (c.initialBudget - budget !== input.total)
     v("budget", undefined, `group budget dropped by ¥${c.initialBudget - budget}, the input asks ¥${input.total} once per recipient`);
 
-  // ---- the checkpoint agrees with the CSV ----------------------------------------------------------
-  const store = await JournalStore.open(c.stateFile, campaign, { readOnly: true });
+  // ---- the checkpoint agrees with the CSV, whichever store holds it --------------------------------
+  const view = await openStateView(c.state, campaign);
   try {
-    const entries = [...store.entries()];
+    const store = view.store;
+    const entries = store ? [...store.entries()] : [];
     if (entries.length !== input.rows.length)
       v("checkpoint-count", undefined, `checkpoint knows ${entries.length} requestIds, the input has ${input.rows.length} rows`);
     for (const [rid] of entries)
       if (!expectedRid.has(rid)) v("checkpoint-stranger", undefined, `checkpoint holds requestId ${rid}, which belongs to no recipient`);
     for (const [i, row] of rows.entries()) {
-      const state = store.get(row.request_id!);
-      if (!state) {
+      const state = store?.get(row.request_id!);
+      if (!store || !state) {
         v("checkpoint-missing", i + 2, `checkpoint has no record of row ${i + 2} (${row.request_id})`);
         continue;
       }
@@ -243,17 +245,16 @@ export async function checkExactlyOnce(c: ExactlyOnceCheck): Promise<{ violation
       if (row.status === "issued" && (outcome?.at ?? "") !== row.issued_at)
         v("checkpoint-issued-at", i + 2, `row ${i + 2}: checkpoint issued_at ${outcome?.at}, CSV ${row.issued_at}`);
     }
-  } finally {
-    await store.close();
-  }
 
-  // ---- files: 0600, the lock released --------------------------------------------------------------
-  for (const file of [c.resultFile, c.stateFile]) {
-    const mode = await fileMode(file);
-    if (mode !== 0o600) v("file-mode", undefined, `${basename(file)} has mode ${mode.toString(8)}, expected 600`);
+    // ---- files: 0600, the lock released ------------------------------------------------------------
+    for (const file of [c.resultFile, ...view.files]) {
+      const mode = await fileMode(file);
+      if (mode !== 0o600) v("file-mode", undefined, `${basename(file)} has mode ${mode.toString(8)}, expected 600`);
+    }
+    if (await view.lockHeld()) v("lock-left", undefined, `the lock is still held after the final run: ${view.lockName}`);
+  } finally {
+    await view.close();
   }
-  if ((await readLockStatus(`${c.stateFile}.lock`)).state !== "free")
-    v("lock-left", undefined, `the lock is still held after the final run: ${basename(c.stateFile)}.lock`);
 
   const figures = {
     rows: input.rows.length,

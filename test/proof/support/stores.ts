@@ -1,0 +1,67 @@
+import { join } from "node:path";
+import { PgReader } from "../../../src/checkpoint/pg/pg-reader.js";
+import { isPostgresState } from "../../../src/checkpoint/pg/pg-url.js";
+import { JournalStore } from "../../../src/checkpoint/journal-store.js";
+import { readLockStatus } from "../../../src/checkpoint/lock-status.js";
+import type { CheckpointStore } from "../../../src/checkpoint/store.js";
+import { freshSchema, pgUnavailable, stateUrl } from "../../support/pg.js";
+
+/**
+ * The proofs run against both stores: the journal file (the default) and PostgreSQL (a schema of
+ * its own per campaign, see support/pg.ts). Without a server the PostgreSQL variants are skipped
+ * with one line saying why; with CI=true they are mandatory.
+ */
+
+export type StoreKind = "file" | "postgresql";
+export const STORE_KINDS: readonly StoreKind[] = ["file", "postgresql"];
+
+const unavailable = await pgUnavailable();
+if (unavailable && process.env.CI === "true") throw new Error(`CI=true: the PostgreSQL suites are mandatory, but ${unavailable}`);
+
+/** The `skip` option of a test of `kind`: the one line saying why the PostgreSQL variant did not run. */
+export function skipFor(kind: StoreKind): string | false {
+  return kind === "postgresql" && unavailable ? `PostgreSQL suites skipped: ${unavailable}` : false;
+}
+
+/** A fresh --state of `kind`: a checkpoint file in `dir`, or a URL naming a fresh schema. */
+export function stateFor(kind: StoreKind, dir: string, name = "recipients.checkpoint"): string {
+  return kind === "file" ? join(dir, name) : stateUrl(freshSchema());
+}
+
+/** A campaign's state read through the store interface, whichever store holds it. */
+export interface StateView {
+  /** Undefined when no run of the campaign got past planning. */
+  store: CheckpointStore | undefined;
+  /** Local files that hold codes (the journal); none for PostgreSQL. */
+  files: string[];
+  /** Whether a run still holds the campaign's lock, and what to call that lock in a message. */
+  lockHeld(): Promise<boolean>;
+  lockName: string;
+  close(): Promise<void>;
+}
+
+export async function openStateView(state: string, campaign: string): Promise<StateView> {
+  if (isPostgresState(state)) {
+    const reader = await PgReader.open(state, campaign, process.env);
+    return {
+      store: reader.store,
+      files: [],
+      lockHeld: async () => (await reader.lockStatus()).state !== "free",
+      lockName: `the run lock of ${reader.location}`,
+      close: () => reader.close(),
+    };
+  }
+  const store = await JournalStore.open(state, campaign, { readOnly: true });
+  return {
+    store,
+    files: [state],
+    lockHeld: async () => (await readLockStatus(`${state}.lock`)).state !== "free",
+    lockName: `${state.split("/").pop()}.lock`,
+    close: () => store.close(),
+  };
+}
+
+/** A proof's figures name: the file store's as before, PostgreSQL's marked, so the report can tell them apart. */
+export function figureName(name: string, kind: StoreKind): string {
+  return kind === "file" ? name : `${name}@postgresql`;
+}
