@@ -6,6 +6,8 @@ import { budgetCommand } from "./cli/commands/budget.js";
 import { exportCommand } from "./cli/commands/export.js";
 import { statusCommand } from "./cli/commands/status.js";
 import { issueCommand } from "./cli/commands/issue.js";
+import { loadCommand } from "./cli/commands/load.js";
+import { workCommand } from "./cli/commands/work.js";
 import { planCommand } from "./cli/commands/plan.js";
 import { simulatorCommand } from "./cli/commands/simulator.js";
 import { verifyCommand } from "./cli/commands/verify.js";
@@ -41,12 +43,14 @@ async function main(argv: string[]): Promise<void> {
       )
       .command(issueCommand)
       .command(planCommand)
+      .command(loadCommand)
+      .command(workCommand)
       .command(budgetCommand)
       .command(statusCommand)
       .command(exportCommand)
       .command(verifyCommand)
       .command(simulatorCommand)
-      .demandCommand(1, "Name a command: issue, plan, budget, status, export, verify or simulator")
+      .demandCommand(1, "Name a command: issue, plan, load, work, budget, status, export, verify or simulator")
       .strict()
       .recommendCommands()
       .epilogue(

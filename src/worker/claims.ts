@@ -1,0 +1,167 @@
+import { quoteIdent } from "../checkpoint/pg/migrations.js";
+import type { PgConnections } from "../checkpoint/pg/pool.js";
+import type { RowState, RowStatus } from "../checkpoint/records.js";
+
+/**
+ * Claims with leases, as graphile-worker and pg-boss claim jobs: a worker takes a small batch of
+ * `todo` rows with FOR UPDATE SKIP LOCKED, stamping them with its token and a lease. A row whose
+ * lease ran out (its worker was killed or frozen) is claimable again by any other worker, which
+ * resends it with the same requestId and the same body. Time is the database's (now()), never a
+ * host's, so clock skew between hosts cannot shorten a lease.
+ */
+
+export interface ClaimedRow {
+  rid: string;
+  row: number;
+  recipientId: string;
+  plannedBody: string;
+  /** What earlier runs recorded of the row; undefined when it was never sent. */
+  state: RowState | undefined;
+}
+
+export interface ClaimScope {
+  connections: PgConnections;
+  campaign: string;
+  token: string;
+  leaseMs: number;
+}
+
+function schemaOf(scope: ClaimScope): string {
+  return quoteIdent(scope.connections.state.schema);
+}
+
+const CLAIMABLE = (s: string) => `r.campaign = $1 AND r.todo
+  AND NOT EXISTS (SELECT 1 FROM ${s}.group_halts h WHERE h.campaign = $1 AND h.group_id = r.planned_group)
+  AND NOT EXISTS (SELECT 1 FROM ${s}.campaigns k WHERE k.campaign = $1 AND k.halt IS NOT NULL)`;
+
+/** Claims up to `limit` rows: unclaimed ones, or another worker's whose lease has run out. */
+export async function claimRows(scope: ClaimScope, limit: number): Promise<ClaimedRow[]> {
+  const s = schemaOf(scope);
+  const { rows } = await scope.connections.withClient((client) =>
+    client.query<{
+      rid: string;
+      row_no: number;
+      recipient_id: string;
+      planned_body: string;
+      fingerprint: string | null;
+      status: RowStatus | "sent" | "planned";
+      in_doubt: boolean;
+      attempts: number;
+      accepted_fp: string | null;
+    }>(
+      `WITH c AS (
+         SELECT r.seq FROM ${s}.rows r
+          WHERE ${CLAIMABLE(s)} AND (r.claim_token IS NULL OR (r.claim_token <> $2 AND r.lease_until < now()))
+          ORDER BY r.seq LIMIT $4 FOR UPDATE SKIP LOCKED)
+       UPDATE ${s}.rows r SET claim_token = $2, lease_until = now() + make_interval(secs => $3::double precision / 1000)
+         FROM c WHERE r.seq = c.seq
+       RETURNING r.request_id::text AS rid, r.row_no, r.recipient_id, r.planned_body, r.fingerprint, r.status, r.in_doubt, r.attempts, r.accepted_fp`,
+      [scope.campaign, scope.token, scope.leaseMs, limit],
+    ),
+  );
+  return rows
+    .map((r) => ({
+      rid: r.rid,
+      row: r.row_no,
+      recipientId: r.recipient_id,
+      plannedBody: r.planned_body,
+      state:
+        r.status === "planned" || r.fingerprint === null
+          ? undefined
+          : {
+              fp: r.fingerprint,
+              status: r.status,
+              inDoubt: r.in_doubt,
+              attempts: r.attempts,
+              ...(r.accepted_fp === null ? {} : { acceptedFp: r.accepted_fp }),
+            },
+    }))
+    .sort((a, b) => a.row - b.row);
+}
+
+/** Rows still to send that this worker does not hold: claimed by live workers, or free. */
+export async function rowsLeftToOthers(scope: ClaimScope): Promise<number> {
+  const s = schemaOf(scope);
+  const { rows } = await scope.connections.withClient((client) =>
+    client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${s}.rows r WHERE ${CLAIMABLE(s)} AND r.claim_token IS DISTINCT FROM $2`, [
+      scope.campaign,
+      scope.token,
+    ]),
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+export interface Beat {
+  held: number;
+  halt: string | undefined;
+  haltedGroups: string[];
+}
+
+/**
+ * The worker's heartbeat: renews the lease of every row it still holds (a row another worker took
+ * over carries that worker's token now, and stays its), records the heartbeat, and reads the halts.
+ */
+export async function heartbeat(scope: ClaimScope, settled: number): Promise<Beat> {
+  const s = schemaOf(scope);
+  return scope.connections.transaction(async (client) => {
+    const renewed = await client.query(
+      `UPDATE ${s}.rows SET lease_until = now() + make_interval(secs => $3::double precision / 1000) WHERE campaign = $1 AND claim_token = $2`,
+      [scope.campaign, scope.token, scope.leaseMs],
+    );
+    const held = renewed.rowCount ?? 0;
+    await client.query(`UPDATE ${s}.workers SET heartbeat = now(), claimed = $2, settled = $3 WHERE token = $1`, [scope.token, held, settled]);
+    const halts = await client.query<{ halt: string | null; groups: string[] | null }>(
+      `SELECT k.halt, (SELECT array_agg(group_id) FROM ${s}.group_halts h WHERE h.campaign = $1) AS groups FROM ${s}.campaigns k WHERE k.campaign = $1`,
+      [scope.campaign],
+    );
+    const found = halts.rows[0];
+    return { held, halt: found?.halt ?? undefined, haltedGroups: found?.groups ?? [] };
+  });
+}
+
+/** Gives back every row this worker holds (a clean exit): others may claim them at once. */
+export async function releaseClaims(scope: ClaimScope): Promise<number> {
+  const s = schemaOf(scope);
+  const result = await scope.connections.withClient((client) =>
+    client.query(`UPDATE ${s}.rows SET claim_token = NULL, lease_until = NULL WHERE campaign = $1 AND claim_token = $2`, [scope.campaign, scope.token]),
+  );
+  return result.rowCount ?? 0;
+}
+
+/** Rows claimed that the plan no longer sends (settled meanwhile): off the work list. */
+export async function dropClaims(scope: ClaimScope, rids: string[]): Promise<void> {
+  if (rids.length === 0) return;
+  const s = schemaOf(scope);
+  await scope.connections.withClient((client) =>
+    client.query(
+      `UPDATE ${s}.rows SET todo = false, claim_token = NULL, lease_until = NULL WHERE campaign = $1 AND claim_token = $2 AND request_id = ANY($3::uuid[])`,
+      [scope.campaign, scope.token, rids],
+    ),
+  );
+}
+
+export async function registerWorker(scope: ClaimScope, host: string, pid: number): Promise<void> {
+  const s = schemaOf(scope);
+  await scope.connections.withClient((client) =>
+    client.query(`INSERT INTO ${s}.workers (token, campaign, host, pid, lease_ms) VALUES ($1, $2, $3, $4, $5)`, [
+      scope.token,
+      scope.campaign,
+      host,
+      pid,
+      scope.leaseMs,
+    ]),
+  );
+}
+
+export async function recordHalt(scope: ClaimScope, groupId: string | undefined, reason: string): Promise<void> {
+  const s = schemaOf(scope);
+  await scope.connections.withClient((client) =>
+    groupId === undefined
+      ? client.query(`UPDATE ${s}.campaigns SET halt = $2 WHERE campaign = $1 AND halt IS NULL`, [scope.campaign, reason])
+      : client.query(`INSERT INTO ${s}.group_halts (campaign, group_id, reason) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
+          scope.campaign,
+          groupId,
+          reason,
+        ]),
+  );
+}
