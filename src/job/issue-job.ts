@@ -143,7 +143,15 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     const marked = await backend.markPlannedSends?.(store, input, options.retryFailed, prepared.cutoffs);
     if (options.loadOnly) {
       const { counts } = await writeResults(input, store, options.out, options.format);
-      return { plan: prepared.plan, marked, counts, ...nothingApplied(signal), reconciliation: [], elapsedMs: performance.now() - started, encoding: input.encoding };
+      return {
+        plan: prepared.plan,
+        marked,
+        counts,
+        ...nothingApplied(signal),
+        reconciliation: [],
+        elapsedMs: performance.now() - started,
+        encoding: input.encoding,
+      };
     }
     const events = deps.onPlanned?.(prepared.plan);
     const applied =

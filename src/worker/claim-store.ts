@@ -125,7 +125,8 @@ export class ClaimStore implements CheckpointStore {
       // The finished-run fast path holds only while the complete record is the last thing written.
       await client.query(`UPDATE ${s}.campaigns SET last_complete = NULL WHERE campaign = $1 AND last_complete IS NOT NULL`, [this.scope.campaign]);
       for (const segment of segments(ops)) {
-        const kept = segment[0]?.k === "sent" ? await this.commitSent(client, s, segment as SentOp[]) : await this.commitOutcomes(client, s, segment as OutcomeOp[]);
+        const kept =
+          segment[0]?.k === "sent" ? await this.commitSent(client, s, segment as SentOp[]) : await this.commitOutcomes(client, s, segment as OutcomeOp[]);
         for (const op of segment) {
           const rid = op.k === "sent" ? op.rid : op.outcome.rid;
           if (kept.has(rid.toLowerCase())) continue;
@@ -156,7 +157,7 @@ export class ClaimStore implements CheckpointStore {
          attempts = r.attempts + x.attempts, outcome_attempts = x.attempts, group_id = x.group_id, value = x.value,
          gift_card_name = x.name, start_at = x.start_at, end_at = x.end_at, code = x.code, data = x.data,
          last_error_code = x.error_code, last_error_message = x.error_message, paypay_request_id = x.paypay_request_id,
-         outcome_at = x.at, updated_at = now(), todo = false, claim_token = NULL, lease_until = NULL
+         outcome_at = x.at, updated_at = now(), todo = false, claim_token = NULL
        FROM jsonb_to_recordset($3::jsonb) AS x(rid uuid, fp text, status text, unknown boolean, attempts integer, group_id text,
          value bigint, name text, start_at text, end_at text, code text, data text, error_code text, error_message text,
          paypay_request_id text, at text)

@@ -4,10 +4,12 @@ import type { RowState, RowStatus } from "../checkpoint/records.js";
 
 /**
  * Claims with leases, as graphile-worker and pg-boss claim jobs: a worker takes a small batch of
- * `todo` rows with FOR UPDATE SKIP LOCKED, stamping them with its token and a lease. A row whose
- * lease ran out (its worker was killed or frozen) is claimable again by any other worker, which
- * resends it with the same requestId and the same body. Time is the database's (now()), never a
- * host's, so clock skew between hosts cannot shorten a lease.
+ * `todo` rows with FOR UPDATE SKIP LOCKED and stamps them with its token. The lease is the
+ * worker's (one row in `workers`, renewed by its heartbeat), not each row's: a heartbeat touches one
+ * row however many it holds, and never contends with the writes of its own rows. Once a worker's
+ * lease has run out (killed, frozen, cut off), any other worker may take its rows over, and resends
+ * each with the same requestId and the same body. Time is the database's (now()), never a host's, so
+ * clock skew between hosts cannot shorten a lease.
  */
 
 export interface ClaimedRow {
@@ -37,8 +39,12 @@ const CLAIMABLE = (s: string) => `r.campaign = $1 AND r.todo
 /** Claims up to `limit` rows: unclaimed ones, or another worker's whose lease has run out. */
 export async function claimRows(scope: ClaimScope, limit: number): Promise<ClaimedRow[]> {
   const s = schemaOf(scope);
-  const { rows } = await scope.connections.withClient((client) =>
-    client.query<{
+  // A claim need not survive a crash of the database: a claim lost with it only lets another worker
+  // take the row, and the claim token fences whichever of the two writes second. So it skips the
+  // WAL flush, the largest part of its cost.
+  const { rows } = await scope.connections.transaction(async (client) => {
+    await client.query("SET LOCAL synchronous_commit = off");
+    return client.query<{
       rid: string;
       row_no: number;
       recipient_id: string;
@@ -51,14 +57,15 @@ export async function claimRows(scope: ClaimScope, limit: number): Promise<Claim
     }>(
       `WITH c AS (
          SELECT r.seq FROM ${s}.rows r
-          WHERE ${CLAIMABLE(s)} AND (r.claim_token IS NULL OR (r.claim_token <> $2 AND r.lease_until < now()))
-          ORDER BY r.seq LIMIT $4 FOR UPDATE SKIP LOCKED)
-       UPDATE ${s}.rows r SET claim_token = $2, lease_until = now() + make_interval(secs => $3::double precision / 1000)
+          WHERE ${CLAIMABLE(s)} AND (r.claim_token IS NULL OR (r.claim_token <> $2
+            AND NOT EXISTS (SELECT 1 FROM ${s}.workers w WHERE w.token = r.claim_token AND w.lease_until > now())))
+          ORDER BY r.seq LIMIT $3 FOR UPDATE OF r SKIP LOCKED)
+       UPDATE ${s}.rows r SET claim_token = $2
          FROM c WHERE r.seq = c.seq
        RETURNING r.request_id::text AS rid, r.row_no, r.recipient_id, r.planned_body, r.fingerprint, r.status, r.in_doubt, r.attempts, r.accepted_fp`,
-      [scope.campaign, scope.token, scope.leaseMs, limit],
-    ),
-  );
+      [scope.campaign, scope.token, limit],
+    );
+  });
   return rows
     .map((r) => ({
       rid: r.rid,
@@ -92,38 +99,35 @@ export async function rowsLeftToOthers(scope: ClaimScope): Promise<number> {
 }
 
 export interface Beat {
-  held: number;
   halt: string | undefined;
   haltedGroups: string[];
 }
 
 /**
- * The worker's heartbeat: renews the lease of every row it still holds (a row another worker took
- * over carries that worker's token now, and stays its), records the heartbeat, and reads the halts.
+ * The worker's heartbeat: renews its lease (and so that of every row that still carries its token:
+ * a row another worker took over carries that worker's token now, and stays its), says how many
+ * rows it holds, and reads the halts, in one statement.
  */
-export async function heartbeat(scope: ClaimScope, settled: number): Promise<Beat> {
+export async function heartbeat(scope: ClaimScope, held: number, settled: number): Promise<Beat> {
   const s = schemaOf(scope);
-  return scope.connections.transaction(async (client) => {
-    const renewed = await client.query(
-      `UPDATE ${s}.rows SET lease_until = now() + make_interval(secs => $3::double precision / 1000) WHERE campaign = $1 AND claim_token = $2`,
-      [scope.campaign, scope.token, scope.leaseMs],
-    );
-    const held = renewed.rowCount ?? 0;
-    await client.query(`UPDATE ${s}.workers SET heartbeat = now(), claimed = $2, settled = $3 WHERE token = $1`, [scope.token, held, settled]);
-    const halts = await client.query<{ halt: string | null; groups: string[] | null }>(
-      `SELECT k.halt, (SELECT array_agg(group_id) FROM ${s}.group_halts h WHERE h.campaign = $1) AS groups FROM ${s}.campaigns k WHERE k.campaign = $1`,
-      [scope.campaign],
-    );
-    const found = halts.rows[0];
-    return { held, halt: found?.halt ?? undefined, haltedGroups: found?.groups ?? [] };
-  });
+  const { rows } = await scope.connections.withClient((client) =>
+    client.query<{ halt: string | null; groups: string[] | null }>(
+      `WITH w AS (UPDATE ${s}.workers SET heartbeat = now(), lease_until = now() + make_interval(secs => $3::double precision / 1000),
+                    claimed = $4, settled = $5 WHERE token = $2 RETURNING token)
+       SELECT k.halt, (SELECT array_agg(group_id) FROM ${s}.group_halts h WHERE h.campaign = $1) AS groups, (SELECT count(*) FROM w) AS renewed
+         FROM ${s}.campaigns k WHERE k.campaign = $1`,
+      [scope.campaign, scope.token, scope.leaseMs, held, settled],
+    ),
+  );
+  const found = rows[0];
+  return { halt: found?.halt ?? undefined, haltedGroups: found?.groups ?? [] };
 }
 
 /** Gives back every row this worker holds (a clean exit): others may claim them at once. */
 export async function releaseClaims(scope: ClaimScope): Promise<number> {
   const s = schemaOf(scope);
   const result = await scope.connections.withClient((client) =>
-    client.query(`UPDATE ${s}.rows SET claim_token = NULL, lease_until = NULL WHERE campaign = $1 AND claim_token = $2`, [scope.campaign, scope.token]),
+    client.query(`UPDATE ${s}.rows SET claim_token = NULL WHERE campaign = $1 AND claim_token = $2`, [scope.campaign, scope.token]),
   );
   return result.rowCount ?? 0;
 }
@@ -133,23 +137,22 @@ export async function dropClaims(scope: ClaimScope, rids: string[]): Promise<voi
   if (rids.length === 0) return;
   const s = schemaOf(scope);
   await scope.connections.withClient((client) =>
-    client.query(
-      `UPDATE ${s}.rows SET todo = false, claim_token = NULL, lease_until = NULL WHERE campaign = $1 AND claim_token = $2 AND request_id = ANY($3::uuid[])`,
-      [scope.campaign, scope.token, rids],
-    ),
+    client.query(`UPDATE ${s}.rows SET todo = false, claim_token = NULL WHERE campaign = $1 AND claim_token = $2 AND request_id = ANY($3::uuid[])`, [
+      scope.campaign,
+      scope.token,
+      rids,
+    ]),
   );
 }
 
 export async function registerWorker(scope: ClaimScope, host: string, pid: number): Promise<void> {
   const s = schemaOf(scope);
   await scope.connections.withClient((client) =>
-    client.query(`INSERT INTO ${s}.workers (token, campaign, host, pid, lease_ms) VALUES ($1, $2, $3, $4, $5)`, [
-      scope.token,
-      scope.campaign,
-      host,
-      pid,
-      scope.leaseMs,
-    ]),
+    client.query(
+      `INSERT INTO ${s}.workers (token, campaign, host, pid, lease_ms, lease_until)
+       VALUES ($1, $2, $3, $4, $5::integer, now() + make_interval(secs => $5::integer / 1000.0))`,
+      [scope.token, scope.campaign, host, pid, scope.leaseMs],
+    ),
   );
 }
 
@@ -158,10 +161,6 @@ export async function recordHalt(scope: ClaimScope, groupId: string | undefined,
   await scope.connections.withClient((client) =>
     groupId === undefined
       ? client.query(`UPDATE ${s}.campaigns SET halt = $2 WHERE campaign = $1 AND halt IS NULL`, [scope.campaign, reason])
-      : client.query(`INSERT INTO ${s}.group_halts (campaign, group_id, reason) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
-          scope.campaign,
-          groupId,
-          reason,
-        ]),
+      : client.query(`INSERT INTO ${s}.group_halts (campaign, group_id, reason) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [scope.campaign, groupId, reason]),
   );
 }

@@ -32,7 +32,7 @@ export async function markPlannedSends(
   const s = quoteIdent(target.connections.state.schema);
   await fenced(target, async (client) => {
     await client.query(
-      `UPDATE ${s}.rows SET todo = false, claim_token = NULL, lease_until = NULL, planned_body = NULL, planned_group = NULL
+      `UPDATE ${s}.rows SET todo = false, claim_token = NULL, planned_body = NULL, planned_group = NULL
         WHERE campaign = $1 AND (todo OR claim_token IS NOT NULL OR planned_body IS NOT NULL)`,
       [target.campaign],
     );
@@ -72,7 +72,10 @@ async function fenced(target: TodoMarking, work: (client: pg.PoolClient) => Prom
   await target.connections.transaction(async (client) => {
     const { rows } = await client.query<{ generation: string }>(`SELECT generation FROM ${s}.campaigns WHERE campaign = $1 FOR SHARE`, [target.campaign]);
     if (rows[0]?.generation !== target.generation) {
-      throw new StateLostError("STATE_FENCED", `campaign ${target.campaign}: another run has taken the campaign over from this one; this run writes nothing more`);
+      throw new StateLostError(
+        "STATE_FENCED",
+        `campaign ${target.campaign}: another run has taken the campaign over from this one; this run writes nothing more`,
+      );
     }
     await work(client);
   });

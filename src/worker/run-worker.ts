@@ -110,7 +110,9 @@ export async function runWorker(options: WorkOptions, deps: WorkDeps): Promise<W
         await halts.flush();
         await store.close();
         // A clean exit gives back what it still holds: nobody waits out the lease.
-        await releaseClaims(scope).catch((error: unknown) => deps.logger.warn({ error: (error as Error).message }, "could not give back claims; their lease frees them"));
+        await releaseClaims(scope).catch((error: unknown) =>
+          deps.logger.warn({ error: (error as Error).message }, "could not give back claims; their lease frees them"),
+        );
       }
       const campaign = await campaignCounts(connections, options.campaign);
       return {
@@ -167,19 +169,12 @@ async function* claimSource(
   stats: { trips: number; ms: number; claimed: number },
   location: string,
 ): AsyncGenerator<PreparedRow> {
-  while (!signal.aborted) {
+  const claim = async (): Promise<PreparedRow[]> => {
     const t0 = performance.now();
     const claimed = await claimRows(scope, batch);
     stats.trips++;
     stats.ms += performance.now() - t0;
     stats.claimed += claimed.length;
-    if (claimed.length === 0) {
-      if ((await rowsLeftToOthers(scope)) === 0) return;
-      // Rows held by live workers: wait, and take over any whose lease runs out.
-      const waited = await sleep(IDLE_POLL_MS, true, { signal }).catch(() => false);
-      if (!waited) return;
-      continue;
-    }
     const dropped: string[] = [];
     const rows: PreparedRow[] = [];
     for (const c of claimed) {
@@ -192,10 +187,34 @@ async function* claimSource(
       } else rows.push(row);
     }
     await dropClaims(scope, dropped);
-    for (const row of rows) {
-      if (signal.aborted || halts.groupHalted(row.request.groupId)) continue;
+    return rows;
+  };
+  let buffer: PreparedRow[] = [];
+  // The next batch is claimed while the last half of this one is being sent, so the applier never
+  // waits on a claim while rows remain.
+  let next: Promise<PreparedRow[]> | undefined;
+  try {
+    while (!signal.aborted) {
+      if (buffer.length === 0) {
+        const claimed = await (next ?? claim());
+        next = undefined;
+        if (claimed.length === 0) {
+          if ((await rowsLeftToOthers(scope)) === 0) return;
+          // Rows held by live workers: wait, and take over any whose lease runs out.
+          const waited = await sleep(IDLE_POLL_MS, true, { signal }).catch(() => false);
+          if (!waited) return;
+          continue;
+        }
+        buffer = claimed;
+      }
+      const row = buffer.shift();
+      if (buffer.length <= batch / 2 && next === undefined) next = claim();
+      if (row === undefined || halts.groupHalted(row.request.groupId)) continue;
       yield row;
     }
+  } finally {
+    // Claimed but never handed over: given back with the rest when the worker stops.
+    await next?.catch(() => undefined);
   }
 }
 
@@ -207,7 +226,7 @@ function startHeartbeat(scope: ClaimScope, store: ClaimStore, halts: HaltWatch, 
       if (busy) return;
       busy = true;
       const s = store.settled;
-      heartbeat(scope, s.issued + s.failed + s.pending)
+      heartbeat(scope, store.heldCount(), s.issued + s.failed + s.pending)
         .then((beat) => {
           if (failing) logger.info("heartbeat restored");
           failing = false;
@@ -238,5 +257,11 @@ async function campaignCounts(connections: PgConnections, campaign: string): Pro
     ),
   );
   const r = rows[0];
-  return { rows: Number(r?.rows ?? 0), issued: Number(r?.issued ?? 0), failed: Number(r?.failed ?? 0), pending: Number(r?.pending ?? 0), todo: Number(r?.todo ?? 0) };
+  return {
+    rows: Number(r?.rows ?? 0),
+    issued: Number(r?.issued ?? 0),
+    failed: Number(r?.failed ?? 0),
+    pending: Number(r?.pending ?? 0),
+    todo: Number(r?.todo ?? 0),
+  };
 }

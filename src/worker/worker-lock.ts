@@ -60,7 +60,9 @@ export async function acquireWorkerLock(connections: PgConnections, campaign: st
       async release() {
         if (released) return;
         released = true;
-        await client.query(`UPDATE ${s}.workers SET stopped_at = now(), heartbeat = now() WHERE token = $1`, [token]).catch(() => undefined);
+        await client
+          .query(`UPDATE ${s}.workers SET stopped_at = now(), heartbeat = now(), lease_until = now() WHERE token = $1`, [token])
+          .catch(() => undefined);
         // Ending the session drops the shared lock.
         await client.end().catch(() => undefined);
       },

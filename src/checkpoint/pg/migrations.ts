@@ -95,9 +95,8 @@ const MIGRATIONS: ReadonlyArray<(s: string) => string> = [
       -- The exact body the plan will send, and its group (workers skip halted groups).
       ADD COLUMN planned_body  text,
       ADD COLUMN planned_group text,
-      -- The worker holding the row (its token) and until when; every write of a worker names its token.
-      ADD COLUMN claim_token uuid,
-      ADD COLUMN lease_until timestamptz;
+      -- The worker holding the row (its token; its lease is the worker's, see workers); every write of a worker names it.
+      ADD COLUMN claim_token uuid;
     CREATE INDEX rows_todo ON ${s}.rows (campaign, seq) WHERE todo;
     CREATE INDEX rows_claim ON ${s}.rows (claim_token) WHERE claim_token IS NOT NULL;
     -- Set by a fatal answer (credentials refused): every worker of the campaign stops.
@@ -116,6 +115,8 @@ const MIGRATIONS: ReadonlyArray<(s: string) => string> = [
       host       text NOT NULL,
       pid        integer NOT NULL,
       lease_ms   integer NOT NULL,
+      -- Renewed by the worker's heartbeat: once past, any other worker may take its rows over.
+      lease_until timestamptz NOT NULL,
       started_at timestamptz NOT NULL DEFAULT now(),
       heartbeat  timestamptz NOT NULL DEFAULT now(),
       stopped_at timestamptz,

@@ -56,8 +56,7 @@ export const loadCommand: CommandModule<object, IssueFlags> = {
         if (plan) {
           const amount = [...plan.groups.values()].reduce((sum, g) => sum + g.sendAmount, 0);
           lines.push(`  plan recorded: ${plan.actions.send} row(s) to send, ${yen(amount)} at most; nothing was sent`);
-        }
-        else lines.push("  nothing changed since the last run finished: nothing to send");
+        } else lines.push("  nothing changed since the last run finished: nothing to send");
         lines.push(`  start workers: points-code-batch work --state <the same URL> --campaign ${settings.job.input.campaign}`);
         process.stdout.write(`${lines.join("\n")}\n`);
       } finally {

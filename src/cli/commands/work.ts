@@ -40,7 +40,10 @@ export const workCommand: CommandModule<object, WorkFlags> = {
       .option("lease", { type: "string", describe: "How long a claim lasts without a heartbeat, in ms [default: 30000]", group: "Sending:" })
       .option("replay", { type: "string", describe: "What PayPay answers a repeated requestId: original or refused [default: original]", group: "Sending:" })
       .option("summary-json", { type: "string", describe: "Also write this worker's summary as JSON to this file", group: "Output:" })
-      .example("$0 work --state postgresql://batch@db/points --campaign spring-2099 --concurrency 8 --rate 40", "One worker; start as many as you like") as unknown as Argv<WorkFlags>,
+      .example(
+        "$0 work --state postgresql://batch@db/points --campaign spring-2099 --concurrency 8 --rate 40",
+        "One worker; start as many as you like",
+      ) as unknown as Argv<WorkFlags>,
   handler: async (argv) => {
     const state = expectString("--state", argv.state);
     if (!isPostgresState(state)) throw new UsageError("Expected --state postgresql://…: workers share a campaign through PostgreSQL");
@@ -84,7 +87,8 @@ export const workCommand: CommandModule<object, WorkFlags> = {
         ).finally(() => pacing.stop());
         const exitCode = exitCodeOfWork(report, stop.received());
         const summary = workSummaryJson(report, exitCode, connection.target);
-        if (argv.summaryJson !== undefined) await writeFile(expectString("--summary-json", argv.summaryJson), `${JSON.stringify(summary, null, 2)}\n`, { mode: 0o600 });
+        if (argv.summaryJson !== undefined)
+          await writeFile(expectString("--summary-json", argv.summaryJson), `${JSON.stringify(summary, null, 2)}\n`, { mode: 0o600 });
         process.stdout.write(`${formatWorkSummary(report, campaign, connection.target)}\n`);
         process.exitCode = exitCode;
       } finally {
