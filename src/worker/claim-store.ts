@@ -7,6 +7,7 @@ import type { CheckpointStore } from "../checkpoint/store.js";
 import { CheckpointError } from "../errors.js";
 import type { Target } from "../paypay/target.js";
 import type { ClaimScope } from "./claims.js";
+import { retryOnce } from "./retry-once.js";
 
 /**
  * A worker's view of the campaign as the applier sees a checkpoint: the rows it has claimed. The
@@ -121,6 +122,10 @@ export class ClaimStore implements CheckpointStore {
 
   private async commit(ops: Op[]): Promise<void> {
     const s = quoteIdent(this.scope.connections.state.schema);
+    await retryOnce(() => this.commitOnce(s, ops));
+  }
+
+  private async commitOnce(s: string, ops: Op[]): Promise<void> {
     await this.scope.connections.transaction(async (client) => {
       // The finished-run fast path holds only while the complete record is the last thing written.
       await client.query(`UPDATE ${s}.campaigns SET last_complete = NULL WHERE campaign = $1 AND last_complete IS NOT NULL`, [this.scope.campaign]);

@@ -1,6 +1,7 @@
 import { quoteIdent } from "../checkpoint/pg/migrations.js";
 import type { PgConnections } from "../checkpoint/pg/pool.js";
 import type { RowState, RowStatus } from "../checkpoint/records.js";
+import { retryOnce } from "./retry-once.js";
 
 /**
  * Claims with leases, as graphile-worker and pg-boss claim jobs: a worker takes a small batch of
@@ -42,20 +43,21 @@ export async function claimRows(scope: ClaimScope, limit: number): Promise<Claim
   // A claim need not survive a crash of the database: a claim lost with it only lets another worker
   // take the row, and the claim token fences whichever of the two writes second. So it skips the
   // WAL flush, the largest part of its cost.
-  const { rows } = await scope.connections.transaction(async (client) => {
-    await client.query("SET LOCAL synchronous_commit = off");
-    return client.query<{
-      rid: string;
-      row_no: number;
-      recipient_id: string;
-      planned_body: string;
-      fingerprint: string | null;
-      status: RowStatus | "sent" | "planned";
-      in_doubt: boolean;
-      attempts: number;
-      accepted_fp: string | null;
-    }>(
-      `WITH c AS (
+  const { rows } = await retryOnce(() =>
+    scope.connections.transaction(async (client) => {
+      await client.query("SET LOCAL synchronous_commit = off");
+      return client.query<{
+        rid: string;
+        row_no: number;
+        recipient_id: string;
+        planned_body: string;
+        fingerprint: string | null;
+        status: RowStatus | "sent" | "planned";
+        in_doubt: boolean;
+        attempts: number;
+        accepted_fp: string | null;
+      }>(
+        `WITH c AS (
          SELECT r.seq FROM ${s}.rows r
           WHERE ${CLAIMABLE(s)} AND (r.claim_token IS NULL OR (r.claim_token <> $2
             AND NOT EXISTS (SELECT 1 FROM ${s}.workers w WHERE w.token = r.claim_token AND w.lease_until > now())))
@@ -63,9 +65,10 @@ export async function claimRows(scope: ClaimScope, limit: number): Promise<Claim
        UPDATE ${s}.rows r SET claim_token = $2
          FROM c WHERE r.seq = c.seq
        RETURNING r.request_id::text AS rid, r.row_no, r.recipient_id, r.planned_body, r.fingerprint, r.status, r.in_doubt, r.attempts, r.accepted_fp`,
-      [scope.campaign, scope.token, limit],
-    );
-  });
+        [scope.campaign, scope.token, limit],
+      );
+    }),
+  );
   return rows
     .map((r) => ({
       rid: r.rid,

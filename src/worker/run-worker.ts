@@ -78,6 +78,11 @@ export interface WorkReport extends Applied {
 export async function runWorker(options: WorkOptions, deps: WorkDeps): Promise<WorkReport> {
   const started = performance.now();
   const connections = new PgConnections(parsePgState(options.state, deps.env));
+  // A worker frozen inside a transaction (SIGSTOP, a long GC pause) would hold its rows' locks, and
+  // FOR UPDATE SKIP LOCKED would skip them forever: the server ends such a session after the lease.
+  connections.pool.on("connect", (client) => {
+    client.query(`SET idle_in_transaction_session_timeout = ${Math.round(options.leaseMs)}`).catch(() => undefined);
+  });
   const location = pgLocation(connections.state.display, options.campaign);
   try {
     await migrate(connections).catch((error: unknown) => {

@@ -60,7 +60,11 @@ async function assertExactlyOnce(w: World): Promise<ResultRow[]> {
   const result = await readResult(exported);
   assert.equal(result.length, w.rows);
   const notIssued = result.filter((r) => r.status !== "issued");
-  assert.deepEqual(notIssued.map((r) => `${r.recipient_id}: ${r.status} ${r.error_code}`), [], "every row issued");
+  assert.deepEqual(
+    notIssued.map((r) => `${r.recipient_id}: ${r.status} ${r.error_code}`),
+    [],
+    "every row issued",
+  );
   const ledger = assertLedgerMatchesResult(w.sim, result, w.rows);
   for (const row of result) assert.equal(String(ledger.get(row.request_id ?? "")?.giftCardValue), row.amount, `amount charged for ${row.recipient_id}`);
   const db = await sql<{ rid: string; code: string | null; status: string; todo: boolean; claim_token: string | null }>(
@@ -148,14 +152,21 @@ describe("workers: proofs against the simulator's ledger", { skip: unavailable ?
     assert.ok(Date.now() - frozenAt >= 1500, "the other worker finished only after the frozen one's lease ran out");
     const [issued] = await sql<{ n: string }>(`SELECT count(*)::text AS n FROM ${w.schema}.rows WHERE status = 'issued'`);
     assert.equal(issued?.n, String(w.rows), "the other worker finished the campaign, the frozen worker's rows included");
-    const codesBefore = new Map((await sql<{ rid: string; code: string }>(`SELECT request_id::text AS rid, code FROM ${w.schema}.rows`)).map((r) => [r.rid, r.code]));
+    const codesBefore = new Map(
+      (await sql<{ rid: string; code: string }>(`SELECT request_id::text AS rid, code FROM ${w.schema}.rows`)).map((r) => [r.rid, r.code]),
+    );
 
     frozen.kill("SIGCONT");
     const resumed = await frozenDone;
     assert.equal(resumed.code, 0, resumed.stderr);
     const lost = Number(/; (\d+) taken over by another worker/.exec(resumed.stdout)?.[1] ?? 0);
     assert.ok(lost > 0, `the resumed worker's late outcomes were refused by the fence:\n${resumed.stdout}`);
-    const codesAfter = new Map((await sql<{ rid: string; code: string }>(`SELECT request_id::text AS rid, code FROM ${w.schema}.rows`)).map((r) => [r.rid, r.code]));
+    // Each row counted by exactly one worker: a late outcome that got through would be counted twice.
+    const issuedBy = (run: CliResult): number => Number(/ — (\d+) issued,/.exec(run.stdout)?.[1]);
+    assert.equal(issuedBy(other) + issuedBy(resumed), w.rows, `issued as the workers counted them:\n${other.stdout}\n${resumed.stdout}`);
+    const codesAfter = new Map(
+      (await sql<{ rid: string; code: string }>(`SELECT request_id::text AS rid, code FROM ${w.schema}.rows`)).map((r) => [r.rid, r.code]),
+    );
     assert.deepEqual(codesAfter, codesBefore, "the resumed worker overwrote nothing");
     const calls = w.sim.callsByRequestId();
     assert.ok(
@@ -168,9 +179,7 @@ describe("workers: proofs against the simulator's ledger", { skip: unavailable ?
   test("--rate 40 shared by 4 workers: the ledger's rate stays within ±5 %", async () => {
     const w = await world(800, { latencyMs: 5 });
     await load(w);
-    const runs = await Promise.all(
-      [1, 2, 3, 4].map(() => collect(startWorker(w, "--concurrency", "8", "--rate", "40"), 120_000)),
-    );
+    const runs = await Promise.all([1, 2, 3, 4].map(() => collect(startWorker(w, "--concurrency", "8", "--rate", "40"), 120_000)));
     for (const run of runs) assert.equal(run.code, 0, run.stderr);
     await assertExactlyOnce(w);
     // Steady state: from the 40th code to the 40th from last (the start and the tail are ramps).
