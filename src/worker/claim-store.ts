@@ -162,7 +162,9 @@ export class ClaimStore implements CheckpointStore {
          attempts = r.attempts + x.attempts, outcome_attempts = x.attempts, group_id = x.group_id, value = x.value,
          gift_card_name = x.name, start_at = x.start_at, end_at = x.end_at, code = x.code, data = x.data,
          last_error_code = x.error_code, last_error_message = x.error_message, paypay_request_id = x.paypay_request_id,
-         outcome_at = x.at, updated_at = now(), todo = false, claim_token = NULL
+         outcome_at = x.at, updated_at = now(),
+         -- A pending row stays to send, held until this worker stops (see run-worker.ts): its next worker resends it.
+         todo = x.status = 'pending', claim_token = CASE WHEN x.status = 'pending' THEN r.claim_token END
        FROM jsonb_to_recordset($3::jsonb) AS x(rid uuid, fp text, status text, unknown boolean, attempts integer, group_id text,
          value bigint, name text, start_at text, end_at text, code text, data text, error_code text, error_message text,
          paypay_request_id text, at text)

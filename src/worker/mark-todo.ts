@@ -41,7 +41,7 @@ export async function markPlannedSends(
     await client.query(`DELETE FROM ${s}.group_halts WHERE campaign = $1`, [target.campaign]);
   });
   let marked = 0;
-  let batch: Array<{ rid: string; body: string; group: string }> = [];
+  let batch: Array<{ rid: string; body: string; group_id: string }> = [];
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
     const json = JSON.stringify(batch);
@@ -60,7 +60,7 @@ export async function markPlannedSends(
     if (item.kind !== "row") continue;
     const row = item.prepared;
     if (plannedSend(row, store.get(row.request.requestId), retryFailed, cutoffs) !== "send") continue;
-    batch.push({ rid: row.request.requestId, body: serializeCreateBody(row.request), group: row.request.groupId });
+    batch.push({ rid: row.request.requestId, body: serializeCreateBody(row.request), group_id: row.request.groupId });
     if (batch.length >= BATCH) await flush();
   }
   await flush();

@@ -98,6 +98,8 @@ export async function runWorker(options: WorkOptions, deps: WorkDeps): Promise<W
       const halts = new HaltWatch(scope, deps.logger);
       const signal = AbortSignal.any([deps.signal, lock.lost, halts.stopped]);
       const gate = await sharedGate(options, deps, connections);
+      // Halts recorded before this worker started apply from its first row.
+      halts.update(await heartbeat(scope, 0, 0));
       const beat = startHeartbeat(scope, store, halts, deps.logger);
       const claims = { trips: 0, ms: 0, claimed: 0 };
       let applied: Applied;
@@ -119,6 +121,10 @@ export async function runWorker(options: WorkOptions, deps: WorkDeps): Promise<W
           deps.logger.warn({ error: (error as Error).message }, "could not give back claims; their lease frees them"),
         );
       }
+      // Halts recorded by others while this worker was finishing, for its summary.
+      await heartbeat(scope, 0, store.settled.issued + store.settled.failed + store.settled.pending)
+        .then((beat) => halts.update(beat))
+        .catch(() => undefined);
       const campaign = await campaignCounts(connections, options.campaign);
       return {
         ...applied,

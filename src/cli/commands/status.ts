@@ -6,6 +6,7 @@ import { PgReader } from "../../checkpoint/pg/pg-reader.js";
 import { isPostgresState } from "../../checkpoint/pg/pg-url.js";
 import { CheckpointError } from "../../errors.js";
 import { yen } from "../../yen.js";
+import { formatWorkerStatus } from "../../worker/worker-status.js";
 import { describeTarget, isSimulated } from "../../paypay/target.js";
 import { refuseOtherTargetFlags, withTargetOptions, type TargetFlags } from "../target-options.js";
 
@@ -32,7 +33,12 @@ export const statusCommand: CommandModule<object, StatusFlags> = {
         const summary = await summarizeStore(reader.store, await reader.info());
         await refuseOtherTargetFlags(reader.location, summary.target, argv);
         const lock = await reader.lockStatus();
-        process.stdout.write(argv.json ? `${JSON.stringify(statusJson(summary, lock), null, 2)}\n` : `${formatStatus(reader.location, summary, lock)}\n`);
+        const workers = await reader.workerStatus();
+        process.stdout.write(
+          argv.json
+            ? `${JSON.stringify({ ...statusJson(summary, lock), ...(workers ? { workers } : {}) }, null, 2)}\n`
+            : `${[formatStatus(reader.location, summary, lock), ...(workers ? formatWorkerStatus(workers) : [])].join("\n")}\n`,
+        );
       } finally {
         await reader.close();
       }
