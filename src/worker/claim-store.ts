@@ -127,8 +127,6 @@ export class ClaimStore implements CheckpointStore {
 
   private async commitOnce(s: string, ops: Op[]): Promise<void> {
     await this.scope.connections.transaction(async (client) => {
-      // The finished-run fast path holds only while the complete record is the last thing written.
-      await client.query(`UPDATE ${s}.campaigns SET last_complete = NULL WHERE campaign = $1 AND last_complete IS NOT NULL`, [this.scope.campaign]);
       for (const segment of segments(ops)) {
         const kept =
           segment[0]?.k === "sent" ? await this.commitSent(client, s, segment as SentOp[]) : await this.commitOutcomes(client, s, segment as OutcomeOp[]);

@@ -148,15 +148,21 @@ export async function dropClaims(scope: ClaimScope, rids: string[]): Promise<voi
   );
 }
 
+/**
+ * Registers the worker. A worker's writes change rows after any complete record, so the
+ * finished-run fast path (finished-run.ts) is switched off here, once, rather than in each commit:
+ * no run records a complete one while workers hold the campaign's shared lock.
+ */
 export async function registerWorker(scope: ClaimScope, host: string, pid: number): Promise<void> {
   const s = schemaOf(scope);
-  await scope.connections.withClient((client) =>
-    client.query(
+  await scope.connections.withClient(async (client) => {
+    await client.query(`UPDATE ${s}.campaigns SET last_complete = NULL WHERE campaign = $1 AND last_complete IS NOT NULL`, [scope.campaign]);
+    await client.query(
       `INSERT INTO ${s}.workers (token, campaign, host, pid, lease_ms, lease_until)
        VALUES ($1, $2, $3, $4, $5::integer, now() + make_interval(secs => $5::integer / 1000.0))`,
       [scope.token, scope.campaign, host, pid, scope.leaseMs],
-    ),
-  );
+    );
+  });
 }
 
 export async function recordHalt(scope: ClaimScope, groupId: string | undefined, reason: string): Promise<void> {
