@@ -129,6 +129,9 @@ describe("workers: proofs against the simulator's ledger", { skip: unavailable ?
     await assertExactlyOnce(w);
     const [resent] = await sql<{ n: string }>(`SELECT count(*)::text AS n FROM ${w.schema}.rows WHERE attempts > 1`);
     assert.ok(Number(resent?.n) > 0, "some rows were resent (retried or taken over)");
+    console.log(
+      `# ${w.rows} rows, ${kills} SIGKILLs, ${exits.length} worker runs, ${faultsInjected} faults injected, ${resent?.n} rows sent more than once, ${w.sim.stats().createRequests} create requests (seed ${PROOF_SEED})`,
+    );
   });
 
   test("a worker frozen past its lease: another takes its rows over; resumed, its late writes are fenced", async () => {
