@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 import type { FaultRates, Simulator, SimulatorOptions } from "../../src/simulator/index.js";
 import { collect, runCli, startCli, tempDir, writeText, type CliResult } from "../support/cli.js";
 import { campaignFlags, readResult, recipientsCsv, type ResultRow } from "../support/csv.js";
-import { assertLedgerMatchesResult, sleep, waitFor } from "../support/job.js";
+import { assertLedgerMatchesResult, ledgerByRequestId, sleep, waitFor } from "../support/job.js";
 import { freshSchema, pgUnavailable, sql, stateUrl } from "../support/pg.js";
 import { startSimulator } from "../support/simulator.js";
 import { intBetween, PROOF_SEED, rngFor } from "./support/seed.js";
@@ -197,5 +197,55 @@ describe("workers: proofs against the simulator's ledger", { skip: unavailable ?
     const rate = (to - from) / seconds;
     console.log(`# --rate 40 over 4 workers: ${rate.toFixed(2)} req/s over ${seconds.toFixed(1)} s (${to - from} codes)`);
     assert.ok(rate >= 38 && rate <= 42, `shared rate ${rate.toFixed(2)} req/s, expected 40 ± 5 %`);
+  });
+
+  test("--merchant-rate 30 is shared by every worker of two campaigns of the merchant in the same schema", async () => {
+    const w = await world(300, { latencyMs: 5 });
+    const second = { ...w, input: await writeText(w.dir, "in2.csv", recipientsCsv(300, { start: 1001 })) };
+    await load(w);
+    const loaded = await runCli([
+      "load",
+      second.input,
+      "--base-url",
+      w.sim.baseUrl,
+      ...campaignFlags("workers-proof-2"),
+      "--state",
+      w.state,
+      "--out",
+      join(w.dir, "out2.csv"),
+    ]);
+    assert.equal(loaded.code, 0, loaded.stderr);
+    const worker = (campaign: string): Promise<CliResult> =>
+      collect(
+        startCli([
+          "work",
+          "--state",
+          w.state,
+          "--campaign",
+          campaign,
+          "--base-url",
+          w.sim.baseUrl,
+          "--concurrency",
+          "8",
+          "--merchant-rate",
+          "30",
+          "--log-level",
+          "error",
+        ]),
+        120_000,
+      );
+    const runs = await Promise.all([worker(CAMPAIGN), worker(CAMPAIGN), worker("workers-proof-2"), worker("workers-proof-2")]);
+    for (const run of runs) assert.equal(run.code, 0, run.stderr);
+    const ledger = ledgerByRequestId(w.sim);
+    assert.equal(ledger.size, 600, "each row of both campaigns issued once");
+    for (const entry of ledger.values()) assert.equal(entry.charges, 1);
+    const times = [...ledger.values()].map((e) => Date.parse(e.createdAt)).sort((a, b) => a - b);
+    const from = 30;
+    const to = times.length - 31;
+    const seconds = ((times[to] ?? 0) - (times[from] ?? 0)) / 1000;
+    assert.ok(seconds >= 10, `a window of ${seconds} s`);
+    const rate = (to - from) / seconds;
+    console.log(`# --merchant-rate 30 over 2 campaigns × 2 workers: ${rate.toFixed(2)} req/s over ${seconds.toFixed(1)} s`);
+    assert.ok(rate >= 28.5 && rate <= 31.5, `merchant rate ${rate.toFixed(2)} req/s, expected 30 ± 5 %`);
   });
 });
