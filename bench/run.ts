@@ -29,8 +29,9 @@ import { runMemory } from "./sections/memory.js";
 import { runOverhead } from "./sections/overhead.js";
 import { runRate } from "./sections/rate.js";
 import { runResume } from "./sections/resume.js";
+import { runWorkers } from "./sections/workers.js";
 
-const SECTIONS = ["efficiency", "overhead", "memory", "resume", "rate", "checkpoint", "adaptive"] as const;
+const SECTIONS = ["efficiency", "overhead", "memory", "resume", "rate", "checkpoint", "adaptive", "workers"] as const;
 type SectionId = (typeof SECTIONS)[number];
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -244,6 +245,9 @@ async function main(): Promise<void> {
             break;
           case "adaptive":
             result = await runAdaptive(ctx);
+            break;
+          case "workers":
+            result = await runWorkers(ctx);
             break;
         }
       } catch (error) {

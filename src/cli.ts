@@ -7,6 +7,8 @@ import { consoleCommand } from "./cli/commands/console.js";
 import { exportCommand } from "./cli/commands/export.js";
 import { statusCommand } from "./cli/commands/status.js";
 import { issueCommand } from "./cli/commands/issue.js";
+import { loadCommand } from "./cli/commands/load.js";
+import { workCommand } from "./cli/commands/work.js";
 import { planCommand } from "./cli/commands/plan.js";
 import { purgeCommand } from "./cli/commands/purge.js";
 import { simulatorCommand } from "./cli/commands/simulator.js";
@@ -43,6 +45,8 @@ async function main(argv: string[]): Promise<void> {
       )
       .command(issueCommand)
       .command(planCommand)
+      .command(loadCommand)
+      .command(workCommand)
       .command(budgetCommand)
       .command(statusCommand)
       .command(exportCommand)
@@ -50,7 +54,7 @@ async function main(argv: string[]): Promise<void> {
       .command(verifyCommand)
       .command(simulatorCommand)
       .command(consoleCommand)
-      .demandCommand(1, "Name a command: issue, plan, budget, status, export, purge, verify, simulator or console")
+      .demandCommand(1, "Name a command: issue, plan, load, work, budget, status, export, purge, verify, simulator or console")
       .strict()
       .recommendCommands()
       .epilogue(

@@ -30,6 +30,11 @@ export interface StateBackend {
   /** Keeps the plan's input where another host can find it (the file store: beside the checkpoint). */
   keepPlanInput(store: CheckpointStore, snapshot: InputSnapshot, input: ResolvedInputSpec): Promise<void>;
   finishedRunCounts(fingerprint: RunFingerprint, out: string, retryFailed: boolean): Promise<ResultCounts | undefined>;
+  /**
+   * Marks the rows the recorded plan sends as work any `work` process may claim (PostgreSQL); the
+   * file store has no workers. Returns how many rows were marked.
+   */
+  markPlannedSends?(store: CheckpointStore, input: ResolvedInputSpec, retryFailed: boolean, cutoffs: Record<string, number>): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -33,6 +33,12 @@ export interface CheckpointStore {
   recordSent(requestId: string, fingerprint: string, row: number, body?: string): Promise<void>;
   /** Resolves once the record is durable. */
   recordOutcome(record: Omit<OutcomeRecord, "t" | "at">): Promise<void>;
+  /**
+   * False once a write for `requestId` found the row no longer this process's (a worker whose claim
+   * was taken over): the row is not sent, or its outcome not counted. Undefined: the store fences
+   * the whole run instead (the file lock, the run generation).
+   */
+  owns?(requestId: string): boolean;
   /** The latest outcome of a requestId, read back from durable storage. */
   readOutcome(state: RowState): Promise<OutcomeRecord | undefined>;
   close(): Promise<void>;

@@ -1,6 +1,7 @@
 import { BatchError } from "../errors.js";
 import type { IssueReport } from "../job/issue-job.js";
 import type { VerifyReport } from "../verify/report.js";
+import type { WorkReport } from "../worker/run-worker.js";
 
 /** The exit codes, the one contract a scheduler reads. Decided here and nowhere else. */
 export const EXIT = {
@@ -51,5 +52,17 @@ export function exitCodeOfReport(report: IssueReport, signal: NodeJS.Signals | u
 export function exitCodeOfVerify(report: VerifyReport): number {
   if (report.stopped !== undefined) return EXIT.pending;
   if (report.findings.some((f) => f.verdict === "differed")) return EXIT.someFailed;
+  return EXIT.ok;
+}
+
+/**
+ * work: as issue, over the whole campaign once this worker is done (it exits only when no row is
+ * left to any live worker): 4 while rows stay pending (a halt, attempts run out: `load` again), 3
+ * when some failed, 0 when every row is issued.
+ */
+export function exitCodeOfWork(report: WorkReport, signal: NodeJS.Signals | undefined): number {
+  if (report.halt === "interrupted" && signal) return signal === "SIGTERM" ? EXIT.sigterm : EXIT.sigint;
+  if (report.campaign.pending > 0 || report.halt !== undefined) return EXIT.pending;
+  if (report.campaign.failed > 0) return EXIT.someFailed;
   return EXIT.ok;
 }

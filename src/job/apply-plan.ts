@@ -7,13 +7,12 @@ import { serializeCreateBody } from "../paypay/client.js";
 import type { CreateOutcome } from "../paypay/outcome.js";
 import { afterDoubt, type ReplayBehaviour } from "./after-doubt.js";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
-import { decideRow } from "./decide.js";
-import { costsBudget } from "./plan.js";
 import { readInputRows, type ResolvedInputSpec } from "./input-rows.js";
 import { isRoutineRetry, RetryDigest } from "./retry-digest.js";
 import type { RequestGate } from "./pacer.js";
 import type { PreparedRow } from "./prepared-row.js";
 import { sendWithRetries, type Sender } from "./send-with-retries.js";
+import { plannedSend } from "./send-filter.js";
 
 /**
  * The applier: streams the plan's input snapshot (never the user's file) and sends every row the
@@ -45,6 +44,15 @@ export interface ApplyDeps {
   signal: AbortSignal;
   random?: () => number;
   events?: IssueEvents;
+  /** Halts shared with other processes of the campaign (workers); none: this run alone decides. */
+  halts?: SharedHalts;
+}
+
+/** What workers share of a stopping answer: one's BUDGET_NOT_ENOUGH or fatal answer stops them all. */
+export interface SharedHalts {
+  groupHalted(groupId: string): boolean;
+  haltGroup(groupId: string, reason: string): void;
+  haltCampaign(reason: string): void;
 }
 
 export type HaltReason = "fatal-api" | "interrupted" | undefined;
@@ -73,12 +81,14 @@ export interface Applied {
   chargesByGroup: Map<string, GroupCharges>;
 }
 
-/** The part of a recorded plan the applier follows: the rows come from `input.snapshot`. */
-export interface PlannedSends {
-  input: ResolvedInputSpec;
+/**
+ * The part of a recorded plan the applier follows: the rows come from `input.snapshot`, or (a
+ * worker) from `rows`, claimed from the database.
+ */
+export type PlannedSends = {
   /** --allow-partial: group → first spreadsheet row held back. */
   cutoffs: Record<string, number>;
-}
+} & ({ input: ResolvedInputSpec } | { rows: AsyncIterable<PreparedRow> });
 
 export async function applyPlan(planned: PlannedSends, settings: ApplySettings, deps: ApplyDeps, store: CheckpointStore): Promise<Applied> {
   const { api, logger, events } = deps;
@@ -127,7 +137,8 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
     // so; any other (a pending row after BUDGET_NOT_ENOUGH, say) is recorded again before its request.
     const inDoubtSameBody = state?.inDoubt === true && state.fp === row.fingerprint;
     if (!inDoubtSameBody) await store.recordSent(requestId, row.fingerprint, row.row, store.keepsBodies ? serializeCreateBody(row.request) : undefined);
-    const shouldStop = (): boolean => stop.signal.aborted || exhausted.has(groupId);
+    if (store.owns?.(requestId) === false) return; // another worker holds the row now
+    const shouldStop = (): boolean => stop.signal.aborted || exhausted.has(groupId) || deps.halts?.groupHalted(groupId) === true;
     // Only the exchange with PayPay holds a concurrency slot; the durable writes before and after
     // it overlap with other rows' requests, so fsync latency does not stretch the request rate.
     // A stopping answer is acted on before the slot is released, so no queued row slips out after it.
@@ -172,6 +183,7 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
       paypayRequestId: outcome.paypayRequestId,
       ...fields,
     });
+    if (store.owns?.(requestId) === false) return; // recorded by the worker that took the row over: not ours to count
     if (fields.status === "issued") countCharge(chargesByGroup, groupId, giftCardValue, state?.inDoubt === true && state.fp === row.fingerprint);
     events?.rowSettled?.(fields.status);
     if (outcome.kind === "rejected" && !outcome.groupExhausted) {
@@ -186,25 +198,25 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
     if (outcome.kind === "rejected" && outcome.groupExhausted && !exhausted.has(groupId)) {
       exhausted.add(groupId);
       logger.warn({ groupId, requestId }, `group ${groupId} has no budget left: its remaining rows stay pending`);
+      deps.halts?.haltGroup(groupId, outcome.message);
     } else if (outcome.kind === "fatal" && !stop.signal.aborted) {
       fatalMessage = `PayPay refused the run: HTTP ${outcome.httpStatus ?? "?"} ${outcome.errorCode}: ${outcome.message}`;
       logger.error({ requestId, httpStatus: outcome.httpStatus, code: outcome.errorCode, paypayRequestId: outcome.paypayRequestId }, fatalMessage);
+      deps.halts?.haltCampaign(fatalMessage);
       stop.abort();
     }
   };
 
   const inFlight = new Set<Promise<void>>();
   try {
-    for await (const item of readInputRows(planned.input)) {
+    for await (const row of "rows" in planned ? planned.rows : preparedRows(planned.input)) {
       if (stop.signal.aborted || failure) break;
-      if (item.kind !== "row") continue;
-      const row = item.prepared;
       const { groupId } = row.request;
       const state = store.get(row.request.requestId);
-      if (decideRow(row.fingerprint, state, settings.retryFailed) !== "send") continue;
-      if (exhausted.has(groupId)) continue;
-      const cutoff = planned.cutoffs[groupId];
-      if (cutoff !== undefined && row.row >= cutoff && costsBudget(row.fingerprint, state)) {
+      const planning = plannedSend(row, state, settings.retryFailed, planned.cutoffs);
+      if (planning === "skip") continue;
+      if (exhausted.has(groupId) || deps.halts?.groupHalted(groupId) === true) continue;
+      if (planning === "held") {
         heldBack.add(groupId);
         continue;
       }
@@ -240,6 +252,10 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
     sendingMs: stats.firstSend === 0 ? 0 : stats.lastAnswer - stats.firstSend,
     chargesByGroup,
   };
+}
+
+async function* preparedRows(input: ResolvedInputSpec): AsyncGenerator<PreparedRow> {
+  for await (const item of readInputRows(input)) if (item.kind === "row") yield item.prepared;
 }
 
 function countCharge(byGroup: Map<string, GroupCharges>, groupId: string, value: number, wasInDoubt: boolean): void {

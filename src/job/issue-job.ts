@@ -35,6 +35,8 @@ export interface IssueJobOptions extends ApplySettings, PlanSettings {
   out: string;
   state: string;
   format: ResultFormat;
+  /** `load`: record the plan and mark its rows for workers (src/worker), send nothing. */
+  loadOnly?: boolean;
 }
 
 export interface IssueApi extends Sender {
@@ -56,6 +58,8 @@ export interface IssueJobDeps {
 }
 
 export interface IssueReport extends Applied {
+  /** Rows marked for workers to claim (PostgreSQL state); undefined with the file journal. */
+  marked?: number;
   /** Undefined when the run found its previous run finished and nothing changed (see finished-run.ts). */
   plan?: Plan;
   counts: ResultCounts;
@@ -135,6 +139,20 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     planned = input;
     keepSnapshot = snapshot.path;
     await removeSnapshotsExcept(snapshots, keepSnapshot);
+    // The same plan as work for `work` processes: an interrupted `issue` can be finished by workers.
+    const marked = await backend.markPlannedSends?.(store, input, options.retryFailed, prepared.cutoffs);
+    if (options.loadOnly) {
+      const { counts } = await writeResults(input, store, options.out, options.format);
+      return {
+        plan: prepared.plan,
+        marked,
+        counts,
+        ...nothingApplied(signal),
+        reconciliation: [],
+        elapsedMs: performance.now() - started,
+        encoding: input.encoding,
+      };
+    }
     const events = deps.onPlanned?.(prepared.plan);
     const applied =
       prepared.plan.actions.send > 0

@@ -100,6 +100,52 @@ const MIGRATIONS: ReadonlyArray<(s: string) => string> = [
       PRIMARY KEY (campaign, group_id)
     );
   `,
+  // Workers (src/worker): rows a `load` planned to send, claimed with a lease; shared halts and rates.
+  (s) => `
+    ALTER TABLE ${s}.rows
+      -- Planned to send by the latest plan and not settled since: what workers claim.
+      ADD COLUMN todo        boolean NOT NULL DEFAULT false,
+      -- The exact body the plan will send, and its group (workers skip halted groups).
+      ADD COLUMN planned_body  text,
+      ADD COLUMN planned_group text,
+      -- The worker holding the row (its token; its lease is the worker's, see workers); every write of a worker names it.
+      ADD COLUMN claim_token uuid;
+    CREATE INDEX rows_todo ON ${s}.rows (campaign, seq) WHERE todo;
+    CREATE INDEX rows_claim ON ${s}.rows (claim_token) WHERE claim_token IS NOT NULL;
+    -- Set by a fatal answer (credentials refused): every worker of the campaign stops.
+    ALTER TABLE ${s}.campaigns ADD COLUMN halt text;
+    -- Groups PayPay answered BUDGET_NOT_ENOUGH for: every worker stops sending them.
+    CREATE TABLE ${s}.group_halts (
+      campaign text NOT NULL REFERENCES ${s}.campaigns,
+      group_id text NOT NULL,
+      reason   text NOT NULL,
+      at       timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (campaign, group_id)
+    );
+    CREATE TABLE ${s}.workers (
+      token      uuid PRIMARY KEY,
+      campaign   text NOT NULL REFERENCES ${s}.campaigns,
+      host       text NOT NULL,
+      pid        integer NOT NULL,
+      lease_ms   integer NOT NULL,
+      -- Renewed by the worker's heartbeat: once past, any other worker may take its rows over.
+      lease_until timestamptz NOT NULL,
+      started_at timestamptz NOT NULL DEFAULT now(),
+      heartbeat  timestamptz NOT NULL DEFAULT now(),
+      stopped_at timestamptz,
+      claimed    integer NOT NULL DEFAULT 0,
+      settled    integer NOT NULL DEFAULT 0
+    );
+    CREATE INDEX workers_campaign ON ${s}.workers (campaign, heartbeat);
+    -- Token buckets shared by workers: refilled by time, taken from in batches.
+    CREATE TABLE ${s}.rate_buckets (
+      key        text PRIMARY KEY,
+      rate       double precision NOT NULL,
+      burst      double precision NOT NULL,
+      tokens     double precision NOT NULL,
+      updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+    );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

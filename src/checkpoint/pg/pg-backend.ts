@@ -11,6 +11,7 @@ import { parsePgState } from "./pg-url.js";
 import { PgConnections } from "./pool.js";
 import { privateTempDir } from "./private-temp.js";
 import { acquireRunLock, type RunLock } from "./run-lock.js";
+import { markPlannedSends } from "../../worker/mark-todo.js";
 
 /**
  * A run's state in PostgreSQL (see open-store.ts). The input snapshot the applier reads is a
@@ -59,6 +60,10 @@ export async function openPgBackend(url: string, campaign: string, env: NodeJS.P
     async keepPlanInput(store, snapshot, input) {
       if (!(store instanceof PgStore)) return;
       await store.recordPlanInput(snapshot.digest, await readFile(snapshot.path), plannedRows(input));
+    },
+    async markPlannedSends(store, input, retryFailed, cutoffs) {
+      if (runLock === undefined) throw new Error("marking a plan's rows needs the campaign's lock");
+      return markPlannedSends({ connections, campaign, generation: runLock.generation }, store, input, retryFailed, cutoffs);
     },
     async finishedRunCounts(fingerprint, out, retryFailed) {
       const s = quoteIdent(connections.state.schema);

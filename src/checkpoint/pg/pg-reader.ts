@@ -11,6 +11,7 @@ import { PgConnections } from "./pool.js";
 import { privateTempDir } from "./private-temp.js";
 import { type PurgedSummary, readPurged } from "./purge.js";
 import { runLockKey } from "./run-lock.js";
+import { readWorkerStatus, type WorkerStatus } from "../../worker/worker-status.js";
 
 /**
  * A campaign's state in PostgreSQL opened to read, for `plan`, `status` and `export`: nothing is
@@ -59,7 +60,7 @@ export class PgReader {
     const s = quoteIdent(this.connections.state.schema);
     return this.connections.withClient(async (client) => {
       const { rows } = await client.query<{ held: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
+        `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND mode = 'ExclusiveLock'
                  AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($1, 0)) AS held`,
         [runLockKey(this.connections.state.schema, this.campaign)],
       );
@@ -72,6 +73,11 @@ export class PgReader {
       const owner = holder.rows[0];
       return owner ? { state: "held", owner: { host: owner.host, pid: owner.pid, startedAt: owner.started_at.toISOString() } } : { state: "held" };
     });
+  }
+
+  /** Live workers and rows by state (src/worker); undefined before any schema exists. */
+  async workerStatus(): Promise<WorkerStatus | undefined> {
+    return this.schemaFound ? readWorkerStatus(this.connections, this.campaign) : undefined;
   }
 
   /** What `status` shows of activity: first row sent, last row change, runs that took the lock. */

@@ -266,7 +266,7 @@ export class PgStore implements CheckpointStore {
            attempts = r.attempts + x.attempts, outcome_attempts = x.attempts, group_id = x.group_id, value = x.value,
            gift_card_name = x.name, start_at = x.start_at, end_at = x.end_at, code = x.code, data = x.data,
            last_error_code = x.error_code, last_error_message = x.error_message, paypay_request_id = x.paypay_request_id,
-           outcome_at = x.at, updated_at = now()
+           outcome_at = x.at, updated_at = now(), todo = r.todo AND x.status = 'pending', claim_token = NULL
          FROM jsonb_to_recordset($2::jsonb) AS x(rid uuid, fp text, status text, unknown boolean, attempts integer, group_id text,
            value bigint, name text, start_at text, end_at text, code text, data text, error_code text, error_message text,
            paypay_request_id text, at text)
@@ -316,7 +316,7 @@ function* segments(ops: Op[]): Generator<Op[]> {
   if (current.length > 0) yield current;
 }
 
-function outcomeRow(op: { outcome: Omit<OutcomeRecord, "t" | "at">; at: string }): OutcomeRow {
+export function outcomeRow(op: { outcome: Omit<OutcomeRecord, "t" | "at">; at: string }): OutcomeRow {
   const o = op.outcome;
   return {
     rid: o.rid,

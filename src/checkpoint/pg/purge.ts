@@ -154,7 +154,7 @@ async function eraseRows(client: pg.PoolClient, s: string, campaign: string): Pr
   for (;;) {
     const { rows } = await client.query<{ last: string | null }>(
       `WITH batch AS (SELECT seq FROM ${s}.rows WHERE campaign = $1 AND seq > $2 ORDER BY seq LIMIT ${ERASE_BATCH}),
-            erased AS (UPDATE ${s}.rows AS r SET cells = NULL, recipient_id = NULL, body = NULL, code = NULL, data = NULL,
+            erased AS (UPDATE ${s}.rows AS r SET cells = NULL, recipient_id = NULL, body = NULL, planned_body = NULL, code = NULL, data = NULL,
                               last_error_message = NULL, gift_card_name = NULL, updated_at = now()
                          FROM batch WHERE r.seq = batch.seq RETURNING r.seq)
        SELECT max(seq)::text AS last FROM erased`,

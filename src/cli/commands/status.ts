@@ -8,6 +8,7 @@ import type { PurgedSummary } from "../../checkpoint/pg/purge.js";
 import { CheckpointError } from "../../errors.js";
 import { yen } from "../../yen.js";
 import { auditPathOf, formatAuditEntry, readAudit, type AuditEntry } from "../../audit/audit-log.js";
+import { formatWorkerStatus } from "../../worker/worker-status.js";
 import { describeTarget, isSimulated } from "../../paypay/target.js";
 import { refuseOtherTargetFlags, withTargetOptions, type TargetFlags } from "../target-options.js";
 
@@ -46,10 +47,11 @@ export const statusCommand: CommandModule<object, StatusFlags> = {
         const lock = await reader.lockStatus();
         // The rows are in the database; a console campaign's audit log stays in its folder.
         const audit = argv.audit === undefined ? [] : await readAudit(argv.audit);
+        const workers = await reader.workerStatus();
         process.stdout.write(
           argv.json
-            ? `${JSON.stringify({ ...statusJson(summary, lock), ...(argv.audit === undefined ? {} : { audit }) }, null, 2)}\n`
-            : `${formatStatus(reader.location, summary, lock)}${formatAudit(audit)}\n`,
+            ? `${JSON.stringify({ ...statusJson(summary, lock), ...(workers ? { workers } : {}), ...(argv.audit === undefined ? {} : { audit }) }, null, 2)}\n`
+            : `${[formatStatus(reader.location, summary, lock), ...(workers ? formatWorkerStatus(workers) : [])].join("\n")}${formatAudit(audit)}\n`,
         );
       } finally {
         await reader.close();
