@@ -10,6 +10,7 @@ import { withConnectionOptions } from "../connection-options.js";
 import { exitCodeOfReport } from "../exit-codes.js";
 import { resolveIssueSettings, type IssueFlags } from "../issue-settings.js";
 import { runPlan } from "../plan-runner.js";
+import { onStopSignals } from "../stop-signals.js";
 import { createPacing } from "../pacing.js";
 import { createProgress, type Progress } from "../progress.js";
 import { formatSummary, summaryJson } from "../summary.js";
@@ -88,17 +89,8 @@ export const issueCommand: CommandModule<object, IssueFlags> = {
       return;
     }
     const logger = createLogger(settings.logLevel, settings.logFile);
-    const controller = new AbortController();
-    let received: NodeJS.Signals | undefined;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      // Every acknowledged outcome is already fsync'd, so a second signal may leave at once.
-      if (received) process.exit(signal === "SIGTERM" ? 143 : 130);
-      received = signal;
-      logger.warn({ signal }, "stopping: no new rows; waiting for requests in flight (send the signal again to quit at once)");
-      controller.abort();
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
+    // Every acknowledged outcome is already durable, so a second signal may leave at once.
+    const stopSignals = onStopSignals(logger);
     try {
       const connection = await openConnection(settings.connection, process.env, logger);
       try {
@@ -111,7 +103,7 @@ export const issueCommand: CommandModule<object, IssueFlags> = {
             target: connection.target,
             logger,
             confirm: settings.confirm ? (prepared) => confirmAtTerminal(prepared, connection.target) : undefined,
-            signal: controller.signal,
+            signal: stopSignals.signal,
             onPlanned: (plan) => {
               warnOfPastStart(plan, settings.job.input.today, logger);
               progress = createProgress(plan.actions.send, pacing.controller);
@@ -127,7 +119,7 @@ export const issueCommand: CommandModule<object, IssueFlags> = {
             progress?.stop();
             pacing.stop();
           });
-        const exitCode = exitCodeOfReport(report, received);
+        const exitCode = exitCodeOfReport(report, stopSignals.received());
         const summary = summaryJson(
           report,
           exitCode,
@@ -148,8 +140,7 @@ export const issueCommand: CommandModule<object, IssueFlags> = {
         await connection.close();
       }
     } finally {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
+      stopSignals.dispose();
       logger.flush();
     }
   },
