@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
 import type { Logger } from "pino";
 import type { OutcomeRecord, RowState } from "../checkpoint/records.js";
+import { rowsWithStates } from "../checkpoint/prefetch.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { serializeCreateBody } from "../paypay/client.js";
 import type { CreateOutcome } from "../paypay/outcome.js";
@@ -195,7 +196,7 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
 
   const inFlight = new Set<Promise<void>>();
   try {
-    for await (const item of readInputRows(planned.input)) {
+    for await (const item of rowsWithStates(store, readInputRows(planned.input))) {
       if (stop.signal.aborted || failure) break;
       if (item.kind !== "row") continue;
       const row = item.prepared;
