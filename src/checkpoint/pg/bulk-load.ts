@@ -5,9 +5,10 @@ import { from as copyFrom } from "pg-copy-streams";
 
 /**
  * Loads a plan's input rows into the rows table with one COPY: a million rows stream through in
- * seconds, in one transaction, and never sit in memory together. COPY cannot upsert, so the rows
- * go into a temporary table first and one INSERT … ON CONFLICT moves them over: a second plan of
- * the campaign (a changed input) updates the rows it shares with the first.
+ * seconds, in one transaction, and never sit in memory together. A campaign's first plan copies
+ * straight into the rows table. COPY cannot upsert, so a later plan's rows (a changed input) go
+ * into a temporary table first and one INSERT … ON CONFLICT updates the rows it shares with the
+ * first.
  */
 
 /** One input row as loaded at plan time: cells by header, for support's queries. */
@@ -26,11 +27,11 @@ function field(value: string): string {
   return value.replace(SPECIAL, (c) => ESCAPES[c] ?? c);
 }
 
-/** Lines of COPY text, gathered into chunks of about 64 KiB (one stream write each). */
-async function* copyText(rows: AsyncIterable<PlannedRow>): AsyncGenerator<string> {
+/** Lines of COPY text, each starting with `prefix`, gathered into chunks of about 64 KiB (one stream write each). */
+async function* copyText(rows: AsyncIterable<PlannedRow>, prefix: string): AsyncGenerator<string> {
   let chunk = "";
   for await (const r of rows) {
-    chunk += `${r.rid}\t${r.row}\t${field(r.recipient)}\t${field(JSON.stringify(r.cells))}\n`;
+    chunk += `${prefix}${r.rid}\t${r.row}\t${field(r.recipient)}\t${field(JSON.stringify(r.cells))}\n`;
     if (chunk.length >= 65_536) {
       yield chunk;
       chunk = "";
@@ -39,15 +40,21 @@ async function* copyText(rows: AsyncIterable<PlannedRow>): AsyncGenerator<string
   if (chunk !== "") yield chunk;
 }
 
-/** Inside the caller's transaction (the fence): rows of `campaign` inserted or updated; returns how many. */
-export async function loadPlannedRows(client: pg.PoolClient, s: string, campaign: string, rows: AsyncIterable<PlannedRow>): Promise<number> {
+/** Inside the caller's transaction (the fence): rows of `campaign` inserted or updated. */
+export async function loadPlannedRows(client: pg.PoolClient, s: string, campaign: string, rows: AsyncIterable<PlannedRow>): Promise<void> {
+  const { rows: found } = await client.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${s}.rows WHERE campaign = $1) AS any`, [campaign]);
+  if (!found[0]?.any) {
+    // A campaign's first plan (every large load): nothing to update, so the rows go straight in.
+    const prefix = `${field(campaign)}\t`;
+    await pipeline(Readable.from(copyText(rows, prefix)), client.query(copyFrom(`COPY ${s}.rows (campaign, request_id, row_no, recipient_id, cells) FROM STDIN`)));
+    return;
+  }
   await client.query("CREATE TEMPORARY TABLE pcb_planned_rows (rid uuid, row_no integer, recipient text, cells jsonb) ON COMMIT DROP");
-  await pipeline(Readable.from(copyText(rows)), client.query(copyFrom("COPY pcb_planned_rows (rid, row_no, recipient, cells) FROM STDIN")));
-  const { rowCount } = await client.query(
+  await pipeline(Readable.from(copyText(rows, "")), client.query(copyFrom("COPY pcb_planned_rows (rid, row_no, recipient, cells) FROM STDIN")));
+  await client.query(
     `INSERT INTO ${s}.rows AS r (campaign, request_id, row_no, recipient_id, cells)
      SELECT $1, rid, row_no, recipient, cells FROM pcb_planned_rows
      ON CONFLICT (campaign, request_id) DO UPDATE SET row_no = excluded.row_no, recipient_id = excluded.recipient_id, cells = excluded.cells`,
     [campaign],
   );
-  return rowCount ?? 0;
 }
