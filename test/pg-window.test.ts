@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { migrate } from "../src/checkpoint/pg/migrations.js";
@@ -92,7 +92,7 @@ describe("PostgreSQL state a chunk at a time", { skip: unavailable ? `PostgreSQL
     }
   });
 
-  test("the bulk load keeps every cell exactly: tabs, backslashes, line breaks, quotes, \\N, Japanese", async () => {
+  test("the bulk load keeps every cell and the snapshot's bytes exactly: tabs, backslashes, line breaks, quotes, \\N, Japanese", async () => {
     const dir = await tempDir("pcb-pgw-");
     const sim = await startSimulator({ latencyMs: 0, seed: 5 });
     const notes = ["tab\there", "back\\slash \\N", "line\nbreak", "crlf\r\nend", 'quote "q"', "山田 太郎", "\\.", ""];
@@ -110,5 +110,7 @@ describe("PostgreSQL state a chunk at a time", { skip: unavailable ? `PostgreSQL
       stored,
       notes.map((note, i) => ({ recipient_id: `R-${i}`, row_no: i + 2, cells: { recipient_id: `R-${i}`, amount: String(100 + i), note } })),
     );
+    const [snapshot] = await sql<{ bytes: Buffer }>(`SELECT bytes FROM ${schema}.snapshots`);
+    assert.ok(snapshot?.bytes.equals(await readFile(input)), "the snapshot streamed in holds the input's exact bytes");
   });
 });

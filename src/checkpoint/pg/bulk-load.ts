@@ -1,3 +1,4 @@
+import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type pg from "pg";
@@ -40,13 +41,32 @@ async function* copyText(rows: AsyncIterable<PlannedRow>, prefix: string): Async
   if (chunk !== "") yield chunk;
 }
 
+/**
+ * Inside the caller's transaction: the snapshot's bytes kept under its digest, unless already kept.
+ * Streamed from the file as COPY's hex bytea (`\\x…`): a bound parameter would hold the whole
+ * file in memory twice over (the bytes and their hex), tens of MB at a million rows.
+ */
+export async function keepSnapshot(client: pg.PoolClient, s: string, campaign: string, digest: string, file: string): Promise<void> {
+  const { rows } = await client.query(`SELECT 1 FROM ${s}.snapshots WHERE campaign = $1 AND digest = $2`, [campaign, digest]);
+  if (rows.length > 0) return;
+  async function* text(): AsyncGenerator<string> {
+    yield `${field(campaign)}\t${field(digest)}\t\\\\x`;
+    for await (const chunk of createReadStream(file, { highWaterMark: 65_536 })) yield (chunk as Buffer).toString("hex");
+    yield "\n";
+  }
+  await pipeline(Readable.from(text()), client.query(copyFrom(`COPY ${s}.snapshots (campaign, digest, bytes) FROM STDIN`)));
+}
+
 /** Inside the caller's transaction (the fence): rows of `campaign` inserted or updated. */
 export async function loadPlannedRows(client: pg.PoolClient, s: string, campaign: string, rows: AsyncIterable<PlannedRow>): Promise<void> {
   const { rows: found } = await client.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${s}.rows WHERE campaign = $1) AS any`, [campaign]);
   if (!found[0]?.any) {
     // A campaign's first plan (every large load): nothing to update, so the rows go straight in.
     const prefix = `${field(campaign)}\t`;
-    await pipeline(Readable.from(copyText(rows, prefix)), client.query(copyFrom(`COPY ${s}.rows (campaign, request_id, row_no, recipient_id, cells) FROM STDIN`)));
+    await pipeline(
+      Readable.from(copyText(rows, prefix)),
+      client.query(copyFrom(`COPY ${s}.rows (campaign, request_id, row_no, recipient_id, cells) FROM STDIN`)),
+    );
     return;
   }
   await client.query("CREATE TEMPORARY TABLE pcb_planned_rows (rid uuid, row_no integer, recipient text, cells jsonb) ON COMMIT DROP");

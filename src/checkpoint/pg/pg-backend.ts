@@ -1,4 +1,4 @@
-import { readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { BatchError } from "../../errors.js";
 import { readInputRows, type ResolvedInputSpec } from "../../job/input-rows.js";
@@ -59,7 +59,7 @@ export async function openPgBackend(url: string, campaign: string, env: NodeJS.P
     create: async (name) => track(await PgStore.open(connections, name, { generation: runLock?.generation, create: true })),
     async keepPlanInput(store, snapshot, input) {
       if (!(store instanceof PgStore)) return;
-      await store.recordPlanInput(snapshot.digest, await readFile(snapshot.path), plannedRows(input));
+      await store.recordPlanInput(snapshot.digest, snapshot.path, plannedRows(input));
     },
     async finishedRunCounts(fingerprint, out, retryFailed) {
       const s = quoteIdent(connections.state.schema);

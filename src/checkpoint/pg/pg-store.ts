@@ -7,7 +7,7 @@ import { refuseOtherTarget } from "../target-binding.js";
 import { CommitQueue } from "./commit-queue.js";
 import { quoteIdent } from "./migrations.js";
 import type { PgConnections } from "./pool.js";
-import { loadPlannedRows, type PlannedRow } from "./bulk-load.js";
+import { keepSnapshot, loadPlannedRows, type PlannedRow } from "./bulk-load.js";
 import { readOutcomeWindow, readRowStates, type OutcomeRow } from "./row-reads.js";
 
 /**
@@ -92,15 +92,11 @@ export class PgStore implements CheckpointStore {
    * with one COPY (bulk-load.ts). The rows are loaded again even when the snapshot is already kept:
    * other --column settings make other requestIds of the same bytes.
    */
-  async recordPlanInput(digest: string, bytes: Buffer, rows: AsyncIterable<PlannedRow>): Promise<void> {
+  async recordPlanInput(digest: string, snapshotFile: string, rows: AsyncIterable<PlannedRow>): Promise<void> {
     const s = quoteIdent(this.connections.state.schema);
     await this.queue.drain();
     await this.fenced(async (client) => {
-      await client.query(`INSERT INTO ${s}.snapshots (campaign, digest, bytes) VALUES ($1, $2, $3) ON CONFLICT (campaign, digest) DO NOTHING`, [
-        this.campaign,
-        digest,
-        bytes,
-      ]);
+      await keepSnapshot(client, s, this.campaign, digest, snapshotFile);
       await loadPlannedRows(client, s, this.campaign, rows);
     });
   }
