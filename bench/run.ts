@@ -1,7 +1,7 @@
 /**
  * The benchmark suite: `npm run bench` (builds, then runs this with tsx).
  *
- *   node --import tsx bench/run.ts [--only efficiency,overhead,memory,resume,rate,checkpoint]
+ *   node --import tsx bench/run.ts [--only efficiency,overhead,memory,resume,rate,checkpoint,adaptive,pg]
  *        [--quick] [--reps N] [--profile] [--keep] [--merge] [--resume-timeout SECONDS] [--quiet-wait SECONDS]
  *
  * Drives the standalone simulator (`node dist/cli.js simulator`, a separate process) on 127.0.0.1
@@ -27,11 +27,12 @@ import { runCheckpoint } from "./sections/checkpoint.js";
 import { runEfficiency } from "./sections/efficiency.js";
 import { runMemory } from "./sections/memory.js";
 import { runOverhead } from "./sections/overhead.js";
+import { runPg } from "./sections/pg.js";
 import { runRate } from "./sections/rate.js";
 import { runResume } from "./sections/resume.js";
 import { runWorkers } from "./sections/workers.js";
 
-const SECTIONS = ["efficiency", "overhead", "memory", "resume", "rate", "checkpoint", "adaptive", "workers"] as const;
+const SECTIONS = ["efficiency", "overhead", "memory", "resume", "rate", "checkpoint", "adaptive", "pg", "workers"] as const;
 type SectionId = (typeof SECTIONS)[number];
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -108,7 +109,7 @@ function machineInfo(): Record<string, unknown> {
   };
 }
 
-async function prepareBuild(): Promise<{ cli: string; naive: string; micro: string; floor: string; memwatch: string }> {
+async function prepareBuild(): Promise<{ cli: string; naive: string; micro: string; pgMicro: string; floor: string; memwatch: string }> {
   const buildDir = join(benchDir, ".build");
   await rm(buildDir, { recursive: true, force: true });
   await mkdir(buildDir, { recursive: true });
@@ -124,12 +125,14 @@ async function prepareBuild(): Promise<{ cli: string; naive: string; micro: stri
   };
   await build({ ...common, entryPoints: [join(benchDir, "naive-baseline.ts")], outfile: join(buildDir, "naive-baseline.mjs") });
   await build({ ...common, entryPoints: [join(benchDir, "checkpoint-micro.ts")], outfile: join(buildDir, "checkpoint-micro.mjs") });
+  await build({ ...common, entryPoints: [join(benchDir, "pg-micro.ts")], outfile: join(buildDir, "pg-micro.mjs") });
   await build({ ...common, entryPoints: [join(benchDir, "floor-client.ts")], outfile: join(buildDir, "floor-client.mjs") });
   await build({ ...common, entryPoints: [join(benchDir, "memwatch.ts")], outfile: join(buildDir, "memwatch.mjs") });
   return {
     cli: join(buildDir, "dist", "cli.js"),
     naive: join(buildDir, "naive-baseline.mjs"),
     micro: join(buildDir, "checkpoint-micro.mjs"),
+    pgMicro: join(buildDir, "pg-micro.mjs"),
     floor: join(buildDir, "floor-client.mjs"),
     memwatch: join(buildDir, "memwatch.mjs"),
   };
@@ -248,6 +251,9 @@ async function main(): Promise<void> {
             break;
           case "workers":
             result = await runWorkers(ctx);
+            break;
+          case "pg":
+            result = await runPg(ctx);
             break;
         }
       } catch (error) {

@@ -271,7 +271,8 @@ describe("state in PostgreSQL", { skip: unavailable ? `PostgreSQL suites skipped
         await store.close();
         const reopened = await PgStore.open(connections, "windows", {});
         const codes: string[] = [];
-        for (const [rid] of reopened.entries()) {
+        await reopened.prefetch(rids);
+        for (const rid of rids) {
           const state = reopened.get(rid);
           assert.ok(state);
           const outcome = await reopened.readOutcome(state);

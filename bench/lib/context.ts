@@ -16,6 +16,8 @@ export interface BenchContext {
   naive: string;
   /** The bundled checkpoint microbenchmark. */
   micro: string;
+  /** The bundled PostgreSQL store microbenchmark (sections/pg.ts). */
+  pgMicro: string;
   /** The bundled floor client (raw node:http, the efficiency reference). */
   floor: string;
   /** The bundled memory-sampling preload (bench/memwatch.ts). */

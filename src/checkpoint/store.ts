@@ -14,8 +14,16 @@ export interface CheckpointStore {
   readonly campaign: string;
   /** The PayPay this checkpoint is bound to; undefined for a checkpoint no run has bound yet. */
   readonly target: Target | undefined;
+  /**
+   * The row's state. A store that keeps only a window of rows in memory (PostgreSQL) answers only for
+   * the requestIds of its latest prefetch, and throws for any other: see rowsWithStates.
+   */
   get(requestId: string): RowState | undefined;
-  entries(): IterableIterator<[string, RowState]>;
+  /**
+   * Loads the states of the rows the caller is about to ask get() for; a store that holds every
+   * row's state in memory (the file journal) has none. Callers go through rowsWithStates.
+   */
+  prefetch?(requestIds: readonly string[]): Promise<void>;
   /**
    * Binds an unbound checkpoint to its target, durably; refuses (throws) when bound to another. True
    * when it bound a checkpoint that already held rows: one written by a release before targets.

@@ -30,8 +30,8 @@ export async function summarizeCheckpoint(file: string): Promise<CheckpointSumma
   }
 }
 
-/** The summary of any store; `info` is what its kind knows of activity (journal or database). */
-export async function summarizeStore(store: CheckpointStore, info: JournalInfo): Promise<CheckpointSummary> {
+/** The summary of a store that holds every row's state (the journal); PostgreSQL's is SQL (pg/pg-summary.ts). */
+export async function summarizeStore(store: CheckpointStore & Pick<JournalStore, "entries">, info: JournalInfo): Promise<CheckpointSummary> {
   const summary: CheckpointSummary = {
     campaign: store.campaign,
     target: store.target,

@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
 import type { Logger } from "pino";
 import type { OutcomeRecord, RowState } from "../checkpoint/records.js";
+import { rowsWithStates } from "../checkpoint/prefetch.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { serializeCreateBody } from "../paypay/client.js";
 import type { CreateOutcome } from "../paypay/outcome.js";
@@ -209,7 +210,7 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
 
   const inFlight = new Set<Promise<void>>();
   try {
-    for await (const row of "rows" in planned ? planned.rows : preparedRows(planned.input)) {
+    for await (const row of "rows" in planned ? planned.rows : preparedRows(store, planned.input)) {
       if (stop.signal.aborted || failure) break;
       const { groupId } = row.request;
       const state = store.get(row.request.requestId);
@@ -254,8 +255,8 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
   };
 }
 
-async function* preparedRows(input: ResolvedInputSpec): AsyncGenerator<PreparedRow> {
-  for await (const item of readInputRows(input)) if (item.kind === "row") yield item.prepared;
+async function* preparedRows(store: CheckpointStore, input: ResolvedInputSpec): AsyncGenerator<PreparedRow> {
+  for await (const item of rowsWithStates(store, readInputRows(input))) if (item.kind === "row") yield item.prepared;
 }
 
 function countCharge(byGroup: Map<string, GroupCharges>, groupId: string, value: number, wasInDoubt: boolean): void {

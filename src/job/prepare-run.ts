@@ -1,3 +1,4 @@
+import { rowsWithStates } from "../checkpoint/prefetch.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { BatchError } from "../errors.js";
 import type { GroupBudget } from "../paypay/types.js";
@@ -39,7 +40,7 @@ export async function prepareRun(
   options: { evenWithNothingToSend?: boolean } = {},
 ): Promise<PreparedRun> {
   const planner = new Planner(store, settings.retryFailed, input.columns.recipient_id, settings.allowPartial);
-  for await (const item of readInputRows(input)) planner.add(item);
+  for await (const item of rowsWithStates(store, readInputRows(input))) planner.add(item);
   const plan = planner.finish(input.file);
   const prepared: PreparedRun = { input, plan, budgetProblems: [], cutoffs: {}, charges: chargesOf(plan, {}) };
   // A finished campaign rerun from cron needs no PayPay call at all; `plan` shows budgets anyway.

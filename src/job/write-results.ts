@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { stringify } from "csv-stringify/sync";
 import type { RowCounts } from "../checkpoint/records.js";
+import { rowsWithStates } from "../checkpoint/prefetch.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { writeFileAtomically } from "../fs/atomic-write.js";
 import { RESULT_COLUMNS } from "./columns.js";
@@ -74,7 +75,7 @@ export async function writeResults(spec: ResolvedInputSpec, store: CheckpointSto
       await write(text);
     };
     if (withBom(format, spec.encoding)) await write("\uFEFF");
-    for await (const item of readInputRows(spec)) {
+    for await (const item of rowsWithStates(store, readInputRows(spec))) {
       if (item.kind === "header") {
         batch.push([...item.header, ...RESULT_COLUMNS]);
         continue;

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { quoteIdent } from "../checkpoint/pg/migrations.js";
 import type { PgConnections } from "../checkpoint/pg/pool.js";
+import { rowsWithStates } from "../checkpoint/prefetch.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { StateLostError } from "../errors.js";
 import { readInputRows, type ResolvedInputSpec } from "../job/input-rows.js";
@@ -56,7 +57,7 @@ export async function markPlannedSends(
       );
     });
   };
-  for await (const item of readInputRows(input)) {
+  for await (const item of rowsWithStates(store, readInputRows(input))) {
     if (item.kind !== "row") continue;
     const row = item.prepared;
     if (plannedSend(row, store.get(row.request.requestId), retryFailed, cutoffs) !== "send") continue;

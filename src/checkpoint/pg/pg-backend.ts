@@ -1,4 +1,4 @@
-import { readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { BatchError } from "../../errors.js";
 import { readInputRows, type ResolvedInputSpec } from "../../job/input-rows.js";
@@ -6,7 +6,8 @@ import { countsIfUnchanged } from "../../job/finished-run.js";
 import type { CompleteRecord } from "../records.js";
 import type { StateBackend } from "../open-store.js";
 import { migrate, quoteIdent } from "./migrations.js";
-import { PgStore, pgLocation, type PlannedRow } from "./pg-store.js";
+import type { PlannedRow } from "./bulk-load.js";
+import { PgStore, pgLocation } from "./pg-store.js";
 import { parsePgState } from "./pg-url.js";
 import { PgConnections } from "./pool.js";
 import { privateTempDir } from "./private-temp.js";
@@ -59,7 +60,7 @@ export async function openPgBackend(url: string, campaign: string, env: NodeJS.P
     create: async (name) => track(await PgStore.open(connections, name, { generation: runLock?.generation, create: true })),
     async keepPlanInput(store, snapshot, input) {
       if (!(store instanceof PgStore)) return;
-      await store.recordPlanInput(snapshot.digest, await readFile(snapshot.path), plannedRows(input));
+      await store.recordPlanInput(snapshot.digest, snapshot.path, plannedRows(input));
     },
     async markPlannedSends(store, input, retryFailed, cutoffs) {
       if (runLock === undefined) throw new Error("marking a plan's rows needs the campaign's lock");

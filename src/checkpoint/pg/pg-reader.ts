@@ -4,8 +4,10 @@ import { CheckpointError, UsageError } from "../../errors.js";
 import type { JournalInfo } from "../journal-store.js";
 import type { LockStatus } from "../lock-status.js";
 import type { PlanRecord } from "../records.js";
+import type { CheckpointSummary } from "../summarize.js";
 import { migrate, quoteIdent, schemaExists } from "./migrations.js";
 import { PgStore, pgLocation } from "./pg-store.js";
+import { summarizePgCampaign } from "./pg-summary.js";
 import { parsePgState } from "./pg-url.js";
 import { PgConnections } from "./pool.js";
 import { privateTempDir } from "./private-temp.js";
@@ -99,6 +101,13 @@ export class PgReader {
         tornTail: false,
       };
     });
+  }
+
+  /** What `status` shows, from SQL aggregates: the rows are never read into the process. */
+  async summary(store: PgStore): Promise<CheckpointSummary> {
+    const info = await this.info();
+    const s = quoteIdent(this.connections.state.schema);
+    return this.connections.withClient((client) => summarizePgCampaign(client, s, store, info));
   }
 
   /** The plan's input snapshot as a local file, checked against the digest the plan recorded. */

@@ -8,7 +8,8 @@ import { CommitQueue } from "./commit-queue.js";
 import { quoteIdent } from "./migrations.js";
 import { purgedError, readPurged } from "./purge.js";
 import type { PgConnections } from "./pool.js";
-import { loadRowStates, readOutcomeWindow, type OutcomeRow } from "./row-reads.js";
+import { keepSnapshot, loadPlannedRows, type PlannedRow } from "./bulk-load.js";
+import { readOutcomeWindow, readRowStates, type OutcomeRow } from "./row-reads.js";
 
 /**
  * The checkpoint in PostgreSQL, with the journal's protocol: `sent` is committed before a row's
@@ -16,6 +17,8 @@ import { loadRowStates, readOutcomeWindow, type OutcomeRow } from "./row-reads.j
  * share one transaction (CommitQueue). Every transaction first reads the campaign's generation
  * under FOR SHARE and goes on only if it is this run's: a run that lost its lock to another can
  * commit nothing, and a run taking the lock waits for a write in progress to finish.
+ *
+ * Row states are read a chunk at a time (prefetch): memory does not grow with the campaign.
  */
 
 type Op =
@@ -28,6 +31,10 @@ export class PgStore implements CheckpointStore {
   readonly keepsBodies = true;
   private readonly queue: CommitQueue<Op>;
   private window: Map<number, OutcomeRecord> = new Map();
+  /** The requestIds of the latest prefetch: get() answers for these only. */
+  private prefetched: ReadonlySet<string> = new Set();
+  /** The states of those of them a run has sent. */
+  private states: Map<string, RowState> = new Map();
 
   private constructor(
     private readonly connections: PgConnections,
@@ -35,7 +42,6 @@ export class PgStore implements CheckpointStore {
     readonly campaign: string,
     /** Undefined for a store opened to read (plan, status, export): every write is refused. */
     private readonly generation: string | undefined,
-    private readonly index: Map<string, RowState>,
     private latestPlan: PlanRecord | RunRecord | undefined,
     private boundTarget: Target | undefined,
     readonly lastComplete: CompleteRecord | undefined,
@@ -68,13 +74,11 @@ export class PgStore implements CheckpointStore {
         openedAt = new Date();
       }
       const target = found?.target === null || found?.target === undefined ? undefined : parseTarget(found.target);
-      const index = await loadRowStates(client, s, campaign);
       const store = new PgStore(
         connections,
         location,
         campaign,
         options.generation,
-        index,
         found?.latest_plan ?? undefined,
         target,
         found?.last_complete ?? undefined,
@@ -87,37 +91,17 @@ export class PgStore implements CheckpointStore {
 
   /**
    * Keeps the plan's input in the database before the plan names it: the snapshot's bytes (so any
-   * host can export or resume) and each row's cells (so support can query them), in batches.
+   * host can export or resume) and each row's cells (so support can query them), in one transaction
+   * with one COPY (bulk-load.ts). The rows are loaded again even when the snapshot is already kept:
+   * other --column settings make other requestIds of the same bytes.
    */
-  async recordPlanInput(digest: string, bytes: Buffer, rows: AsyncIterable<PlannedRow>): Promise<void> {
+  async recordPlanInput(digest: string, snapshotFile: string, rows: AsyncIterable<PlannedRow>): Promise<void> {
     const s = quoteIdent(this.connections.state.schema);
     await this.queue.drain();
     await this.fenced(async (client) => {
-      await client.query(`INSERT INTO ${s}.snapshots (campaign, digest, bytes) VALUES ($1, $2, $3) ON CONFLICT (campaign, digest) DO NOTHING`, [
-        this.campaign,
-        digest,
-        bytes,
-      ]);
+      await keepSnapshot(client, s, this.campaign, digest, snapshotFile);
+      await loadPlannedRows(client, s, this.campaign, rows);
     });
-    let batch: PlannedRow[] = [];
-    const load = async (): Promise<void> => {
-      if (batch.length === 0) return;
-      const json = JSON.stringify(batch);
-      batch = [];
-      await this.fenced(async (client) => {
-        await client.query(
-          `INSERT INTO ${s}.rows AS r (campaign, request_id, row_no, recipient_id, cells)
-           SELECT $1, x.rid, x.row, x.recipient, x.cells FROM jsonb_to_recordset($2::jsonb) AS x(rid uuid, row integer, recipient text, cells jsonb)
-           ON CONFLICT (campaign, request_id) DO UPDATE SET row_no = excluded.row_no, recipient_id = excluded.recipient_id, cells = excluded.cells`,
-          [this.campaign, json],
-        );
-      });
-    };
-    for await (const row of rows) {
-      batch.push(row);
-      if (batch.length >= LOAD_BATCH) await load();
-    }
-    await load();
   }
 
   /** Stops every later write: the run lost its lock. */
@@ -129,12 +113,21 @@ export class PgStore implements CheckpointStore {
     return this.boundTarget;
   }
 
+  /** Throws for a requestId outside the latest prefetch: answering "never sent" for it could send it twice. */
   get(requestId: string): RowState | undefined {
-    return this.index.get(requestId);
+    if (!this.prefetched.has(requestId)) {
+      throw new CheckpointError("STATE_NOT_PREFETCHED", `${this.location}: the state of ${requestId} was asked for before it was read (a bug: prefetch first)`);
+    }
+    return this.states.get(requestId);
   }
 
-  entries(): IterableIterator<[string, RowState]> {
-    return this.index.entries();
+  async prefetch(requestIds: readonly string[]): Promise<void> {
+    const s = quoteIdent(this.connections.state.schema);
+    // No drain of the commit queue: the callers await each write of a row before they ask for it
+    // again, and a chunk's rows are not in flight yet, so only committed state concerns them.
+    const states = await this.connections.withClient((client) => readRowStates(client, s, this.campaign, requestIds));
+    this.states = states;
+    this.prefetched = new Set(requestIds);
   }
 
   async bindTarget(target: Target): Promise<boolean> {
@@ -163,22 +156,25 @@ export class PgStore implements CheckpointStore {
 
   async recordAccepted(requestId: string, fingerprint: string): Promise<void> {
     await this.queue.submit({ k: "accept", rid: requestId, fp: fingerprint });
-    const state = this.index.get(requestId);
-    if (state) this.index.set(requestId, { ...state, acceptedFp: fingerprint });
+    const state = this.states.get(requestId);
+    if (state) this.states.set(requestId, { ...state, acceptedFp: fingerprint });
   }
 
   async recordSent(requestId: string, fingerprint: string, row: number, body?: string): Promise<void> {
     await this.queue.submit({ k: "sent", rid: requestId, fp: fingerprint, row, body: body ?? null });
-    const state = this.index.get(requestId);
-    this.index.set(requestId, { ...state, fp: fingerprint, status: "sent", inDoubt: true, attempts: state?.attempts ?? 0 });
+    // Kept only while the row is in the window; a later prefetch reads it back from the database.
+    if (!this.prefetched.has(requestId)) return;
+    const state = this.states.get(requestId);
+    this.states.set(requestId, { ...state, fp: fingerprint, status: "sent", inDoubt: true, attempts: state?.attempts ?? 0 });
   }
 
   async recordOutcome(outcome: Omit<OutcomeRecord, "t" | "at">): Promise<void> {
     const op: Op & { k: "outcome" } = { k: "outcome", outcome, at: new Date().toISOString() };
     await this.queue.submit(op);
     this.window.clear();
-    const previous = this.index.get(outcome.rid);
-    this.index.set(outcome.rid, {
+    if (!this.prefetched.has(outcome.rid)) return;
+    const previous = this.states.get(outcome.rid);
+    this.states.set(outcome.rid, {
       fp: outcome.fp,
       status: outcome.status,
       inDoubt: outcome.status === "pending" && outcome.unknown === true,
@@ -283,16 +279,6 @@ export class PgStore implements CheckpointStore {
     }
   }
 }
-
-/** One input row as loaded at plan time: cells by header, for support's queries. */
-export interface PlannedRow {
-  rid: string;
-  row: number;
-  recipient: string;
-  cells: Record<string, string>;
-}
-
-const LOAD_BATCH = 1000;
 
 export function pgLocation(display: string, campaign: string): string {
   return `${display}#${campaign}`;

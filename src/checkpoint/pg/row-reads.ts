@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { OutcomeRecord, RowState, RowStatus } from "../records.js";
 
 /**
- * Reads of the rows table: every row's state at open, and outcomes back in windows of seq. seq is
+ * Reads of the rows table: the states of a chunk of rows, and outcomes back in windows of seq. seq is
  * read as text (bigint stays a string in `pg`) under another name than the column: ORDER BY seq
  * must sort the numbers, not their text.
  */
@@ -29,8 +29,13 @@ export interface OutcomeRow {
 
 const OUTCOME_WINDOW = 1000;
 
-/** requestId → state of every row a run has sent (rows only loaded at plan time are not in it). */
-export async function loadRowStates(client: pg.PoolClient, s: string, campaign: string): Promise<Map<string, RowState>> {
+/**
+ * requestId → state of those of `requestIds` a run has sent (rows only loaded at plan time are not
+ * in it): one query for a chunk of rows, so no process ever holds every row's state.
+ */
+export async function readRowStates(client: pg.PoolClient, s: string, campaign: string, requestIds: readonly string[]): Promise<Map<string, RowState>> {
+  const states = new Map<string, RowState>();
+  if (requestIds.length === 0) return states;
   const { rows } = await client.query<{
     rid: string;
     fp: string;
@@ -42,12 +47,11 @@ export async function loadRowStates(client: pg.PoolClient, s: string, campaign: 
     accepted_fp: string | null;
   }>(
     `SELECT request_id::text AS rid, fingerprint AS fp, status, in_doubt, attempts, seq::text AS seq_text, outcome_at IS NOT NULL AS has_outcome, accepted_fp
-       FROM ${s}.rows WHERE campaign = $1 AND status <> 'planned' ORDER BY seq`,
-    [campaign],
+       FROM ${s}.rows WHERE campaign = $1 AND request_id = ANY($2::uuid[]) AND status <> 'planned'`,
+    [campaign, requestIds],
   );
-  const index = new Map<string, RowState>();
   for (const r of rows) {
-    index.set(r.rid, {
+    states.set(r.rid, {
       fp: r.fp,
       status: r.status,
       inDoubt: r.in_doubt,
@@ -56,7 +60,7 @@ export async function loadRowStates(client: pg.PoolClient, s: string, campaign: 
       ...(r.accepted_fp === null ? {} : { acceptedFp: r.accepted_fp }),
     });
   }
-  return index;
+  return states;
 }
 
 /** The outcomes of rows from `seq` on, in seq order: one query serves a thousand rows of a result. */

@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
 import { describeOwner } from "../../checkpoint/lock.js";
 import { readLockStatus, type LockStatus } from "../../checkpoint/lock-status.js";
-import { summarizeCheckpoint, summarizeStore, type CheckpointSummary } from "../../checkpoint/summarize.js";
+import { summarizeCheckpoint, type CheckpointSummary } from "../../checkpoint/summarize.js";
 import { PgReader } from "../../checkpoint/pg/pg-reader.js";
 import { isPostgresState } from "../../checkpoint/pg/pg-url.js";
 import type { PurgedSummary } from "../../checkpoint/pg/purge.js";
@@ -42,7 +42,7 @@ export const statusCommand: CommandModule<object, StatusFlags> = {
           return;
         }
         if (!reader.store) throw new CheckpointError("CHECKPOINT_NOT_FOUND", `${reader.location}: no run of this campaign has got past planning`);
-        const summary = await summarizeStore(reader.store, await reader.info());
+        const summary = await reader.summary(reader.store);
         await refuseOtherTargetFlags(reader.location, summary.target, argv);
         const lock = await reader.lockStatus();
         // The rows are in the database; a console campaign's audit log stays in its folder.

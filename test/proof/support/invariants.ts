@@ -8,6 +8,8 @@ import { fileMode } from "../../support/job.js";
 import { GROUP_ID, type Recipients } from "./recipients.js";
 import { openStateView } from "./stores.js";
 
+const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /**
  * The exactly-once invariants, checked against the simulator's ledger (the source of truth for
  * money), the result CSV and the checkpoint. Returns every violation found rather than stopping at
@@ -225,13 +227,15 @@ export async function checkExactlyOnce(c: ExactlyOnceCheck): Promise<{ violation
   const view = await openStateView(c.state, campaign);
   try {
     const store = view.store;
-    const entries = store ? [...store.entries()] : [];
-    if (entries.length !== input.rows.length)
-      v("checkpoint-count", undefined, `checkpoint knows ${entries.length} requestIds, the input has ${input.rows.length} rows`);
-    for (const [rid] of entries)
-      if (!expectedRid.has(rid)) v("checkpoint-stranger", undefined, `checkpoint holds requestId ${rid}, which belongs to no recipient`);
+    const known = store ? await view.requestIds() : [];
+    if (known.length !== input.rows.length)
+      v("checkpoint-count", undefined, `checkpoint knows ${known.length} requestIds, the input has ${input.rows.length} rows`);
+    // A windowed store (PostgreSQL) answers get() only for the rows of its latest prefetch, which
+    // takes UUIDs only: a mangled requestId is reported below as missing.
+    await store?.prefetch?.([...new Set([...known, ...rows.map((row) => row.request_id ?? "")])].filter((rid) => UUID_SHAPE.test(rid)));
+    for (const rid of known) if (!expectedRid.has(rid)) v("checkpoint-stranger", undefined, `checkpoint holds requestId ${rid}, which belongs to no recipient`);
     for (const [i, row] of rows.entries()) {
-      const state = store?.get(row.request_id!);
+      const state = UUID_SHAPE.test(row.request_id ?? "") ? store?.get(row.request_id!) : undefined;
       if (!store || !state) {
         v("checkpoint-missing", i + 2, `checkpoint has no record of row ${i + 2} (${row.request_id})`);
         continue;

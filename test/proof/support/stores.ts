@@ -1,10 +1,11 @@
 import { join } from "node:path";
 import { PgReader } from "../../../src/checkpoint/pg/pg-reader.js";
-import { isPostgresState } from "../../../src/checkpoint/pg/pg-url.js";
+import { quoteIdent } from "../../../src/checkpoint/pg/migrations.js";
+import { isPostgresState, parsePgState } from "../../../src/checkpoint/pg/pg-url.js";
 import { JournalStore } from "../../../src/checkpoint/journal-store.js";
 import { readLockStatus } from "../../../src/checkpoint/lock-status.js";
 import type { CheckpointStore } from "../../../src/checkpoint/store.js";
-import { freshSchema, pgUnavailable, stateUrl } from "../../support/pg.js";
+import { freshSchema, pgUnavailable, sql, stateUrl } from "../../support/pg.js";
 
 /**
  * The proofs run against both stores: the journal file (the default) and PostgreSQL (a schema of
@@ -37,6 +38,8 @@ export interface StateView {
   /** Whether a run still holds the campaign's lock, and what to call that lock in a message. */
   lockHeld(): Promise<boolean>;
   lockName: string;
+  /** Every requestId the state holds a record of (rows loaded by a plan but never sent are not records). */
+  requestIds(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -48,6 +51,14 @@ export async function openStateView(state: string, campaign: string): Promise<St
       files: [],
       lockHeld: async () => (await reader.lockStatus()).state !== "free",
       lockName: `the run lock of ${reader.location}`,
+      requestIds: async () => {
+        const { schema } = parsePgState(state, process.env);
+        const rows = await sql<{ rid: string }>(
+          `SELECT request_id::text AS rid FROM ${quoteIdent(schema)}.rows WHERE campaign = $1 AND status <> 'planned' ORDER BY seq`,
+          [campaign],
+        );
+        return rows.map((r) => r.rid);
+      },
       close: () => reader.close(),
     };
   }
@@ -57,6 +68,7 @@ export async function openStateView(state: string, campaign: string): Promise<St
     files: [state],
     lockHeld: async () => (await readLockStatus(`${state}.lock`)).state !== "free",
     lockName: `${state.split("/").pop()}.lock`,
+    requestIds: async () => [...store.entries()].map(([rid]) => rid),
     close: () => store.close(),
   };
 }
