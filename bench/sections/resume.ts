@@ -1,4 +1,5 @@
-import { copyFile, mkdir, rm } from "node:fs/promises";
+import { copyFile, mkdir, open, rm } from "node:fs/promises";
+import { readJournal } from "../../src/checkpoint/journal-reader.js";
 import { join } from "node:path";
 import { summarizeProfile } from "../profile-summary.js";
 import { appendRecipients, removeRunFiles, runFiles, runIssue, writeRecipientsCsv, type Artifact, type BenchContext } from "../lib/context.js";
@@ -53,7 +54,7 @@ export async function runResume(ctx: BenchContext, options: { sizes?: number[]; 
       // vouches for it and every row is reread, rechecked and written again.
       if (kind === "finished-full") await rm(artifact.out, { force: true });
       await ctx.quiet();
-      const sim = await startSimulator(ctx.cli, { latencyMs: 0 });
+      const sim = await startSimulator(ctx.cli, { latencyMs: 0, port: await boundPort(artifact.state) });
       try {
         const run = await runIssue(ctx, {
           csv: artifact.csv,
@@ -104,7 +105,7 @@ export async function runResume(ctx: BenchContext, options: { sizes?: number[]; 
       const files = runFiles(ctx, `resume-${rows}-pending-r${rep}`);
       await copyFile(artifact.state, files.state);
       await ctx.quiet();
-      const sim = await startSimulator(ctx.cli, { latencyMs: 0 });
+      const sim = await startSimulator(ctx.cli, { latencyMs: 0, port: await boundPort(artifact.state) });
       try {
         const run = await runIssue(ctx, { csv: csvPlus, url: sim.url, campaign: artifact.campaign, concurrency: 64, ...files, timeoutMs });
         const sample = toSample("pending-1pct", rows + extra, rep, run);
@@ -130,7 +131,7 @@ export async function runResume(ctx: BenchContext, options: { sizes?: number[]; 
       await rm(dir, { recursive: true, force: true });
       await mkdir(dir, { recursive: true });
       await rm(artifact.out, { force: true }); // the full path: the one worth profiling
-      const sim = await startSimulator(ctx.cli, { latencyMs: 0 });
+      const sim = await startSimulator(ctx.cli, { latencyMs: 0, port: await boundPort(artifact.state) });
       try {
         await runIssue(ctx, {
           csv: artifact.csv,
@@ -295,3 +296,21 @@ async function makeArtifact(ctx: BenchContext, rows: number): Promise<Artifact |
 
 /** Sizes whose checkpoint was synthesized rather than issued (reported in the notes). */
 const synthesized = new Set<number>();
+
+/**
+ * The port of the simulator a checkpoint is bound to: a checkpoint refuses any other target, so each
+ * resume starts its simulator there (the run that wrote the checkpoint has stopped its own).
+ */
+async function boundPort(state: string): Promise<number | undefined> {
+  const handle = await open(state, "r");
+  try {
+    for await (const { record } of readJournal(handle, state, () => undefined)) {
+      const r = record as { t?: string; target?: { origin?: string } };
+      if (r.t === "target" && r.target?.origin) return Number(new URL(r.target.origin).port) || undefined;
+      if (r.t === "sent") return undefined;
+    }
+  } finally {
+    await handle.close();
+  }
+  return undefined;
+}

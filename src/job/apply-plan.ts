@@ -9,7 +9,7 @@ import { afterDoubt, type ReplayBehaviour } from "./after-doubt.js";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
 import { decideRow } from "./decide.js";
 import { costsBudget } from "./plan.js";
-import { readInputRows, type ResolvedInputSpec } from "./input-rows.js";
+import { readInputBatches, type ResolvedInputSpec } from "./input-rows.js";
 import { isRoutineRetry, RetryDigest } from "./retry-digest.js";
 import type { RequestGate } from "./pacer.js";
 import type { PreparedRow } from "./prepared-row.js";
@@ -195,33 +195,35 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
 
   const inFlight = new Set<Promise<void>>();
   try {
-    for await (const item of readInputRows(planned.input)) {
-      if (stop.signal.aborted || failure) break;
-      if (item.kind !== "row") continue;
-      const row = item.prepared;
-      const { groupId } = row.request;
-      const state = store.get(row.request.requestId);
-      if (decideRow(row.fingerprint, state, settings.retryFailed) !== "send") continue;
-      if (exhausted.has(groupId)) continue;
-      const cutoff = planned.cutoffs[groupId];
-      if (cutoff !== undefined && row.row >= cutoff && costsBudget(row.fingerprint, state)) {
-        heldBack.add(groupId);
-        continue;
+    rows: for await (const batch of readInputBatches(planned.input)) {
+      for (const item of batch) {
+        if (stop.signal.aborted || failure) break rows;
+        if (item.kind !== "row") continue;
+        const row = item.prepared;
+        const { groupId } = row.request;
+        const state = store.get(row.request.requestId);
+        if (decideRow(row.fingerprint, state, settings.retryFailed) !== "send") continue;
+        if (exhausted.has(groupId)) continue;
+        const cutoff = planned.cutoffs[groupId];
+        if (cutoff !== undefined && row.row >= cutoff && costsBudget(row.fingerprint, state)) {
+          heldBack.add(groupId);
+          continue;
+        }
+        while (inFlight.size >= maxRowsInProcess && !failure) await slotPromise;
+        // Stopped while waiting for a slot: no further row gets a `sent` record it would never use.
+        if (stop.signal.aborted || failure) break rows;
+        const task = sendRow(row, state)
+          .catch((error: unknown) => {
+            failure ??= error;
+            stop.abort();
+          })
+          .finally(() => {
+            inFlight.delete(task);
+            slotFreed();
+            slotPromise = new Promise<void>((resolve) => (slotFreed = resolve));
+          });
+        inFlight.add(task);
       }
-      while (inFlight.size >= maxRowsInProcess && !failure) await slotPromise;
-      // Stopped while waiting for a slot: no further row gets a `sent` record it would never use.
-      if (stop.signal.aborted || failure) break;
-      const task = sendRow(row, state)
-        .catch((error: unknown) => {
-          failure ??= error;
-          stop.abort();
-        })
-        .finally(() => {
-          inFlight.delete(task);
-          slotFreed();
-          slotPromise = new Promise<void>((resolve) => (slotFreed = resolve));
-        });
-      inFlight.add(task);
     }
   } finally {
     await Promise.all(inFlight);

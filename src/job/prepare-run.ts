@@ -1,7 +1,7 @@
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { BatchError } from "../errors.js";
 import type { GroupBudget } from "../paypay/types.js";
-import { readInputRows, type ResolvedInputSpec } from "./input-rows.js";
+import { readInputBatches, type ResolvedInputSpec } from "./input-rows.js";
 import { checkBudgets, planCutoffs, Planner, type BudgetProblem, type Plan } from "./plan.js";
 import { BudgetRefusedError, RowsInvalidError } from "./refusals.js";
 import { chargesOf, spendRefusal, type Charges, type SpendGuard } from "./spend-guard.js";
@@ -39,7 +39,7 @@ export async function prepareRun(
   options: { evenWithNothingToSend?: boolean } = {},
 ): Promise<PreparedRun> {
   const planner = new Planner(store, settings.retryFailed, input.columns.recipient_id, settings.allowPartial);
-  for await (const item of readInputRows(input)) planner.add(item);
+  for await (const batch of readInputBatches(input)) for (const item of batch) planner.add(item);
   const plan = planner.finish(input.file);
   const prepared: PreparedRun = { input, plan, budgetProblems: [], cutoffs: {}, charges: chargesOf(plan, {}) };
   // A finished campaign rerun from cron needs no PayPay call at all; `plan` shows budgets anyway.
