@@ -46,6 +46,8 @@ interface Flags {
   resumeTimeout: number;
   quietWait: number;
   render: boolean;
+  /** Efficiency levels (c) to run instead of the default five. */
+  levels?: number[];
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -72,9 +74,10 @@ function parseFlags(argv: string[]): Flags {
     else if (a === "--resume-timeout") flags.resumeTimeout = Number(value());
     else if (a === "--quiet-wait") flags.quietWait = Number(value());
     else if (a === "--render") flags.render = true;
+    else if (a === "--levels") flags.levels = value().split(",").map(Number);
     else if (a === "--help" || a === "-h") {
       process.stdout.write(
-        `usage: npm run bench -- [--only ${SECTIONS.join(",")}] [--quick] [--reps N] [--profile] [--keep] [--merge] [--resume-timeout S] [--quiet-wait S] [--render]\n`,
+        `usage: npm run bench -- [--only ${SECTIONS.join(",")}] [--quick] [--reps N] [--profile] [--keep] [--merge] [--resume-timeout S] [--quiet-wait S] [--render] [--levels 64,256]\n`,
       );
       process.exit(0);
     } else throw new Error(`unknown flag ${a}`);
@@ -225,7 +228,7 @@ async function main(): Promise<void> {
       try {
         switch (id) {
           case "efficiency":
-            result = await runEfficiency(ctx);
+            result = await runEfficiency(ctx, flags.levels ? { levels: flags.levels } : {});
             break;
           case "overhead":
             result = await runOverhead(ctx);

@@ -16,12 +16,11 @@ const NEEDS_QUOTES = /[",]/;
 const LINE_BREAK = /[\r\n]/;
 
 export function encodeRecord(fields: readonly string[], delimiter: RecordDelimiter = "unix"): string {
-  let line = "";
-  for (let i = 0; i < fields.length; i++) {
-    if (i > 0) line += ",";
-    line += encodeField(fields[i] ?? "", delimiter);
-  }
-  return line + (delimiter === "windows" ? "\r\n" : "\n");
+  // join() builds one flat string; `+=` per field would build a rope that costs more to flatten
+  // (when the batch is encoded to bytes) than it saved.
+  const cells = new Array<string>(fields.length);
+  for (let i = 0; i < fields.length; i++) cells[i] = encodeField(fields[i] ?? "", delimiter);
+  return cells.join(",") + (delimiter === "windows" ? "\r\n" : "\n");
 }
 
 function encodeField(value: string, delimiter: RecordDelimiter): string {

@@ -10,10 +10,7 @@ function tempNameOf(file: string, pid: number): string {
   return join(dirname(file), `.${basename(file)}.${pid}.tmp`);
 }
 
-export async function writeFileAtomically(
-  file: string,
-  write: (chunk: (data: string | Uint8Array) => Promise<void>) => Promise<void>,
-): Promise<void> {
+export async function writeFileAtomically(file: string, write: (chunk: (data: string | Uint8Array) => Promise<void>) => Promise<void>): Promise<void> {
   const temp = tempNameOf(file, process.pid);
   const handle = await open(temp, "w", 0o600);
   let renamed = false;

@@ -13,6 +13,7 @@ import { readInputBatches, type ResolvedInputSpec } from "./input-rows.js";
 import { isRoutineRetry, RetryDigest } from "./retry-digest.js";
 import type { RequestGate } from "./pacer.js";
 import type { PreparedRow } from "./prepared-row.js";
+import type { RowSet } from "./row-set.js";
 import { sendWithRetries, type Sender } from "./send-with-retries.js";
 
 /**
@@ -70,6 +71,8 @@ export interface Applied {
   sentRows: number;
   /** From the first request to the last answer. */
   sendingMs: number;
+  /** performance.now() at the first request; 0 when none was sent. */
+  firstSendAt: number;
   chargesByGroup: Map<string, GroupCharges>;
 }
 
@@ -78,6 +81,11 @@ export interface PlannedSends {
   input: ResolvedInputSpec;
   /** --allow-partial: group → first spreadsheet row held back. */
   cutoffs: Record<string, number>;
+  /**
+   * The rows the plan sends; the others are not read back (each row read is still checked against
+   * the checkpoint as before). Undefined: every row of the snapshot is considered.
+   */
+  rows?: RowSet;
 }
 
 export async function applyPlan(planned: PlannedSends, settings: ApplySettings, deps: ApplyDeps, store: CheckpointStore): Promise<Applied> {
@@ -195,7 +203,8 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
 
   const inFlight = new Set<Promise<void>>();
   try {
-    rows: for await (const batch of readInputBatches(planned.input)) {
+    const only = planned.rows === undefined ? undefined : (row: number): boolean => planned.rows?.has(row) === true;
+    rows: for await (const batch of readInputBatches(planned.input, only)) {
       for (const item of batch) {
         if (stop.signal.aborted || failure) break rows;
         if (item.kind !== "row") continue;
@@ -240,6 +249,7 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
     throttled: stats.throttled,
     sentRows: stats.sentRows,
     sendingMs: stats.firstSend === 0 ? 0 : stats.lastAnswer - stats.firstSend,
+    firstSendAt: stats.firstSend,
     chargesByGroup,
   };
 }

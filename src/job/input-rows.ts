@@ -45,8 +45,11 @@ export async function* readInputRows(spec: ResolvedInputSpec): AsyncGenerator<In
   for await (const batch of readInputBatches(spec)) yield* batch;
 }
 
-/** The same items, a batch of rows at a time (see readCsvBatches): what the planner, applier and result writer loop over. */
-export async function* readInputBatches(spec: ResolvedInputSpec): AsyncGenerator<InputItem[]> {
+/**
+ * The same items, a batch of rows at a time (see readCsvBatches): what the planner, applier and
+ * result writer loop over. With `only`, data rows it refuses are left out (the header never is).
+ */
+export async function* readInputBatches(spec: ResolvedInputSpec, only?: (row: number) => boolean): AsyncGenerator<InputItem[]> {
   let header: string[] | undefined;
   let index: ColumnIndex | undefined;
   const requestIdOf = requestIdDeriver(spec.campaign);
@@ -74,7 +77,8 @@ export async function* readInputBatches(spec: ResolvedInputSpec): AsyncGenerator
         }
         continue;
       }
-      items.push(inputItem(spec, header, index, requestIdOf, row, fields));
+      // `only`: the caller wants these rows alone (the applier, the plan's rows to send); the rest are not even checked.
+      if (only === undefined || only(row)) items.push(inputItem(spec, header, index, requestIdOf, row, fields));
     }
     if (items.length > 0) yield items;
   }

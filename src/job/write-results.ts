@@ -67,10 +67,10 @@ export async function writeResults(spec: ResolvedInputSpec, store: CheckpointSto
     // One write per batch of input rows (see readInputBatches): the store is asked for a batch's
     // rows in input order, and the file grows by one buffer per batch.
     for await (const batch of readInputBatches(spec)) {
-      let text = "";
+      const lines: string[] = [];
       for (const item of batch) {
         if (item.kind === "header") {
-          text += encode([...item.header, ...RESULT_COLUMNS]);
+          lines.push(encode([...item.header, ...RESULT_COLUMNS]));
           continue;
         }
         if (item.kind === "empty") continue;
@@ -87,7 +87,7 @@ export async function writeResults(spec: ResolvedInputSpec, store: CheckpointSto
             attempts: "0",
             target: context.target,
           });
-          text += encode([...item.fields, ...RESULT_COLUMNS.map((c) => fields[c])]);
+          lines.push(encode([...item.fields, ...RESULT_COLUMNS.map((c) => fields[c])]));
           counts.pending++;
           continue;
         }
@@ -106,9 +106,9 @@ export async function writeResults(spec: ResolvedInputSpec, store: CheckpointSto
         if (fields.status === "failed") counts.failedByCode.set(fields.error_code, (counts.failedByCode.get(fields.error_code) ?? 0) + 1);
         const record = item.fields.slice();
         for (const column of RESULT_COLUMNS) record.push(fields[column]);
-        text += encode(record);
+        lines.push(encode(record));
       }
-      if (text !== "") await write(text);
+      if (lines.length > 0) await write(lines.join(""));
     }
   });
   return { counts, digest: hash.digest("hex") };
