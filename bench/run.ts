@@ -28,7 +28,7 @@ import { runEfficiency } from "./sections/efficiency.js";
 import { runMemory } from "./sections/memory.js";
 import { runOverhead } from "./sections/overhead.js";
 import { runRate } from "./sections/rate.js";
-import { runResume } from "./sections/resume.js";
+import { runResume, writePerRowPlots, type PhaseCost } from "./sections/resume.js";
 
 const SECTIONS = ["efficiency", "overhead", "memory", "resume", "rate", "checkpoint", "adaptive"] as const;
 type SectionId = (typeof SECTIONS)[number];
@@ -189,6 +189,8 @@ async function main(): Promise<void> {
     const file = join(benchDir, "results", "latest.json");
     const result = JSON.parse(await readFile(file, "utf8")) as Parameters<typeof renderMarkdown>[0];
     await writeFile(join(benchDir, "results", "latest.md"), renderMarkdown(result));
+    const costs = (result.sections.find((s) => s.id === "resume")?.summary as { phaseCosts?: PhaseCost[] } | undefined)?.phaseCosts;
+    if (costs) await writePerRowPlots(costs, join(benchDir, "results"));
     process.stdout.write(`rendered ${join(benchDir, "results", "latest.md")} from ${file}\n`);
     return;
   }
