@@ -111,7 +111,8 @@ function machineInfo(): Record<string, unknown> {
 }
 
 async function prepareBuild(): Promise<{ cli: string; naive: string; micro: string; floor: string; memwatch: string }> {
-  const buildDir = join(benchDir, ".build");
+  // BENCH_BUILD_DIR: a second bench run beside one in progress (each run replaces its build dir).
+  const buildDir = process.env.BENCH_BUILD_DIR ?? join(benchDir, ".build");
   await rm(buildDir, { recursive: true, force: true });
   await mkdir(buildDir, { recursive: true });
   // Snapshot of the freshly built tool: a concurrent `npm run build` cannot change it mid-run.
