@@ -29,7 +29,7 @@ import { runMemory } from "./sections/memory.js";
 import { runOverhead } from "./sections/overhead.js";
 import { runPg } from "./sections/pg.js";
 import { runRate } from "./sections/rate.js";
-import { runResume } from "./sections/resume.js";
+import { runResume, writePerRowPlots, type PhaseCost } from "./sections/resume.js";
 import { runWorkers } from "./sections/workers.js";
 
 const SECTIONS = ["efficiency", "overhead", "memory", "resume", "rate", "checkpoint", "adaptive", "pg", "workers"] as const;
@@ -48,6 +48,8 @@ interface Flags {
   resumeTimeout: number;
   quietWait: number;
   render: boolean;
+  /** Efficiency levels (c) to run instead of the default five. */
+  levels?: number[];
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -74,9 +76,10 @@ function parseFlags(argv: string[]): Flags {
     else if (a === "--resume-timeout") flags.resumeTimeout = Number(value());
     else if (a === "--quiet-wait") flags.quietWait = Number(value());
     else if (a === "--render") flags.render = true;
+    else if (a === "--levels") flags.levels = value().split(",").map(Number);
     else if (a === "--help" || a === "-h") {
       process.stdout.write(
-        `usage: npm run bench -- [--only ${SECTIONS.join(",")}] [--quick] [--reps N] [--profile] [--keep] [--merge] [--resume-timeout S] [--quiet-wait S] [--render]\n`,
+        `usage: npm run bench -- [--only ${SECTIONS.join(",")}] [--quick] [--reps N] [--profile] [--keep] [--merge] [--resume-timeout S] [--quiet-wait S] [--render] [--levels 64,256]\n`,
       );
       process.exit(0);
     } else throw new Error(`unknown flag ${a}`);
@@ -110,7 +113,8 @@ function machineInfo(): Record<string, unknown> {
 }
 
 async function prepareBuild(): Promise<{ cli: string; naive: string; micro: string; pgMicro: string; floor: string; memwatch: string }> {
-  const buildDir = join(benchDir, ".build");
+  // BENCH_BUILD_DIR: a second bench run beside one in progress (each run replaces its build dir).
+  const buildDir = process.env.BENCH_BUILD_DIR ?? join(benchDir, ".build");
   await rm(buildDir, { recursive: true, force: true });
   await mkdir(buildDir, { recursive: true });
   // Snapshot of the freshly built tool: a concurrent `npm run build` cannot change it mid-run.
@@ -190,6 +194,8 @@ async function main(): Promise<void> {
     const file = join(benchDir, "results", "latest.json");
     const result = JSON.parse(await readFile(file, "utf8")) as Parameters<typeof renderMarkdown>[0];
     await writeFile(join(benchDir, "results", "latest.md"), renderMarkdown(result));
+    const costs = (result.sections.find((s) => s.id === "resume")?.summary as { phaseCosts?: PhaseCost[] } | undefined)?.phaseCosts;
+    if (costs) await writePerRowPlots(costs, join(benchDir, "results"));
     process.stdout.write(`rendered ${join(benchDir, "results", "latest.md")} from ${file}\n`);
     return;
   }
@@ -229,7 +235,7 @@ async function main(): Promise<void> {
       try {
         switch (id) {
           case "efficiency":
-            result = await runEfficiency(ctx);
+            result = await runEfficiency(ctx, flags.levels ? { levels: flags.levels } : {});
             break;
           case "overhead":
             result = await runOverhead(ctx);

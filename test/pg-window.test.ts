@@ -7,7 +7,7 @@ import { PgStore } from "../src/checkpoint/pg/pg-store.js";
 import { parsePgState } from "../src/checkpoint/pg/pg-url.js";
 import { PgConnections } from "../src/checkpoint/pg/pool.js";
 import { acquireRunLock } from "../src/checkpoint/pg/run-lock.js";
-import { PREFETCH_ROWS } from "../src/checkpoint/prefetch.js";
+import { CSV_BATCH_RECORDS } from "../src/csv/read-records.js";
 import { runCli, tempDir, writeText } from "./support/cli.js";
 import { campaignFlags, readResult, recipientsCsv } from "./support/csv.js";
 import { assertLedgerMatchesResult, issueArgs } from "./support/job.js";
@@ -27,7 +27,8 @@ const rid = (i: number): string => `00000000-0000-5000-8000-${String(i).padStart
 
 describe("PostgreSQL state a chunk at a time", { skip: unavailable ? `PostgreSQL suites skipped: ${unavailable}` : false }, () => {
   test("a campaign over several prefetch chunks: a rerun without the result file sends nothing and rebuilds it; status counts from SQL", async () => {
-    const rows = PREFETCH_ROWS * 2 + 500;
+    // Several read batches, each one prefetch (prefetch.ts), and a partial last one.
+    const rows = CSV_BATCH_RECORDS * 9 + 100;
     const dir = await tempDir("pcb-pgw-");
     const sim = await startSimulator({ latencyMs: 0, seed: 3 });
     const input = await writeText(dir, "in.csv", recipientsCsv(rows));

@@ -87,7 +87,8 @@ export async function appendRecipients(file: string, rows: number, first: number
 export type IssueSummary = Pick<
   SummaryJson,
   "exitCode" | "rows" | "issued" | "failed" | "pending" | "requests" | "retries" | "throttled" | "elapsedSeconds" | "requestsPerSecond"
->;
+> &
+  Partial<Pick<SummaryJson, "phases" | "firstRequestSeconds">>;
 
 export interface IssueRun extends TimedRun {
   summary?: IssueSummary;

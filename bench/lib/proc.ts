@@ -149,12 +149,13 @@ export interface LedgerSnapshot {
   maxConcurrentCreates?: number;
 }
 
-export async function startSimulator(cli: string, options: { latencyMs: number; extra?: string[] }): Promise<Simulator> {
+/** `port`: a fixed one, for a checkpoint bound to a simulator that listened there (0: any free port). */
+export async function startSimulator(cli: string, options: { latencyMs: number; extra?: string[]; port?: number }): Promise<Simulator> {
   const args = [
     cli,
     "simulator",
     "--port",
-    "0",
+    String(options.port ?? 0),
     "--host",
     "127.0.0.1",
     "--latency-ms",

@@ -28,6 +28,8 @@ export async function synthesizeFinishedCheckpoint(ctx: BenchContext, csv: strin
   };
   const at = new Date().toISOString();
   await write({ ...template.header, campaign, createdAt: at });
+  if (template.target) await write({ ...template.target, at });
+  // The plan record names the template's snapshot; the first resume plans again and names its own.
   await write({ ...template.run, at, input: resolve(csv), out: resolve(files.out) });
   const spec = {
     file: csv,
@@ -68,7 +70,9 @@ export async function synthesizeFinishedCheckpoint(ctx: BenchContext, csv: strin
 
 interface Template {
   header: Record<string, unknown>;
+  /** The plan record (a "run" record in a checkpoint from before plans). */
   run: Record<string, unknown>;
+  target?: Record<string, unknown>;
   sent: Record<string, unknown>;
   outcome: Record<string, unknown> & { data?: string };
   rid: string;
@@ -103,7 +107,9 @@ async function templateRecords(ctx: BenchContext, campaign: string): Promise<Tem
   };
   const outcome = find("outcome") as Template["outcome"];
   if (outcome.status !== "issued") throw new Error(`synthesize: template outcome is ${String(outcome.status)}`);
-  return { header: find("header"), run: find("run"), sent: find("sent"), outcome, rid: String(outcome.rid), code: String(outcome.code) };
+  const plan = records.find((x) => x.t === "plan") ?? find("run");
+  const target = records.find((x) => x.t === "target");
+  return { header: find("header"), run: plan, target, sent: find("sent"), outcome, rid: String(outcome.rid), code: String(outcome.code) };
 }
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdir, open, rm } from "node:fs/promises";
+import { mkdir, open, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { readJournal } from "../../src/checkpoint/journal-reader.js";
 import type { LevelResult } from "../checkpoint-micro.js";
@@ -82,6 +82,9 @@ async function scanJournal(file: string): Promise<{ sent: Set<string>; outcomes:
   return { sent, outcomes };
 }
 
+/** Checkpoint size past which `sent` records are being written (header, target and plan records are a few KB). */
+const SENDING_BYTES = 32 * 1024;
+
 async function crashOnce(ctx: BenchContext, c: number, rep: number): Promise<CrashSample> {
   const latencyMs = 20;
   // Enough rows that the kill lands mid-run even when the CPU caps the rate.
@@ -93,7 +96,11 @@ async function crashOnce(ctx: BenchContext, c: number, rep: number): Promise<Cra
   const sim = await startSimulator(ctx.cli, { latencyMs });
   const files = runFiles(ctx, `crash-c${c}-r${rep}`);
   const campaign = freshCampaign("crash");
-  const killAfter = 3 + rep * 0.37; // seconds after spawn; varied a little between reps
+  // Killed a little after its first `sent` records reach the checkpoint (varied between reps), not
+  // at a fixed time after spawn: on a loaded machine start-up and planning alone can take seconds.
+  const killDelay = 0.5 + rep * 0.37;
+  const spawned = performance.now();
+  let killAfter = Number.NaN;
   try {
     await runIssue(ctx, {
       csv,
@@ -103,7 +110,20 @@ async function crashOnce(ctx: BenchContext, c: number, rep: number): Promise<Cra
       ...files,
       timeoutMs: 120_000,
       expectKill: true,
-      onStart: (_pid, kill) => setTimeout(kill, killAfter * 1000),
+      onStart: (_pid, kill) => {
+        const poll = setInterval(() => {
+          void stat(files.state).then(
+            (st) => {
+              if (st.size < SENDING_BYTES || !Number.isNaN(killAfter)) return;
+              clearInterval(poll);
+              killAfter = (performance.now() - spawned) / 1000 + killDelay;
+              setTimeout(kill, killDelay * 1000);
+            },
+            () => undefined,
+          );
+        }, 20);
+        setTimeout(() => clearInterval(poll), 110_000);
+      },
     });
     const committedAtKill = (await sim.ledger()).entries;
     const { sent, outcomes } = await scanJournal(files.state);

@@ -197,6 +197,26 @@ export async function runEfficiency(ctx: BenchContext, options: { levels?: numbe
       margin: relMargin(p.efficiency.median, 0.95),
     }));
 
+  // Issue #15: at the top level the tool's own CPU per request decides its throughput.
+  for (const p of summary.filter((x) => x.concurrency === 256 && x.toolOverFloor.n > 0)) {
+    const cpuRatio = p.clientCpuMsPerRowSending.median / p.floorCpuMsPerRow.median;
+    targets.push(
+      {
+        name: "CPU per request while sending, c=256: tool ÷ floor client",
+        target: "≤ 1.25",
+        measured: `${cpuRatio.toFixed(2)} (${p.clientCpuMsPerRowSending.median.toFixed(3)} vs ${p.floorCpuMsPerRow.median.toFixed(3)} ms)`,
+        pass: cpuRatio <= 1.25,
+        margin: relMargin(cpuRatio, 1.25),
+      },
+      {
+        name: "throughput c=256, L=50 ms: tool ÷ floor client (same round)",
+        target: "≥ 0.90",
+        measured: p.toolOverFloor.median.toFixed(3),
+        pass: p.toolOverFloor.median >= 0.9,
+        margin: relMargin(p.toolOverFloor.median, 0.9),
+      },
+    );
+  }
   for (const p of summary.filter((x) => x.concurrency <= 16 && x.toolOverFloor.n > 0)) {
     targets.push({
       name: `tool ÷ floor client c=${p.concurrency} (bench's own check: the part the tool controls)`,

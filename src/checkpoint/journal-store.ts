@@ -197,19 +197,11 @@ function decodeOutcome(line: Buffer): OutcomeRecord | undefined {
 
 /** A sent record: the row may have reached PayPay, outcome unknown until its outcome record. */
 function applySent(index: RowIndex, rid: string, fp: string): void {
-  const state = index.get(rid);
-  index.set(rid, { ...state, fp, status: "sent", inDoubt: true, attempts: state?.attempts ?? 0 });
+  index.markSent(rid, fp);
 }
 
 function applyOutcome(index: RowIndex, outcome: Omit<OutcomeRecord, "t" | "at">, offset: number, length: number): void {
-  const previous = index.get(outcome.rid);
-  index.set(outcome.rid, {
-    fp: outcome.fp,
-    status: outcome.status,
-    inDoubt: outcome.status === "pending" && outcome.unknown === true,
-    attempts: (previous?.attempts ?? 0) + outcome.attempts,
-    outcomeAt: { offset, length },
-  });
+  index.markOutcome(outcome.rid, outcome.fp, outcome.status, outcome.status === "pending" && outcome.unknown === true, outcome.attempts, offset, length);
 }
 
 /** What a read of the journal learned besides the rows, for `status`. */

@@ -7,7 +7,7 @@ import type { RowState } from "./records.js";
  */
 
 const STATUS = ["sent", "issued", "failed", "pending"] as const;
-type Status = (typeof STATUS)[number];
+export type Status = (typeof STATUS)[number];
 
 export class RowIndex {
   private readonly ids = new UuidIndex();
@@ -29,8 +29,7 @@ export class RowIndex {
   }
 
   set(requestId: string, state: RowState): void {
-    const fp = keyWords(state.fp);
-    if (!fp) throw new TypeError(`fingerprint must be 32 hex digits, got ${JSON.stringify(state.fp)}`);
+    const fp = fingerprintWords(state.fp);
     const { id } = this.ids.add(requestId);
     this.ensure(id);
     this.status[id] = STATUS.indexOf(state.status as Status);
@@ -39,6 +38,32 @@ export class RowIndex {
     this.fingerprint.set(fp, id * 4);
     this.outcomeOffset[id] = state.outcomeAt?.offset ?? 0;
     this.outcomeLength[id] = state.outcomeAt?.length ?? 0;
+  }
+
+  /**
+   * A `sent` record: the row may be out, outcome unknown. Keeps attempts and the last outcome's
+   * place; the same as set() with the spread state, without materializing it (replay does this per row).
+   */
+  markSent(requestId: string, fingerprint: string): void {
+    const fp = fingerprintWords(fingerprint);
+    const { id } = this.ids.add(requestId);
+    this.ensure(id);
+    this.status[id] = STATUS.indexOf("sent");
+    this.inDoubt[id] = 1;
+    this.fingerprint.set(fp, id * 4);
+  }
+
+  /** An `outcome` record at `offset`: attempts add up; the rest is the outcome's. */
+  markOutcome(requestId: string, fingerprint: string, status: Status, inDoubt: boolean, attempts: number, offset: number, length: number): void {
+    const fp = fingerprintWords(fingerprint);
+    const { id } = this.ids.add(requestId);
+    this.ensure(id);
+    this.status[id] = STATUS.indexOf(status);
+    this.inDoubt[id] = inDoubt ? 1 : 0;
+    this.attempts[id] = (this.attempts[id] ?? 0) + attempts;
+    this.fingerprint.set(fp, id * 4);
+    this.outcomeOffset[id] = offset;
+    this.outcomeLength[id] = length;
   }
 
   *entries(): IterableIterator<[string, RowState]> {
@@ -67,6 +92,12 @@ export class RowIndex {
     this.outcomeOffset = grown(this.outcomeOffset, new Float64Array(size));
     this.outcomeLength = grown(this.outcomeLength, new Uint32Array(size));
   }
+}
+
+function fingerprintWords(fp: string): [number, number, number, number] {
+  const words = keyWords(fp);
+  if (!words) throw new TypeError(`fingerprint must be 32 hex digits, got ${JSON.stringify(fp)}`);
+  return words;
 }
 
 function grown<T extends Uint8Array | Uint32Array | Float64Array>(from: T, to: T): T {

@@ -1,6 +1,7 @@
 import type { RowCounts } from "../checkpoint/records.js";
 import type { IssueReport } from "../job/issue-job.js";
 import type { RateController } from "../job/rate-controller.js";
+import type { Phase } from "../job/phase-clock.js";
 import { yen } from "../yen.js";
 import { describeReconciliation, type GroupReconciliation } from "../job/reconcile.js";
 import { describeTarget, isSimulated, type Target } from "../paypay/target.js";
@@ -39,6 +40,10 @@ export interface SummaryJson extends RowCounts {
   /** Groups whose budget moved by more (or less) than this run and its rows in doubt explain. */
   reconciliationWarnings: string[];
   reconciliationError: string | null;
+  /** Seconds from the start of the run to its first request; null when nothing was sent. */
+  firstRequestSeconds: number | null;
+  /** Where the run's time went: wall and CPU ms per phase (snapshot, replay, plan, record-plan, send, reconcile, result, complete). */
+  phases: Phase[];
 }
 
 export function summaryJson(
@@ -86,6 +91,8 @@ export function summaryJson(
     reconciliation: report.reconciliation,
     reconciliationWarnings: report.reconciliation.filter((r) => r.unexplained).map(describeReconciliation),
     reconciliationError: report.reconciliationError ?? null,
+    firstRequestSeconds: report.firstRequestMs === undefined ? null : round(report.firstRequestMs / 1000),
+    phases: report.phases ?? [],
   };
 }
 

@@ -1,4 +1,5 @@
 import { createReadStream } from "node:fs";
+import type { Readable } from "node:stream";
 import { parse, type CsvError } from "csv-parse";
 import iconv from "iconv-lite";
 import { BatchError } from "../errors.js";
@@ -27,15 +28,24 @@ export class CsvSyntaxError extends BatchError {
   }
 }
 
+/**
+ * Records handed out per batch: enough to spread the per-await cost, small enough to stay flat in
+ * memory (1,024 with 256 KiB reads cost some 20 MB more peak RSS at 100,000 rows, for no CPU gain).
+ */
+export const CSV_BATCH_RECORDS = 256;
+
 /** `label`: the name messages give the file, when `file` is a copy of it (a run's input snapshot). */
 export async function* readCsvRecords(file: string, encoding: InputEncoding, label = file): AsyncGenerator<CsvRecord> {
+  for await (const batch of readCsvBatches(file, encoding, label)) yield* batch;
+}
+
+/**
+ * The same records in input order, a batch at a time: a million-row file costs a thousand awaits,
+ * not a million, and a caller can look a batch's rows up in its store at once.
+ */
+export async function* readCsvBatches(file: string, encoding: InputEncoding, label = file): AsyncGenerator<CsvRecord[]> {
   let header: string[] | undefined;
   const parser = parse({
-    // Seen as the parser reads, ahead of what is handed out: an error can come first.
-    on_record: (record: string[], context) => {
-      if (context.records === 1) header = record;
-      return record;
-    },
     bom: true,
     relax_column_count: true,
     skip_empty_lines: true,
@@ -48,20 +58,87 @@ export async function* readCsvRecords(file: string, encoding: InputEncoding, lab
   source.pipe(decoder).pipe(parser);
   let row = 0;
   try {
-    for await (const fields of parser as AsyncIterable<string[]>) {
-      row++;
-      yield { row, fields };
+    for await (const records of recordBatches(parser, CSV_BATCH_RECORDS)) {
+      header ??= records[0] as string[] | undefined;
+      const batch: CsvRecord[] = new Array(records.length);
+      for (let i = 0; i < records.length; i++) batch[i] = { row: ++row, fields: records[i] as string[] };
+      yield batch;
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).syscall !== undefined) throw inputReadError(label, error);
     const csvError = error as Partial<CsvError>;
-    // The parser reads ahead of what it has handed out, so its own count places the error.
+    // The parser reads ahead of what it has handed out, so its own count places the error, and the
+    // header may not have been handed out yet: then it is read again, alone, to name the column.
     const at = typeof csvError.records === "number" ? csvError.records + 1 : row + 1;
+    if (header === undefined && typeof csvError.column === "number" && at > 1) header = await firstRecord(file, encoding);
     const column = typeof csvError.column === "number" ? (header?.[csvError.column] ?? `(field ${csvError.column + 1})`) : undefined;
     throw new CsvSyntaxError(label, at, column, describeCsvError(csvError));
   } finally {
     source.destroy();
   }
+}
+
+/**
+ * A readable's objects in batches of at most `max`, taken with read() (no promise per object).
+ * Ends at 'end'; throws the stream's error. Every wait is preceded by a read() that found nothing,
+ * so an event that fires while the caller holds a batch is never lost.
+ */
+async function* recordBatches(stream: Readable, max: number): AsyncGenerator<unknown[]> {
+  let failure: Error | undefined;
+  let ended = false;
+  let wake: (() => void) | undefined;
+  const onReadable = (): void => wake?.();
+  const onEnd = (): void => {
+    ended = true;
+    wake?.();
+  };
+  const onError = (error: Error): void => {
+    failure ??= error;
+    wake?.();
+  };
+  stream.on("readable", onReadable);
+  stream.on("end", onEnd);
+  stream.on("error", onError);
+  try {
+    for (;;) {
+      if (failure) throw failure;
+      const batch: unknown[] = [];
+      while (batch.length < max) {
+        const record: unknown = stream.read();
+        if (record === null) break;
+        batch.push(record);
+      }
+      if (batch.length > 0) {
+        yield batch;
+        continue;
+      }
+      if (failure) throw failure;
+      if (ended || stream.readableEnded) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+  } finally {
+    stream.off("readable", onReadable);
+    stream.off("end", onEnd);
+    stream.off("error", onError);
+    if (!stream.destroyed) stream.destroy();
+  }
+}
+
+/** The file's first record, or undefined when even that cannot be read (only for naming a column in an error). */
+async function firstRecord(file: string, encoding: InputEncoding): Promise<string[] | undefined> {
+  const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true, max_record_size: 1024 * 1024, to: 1 });
+  const source = createReadStream(file);
+  source.on("error", (error) => parser.destroy(error));
+  source.pipe(iconv.decodeStream(encoding, { stripBOM: true })).pipe(parser);
+  try {
+    for await (const record of parser as AsyncIterable<string[]>) return record;
+  } catch {
+    return undefined;
+  } finally {
+    source.destroy();
+  }
+  return undefined;
 }
 
 /** A file-system failure reading the input, as a usage error naming the file. */

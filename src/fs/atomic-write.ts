@@ -10,23 +10,24 @@ function tempNameOf(file: string, pid: number): string {
   return join(dirname(file), `.${basename(file)}.${pid}.tmp`);
 }
 
-export async function writeFileAtomically(file: string, write: (chunk: (text: string) => Promise<void>) => Promise<void>): Promise<void> {
+export async function writeFileAtomically(file: string, write: (chunk: (data: string | Uint8Array) => Promise<void>) => Promise<void>): Promise<void> {
   const temp = tempNameOf(file, process.pid);
   const handle = await open(temp, "w", 0o600);
   let renamed = false;
   try {
-    let pending: string[] = [];
+    let pending: Uint8Array[] = [];
     let pendingLength = 0;
     const flush = async (): Promise<void> => {
       if (pending.length === 0) return;
-      const text = pending.join("");
+      const chunks = pending;
       pending = [];
       pendingLength = 0;
-      await handle.write(text);
+      await handle.writev(chunks);
     };
-    await write(async (text) => {
-      pending.push(text);
-      pendingLength += text.length;
+    await write(async (data) => {
+      const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+      pending.push(bytes);
+      pendingLength += bytes.length;
       if (pendingLength >= 1 << 16) await flush();
     });
     await flush();

@@ -2,16 +2,17 @@ import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
 import type { Logger } from "pino";
 import type { OutcomeRecord, RowState } from "../checkpoint/records.js";
-import { rowsWithStates } from "../checkpoint/prefetch.js";
+import { batchesWithStates } from "../checkpoint/prefetch.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { serializeCreateBody } from "../paypay/client.js";
 import type { CreateOutcome } from "../paypay/outcome.js";
 import { afterDoubt, type ReplayBehaviour } from "./after-doubt.js";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
-import { readInputRows, type ResolvedInputSpec } from "./input-rows.js";
+import { readInputBatches, type ResolvedInputSpec } from "./input-rows.js";
 import { isRoutineRetry, RetryDigest } from "./retry-digest.js";
 import type { RequestGate } from "./pacer.js";
 import type { PreparedRow } from "./prepared-row.js";
+import type { RowSet } from "./row-set.js";
 import { sendWithRetries, type Sender } from "./send-with-retries.js";
 import { plannedSend } from "./send-filter.js";
 
@@ -79,6 +80,8 @@ export interface Applied {
   sentRows: number;
   /** From the first request to the last answer. */
   sendingMs: number;
+  /** performance.now() at the first request; 0 when none was sent. */
+  firstSendAt: number;
   chargesByGroup: Map<string, GroupCharges>;
 }
 
@@ -89,7 +92,7 @@ export interface Applied {
 export type PlannedSends = {
   /** --allow-partial: group → first spreadsheet row held back. */
   cutoffs: Record<string, number>;
-} & ({ input: ResolvedInputSpec } | { rows: AsyncIterable<PreparedRow> });
+} & ({ input: ResolvedInputSpec; toSend?: RowSet } | { rows: AsyncIterable<PreparedRow> });
 
 export async function applyPlan(planned: PlannedSends, settings: ApplySettings, deps: ApplyDeps, store: CheckpointStore): Promise<Applied> {
   const { api, logger, events } = deps;
@@ -210,31 +213,33 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
 
   const inFlight = new Set<Promise<void>>();
   try {
-    for await (const row of "rows" in planned ? planned.rows : preparedRows(store, planned.input)) {
-      if (stop.signal.aborted || failure) break;
-      const { groupId } = row.request;
-      const state = store.get(row.request.requestId);
-      const planning = plannedSend(row, state, settings.retryFailed, planned.cutoffs);
-      if (planning === "skip") continue;
-      if (exhausted.has(groupId) || deps.halts?.groupHalted(groupId) === true) continue;
-      if (planning === "held") {
-        heldBack.add(groupId);
-        continue;
+    rows: for await (const batch of plannedBatches(store, planned)) {
+      for (const row of batch) {
+        if (stop.signal.aborted || failure) break rows;
+        const { groupId } = row.request;
+        const state = store.get(row.request.requestId);
+        const planning = plannedSend(row, state, settings.retryFailed, planned.cutoffs);
+        if (planning === "skip") continue;
+        if (exhausted.has(groupId) || deps.halts?.groupHalted(groupId) === true) continue;
+        if (planning === "held") {
+          heldBack.add(groupId);
+          continue;
+        }
+        while (inFlight.size >= maxRowsInProcess && !failure) await slotPromise;
+        // Stopped while waiting for a slot: no further row gets a `sent` record it would never use.
+        if (stop.signal.aborted || failure) break rows;
+        const task = sendRow(row, state)
+          .catch((error: unknown) => {
+            failure ??= error;
+            stop.abort();
+          })
+          .finally(() => {
+            inFlight.delete(task);
+            slotFreed();
+            slotPromise = new Promise<void>((resolve) => (slotFreed = resolve));
+          });
+        inFlight.add(task);
       }
-      while (inFlight.size >= maxRowsInProcess && !failure) await slotPromise;
-      // Stopped while waiting for a slot: no further row gets a `sent` record it would never use.
-      if (stop.signal.aborted || failure) break;
-      const task = sendRow(row, state)
-        .catch((error: unknown) => {
-          failure ??= error;
-          stop.abort();
-        })
-        .finally(() => {
-          inFlight.delete(task);
-          slotFreed();
-          slotPromise = new Promise<void>((resolve) => (slotFreed = resolve));
-        });
-      inFlight.add(task);
     }
   } finally {
     await Promise.all(inFlight);
@@ -251,12 +256,24 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
     throttled: stats.throttled,
     sentRows: stats.sentRows,
     sendingMs: stats.firstSend === 0 ? 0 : stats.lastAnswer - stats.firstSend,
+    firstSendAt: stats.firstSend,
     chargesByGroup,
   };
 }
 
-async function* preparedRows(store: CheckpointStore, input: ResolvedInputSpec): AsyncGenerator<PreparedRow> {
-  for await (const item of rowsWithStates(store, readInputRows(input))) if (item.kind === "row") yield item.prepared;
+/** The rows to consider, a batch at a time: the snapshot's (only the plan's rows to send, when it knows them), or a worker's claims. */
+async function* plannedBatches(store: CheckpointStore, planned: PlannedSends): AsyncGenerator<PreparedRow[]> {
+  if ("rows" in planned) {
+    for await (const row of planned.rows) yield [row];
+    return;
+  }
+  const { toSend } = planned;
+  const only = toSend === undefined ? undefined : (row: number): boolean => toSend.has(row);
+  for await (const batch of batchesWithStates(store, readInputBatches(planned.input, only))) {
+    const rows: PreparedRow[] = [];
+    for (const item of batch) if (item.kind === "row") rows.push(item.prepared);
+    yield rows;
+  }
 }
 
 function countCharge(byGroup: Map<string, GroupCharges>, groupId: string, value: number, wasInDoubt: boolean): void {

@@ -1,8 +1,8 @@
 import { describeEncoding, resolveEncoding, type EncodingChoice, type InputEncoding } from "../csv/encoding.js";
-import { readCsvRecords, UNDECODABLE } from "../csv/read-records.js";
+import { readCsvBatches, UNDECODABLE } from "../csv/read-records.js";
 import { indexHeader, type ColumnIndex, type ColumnMap } from "./columns.js";
-import { prepareRow, type PreparedRow } from "./prepared-row.js";
-import { deriveRequestId } from "./request-id.js";
+import { prepareRowWith, type PreparedRow } from "./prepared-row.js";
+import { requestIdDeriver } from "./request-id.js";
 import { validateRow, type RowDefaults, type RowProblem } from "./validate-row.js";
 
 /**
@@ -42,54 +42,85 @@ export type InputItem =
   | { kind: "invalid"; fields: string[]; problems: RowProblem[]; row: number; recipientId?: string; requestId?: string };
 
 export async function* readInputRows(spec: ResolvedInputSpec): AsyncGenerator<InputItem> {
+  for await (const batch of readInputBatches(spec)) yield* batch;
+}
+
+/**
+ * The same items, a batch of rows at a time (see readCsvBatches): what the planner, applier and
+ * result writer loop over. With `only`, data rows it refuses are left out (the header never is).
+ */
+export async function* readInputBatches(spec: ResolvedInputSpec, only?: (row: number) => boolean): AsyncGenerator<InputItem[]> {
   let header: string[] | undefined;
   let index: ColumnIndex | undefined;
-  for await (const { row, fields } of readCsvRecords(spec.snapshot ?? spec.file, spec.encoding, spec.file)) {
-    if (header === undefined || index === undefined) {
-      header = fields;
-      const indexed = indexHeader(fields, spec.columns, spec.defaults);
-      index = indexed.index;
-      const problems = [
-        ...undecodable(
-          fields,
-          fields.map((_, i) => `(header ${i + 1})`),
-          row,
-          spec.encoding,
-        ),
-        ...indexed.problems.map((p) => ({ row, column: p.column, value: p.missing ? "" : p.column, rule: p.rule })),
-      ];
-      yield { kind: "header", header, index, problems };
-      // Without a column every row needs, each row would only repeat the header's problem.
-      if (indexed.problems.some((p) => p.missing)) return;
-      continue;
+  const requestIdOf = requestIdDeriver(spec.campaign);
+  for await (const records of readCsvBatches(spec.snapshot ?? spec.file, spec.encoding, spec.file)) {
+    const items: InputItem[] = [];
+    for (const { row, fields } of records) {
+      if (header === undefined || index === undefined) {
+        header = fields;
+        const indexed = indexHeader(fields, spec.columns, spec.defaults);
+        index = indexed.index;
+        const problems = [
+          ...undecodable(
+            fields,
+            fields.map((_, i) => `(header ${i + 1})`),
+            row,
+            spec.encoding,
+          ),
+          ...indexed.problems.map((p) => ({ row, column: p.column, value: p.missing ? "" : p.column, rule: p.rule })),
+        ];
+        items.push({ kind: "header", header, index, problems });
+        // Without a column every row needs, each row would only repeat the header's problem.
+        if (indexed.problems.some((p) => p.missing)) {
+          yield items;
+          return;
+        }
+        continue;
+      }
+      // `only`: the caller wants these rows alone (the applier, the plan's rows to send); the rest are not even checked.
+      if (only === undefined || only(row)) items.push(inputItem(spec, header, index, requestIdOf, row, fields));
     }
-    if (fields.every((field) => field === "")) {
-      yield { kind: "empty", fields, row };
-      continue;
-    }
-    const badBytes = undecodable(fields, header, row, spec.encoding);
-    if (badBytes.length > 0) {
-      yield { kind: "invalid", fields, row, problems: badBytes };
-      continue;
-    }
-    if (fields.length !== header.length) {
-      const rule = `has ${fields.length} fields but the header has ${header.length}; check quoting and separators`;
-      yield { kind: "invalid", fields, row, problems: [{ row, column: "(row)", value: "", rule }] };
-      continue;
-    }
-    const result = validateRow(fields, row, index, spec.columns, spec.defaults, spec.today);
-    if ("problems" in result) {
-      const recipientId = fields[index.recipient_id];
-      const recipientOk = recipientId !== undefined && !result.problems.some((p) => p.column === spec.columns.recipient_id);
-      yield {
-        kind: "invalid",
-        fields,
-        row,
-        problems: result.problems,
-        ...(recipientOk ? { recipientId, requestId: deriveRequestId(spec.campaign, recipientId) } : {}),
-      };
-    } else yield { kind: "row", fields, prepared: prepareRow(spec.campaign, result.ok) };
+    if (items.length > 0) yield items;
   }
+}
+
+function inputItem(
+  spec: ResolvedInputSpec,
+  header: string[],
+  index: ColumnIndex,
+  requestIdOf: (recipientId: string) => string,
+  row: number,
+  fields: string[],
+): InputItem {
+  if (allEmpty(fields)) return { kind: "empty", fields, row };
+  if (anyUndecodable(fields)) return { kind: "invalid", fields, row, problems: undecodable(fields, header, row, spec.encoding) };
+  if (fields.length !== header.length) {
+    const rule = `has ${fields.length} fields but the header has ${header.length}; check quoting and separators`;
+    return { kind: "invalid", fields, row, problems: [{ row, column: "(row)", value: "", rule }] };
+  }
+  const result = validateRow(fields, row, index, spec.columns, spec.defaults, spec.today);
+  if ("problems" in result) {
+    const recipientId = fields[index.recipient_id];
+    const recipientOk = recipientId !== undefined && !result.problems.some((p) => p.column === spec.columns.recipient_id);
+    return {
+      kind: "invalid",
+      fields,
+      row,
+      problems: result.problems,
+      ...(recipientOk ? { recipientId, requestId: requestIdOf(recipientId) } : {}),
+    };
+  }
+  return { kind: "row", fields, prepared: prepareRowWith(requestIdOf, result.ok) };
+}
+
+function allEmpty(fields: readonly string[]): boolean {
+  for (const field of fields) if (field !== "") return false;
+  return true;
+}
+
+function anyUndecodable(fields: readonly string[]): boolean {
+  for (const field of fields) if (field.includes(UNDECODABLE)) return true;
+  return false;
 }
 
 /** Fields holding bytes that the file's encoding cannot decode: named so the user can fix that cell. */

@@ -17,6 +17,7 @@ import type { InputSpec, ResolvedInputSpec } from "./input-rows.js";
 import { removeSnapshotsExcept, snapshotPath, snapshotTempBase, takeSnapshot } from "./input-snapshot.js";
 import type { Plan } from "./plan.js";
 import { prepareRun, refusalOf, type PlanSettings, type PreparedRun } from "./prepare-run.js";
+import { PhaseClock, type Phase } from "./phase-clock.js";
 import { readBudgets } from "./read-budgets.js";
 import { reconcile, type GroupReconciliation } from "./reconcile.js";
 import { claimResult, refuseOtherOwner } from "./result-owner.js";
@@ -70,10 +71,15 @@ export interface IssueReport extends Applied {
   reconciliationError?: string;
   /** The input's encoding, which decides the result's (see write-results.ts). */
   encoding: InputEncoding;
+  /** From the start of the run to its first request; undefined when nothing was sent. */
+  firstRequestMs?: number;
+  /** Wall and CPU time per phase, in order (see phase-clock.ts). */
+  phases?: Phase[];
 }
 
 export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps): Promise<IssueReport> {
   const started = performance.now();
+  const clock = new PhaseClock();
   await mkdir(dirname(options.out), { recursive: true });
   // The file journal, or PostgreSQL: `state` is what messages name, `snapshots` where copies go.
   const backend = await openStateBackend(options.state, options.input.campaign);
@@ -93,19 +99,30 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
   try {
     // The user's file is read once, into an immutable copy: everything after plans and sends from it.
     const snapshot = await takeSnapshot(options.input.file, options.input.encoding, snapshots);
+    clock.mark("snapshot");
     const input: ResolvedInputSpec = { ...options.input, encoding: snapshot.encoding, snapshot: snapshot.path };
     const fingerprint = runFingerprint(input, snapshot.digest, options, deps.target);
     const finished = await backend.finishedRunCounts(fingerprint, options.out, options.retryFailed);
+    clock.mark("finished-check");
     if (finished) {
       keepSnapshot = snapshot.path;
       deps.logger.info({ checkpoint: state }, "nothing changed since the last run finished: nothing to send");
-      return { counts: finished, ...nothingApplied(deps.signal), reconciliation: [], elapsedMs: performance.now() - started, encoding: input.encoding };
+      return {
+        counts: finished,
+        ...nothingApplied(deps.signal),
+        reconciliation: [],
+        elapsedMs: performance.now() - started,
+        encoding: input.encoding,
+        phases: clock.phases,
+      };
     }
     store = await backend.openExisting(input.campaign);
+    clock.mark("replay");
     keepSnapshot = lastSnapshotOf(store, snapshots);
     if (store?.target) refuseOtherTarget(state, store.target, deps.target);
     await refuseOtherOwner(options.out, state, input.campaign, store?.lastPlan()?.out);
     const prepared = await prepareRun(input, store, options, () => readBudgets(deps.api, deps.random));
+    clock.mark("plan");
     const refusal = refusalOf(prepared, options);
     if (refusal) throw refusal;
     if (deps.confirm && prepared.plan.actions.send > 0 && !(await deps.confirm(prepared))) {
@@ -139,6 +156,7 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     planned = input;
     keepSnapshot = snapshot.path;
     await removeSnapshotsExcept(snapshots, keepSnapshot);
+    clock.mark("record-plan");
     // The same plan as work for `work` processes: an interrupted `issue` can be finished by workers.
     const marked = await backend.markPlannedSends?.(store, input, options.retryFailed, prepared.cutoffs);
     if (options.loadOnly) {
@@ -151,17 +169,31 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
         reconciliation: [],
         elapsedMs: performance.now() - started,
         encoding: input.encoding,
+        phases: clock.phases,
       };
     }
     const events = deps.onPlanned?.(prepared.plan);
     const applied =
       prepared.plan.actions.send > 0
-        ? await applyPlan({ input, cutoffs: prepared.cutoffs }, options, { ...deps, signal, events }, store)
+        ? await applyPlan({ input, cutoffs: prepared.cutoffs, toSend: prepared.plan.sendRows }, options, { ...deps, signal, events }, store)
         : nothingApplied(signal);
+    clock.mark("send");
     const reconciled = await reconcileBudgets(prepared, applied, deps);
+    clock.mark("reconcile");
     const { counts, digest } = await writeResults(input, store, options.out, options.format);
+    clock.mark("result");
     await store.recordComplete(completeRecord(fingerprint, digest, counts));
-    return { plan: prepared.plan, counts, ...applied, ...reconciled, elapsedMs: performance.now() - started, encoding: input.encoding };
+    clock.mark("complete");
+    return {
+      plan: prepared.plan,
+      counts,
+      ...applied,
+      ...reconciled,
+      elapsedMs: performance.now() - started,
+      firstRequestMs: applied.firstSendAt > 0 ? applied.firstSendAt - started : undefined,
+      encoding: input.encoding,
+      phases: clock.phases,
+    };
   } catch (error) {
     // A run that recorded its plan still leaves an exact result file, whatever stopped it.
     if (store !== undefined && planned !== undefined) {
@@ -235,6 +267,7 @@ function nothingApplied(signal: AbortSignal): Applied {
     throttled: 0,
     sentRows: 0,
     sendingMs: 0,
+    firstSendAt: 0,
     chargesByGroup: new Map(),
   };
 }

@@ -5,6 +5,7 @@ import { UuidIndex } from "../checkpoint/uuid-index.js";
 import type { GroupBudget } from "../paypay/types.js";
 import { daysBetween } from "../dates.js";
 import { decideRow, type RowAction } from "./decide.js";
+import { RowSet } from "./row-set.js";
 import type { InputItem } from "./input-rows.js";
 import type { RowProblem } from "./validate-row.js";
 import { yen } from "../yen.js";
@@ -46,6 +47,8 @@ export interface Plan {
   sendDigest: string;
   /** Issued rows that now read differently, for --accept-changed to acknowledge. */
   conflicts: { requestId: string; fingerprint: string; row: number }[];
+  /** The spreadsheet rows whose action is "send" (those the send digest covers). */
+  sendRows: RowSet;
 }
 
 export class Planner {
@@ -58,6 +61,7 @@ export class Planner {
     groups: new Map(),
     sendDigest: "",
     conflicts: [],
+    sendRows: new RowSet(),
   };
   private readonly sendHash: Hash = createHash("sha256");
   /** requestId → first row, to name the original of a duplicate; compact for million-row files. */
@@ -104,7 +108,10 @@ export class Planner {
     group.rows++;
     group.amount += giftCardValue;
     if (action === "conflict") plan.conflicts.push({ requestId: prepared.request.requestId, fingerprint: prepared.fingerprint, row: prepared.row });
-    if (action === "send") this.sendHash.update(`${prepared.request.requestId} ${prepared.fingerprint}\n`);
+    if (action === "send") {
+      this.sendHash.update(`${prepared.request.requestId} ${prepared.fingerprint}\n`);
+      plan.sendRows.add(prepared.row);
+    }
     if (action === "send" && costsBudget(prepared.fingerprint, state)) {
       group.sendRows++;
       group.sendAmount += giftCardValue;

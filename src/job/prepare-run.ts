@@ -1,8 +1,8 @@
-import { rowsWithStates } from "../checkpoint/prefetch.js";
+import { batchesWithStates } from "../checkpoint/prefetch.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { BatchError } from "../errors.js";
 import type { GroupBudget } from "../paypay/types.js";
-import { readInputRows, type ResolvedInputSpec } from "./input-rows.js";
+import { readInputBatches, type ResolvedInputSpec } from "./input-rows.js";
 import { checkBudgets, planCutoffs, Planner, type BudgetProblem, type Plan } from "./plan.js";
 import { BudgetRefusedError, RowsInvalidError } from "./refusals.js";
 import { chargesOf, spendRefusal, type Charges, type SpendGuard } from "./spend-guard.js";
@@ -40,7 +40,7 @@ export async function prepareRun(
   options: { evenWithNothingToSend?: boolean } = {},
 ): Promise<PreparedRun> {
   const planner = new Planner(store, settings.retryFailed, input.columns.recipient_id, settings.allowPartial);
-  for await (const item of rowsWithStates(store, readInputRows(input))) planner.add(item);
+  for await (const batch of batchesWithStates(store, readInputBatches(input))) for (const item of batch) planner.add(item);
   const plan = planner.finish(input.file);
   const prepared: PreparedRun = { input, plan, budgetProblems: [], cutoffs: {}, charges: chargesOf(plan, {}) };
   // A finished campaign rerun from cron needs no PayPay call at all; `plan` shows budgets anyway.

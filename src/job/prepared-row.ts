@@ -12,6 +12,11 @@ export interface PreparedRow {
 }
 
 export function prepareRow(campaign: string, valid: ValidRow): PreparedRow {
-  const request: CreatePointsCodeRequest = { requestId: deriveRequestId(campaign, valid.recipientId), ...valid.request };
+  return prepareRowWith((recipientId) => deriveRequestId(campaign, recipientId), valid);
+}
+
+/** prepareRow with the campaign's requestId derivation (requestIdDeriver) made once for a whole file. */
+export function prepareRowWith(requestIdOf: (recipientId: string) => string, valid: ValidRow): PreparedRow {
+  const request: CreatePointsCodeRequest = { requestId: requestIdOf(valid.recipientId), ...valid.request };
   return { row: valid.row, recipientId: valid.recipientId, request, fingerprint: requestFingerprint(serializeCreateBody(request)) };
 }

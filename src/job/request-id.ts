@@ -1,5 +1,4 @@
-import { createHash } from "node:crypto";
-import { v5 as uuidv5 } from "uuid";
+import { hash } from "node:crypto";
 
 /**
  * The idempotency key of a row. It must never change between versions: a rerun, next week or after
@@ -9,11 +8,40 @@ import { v5 as uuidv5 } from "uuid";
  *   requestId = UUIDv5(namespace = REQUEST_ID_NAMESPACE, name = UTF-8 of JSON.stringify([campaign, recipientId]))
  *
  * The JSON array keeps the two parts apart: ("a:b", "c") and ("a", "b:c") get different ids.
+ *
+ * UUIDv5 is written out here (RFC 9562 §5.5: SHA-1 over namespace bytes + name, version and variant
+ * bits set) rather than taken from the `uuid` package: a resume derives one per row, twice, and the
+ * package's per-call namespace parsing and hash object cost 8 µs a row where this costs under 2.
+ * test/request-id.test.ts checks it against an independent oracle and the pinned vectors.
  */
 export const REQUEST_ID_NAMESPACE = "8f0e4b5c-2f47-5a55-9d37-5c1f4f6b2a10";
 
+const NAMESPACE_BYTES = Buffer.from(REQUEST_ID_NAMESPACE.replaceAll("-", ""), "hex");
+/** Namespace then name, reused for every row (one thread, no await in between). */
+const scratch = Buffer.allocUnsafe(64 * 1024);
+NAMESPACE_BYTES.copy(scratch, 0);
+
 export function deriveRequestId(campaign: string, recipientId: string): string {
-  return uuidv5(JSON.stringify([campaign, recipientId]), REQUEST_ID_NAMESPACE);
+  return requestIdDeriver(campaign)(recipientId);
+}
+
+/** deriveRequestId for one campaign, with the campaign's half of the name encoded once. */
+export function requestIdDeriver(campaign: string): (recipientId: string) => string {
+  const prefix = `[${JSON.stringify(campaign)},`;
+  return (recipientId) => uuidV5(`${prefix}${JSON.stringify(recipientId)}]`);
+}
+
+function uuidV5(name: string): string {
+  // A UTF-16 unit is at most 3 UTF-8 bytes, so a name that could overflow the scratch takes a copy.
+  const input =
+    16 + name.length * 3 <= scratch.length
+      ? scratch.subarray(0, 16 + scratch.write(name, 16, "utf8"))
+      : Buffer.concat([NAMESPACE_BYTES, Buffer.from(name, "utf8")]);
+  const digest = hash("sha1", input, "buffer") as unknown as Buffer;
+  digest[6] = ((digest[6] ?? 0) & 0x0f) | 0x50;
+  digest[8] = ((digest[8] ?? 0) & 0x3f) | 0x80;
+  const hex = digest.toString("hex", 0, 16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /**
@@ -22,5 +50,5 @@ export function deriveRequestId(campaign: string, recipientId: string): string {
  * requestId.
  */
 export function requestFingerprint(serializedBody: string): string {
-  return createHash("sha256").update(serializedBody, "utf8").digest("hex").slice(0, 32);
+  return hash("sha256", serializedBody, "hex").slice(0, 32);
 }

@@ -1,13 +1,13 @@
 import { createHash } from "node:crypto";
-import { stringify } from "csv-stringify/sync";
 import type { RowCounts } from "../checkpoint/records.js";
-import { rowsWithStates } from "../checkpoint/prefetch.js";
+import { batchesWithStates } from "../checkpoint/prefetch.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { writeFileAtomically } from "../fs/atomic-write.js";
 import { RESULT_COLUMNS } from "./columns.js";
+import { encodeRecord } from "../csv/encode-record.js";
 import { neutralizeFormula } from "../csv/excel-safe.js";
 import type { InputEncoding } from "../csv/encoding.js";
-import { readInputRows, type ResolvedInputSpec } from "./input-rows.js";
+import { readInputBatches, type ResolvedInputSpec } from "./input-rows.js";
 import { resultFields, REQUEST_CHANGED, REQUEST_CHANGED_ACCEPTED, type ResultContext } from "./result-row.js";
 import { claimResult } from "./result-owner.js";
 import { targetLabel } from "../paypay/target.js";
@@ -25,8 +25,6 @@ export interface WrittenResults {
   /** SHA-256 of the bytes written, so a later run can tell the file is still as written. */
   digest: string;
 }
-
-const BATCH_ROWS = 512;
 
 /**
  * `plain`: UTF-8, LF; with a BOM when the input was Shift_JIS, since whoever saved it from Excel will
@@ -57,46 +55,43 @@ export async function writeResults(spec: ResolvedInputSpec, store: CheckpointSto
   const counts: ResultCounts = { rows: 0, issued: 0, failed: 0, pending: 0, changed: 0, accepted: 0, issuedAmountByGroup: new Map(), failedByCode: new Map() };
   const context: ResultContext = { campaign: store.campaign, target: store.target ? targetLabel(store.target) : "" };
   await claimResult(out, store.location, store.campaign);
+  const delimiter = excel ? "windows" : "unix";
+  const encode = (record: string[]): string => encodeRecord(excel ? record.map(neutralizeFormula) : record, delimiter);
   await writeFileAtomically(out, async (writeFile) => {
+    // Encoded once: the digest and the file take the same bytes.
     const write = (text: string): Promise<void> => {
-      hash.update(text, "utf8");
-      return writeFile(text);
-    };
-    let batch: string[][] = [];
-    const flush = async (): Promise<void> => {
-      if (batch.length === 0) return;
-      const text = excel
-        ? stringify(
-            batch.map((r) => r.map(neutralizeFormula)),
-            { record_delimiter: "windows" },
-          )
-        : stringify(batch);
-      batch = [];
-      await write(text);
+      const bytes = Buffer.from(text, "utf8");
+      hash.update(bytes);
+      return writeFile(bytes);
     };
     if (withBom(format, spec.encoding)) await write("\uFEFF");
-    for await (const item of rowsWithStates(store, readInputRows(spec))) {
-      if (item.kind === "header") {
-        batch.push([...item.header, ...RESULT_COLUMNS]);
-        continue;
-      }
-      if (item.kind === "empty") continue;
-      counts.rows++;
-      if (item.kind === "invalid") {
-        // Only reachable when the input changed under a running job; say so on the row.
-        const problem = item.problems.map((p) => `${p.column}: ${p.rule}`).join("; ");
-        const fields = Object.fromEntries(RESULT_COLUMNS.map((c) => [c, ""])) as Record<(typeof RESULT_COLUMNS)[number], string>;
-        Object.assign(fields, {
-          campaign: context.campaign,
-          status: "pending",
-          error_code: "INVALID_ROW",
-          error_message: problem,
-          attempts: "0",
-          target: context.target,
-        });
-        batch.push([...item.fields, ...RESULT_COLUMNS.map((c) => fields[c])]);
-        counts.pending++;
-      } else {
+    // One write per batch of input rows (see readInputBatches): the store is asked for a batch's
+    // rows in input order, and the file grows by one buffer per batch.
+    for await (const batch of batchesWithStates(store, readInputBatches(spec))) {
+      const lines: string[] = [];
+      for (const item of batch) {
+        if (item.kind === "header") {
+          lines.push(encode([...item.header, ...RESULT_COLUMNS]));
+          continue;
+        }
+        if (item.kind === "empty") continue;
+        counts.rows++;
+        if (item.kind === "invalid") {
+          // Only reachable when the input changed under a running job; say so on the row.
+          const problem = item.problems.map((p) => `${p.column}: ${p.rule}`).join("; ");
+          const fields = Object.fromEntries(RESULT_COLUMNS.map((c) => [c, ""])) as Record<(typeof RESULT_COLUMNS)[number], string>;
+          Object.assign(fields, {
+            campaign: context.campaign,
+            status: "pending",
+            error_code: "INVALID_ROW",
+            error_message: problem,
+            attempts: "0",
+            target: context.target,
+          });
+          lines.push(encode([...item.fields, ...RESULT_COLUMNS.map((c) => fields[c])]));
+          counts.pending++;
+          continue;
+        }
         const { prepared } = item;
         const state = store.get(prepared.request.requestId);
         const outcome = state ? await store.readOutcome(state) : undefined;
@@ -110,11 +105,12 @@ export async function writeResults(spec: ResolvedInputSpec, store: CheckpointSto
           counts.issuedAmountByGroup.set(group, (counts.issuedAmountByGroup.get(group) ?? 0) + (outcome?.value ?? 0));
         }
         if (fields.status === "failed") counts.failedByCode.set(fields.error_code, (counts.failedByCode.get(fields.error_code) ?? 0) + 1);
-        batch.push([...item.fields, ...RESULT_COLUMNS.map((c) => fields[c])]);
+        const record = item.fields.slice();
+        for (const column of RESULT_COLUMNS) record.push(fields[column]);
+        lines.push(encode(record));
       }
-      if (batch.length >= BATCH_ROWS) await flush();
+      if (lines.length > 0) await write(lines.join(""));
     }
-    await flush();
   });
   return { counts, digest: hash.digest("hex") };
 }

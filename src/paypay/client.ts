@@ -126,11 +126,23 @@ export class PayPayClient {
     return result.kind === "response" ? result : { ...result, message: `${doing} ${this.target(path)}: ${result.message}` };
   }
 
+  private readonly endpoints = new Map<string, { fullPath: string; url: URL }>();
+
+  /** A path's full path and URL, built once: every create request goes to the same one. */
+  private endpoint(path: string): { fullPath: string; url: URL } {
+    let endpoint = this.endpoints.get(path);
+    if (endpoint === undefined) {
+      const fullPath = joinPath(this.options.baseUrl.pathname, path);
+      endpoint = { fullPath, url: new URL(this.options.baseUrl.origin + fullPath) };
+      this.endpoints.set(path, endpoint);
+    }
+    return endpoint;
+  }
+
   /** One signed request, answered raw: `verify` inspects what the typed calls above would hide. */
   send(method: "GET" | "POST", path: string, timeoutMs: number, body?: Buffer): Promise<TransportResult> {
-    const { baseUrl, credentials } = this.options;
-    const fullPath = joinPath(baseUrl.pathname, path);
-    const url = new URL(baseUrl.origin + fullPath);
+    const { credentials } = this.options;
+    const { fullPath, url } = this.endpoint(path);
     const contentType = body ? JSON_CONTENT_TYPE : undefined;
     const headers: Record<string, string> = {
       Accept: "application/json",

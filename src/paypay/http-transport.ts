@@ -1,5 +1,6 @@
 import http from "node:http";
 import https from "node:https";
+import { urlToHttpOptions } from "node:url";
 
 /**
  * The one place bytes leave the process. A keep-alive socket pool per client (no per-request TLS or
@@ -26,6 +27,17 @@ export type TransportResult =
     };
 
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+/** What http.request makes of a URL, converted once per URL object (the client keeps one per path). */
+const httpOptionsCache = new WeakMap<URL, http.RequestOptions>();
+function httpOptionsOf(url: URL): http.RequestOptions {
+  let options = httpOptionsCache.get(url);
+  if (options === undefined) {
+    options = urlToHttpOptions(url);
+    httpOptionsCache.set(url, options);
+  }
+  return options;
+}
 
 export class HttpTransport {
   private readonly httpAgent: http.Agent;
@@ -54,7 +66,8 @@ export class HttpTransport {
         finish(status === undefined ? { kind, message } : { kind, message, status, headers: responseHeaders });
       };
 
-      const req = lib.request(request.url, {
+      const req = lib.request({
+        ...httpOptionsOf(request.url),
         method: request.method,
         headers: request.body ? { ...request.headers, "Content-Length": String(request.body.length) } : request.headers,
         agent: isHttps ? this.httpsAgent : this.httpAgent,

@@ -1,10 +1,10 @@
 import type pg from "pg";
 import { quoteIdent } from "../checkpoint/pg/migrations.js";
 import type { PgConnections } from "../checkpoint/pg/pool.js";
-import { rowsWithStates } from "../checkpoint/prefetch.js";
+import { batchesWithStates } from "../checkpoint/prefetch.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { StateLostError } from "../errors.js";
-import { readInputRows, type ResolvedInputSpec } from "../job/input-rows.js";
+import { readInputBatches, type ResolvedInputSpec } from "../job/input-rows.js";
 import { plannedSend } from "../job/send-filter.js";
 import { serializeCreateBody } from "../paypay/client.js";
 
@@ -57,11 +57,13 @@ export async function markPlannedSends(
       );
     });
   };
-  for await (const item of rowsWithStates(store, readInputRows(input))) {
-    if (item.kind !== "row") continue;
-    const row = item.prepared;
-    if (plannedSend(row, store.get(row.request.requestId), retryFailed, cutoffs) !== "send") continue;
-    batch.push({ rid: row.request.requestId, body: serializeCreateBody(row.request), group_id: row.request.groupId });
+  for await (const items of batchesWithStates(store, readInputBatches(input))) {
+    for (const item of items) {
+      if (item.kind !== "row") continue;
+      const row = item.prepared;
+      if (plannedSend(row, store.get(row.request.requestId), retryFailed, cutoffs) !== "send") continue;
+      batch.push({ rid: row.request.requestId, body: serializeCreateBody(row.request), group_id: row.request.groupId });
+    }
     if (batch.length >= BATCH) await flush();
   }
   await flush();

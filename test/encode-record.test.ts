@@ -1,0 +1,23 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { stringify } from "csv-stringify/sync";
+import fc from "fast-check";
+import { encodeRecord } from "../src/csv/encode-record.js";
+
+// The result file's records must read exactly as csv-stringify would have written them.
+const cell = fc.oneof(
+  fc.string({ unit: "binary", maxLength: 40 }),
+  fc.stringMatching(/^[a-z",\r\n =+@\t-]{0,12}$/),
+  fc.constantFrom("", '"', ",", "\n", "\r", "\r\n", '""', 'a"b,c', "\n\r", '{"giftCardCode":"X1","n":1}'),
+);
+
+for (const delimiter of ["unix", "windows"] as const) {
+  test(`encodeRecord writes what csv-stringify writes (${delimiter})`, () => {
+    fc.assert(
+      fc.property(fc.array(cell, { minLength: 1, maxLength: 8 }), (fields) => {
+        assert.equal(encodeRecord(fields, delimiter), stringify([fields], { record_delimiter: delimiter }));
+      }),
+      { numRuns: 3000, seed: 15 },
+    );
+  });
+}
