@@ -1,11 +1,12 @@
 import { join } from "node:path";
+import pg from "pg";
 import { PgReader } from "../../../src/checkpoint/pg/pg-reader.js";
 import { quoteIdent } from "../../../src/checkpoint/pg/migrations.js";
 import { isPostgresState, parsePgState } from "../../../src/checkpoint/pg/pg-url.js";
 import { JournalStore } from "../../../src/checkpoint/journal-store.js";
 import { readLockStatus } from "../../../src/checkpoint/lock-status.js";
 import type { CheckpointStore } from "../../../src/checkpoint/store.js";
-import { freshSchema, pgUnavailable, sql, stateUrl } from "../../support/pg.js";
+import { freshSchema, pgUnavailable, stateUrl } from "../../support/pg.js";
 
 /**
  * The proofs run against both stores: the journal file (the default) and PostgreSQL (a schema of
@@ -52,12 +53,20 @@ export async function openStateView(state: string, campaign: string): Promise<St
       lockHeld: async () => (await reader.lockStatus()).state !== "free",
       lockName: `the run lock of ${reader.location}`,
       requestIds: async () => {
-        const { schema } = parsePgState(state, process.env);
-        const rows = await sql<{ rid: string }>(
-          `SELECT request_id::text AS rid FROM ${quoteIdent(schema)}.rows WHERE campaign = $1 AND status <> 'planned' ORDER BY seq`,
-          [campaign],
-        );
-        return rows.map((r) => r.rid);
+        // The state's own server and database: a proof may run on a cluster of its own.
+        const { schema, connectionString } = parsePgState(state, process.env);
+        const client = new pg.Client({ connectionString });
+        client.on("error", () => undefined);
+        await client.connect();
+        try {
+          const { rows } = await client.query<{ rid: string }>(
+            `SELECT request_id::text AS rid FROM ${quoteIdent(schema)}.rows WHERE campaign = $1 AND status <> 'planned' ORDER BY seq`,
+            [campaign],
+          );
+          return rows.map((r) => r.rid);
+        } finally {
+          await client.end();
+        }
       },
       close: () => reader.close(),
     };
