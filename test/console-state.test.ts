@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { mkdir, writeFile } from "node:fs/promises";
+import { access, mkdir, writeFile } from "node:fs/promises";
 import { collect, runCli, startCli, tempDir } from "./support/cli.js";
 import { ALICE, BOB, ConsoleClient, startConsole, TODAY, writeAccounts } from "./support/console.js";
 import { GROUP, readResult, recipientsCsv } from "./support/csv.js";
 import { assertLedgerMatchesResult, waitFor } from "./support/job.js";
-import { freshSchema, pgUnavailable, stateUrl } from "./support/pg.js";
+import { freshSchema, pgUnavailable, sql, stateUrl } from "./support/pg.js";
 import { startSimulator } from "./support/simulator.js";
 
 /**
@@ -154,23 +154,55 @@ describe("console state is the CLI's state", () => {
     assert.equal(sim.stats().createRequests, 30);
   });
 
-  test("on --state postgresql://, the console's campaign is what `status` reads", {
+  test("on --state postgresql://, the console's campaign and its audit log are what `status` reads, from the database", {
     skip: unavailable ? `PostgreSQL suites skipped: ${unavailable}` : false,
   }, async () => {
     const dir = await tempDir();
     const sim = await startSimulator();
     const accounts = await writeAccounts(dir);
-    const state = stateUrl(freshSchema());
+    const schema = freshSchema();
+    const state = stateUrl(schema);
     const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts, "--state", state]);
     const bob = await prepareAndApprove(server.url, "pg-campaign", 8);
     assert.equal(await exitShown(bob, "pg-campaign"), "0");
-    const rows = await readResult(join(dir, "console", "campaigns", "pg-campaign", "results.csv"));
+    const folder = join(dir, "console", "campaigns", "pg-campaign");
+    const rows = await readResult(join(folder, "results.csv"));
     assertLedgerMatchesResult(sim, rows, 8);
-    const audit = join(dir, "console", "campaigns", "pg-campaign", "checkpoint.audit.jsonl");
-    const status = await runCli(["status", state, "--campaign", "pg-campaign", "--audit", audit], { env: TODAY });
+
+    // The audit log is the schema's table: each action of alice, bob and the run, in order.
+    const table = await sql<{ campaign: string; who: string; action: string; plan_digest: string | null; detail: string | null }>(
+      `SELECT campaign, who, action, plan_digest, detail FROM ${schema}.audit ORDER BY seq`,
+    );
+    const of = (campaign: string) => table.filter((a) => a.campaign === campaign).map((a) => `${a.who} ${a.action}`);
+    assert.deepEqual(of("pg-campaign"), ["alice created", "alice checked", "bob approved", "console run-ended"]);
+    assert.deepEqual(of(""), ["alice signed-in", "bob signed-in"]);
+    const approved = table.find((a) => a.action === "approved");
+    assert.match(approved?.plan_digest ?? "", /^[0-9a-f]{64}$/);
+    const text = JSON.stringify(table);
+    for (const secret of ["alice-secret-1", "bob-secret-2"]) assert.ok(!text.includes(secret), "no password in the audit table");
+    for (const row of rows) assert.ok(!text.includes(row.points_code ?? "-"), "no code in the audit table");
+    // …and no file: not beside the checkpoint, not the console's sign-in log.
+    for (const file of [join(folder, "checkpoint.audit.jsonl"), join(dir, "console", "console.audit.jsonl")])
+      await assert.rejects(access(file), { code: "ENOENT" }, `${file} is not written with a postgresql:// state`);
+    // The console's page reads it back from the table.
+    assert.match((await bob.page("/campaigns/pg-campaign")).html, new RegExp(`data-testid="audit"[\\s\\S]*bob[\\s\\S]*${approved?.plan_digest?.slice(0, 12)}`));
+
+    const status = await runCli(["status", state, "--campaign", "pg-campaign"], { env: TODAY });
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /8 row\(s\) recorded — 8 issued, 0 failed, 0 pending/);
-    assert.match(status.stdout, /bob approved plan [0-9a-f]{12}: may charge ¥/);
+    assert.match(status.stdout, /audit \(4 action\(s\)\):/);
+    assert.match(status.stdout, /alice created: uploaded pg-campaign\.csv/);
+    assert.match(status.stdout, new RegExp(`bob approved plan ${approved?.plan_digest?.slice(0, 12)}: may charge ¥`));
+    assert.match(status.stdout, /console run-ended: exit 0: 8 issued, 0 failed, 0 pending/);
+    assert.doesNotMatch(status.stdout, /signed-in/);
+    const json = await runCli(["status", state, "--campaign", "pg-campaign", "--json"], { env: TODAY });
+    assert.equal(json.code, 0, json.stderr);
+    const parsed = JSON.parse(json.stdout) as { audit: { who: string; action: string; campaign: string; planDigest?: string }[] };
+    assert.deepEqual(
+      parsed.audit.map((a) => `${a.who} ${a.action} ${a.campaign}`),
+      ["alice created", "alice checked", "bob approved", "console run-ended"].map((a) => `${a} pg-campaign`),
+    );
+    assert.equal(parsed.audit[2]?.planDigest, approved?.plan_digest);
     const excel = await bob.request("/campaigns/pg-campaign/results.csv?format=excel");
     assert.equal(excel.status, 200);
     const bytes = Buffer.from(await excel.arrayBuffer());

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { SCHEMA_VERSION } from "../src/checkpoint/pg/migrations.js";
+import { PgAuditLog } from "../src/checkpoint/pg/pg-audit.js";
 import { acquireRunLock } from "../src/checkpoint/pg/run-lock.js";
 import { parsePgState } from "../src/checkpoint/pg/pg-url.js";
 import { PgConnections } from "../src/checkpoint/pg/pool.js";
@@ -98,8 +99,29 @@ describe("purge (PostgreSQL state)", { skip: unavailable ? `PostgreSQL suites sk
     assert.match(notYet.stdout, /nothing to purge/);
     assert.equal(await personal("old"), "30");
 
+    // The console's record of who approved "old" (its audit table) is what a purge must keep.
+    const audit = new PgAuditLog(new PgConnections(parsePgState(state)));
+    try {
+      await audit.append({ who: "bob", action: "approved", campaign: "old", planDigest: "d".repeat(64), detail: "may charge ¥9" });
+      await audit.append({ who: "console", action: "run-ended", campaign: "old", detail: "exit 0" });
+    } finally {
+      await audit.close();
+    }
+
     const purged = await runCli(["purge", state, "--older-than", "30", "--yes"]);
     assert.equal(purged.code, 0, purged.stderr);
+    const kept = await sql<{ who: string; action: string }>(`SELECT who, action FROM ${schema}.audit WHERE campaign = 'old' ORDER BY seq`);
+    assert.deepEqual(
+      kept.map((a) => `${a.who} ${a.action}`),
+      ["bob approved", "console run-ended"],
+      "a purge keeps the audit log",
+    );
+    const purgedStatus = await runCli(["status", state, "--campaign", "old"]);
+    assert.equal(purgedStatus.code, 0, purgedStatus.stderr);
+    assert.match(
+      purgedStatus.stdout,
+      /PURGED[\s\S]*audit \(2 action\(s\)\):\n {4}\S+ bob approved plan d{12}: may charge ¥9\n {4}\S+ console run-ended: exit 0/,
+    );
     const total = oldResult.reduce((n, r) => n + Number(r.amount), 0);
     assert.match(purged.stdout, new RegExp(`purged old: 30 row\\(s\\), 30 issued \\(¥${total.toLocaleString("en-US")}\\)`));
     assert.deepEqual([await personal("old"), await snapshots("old")], ["0", "0"], "old: nothing personal left");
@@ -197,7 +219,8 @@ describe("purge (PostgreSQL state)", { skip: unavailable ? `PostgreSQL suites sk
     const state = stateUrl(schema);
     const args = issueArgs(await writeText(dir, "in.csv", recipientsCsv(12)), sim, ...campaignFlags("before"), "--out", join(dir, "out.csv"), "--state", state);
     assert.equal((await runCli(args)).code, 0);
-    // Back to what version 1 created: migrations 2 (purge) and 3 (workers) are exactly these additions.
+    // Back to what version 1 created: migrations 2 (purge), 3 (workers) and 4 (audit) are exactly these additions.
+    await sql(`DROP TABLE ${schema}.audit`);
     await sql(`DROP TABLE ${schema}.purged_totals`);
     await sql(`ALTER TABLE ${schema}.campaigns DROP COLUMN purged_at, DROP COLUMN purged_summary`);
     await sql(`DROP TABLE ${schema}.group_halts, ${schema}.workers, ${schema}.rate_buckets`);

@@ -2,9 +2,11 @@ import { chmod, open, readFile } from "node:fs/promises";
 import { fsyncDirectoryOf } from "../fs/fsync-directory.js";
 
 /**
- * Who did what to a campaign, and which plan they saw: one JSON line per action, appended and
- * fsync'd before the action takes effect, mode 0600. It lives beside the checkpoint
- * (`<checkpoint>.audit.jsonl`) so `status` finds it without being told. Never holds a code or secret.
+ * Who did what to a campaign, and which plan they saw: one entry per action, durable before the
+ * action takes effect. Where the campaign's state is a checkpoint file, the log is a JSONL file
+ * beside it (`<checkpoint>.audit.jsonl`, fsync'd, mode 0600) so `status` finds it without being
+ * told; where the state is PostgreSQL, it is the schema's `audit` table (pg/pg-audit.ts). Never
+ * holds a code or secret.
  */
 
 export interface AuditEntry {
@@ -15,6 +17,30 @@ export interface AuditEntry {
   /** The plan digest the person saw when acting, when there was one. */
   planDigest?: string;
   detail?: string;
+}
+
+/** The one interface the console writes and reads through, whichever store holds the campaigns. */
+export interface AuditLog {
+  /** Durable when it resolves: the caller proceeds with the action only then. */
+  append(entry: Omit<AuditEntry, "at">, now?: Date): Promise<AuditEntry>;
+  /** A campaign's entries ("" for the console's sign-ins), oldest first. */
+  read(campaign: string): Promise<AuditEntry[]>;
+  close(): Promise<void>;
+}
+
+/** One JSONL file per campaign; `pathOf` says where (the console: beside each checkpoint). */
+export class FileAuditLog implements AuditLog {
+  constructor(private readonly pathOf: (campaign: string) => string) {}
+
+  append(entry: Omit<AuditEntry, "at">, now: Date = new Date()): Promise<AuditEntry> {
+    return appendAudit(this.pathOf(entry.campaign), entry, now);
+  }
+
+  read(campaign: string): Promise<AuditEntry[]> {
+    return readAudit(this.pathOf(campaign));
+  }
+
+  async close(): Promise<void> {}
 }
 
 export function auditPathOf(checkpoint: string): string {

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
-import { appendAudit, auditPathOf, readAudit } from "../audit/audit-log.js";
 import { BatchError } from "../errors.js";
 import { readBudgets } from "../job/read-budgets.js";
 import { approvalBlock } from "./approval-rule.js";
@@ -29,13 +28,15 @@ export class CampaignRoutes {
   ) {}
 
   private audit(id: string, who: string, action: string, detail?: string, planDigest?: string): Promise<void> {
-    return appendAudit(auditPathOf(this.ctx.store.checkpointPath(id)), {
-      who,
-      action,
-      campaign: id,
-      ...(planDigest ? { planDigest } : {}),
-      ...(detail ? { detail } : {}),
-    }).then(() => undefined);
+    return this.ctx.audit
+      .append({
+        who,
+        action,
+        campaign: id,
+        ...(planDigest ? { planDigest } : {}),
+        ...(detail ? { detail } : {}),
+      })
+      .then(() => undefined);
   }
 
   runAudit = (id: string, action: string, detail: string, digest?: string): Promise<void> => this.audit(id, "console", action, detail, digest);
@@ -184,7 +185,7 @@ export class CampaignRoutes {
       running,
       progress: this.runner.progressOf(id)?.snapshot(),
       results: running ? undefined : await resultRows(this.ctx, campaign),
-      audit: await readAudit(auditPathOf(this.ctx.store.checkpointPath(id))),
+      audit: await this.ctx.audit.read(id),
       approveBlock: approvalBlock(p.t, p.user, campaign, worst, this.ctx.approvalLimit),
       error,
     };

@@ -86,7 +86,7 @@ export class CampaignStore {
   excelPath(id: string): string {
     return join(this.folder(id), "results-excel.csv");
   }
-  /** The checkpoint file (and the audit log's anchor), also when the rows live in PostgreSQL. */
+  /** The checkpoint file (and, with files, the audit log's anchor); its name is kept also when the rows live in PostgreSQL. */
   checkpointPath(id: string): string {
     return join(this.folder(id), "checkpoint");
   }

@@ -2,7 +2,6 @@ import { readFile } from "node:fs/promises";
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { join } from "node:path";
-import { appendAudit, auditPathOf } from "../audit/audit-log.js";
 import { BatchError } from "../errors.js";
 import { CampaignRoutes } from "./campaign-routes.js";
 import { CampaignRunner } from "./campaign-runner.js";
@@ -100,7 +99,7 @@ export function createConsoleServer(options: ConsoleServerOptions): ConsoleServe
       checkCsrf(caller.session, form.get("csrf"));
       const user = await identity.login(form);
       if (!user) return sendHtml(res, 401, loginPage(p, identity.mode.kind, true));
-      await auditConsole(ctx.store.dir, user.name, "signed-in");
+      await auditConsole(ctx, user.name, "signed-in");
       identity.sessions.end(caller.session, res);
       identity.sessions.start(res, user);
       return redirect(res, "/");
@@ -108,7 +107,7 @@ export function createConsoleServer(options: ConsoleServerOptions): ConsoleServe
     if (path === "/logout" && method === "POST") {
       const form = await readForm(req);
       checkCsrf(caller.session, form.get("csrf"));
-      if (caller.user) await auditConsole(ctx.store.dir, caller.user.name, "signed-out");
+      if (caller.user) await auditConsole(ctx, caller.user.name, "signed-out");
       identity.sessions.end(caller.session, res);
       return redirect(res, identity.needsLogin ? "/login" : "/");
     }
@@ -152,9 +151,9 @@ export function createConsoleServer(options: ConsoleServerOptions): ConsoleServe
   };
 }
 
-/** Sign-ins belong to no campaign: they go to the console's own audit log, `<dir>/console.audit.jsonl`. */
-function auditConsole(dir: string, who: string, action: string): Promise<unknown> {
-  return appendAudit(auditPathOf(join(dir, "console")), { who, action, campaign: "" });
+/** Sign-ins belong to no campaign: they are audited under campaign "" (`<dir>/console.audit.jsonl` with files). */
+function auditConsole(ctx: ConsoleContext, who: string, action: string): Promise<unknown> {
+  return ctx.audit.append({ who, action, campaign: "" });
 }
 
 function decodedId(text: string): string {

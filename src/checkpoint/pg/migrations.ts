@@ -146,6 +146,21 @@ const MIGRATIONS: ReadonlyArray<(s: string) => string> = [
       updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
     );
   `,
+  // The console's audit log (pg-audit.ts): who did what to a campaign, and which plan they saw.
+  // No reference to campaigns: the console audits a campaign before any run creates its row, and
+  // its sign-ins belong to none (campaign ''). A purge keeps these rows: they record who approved money.
+  (s) => `
+    CREATE TABLE ${s}.audit (
+      seq         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      campaign    text NOT NULL,
+      at          timestamptz NOT NULL,
+      who         text NOT NULL,
+      action      text NOT NULL,
+      detail      text,
+      plan_digest text
+    );
+    CREATE INDEX audit_campaign ON ${s}.audit (campaign, seq);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -14,6 +14,8 @@ import { privateTempDir } from "./private-temp.js";
 import { type PurgedSummary, readPurged } from "./purge.js";
 import { runLockKey } from "./run-lock.js";
 import { readWorkerStatus, type WorkerStatus } from "../../worker/worker-status.js";
+import type { AuditEntry } from "../../audit/audit-log.js";
+import { readPgAudit } from "./pg-audit.js";
 
 /**
  * A campaign's state in PostgreSQL opened to read, for `plan`, `status` and `export`: nothing is
@@ -80,6 +82,11 @@ export class PgReader {
   /** Live workers and rows by state (src/worker); undefined before any schema exists. */
   async workerStatus(): Promise<WorkerStatus | undefined> {
     return this.schemaFound ? readWorkerStatus(this.connections, this.campaign) : undefined;
+  }
+
+  /** The console's audit log of the campaign (kept through a purge); none before any schema exists. */
+  async audit(): Promise<AuditEntry[]> {
+    return this.schemaFound ? readPgAudit(this.connections, this.campaign) : [];
   }
 
   /** What `status` shows of activity: first row sent, last row change, runs that took the lock. */

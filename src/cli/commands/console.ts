@@ -2,7 +2,11 @@ import { readFile } from "node:fs/promises";
 import { mkdir } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import type { Argv, CommandModule } from "yargs";
-import { isPostgresState } from "../../checkpoint/pg/pg-url.js";
+import { join } from "node:path";
+import { type AuditLog, FileAuditLog, auditPathOf } from "../../audit/audit-log.js";
+import { PgAuditLog } from "../../checkpoint/pg/pg-audit.js";
+import { isPostgresState, parsePgState } from "../../checkpoint/pg/pg-url.js";
+import { PgConnections } from "../../checkpoint/pg/pool.js";
 import { loadAccounts } from "../../console/accounts.js";
 import { CampaignStore } from "../../console/campaign-store.js";
 import type { ConsoleContext } from "../../console/context.js";
@@ -105,8 +109,10 @@ export const consoleCommand: CommandModule<object, ConsoleFlags> = {
       process.env,
     );
     await mkdir(dir, { recursive: true, mode: 0o700 });
+    const store = new CampaignStore(dir, state);
     const ctx: ConsoleContext = {
-      store: new CampaignStore(dir, state),
+      store,
+      audit: openAuditLog(store, state),
       connection,
       runFlags,
       approvalLimit,
@@ -142,9 +148,16 @@ export const consoleCommand: CommandModule<object, ConsoleFlags> = {
     });
     process.stdout.write("console stopping: runs take no new rows; waiting for requests in flight\n");
     await console_.close();
+    await ctx.audit.close();
     await connection.close();
   },
 };
+
+/** The audit log goes where the campaigns' state does: beside each checkpoint, or into the --state database. */
+function openAuditLog(store: CampaignStore, state: string | undefined): AuditLog {
+  if (state !== undefined) return new PgAuditLog(new PgConnections(parsePgState(state, process.env)));
+  return new FileAuditLog((campaign) => auditPathOf(campaign === "" ? join(store.dir, "console") : store.checkpointPath(campaign)));
+}
 
 async function identityMode(auth: (typeof AUTH_MODES)[number], argv: ConsoleFlags, host: string): Promise<IdentityMode> {
   if (auth === "token") {

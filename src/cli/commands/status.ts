@@ -27,17 +27,23 @@ export const statusCommand: CommandModule<object, StatusFlags> = {
       .positional("checkpoint", { type: "string", demandOption: true, describe: "Checkpoint file, or postgresql:// URL (see issue --state)" })
       .option("campaign", { type: "string", describe: "The campaign, with a postgresql:// state" })
       .option("json", { type: "boolean", describe: "Print JSON" })
-      .option("audit", { type: "string", describe: "The console's audit log to show [default: <checkpoint>.audit.jsonl beside a checkpoint file]" })
+      .option("audit", {
+        type: "string",
+        describe:
+          "The console's audit log file to show [default: <checkpoint>.audit.jsonl beside a checkpoint file; the database's audit table with a postgresql:// state]",
+      })
       .example("$0 status samples/recipients.results.checkpoint", "How far did the sample run (npm start) get?") as unknown as Argv<StatusFlags>,
   handler: async (argv) => {
     if (isPostgresState(argv.checkpoint)) {
       const reader = await PgReader.open(argv.checkpoint, argv.campaign, process.env);
       try {
+        // A console campaign's audit log is in the database (kept through a purge); --audit names a file instead.
+        const audit = argv.audit === undefined ? await reader.audit() : await readAudit(argv.audit);
         if (reader.purged) {
           process.stdout.write(
             argv.json
-              ? `${JSON.stringify({ campaign: reader.campaign, purged: reader.purged }, null, 2)}\n`
-              : `${formatPurged(reader.location, reader.purged)}\n`,
+              ? `${JSON.stringify({ campaign: reader.campaign, purged: reader.purged, audit }, null, 2)}\n`
+              : `${formatPurged(reader.location, reader.purged)}${formatAudit(audit)}\n`,
           );
           return;
         }
@@ -45,12 +51,10 @@ export const statusCommand: CommandModule<object, StatusFlags> = {
         const summary = await reader.summary(reader.store);
         await refuseOtherTargetFlags(reader.location, summary.target, argv);
         const lock = await reader.lockStatus();
-        // The rows are in the database; a console campaign's audit log stays in its folder.
-        const audit = argv.audit === undefined ? [] : await readAudit(argv.audit);
         const workers = await reader.workerStatus();
         process.stdout.write(
           argv.json
-            ? `${JSON.stringify({ ...statusJson(summary, lock), ...(workers ? { workers } : {}), ...(argv.audit === undefined ? {} : { audit }) }, null, 2)}\n`
+            ? `${JSON.stringify({ ...statusJson(summary, lock), ...(workers ? { workers } : {}), audit }, null, 2)}\n`
             : `${[formatStatus(reader.location, summary, lock), ...(workers ? formatWorkerStatus(workers) : [])].join("\n")}${formatAudit(audit)}\n`,
         );
       } finally {
