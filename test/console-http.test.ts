@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
+import { get as httpsGet } from "node:https";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import iconv from "iconv-lite";
@@ -284,6 +286,37 @@ describe("console: sign-in modes, options, encodings and refusals", () => {
     const port = new URL(server.url).port;
     assert.equal((await first.raw("/", { Host: `rebind.example:${port}` })).status, 403);
     assert.equal((await first.raw("/", { Host: `localhost:${port}` })).status, 200);
+  });
+
+  test("over TLS (--tls-cert/--tls-key) the session cookie is Secure; over plain HTTP it is not", async () => {
+    const dir = await tempDir();
+    const sim = await startSimulator();
+    const key = join(dir, "console.key");
+    const cert = join(dir, "console.crt");
+    const openssl = await collect(
+      spawn("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"], {
+        stdio: "pipe",
+      }),
+    );
+    assert.equal(openssl.code, 0, openssl.stderr);
+    const tls = await startConsole(join(dir, "tls"), sim, ["--tls-cert", cert, "--tls-key", key]);
+    assert.match(tls.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const secureCookie = await new Promise<string>((resolve, reject) => {
+      // The certificate is the test's own, self-signed: this client trusts exactly it.
+      const req = httpsGet(`${tls.url}/login`, { ca: readFileSync(cert), servername: "localhost", checkServerIdentity: () => undefined }, (res) => {
+        res.resume();
+        resolve(String(res.headers["set-cookie"] ?? ""));
+      });
+      req.on("error", reject);
+    });
+    assert.match(secureCookie, /HttpOnly/);
+    assert.match(secureCookie, /SameSite=Strict/);
+    assert.match(secureCookie, /; Secure/);
+    // The control: the same console over plain HTTP must not mark its cookie Secure (a browser would drop it).
+    const plain = await startConsole(join(dir, "plain"), sim);
+    const plainCookie = (await new ConsoleClient(plain.url).request("/login")).headers.get("set-cookie") ?? "";
+    assert.match(plainCookie, /HttpOnly/);
+    assert.doesNotMatch(plainCookie, /Secure/);
   });
 
   test("a Shift_JIS file is read as the CLI reads it, and its result opens in Excel (BOM)", async () => {
