@@ -93,23 +93,30 @@ export class CampaignRunner {
       .then(async ({ exitCode, reason, counts }) => {
         pacing.stop();
         logger.flush();
-        progress.ended(exitCode, reason);
-        await this.ctx.store.update(campaign.id, (c) => {
-          if (exitCode === EXIT.refused) {
-            // Refused before anything was sent (a stale plan, a budget that no longer covers it):
-            // back to planning, and whoever approves next sees the plan as it is now.
-            c.run = undefined;
-            c.approval = undefined;
-            c.refusedRun = reason;
-            return;
+        // The end is audited before anything shows the run ended: whoever sees "ended" finds it in the log.
+        try {
+          await this.audit(
+            campaign.id,
+            "run-ended",
+            `exit ${exitCode}${counts ? `: ${counts.issued} issued, ${counts.failed} failed, ${counts.pending} pending` : ""}${reason ? ` (${reason.slice(0, 200)})` : ""}`,
+          );
+        } finally {
+          try {
+            await this.ctx.store.update(campaign.id, (c) => {
+              if (exitCode === EXIT.refused) {
+                // Refused before anything was sent (a stale plan, a budget that no longer covers it):
+                // back to planning, and whoever approves next sees the plan as it is now.
+                c.run = undefined;
+                c.approval = undefined;
+                c.refusedRun = reason;
+                return;
+              }
+              c.run = { ...(c.run ?? { startedAt: new Date().toISOString() }), state: "ended", endedAt: new Date().toISOString(), exitCode, reason, ...counts };
+            });
+          } finally {
+            progress.ended(exitCode, reason);
           }
-          c.run = { ...(c.run ?? { startedAt: new Date().toISOString() }), state: "ended", endedAt: new Date().toISOString(), exitCode, reason, ...counts };
-        });
-        await this.audit(
-          campaign.id,
-          "run-ended",
-          `exit ${exitCode}${counts ? `: ${counts.issued} issued, ${counts.failed} failed, ${counts.pending} pending` : ""}${reason ? ` (${reason.slice(0, 200)})` : ""}`,
-        );
+        }
       })
       .catch(() => undefined)
       .finally(() => {
