@@ -32,17 +32,7 @@ export async function summarizeCheckpoint(file: string): Promise<CheckpointSumma
 
 /** The summary of a store that holds every row's state (the journal); PostgreSQL's is SQL (pg/pg-summary.ts). */
 export async function summarizeStore(store: CheckpointStore & Pick<JournalStore, "entries">, info: JournalInfo): Promise<CheckpointSummary> {
-  const summary: CheckpointSummary = {
-    campaign: store.campaign,
-    target: store.target,
-    lastPlan: store.lastPlan(),
-    ...info,
-    rows: 0,
-    byStatus: { issued: 0, failed: 0, pending: 0, sent: 0 },
-    issuedJpyByGroup: new Map(),
-    failedByCode: new Map(),
-    inDoubt: 0,
-  };
+  const summary = emptySummary(store, info);
   for (const [, state] of store.entries()) {
     summary.rows++;
     summary.byStatus[state.status]++;
@@ -54,4 +44,19 @@ export async function summarizeStore(store: CheckpointStore & Pick<JournalStore,
     else if (outcome.errorCode) summary.failedByCode.set(outcome.errorCode, (summary.failedByCode.get(outcome.errorCode) ?? 0) + 1);
   }
   return summary;
+}
+
+/** A summary with the store's identity and nothing counted yet: each store counts its own way. */
+export function emptySummary(store: CheckpointStore, info: JournalInfo): CheckpointSummary {
+  return {
+    campaign: store.campaign,
+    target: store.target,
+    lastPlan: store.lastPlan(),
+    ...info,
+    rows: 0,
+    byStatus: { issued: 0, failed: 0, pending: 0, sent: 0 },
+    issuedJpyByGroup: new Map(),
+    failedByCode: new Map(),
+    inDoubt: 0,
+  };
 }

@@ -1,6 +1,6 @@
 import type pg from "pg";
 import type { JournalInfo } from "../journal-store.js";
-import type { CheckpointSummary } from "../summarize.js";
+import { emptySummary, type CheckpointSummary } from "../summarize.js";
 import type { PgStore } from "./pg-store.js";
 
 /**
@@ -9,17 +9,7 @@ import type { PgStore } from "./pg-store.js";
  * plan time ('planned') were never sent and are not counted, as in the journal.
  */
 export async function summarizePgCampaign(client: pg.PoolClient, s: string, store: PgStore, info: JournalInfo): Promise<CheckpointSummary> {
-  const summary: CheckpointSummary = {
-    campaign: store.campaign,
-    target: store.target,
-    lastPlan: store.lastPlan(),
-    ...info,
-    rows: 0,
-    byStatus: { issued: 0, failed: 0, pending: 0, sent: 0 },
-    issuedJpyByGroup: new Map(),
-    failedByCode: new Map(),
-    inDoubt: 0,
-  };
+  const summary = emptySummary(store, info);
   const byStatus = await client.query<{ status: keyof CheckpointSummary["byStatus"]; rows: string; in_doubt: string }>(
     `SELECT status, count(*)::text AS rows, count(*) FILTER (WHERE in_doubt)::text AS in_doubt
        FROM ${s}.rows WHERE campaign = $1 AND status <> 'planned' GROUP BY status`,
