@@ -9,7 +9,7 @@ import { parsePgState } from "../../src/checkpoint/pg/pg-url.js";
 import { DEFAULT_GROUP, type Simulator } from "../../src/simulator/index.js";
 import { type CliResult, collect, runCli, startCli, tempDir, writeText } from "../support/cli.js";
 import { issueArgs, waitFor } from "../support/job.js";
-import { PG_URL, pgUnavailable, sql } from "../support/pg.js";
+import { PG_URL, pgUnavailable, queryAt, sql } from "../support/pg.js";
 import { clusterUnavailable, ThrowawayCluster } from "../support/pg-cluster.js";
 import { startSimulator } from "../support/simulator.js";
 import { readResult } from "../support/csv.js";
@@ -86,17 +86,6 @@ async function prepare(name: string, dbUrl = PG_URL, rows = ROWS, extra: string[
   return { dir, sim, input, campaign, schema, dbUrl, state, out, args };
 }
 
-async function query<R extends pg.QueryResultRow>(dbUrl: string, text: string, values: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: dbUrl });
-  client.on("error", () => undefined);
-  await client.connect();
-  try {
-    return (await client.query<R>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
 /** Starts a run and resolves once the ledger holds `codes` codes, with whether it was still running. */
 async function startUntil(r: Run, codes: number) {
   const child = startCli(r.args);
@@ -116,9 +105,10 @@ async function afterFault(r: Run, stopped: CliResult, allowed: readonly number[]
   if (!allowed.includes(stopped.code ?? -1))
     violations.push(`the faulted run exited ${stopped.code} (expected ${allowed.join(" or ")}): ${stopped.stderr.trim().slice(0, 400)}`);
   if (/^\s+at /m.test(stopped.stderr)) violations.push(`stack trace in stderr of the faulted run:\n${stopped.stderr.slice(0, 400)}`);
-  const held = await query<{ rid: string; code: string }>(r.dbUrl, `SELECT request_id::text AS rid, code FROM ${r.schema}.rows WHERE status = 'issued'`).catch(
-    () => [],
-  );
+  const held = await queryAt<{ rid: string; code: string }>(
+    r.dbUrl,
+    `SELECT request_id::text AS rid, code FROM ${r.schema}.rows WHERE status = 'issued'`,
+  ).catch(() => []);
   const dbIssued = new Map(held.map((row) => [row.rid, row.code]));
   const reported = (await readResult(r.out).catch(() => [])).filter((row) => row.status === "issued");
   for (const row of reported)

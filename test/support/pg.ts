@@ -24,8 +24,13 @@ export async function pgUnavailable(): Promise<string | undefined> {
   }
 }
 
-export async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: PG_URL });
+export function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+  return queryAt<R>(PG_URL, text, values);
+}
+
+/** One statement on a connection of its own to `connectionString` (a test's own database or cluster). */
+export async function queryAt<R extends pg.QueryResultRow = pg.QueryResultRow>(connectionString: string, text: string, values: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString });
   client.on("error", () => undefined);
   await client.connect();
   try {

@@ -1,12 +1,11 @@
 import { join } from "node:path";
-import pg from "pg";
 import { PgReader } from "../../../src/checkpoint/pg/pg-reader.js";
 import { quoteIdent } from "../../../src/checkpoint/pg/migrations.js";
 import { isPostgresState, parsePgState } from "../../../src/checkpoint/pg/pg-url.js";
 import { JournalStore } from "../../../src/checkpoint/journal-store.js";
 import { readLockStatus } from "../../../src/checkpoint/lock-status.js";
 import type { CheckpointStore } from "../../../src/checkpoint/store.js";
-import { freshSchema, pgUnavailable, stateUrl } from "../../support/pg.js";
+import { freshSchema, pgUnavailable, queryAt, stateUrl } from "../../support/pg.js";
 
 /**
  * The proofs run against both stores: the journal file (the default) and PostgreSQL (a schema of
@@ -55,18 +54,12 @@ export async function openStateView(state: string, campaign: string): Promise<St
       requestIds: async () => {
         // The state's own server and database: a proof may run on a cluster of its own.
         const { schema, connectionString } = parsePgState(state, process.env);
-        const client = new pg.Client({ connectionString });
-        client.on("error", () => undefined);
-        await client.connect();
-        try {
-          const { rows } = await client.query<{ rid: string }>(
-            `SELECT request_id::text AS rid FROM ${quoteIdent(schema)}.rows WHERE campaign = $1 AND status <> 'planned' ORDER BY seq`,
-            [campaign],
-          );
-          return rows.map((r) => r.rid);
-        } finally {
-          await client.end();
-        }
+        const rows = await queryAt<{ rid: string }>(
+          connectionString,
+          `SELECT request_id::text AS rid FROM ${quoteIdent(schema)}.rows WHERE campaign = $1 AND status <> 'planned' ORDER BY seq`,
+          [campaign],
+        );
+        return rows.map((r) => r.rid);
       },
       close: () => reader.close(),
     };
