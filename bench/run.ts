@@ -1,8 +1,9 @@
 /**
  * The benchmark suite: `npm run bench` (builds, then runs this with tsx).
  *
- *   node --import tsx bench/run.ts [--only efficiency,overhead,memory,resume,rate,checkpoint,adaptive,pg]
+ *   node --import tsx bench/run.ts [--only efficiency,overhead,memory,resume,rate,checkpoint,adaptive,pg,workers]
  *        [--quick] [--reps N] [--profile] [--keep] [--merge] [--resume-timeout SECONDS] [--quiet-wait SECONDS]
+ *        [--render] [--levels 64,256] [--worker-counts 1,2,4]
  *
  * Drives the standalone simulator (`node dist/cli.js simulator`, a separate process) on 127.0.0.1
  * and runs the tool as a child process, from a snapshot of dist/ taken at start (another engineer
@@ -50,6 +51,8 @@ interface Flags {
   render: boolean;
   /** Efficiency levels (c) to run instead of the default five. */
   levels?: number[];
+  /** Worker counts for the workers section's latency-bound part (empty: only its --rate auto part). */
+  workerCounts?: number[];
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -77,9 +80,10 @@ function parseFlags(argv: string[]): Flags {
     else if (a === "--quiet-wait") flags.quietWait = Number(value());
     else if (a === "--render") flags.render = true;
     else if (a === "--levels") flags.levels = value().split(",").map(Number);
+    else if (a === "--worker-counts") flags.workerCounts = value().split(",").filter(Boolean).map(Number);
     else if (a === "--help" || a === "-h") {
       process.stdout.write(
-        `usage: npm run bench -- [--only ${SECTIONS.join(",")}] [--quick] [--reps N] [--profile] [--keep] [--merge] [--resume-timeout S] [--quiet-wait S] [--render] [--levels 64,256]\n`,
+        `usage: npm run bench -- [--only ${SECTIONS.join(",")}] [--quick] [--reps N] [--profile] [--keep] [--merge] [--resume-timeout S] [--quiet-wait S] [--render] [--levels 64,256] [--worker-counts 1,2,4]\n`,
       );
       process.exit(0);
     } else throw new Error(`unknown flag ${a}`);
@@ -256,7 +260,7 @@ async function main(): Promise<void> {
             result = await runAdaptive(ctx);
             break;
           case "workers":
-            result = await runWorkers(ctx);
+            result = await runWorkers(ctx, flags.workerCounts ? { counts: flags.workerCounts } : {});
             break;
           case "pg":
             result = await runPg(ctx);

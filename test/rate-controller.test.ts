@@ -461,3 +461,48 @@ describe("rate controller against a token-bucket server (deterministic simulatio
     }
   });
 });
+
+describe("rate controllers sharing one limit (workers of a campaign, deterministic simulation)", () => {
+  /** Largest ÷ smallest share of accepted answers among the controllers. */
+  const spreadOf = (run: ReturnType<typeof runWorld>): number => {
+    const oks = run.ctls.map((c) => c.stats.ok);
+    return Math.max(...oks) / Math.min(...oks);
+  };
+
+  test("one prober, the one furthest behind: together they hold R, and no worker is left far behind to hold the tail", (t) => {
+    const seeds = [1, 2, 3];
+    const world = (seed: number, probing: "all" | "furthest-behind") =>
+      runWorld({ limits: [[0, 40]], durationMs: 60_000, jitterMs: 5, seed, controllers: 4, workers: 8, probing });
+    const rotating = seeds.map((seed) => world(seed, "furthest-behind"));
+    const everyone = seeds.map((seed) => world(seed, "all"));
+    for (const [i, run] of rotating.entries()) {
+      const whole = window(run, 0, 60_000);
+      t.diagnostic(
+        `seed ${seeds[i]}: ${whole.okPerSecond.toFixed(2)} ok/s (${(whole.okPerSecond / 40).toFixed(3)} R), ${(100 * whole.throttledShare).toFixed(2)} % refused, shares max ÷ min ${spreadOf(run).toFixed(2)} (all probing: ${spreadOf(everyone[i]!).toFixed(2)})`,
+      );
+      assert.ok(whole.okPerSecond >= 0.9 * 40, `achieved ${whole.okPerSecond} req/s`);
+      assert.ok(whole.throttledShare <= 0.03, `refused ${(100 * whole.throttledShare).toFixed(2)} %`);
+      assert.ok(spreadOf(run) <= 4, `shares max ÷ min ${spreadOf(run)}`);
+    }
+    const mean = (runs: typeof rotating): number => runs.reduce((sum, run) => sum + spreadOf(run), 0) / runs.length;
+    assert.ok(mean(rotating) < mean(everyone), `shares closer with one rotating prober (${mean(rotating)}) than with all probing (${mean(everyone)})`);
+  });
+
+  test("a controller that is not probing climbs back to its estimate after a cut and holds there", () => {
+    const clock = fakeClock();
+    const ctl = controller(clock, { initialRate: 20 });
+    ctl.setProbing(false);
+    pastStartup(ctl, clock);
+    exchange(ctl, clock, "throttled");
+    const limit = ctl.limit!;
+    const cutAt = clock.now();
+    while (clock.now() - cutAt < RATE_CONTROLLER_DEFAULTS.maxPlateauMs + 5_000) exchange(ctl, clock, "ok");
+    assert.equal(ctl.phase, "recover");
+    assert.ok(Math.abs(ctl.rate - limit) < 1e-6, `holds the estimate: ${ctl.rate} vs ${limit}`);
+    ctl.setProbing(true);
+    const onAt = clock.now();
+    while (clock.now() - onAt < 1_500) exchange(ctl, clock, "ok");
+    assert.equal(ctl.phase, "probe");
+    assert.ok(ctl.rate > 1.3 * limit, `probes once told to: ${ctl.rate} vs ${limit}`);
+  });
+});

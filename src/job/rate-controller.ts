@@ -210,6 +210,8 @@ export class RateController {
   private lastIntegralAt: number;
 
   private readonly totals = { starts: 0, ok: 0, throttled: 0, overloaded: 0, errors: 0 };
+  /** Whether the rate climbs past the limit estimate once recovered (see setProbing). */
+  private probing = true;
 
   constructor(options: RateControllerOptions) {
     const o = { ...RATE_CONTROLLER_DEFAULTS, ...stripUndefined(options) };
@@ -252,6 +254,17 @@ export class RateController {
   /** Counters since creation: starts granted, answers by kind, cuts made. */
   get stats(): { starts: number; ok: number; throttled: number; overloaded: number; errors: number; cuts: number } {
     return { ...this.totals, cuts: this.cuts };
+  }
+
+  /**
+   * Off: after a cut the rate climbs back to the limit estimate and holds there. Several
+   * controllers sharing one server's limit (workers of a campaign) each probe past it, and each
+   * probe's refusals cut whichever controllers they land on, so the total sits well under the
+   * limit; with one prober (in a campaign, the worker furthest behind) the others hold their share and the
+   * prober alone finds what is left, as a single controller does.
+   */
+  setProbing(on: boolean): void {
+    this.probing = on;
   }
 
   /** Milliseconds until the latest Retry-After elapses; 0 when none holds. */
@@ -448,10 +461,10 @@ export class RateController {
     let target = this.current * 2 ** (dt / startupDoublingMs);
     if (this.currentPhase !== "startup") {
       const t = this.activeMs - this.epochActiveMs;
-      if (t <= this.plateauMs) {
-        // Concave: quick at first, flattening out at the limit estimate.
+      if (t <= this.plateauMs || !this.probing) {
+        // Concave: quick at first, flattening out at the limit estimate (and holding it, when not probing).
         const gap = this.limitEstimate - this.rateAfterCut;
-        target = this.limitEstimate - gap * (1 - t / this.plateauMs) ** 3;
+        target = this.limitEstimate - gap * (1 - Math.min(1, t / this.plateauMs)) ** 3;
       } else {
         // Past the estimate: doubling every probeDoublingRequests requests (as gently at 5 req/s
         // as at 200), easing in over probeMs, never faster than slow start.

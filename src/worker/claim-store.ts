@@ -57,6 +57,10 @@ export class ClaimStore implements CheckpointStore {
     return this.held.size;
   }
 
+  holds(rid: string): boolean {
+    return this.held.has(rid);
+  }
+
   get(requestId: string): RowState | undefined {
     return this.held.get(requestId);
   }

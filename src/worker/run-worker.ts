@@ -13,7 +13,7 @@ import type { PreparedRow } from "../job/prepared-row.js";
 import type { Sender } from "../job/send-with-retries.js";
 import { parseTarget, type Target } from "../paypay/target.js";
 import { ClaimStore, type SettledCounts } from "./claim-store.js";
-import { claimRows, dropClaims, heartbeat, registerWorker, releaseClaims, rowsLeftToOthers, type ClaimScope } from "./claims.js";
+import { claimRows, dropClaims, heartbeat, registerWorker, releaseClaims, rowsLeftToOthers, type Beat, type ClaimScope } from "./claims.js";
 import { preparedRowOf } from "./claimed-row.js";
 import { HaltWatch } from "./halts.js";
 import { SharedRateGate, type Bucket } from "./shared-rate.js";
@@ -30,6 +30,11 @@ import { acquireWorkerLock } from "./worker-lock.js";
 export const DEFAULT_LEASE_MS = 30_000;
 /** How often a worker with nothing to claim looks again while others still hold rows. */
 const IDLE_POLL_MS = 250;
+/** A paced worker holds about this many seconds of its rate, and never fewer rows than PACED_MIN_AHEAD. */
+const PACED_AHEAD_SECONDS = 1;
+const PACED_MIN_AHEAD = 4;
+const PACED_POLL_MS = 20;
+const PACED_MAX_WAIT_MS = 2_000;
 
 export interface WorkOptions extends ApplySettings {
   state: string;
@@ -39,6 +44,10 @@ export interface WorkOptions extends ApplySettings {
   sharedRate?: number;
   /** --merchant-rate N: the total over every worker of every campaign of the merchant in this database. */
   merchantRate?: number;
+  /** --rate auto: told with each heartbeat whether this worker is the one that probes past the limit. */
+  setProbing?: (on: boolean) => void;
+  /** --rate auto: the rate this worker is paced at now, requests/s (see claimSource). */
+  pacedRate?: () => number;
 }
 
 export interface WorkDeps {
@@ -99,12 +108,16 @@ export async function runWorker(options: WorkOptions, deps: WorkDeps): Promise<W
       const signal = AbortSignal.any([deps.signal, lock.lost, halts.stopped]);
       const gate = await sharedGate(options, deps, connections);
       // Halts recorded before this worker started apply from its first row.
-      halts.update(await heartbeat(scope, 0, 0));
-      const beat = startHeartbeat(scope, store, halts, deps.logger);
+      const onBeat = (beat: Beat): void => {
+        halts.update(beat);
+        options.setProbing?.(beat.leader);
+      };
+      onBeat(await heartbeat(scope, 0, 0));
+      const beat = startHeartbeat(scope, store, onBeat, deps.logger);
       const claims = { trips: 0, ms: 0, claimed: 0 };
       let applied: Applied;
       try {
-        const rows = claimSource(scope, store, halts, signal, Math.max(1, Math.min(64, options.concurrency)), claims, location);
+        const rows = claimSource(scope, store, halts, signal, Math.max(1, Math.min(64, options.concurrency)), claims, location, options.pacedRate);
         // The recorded plan decided which rows go, --retry-failed included; a row claimed is one it sends.
         applied = await applyPlan(
           { cutoffs: {}, rows },
@@ -179,10 +192,16 @@ async function* claimSource(
   batch: number,
   stats: { trips: number; ms: number; claimed: number },
   location: string,
+  pacedRate?: () => number,
 ): AsyncGenerator<PreparedRow> {
+  // A worker paced slower than its concurrency would fill its slots with rows that then wait at its
+  // gate, recorded sent, while at the campaign's end the other workers sit idle with nothing left
+  // to claim: at --rate auto the workers' shares differ, and the slowest one's queue was the
+  // campaign's tail. Such a worker claims, and hands the applier, about a second of its rate.
+  const ahead = (): number => (pacedRate === undefined ? batch : Math.max(PACED_MIN_AHEAD, Math.min(batch, Math.ceil(pacedRate() * PACED_AHEAD_SECONDS))));
   const claim = async (): Promise<PreparedRow[]> => {
     const t0 = performance.now();
-    const claimed = await claimRows(scope, batch);
+    const claimed = await claimRows(scope, ahead());
     stats.trips++;
     stats.ms += performance.now() - t0;
     stats.claimed += claimed.length;
@@ -201,6 +220,12 @@ async function* claimSource(
     return rows;
   };
   let buffer: PreparedRow[] = [];
+  /** Rows handed to the applier and not settled yet (in flight, at the gate, backing off); a halted group's are skipped by it. */
+  let handed: PreparedRow[] = [];
+  const unsettled = (): number => {
+    handed = handed.filter((row) => store.holds(row.request.requestId) && !halts.groupHalted(row.request.groupId));
+    return handed.length;
+  };
   // The next batch is claimed while the last half of this one is being sent, so the applier never
   // waits on a claim while rows remain.
   let next: Promise<PreparedRow[]> | undefined;
@@ -218,9 +243,17 @@ async function* claimSource(
         }
         buffer = claimed;
       }
+      if (pacedRate !== undefined) {
+        // Bounded: rows that can no longer settle (the store failed, say) must not hold up the
+        // applier's own way out, which runs through this generator.
+        const until = performance.now() + PACED_MAX_WAIT_MS;
+        while (unsettled() >= ahead() && !signal.aborted && performance.now() < until) await sleep(PACED_POLL_MS, true, { signal }).catch(() => false);
+        if (signal.aborted) return;
+      }
       const row = buffer.shift();
-      if (buffer.length <= batch / 2 && next === undefined) next = claim();
+      if (buffer.length <= ahead() / 2 && next === undefined) next = claim();
       if (row === undefined || halts.groupHalted(row.request.groupId)) continue;
+      if (pacedRate !== undefined) handed.push(row);
       yield row;
     }
   } finally {
@@ -229,7 +262,7 @@ async function* claimSource(
   }
 }
 
-function startHeartbeat(scope: ClaimScope, store: ClaimStore, halts: HaltWatch, logger: Logger): { stop(): void } {
+function startHeartbeat(scope: ClaimScope, store: ClaimStore, onBeat: (beat: Beat) => void, logger: Logger): { stop(): void } {
   let busy = false;
   let failing = false;
   const timer = setInterval(
@@ -241,7 +274,7 @@ function startHeartbeat(scope: ClaimScope, store: ClaimStore, halts: HaltWatch, 
         .then((beat) => {
           if (failing) logger.info("heartbeat restored");
           failing = false;
-          halts.update(beat);
+          onBeat(beat);
         })
         .catch((error: unknown) => {
           // Its leases may run out meanwhile; the claim fences every write, so losing rows is safe.

@@ -68,10 +68,20 @@ export interface World {
   workers?: number;
   seed?: number;
   options?: Partial<RateControllerOptions>;
+  /** Controllers sharing the server (workers of one campaign), each with `workers` callers; default 1. */
+  controllers?: number;
+  /**
+   * Which of them probe past their limit estimate: all, or (as workers do) only the one that has
+   * had the fewest answers accepted, chosen anew every `heartbeatMs`.
+   */
+  probing?: "all" | "furthest-behind";
+  heartbeatMs?: number;
 }
 
 export interface WorldRun {
+  /** The first controller. */
   ctl: RateController;
+  ctls: RateController[];
   okAt: number[];
   throttledAt: number[];
   /** [time, rate] every 100 ms. */
@@ -91,29 +101,43 @@ export function runWorld(w: World): WorldRun {
   const [first, ...steps] = w.limits;
   const bucket = new TokenBucket({ ratePerSecond: first![1], burst: burst(first![1]) }, now);
   for (const [at, rate] of steps) q.at(at, () => bucket.set({ ratePerSecond: rate, burst: burst(rate) }));
-  const ctl = new RateController({ now, ...w.options });
-  const run: WorldRun = { ctl, okAt: [], throttledAt: [], rates: [] };
+  const ctls = Array.from({ length: w.controllers ?? 1 }, () => new RateController({ now, ...w.options }));
+  const run: WorldRun = { ctl: ctls[0]!, ctls, okAt: [], throttledAt: [], rates: [] };
   const latency = w.latencyMs ?? 20;
-  const caller = (): void => {
-    if (q.now >= w.durationMs) return;
-    const wait = ctl.acquire();
-    if (wait > 0) {
-      q.at(q.now + wait + random() * 1.5, caller);
-      return;
+  if (w.probing === "furthest-behind") {
+    for (let t = 0; t <= w.durationMs; t += w.heartbeatMs ?? 1000) {
+      q.at(t, () => {
+        const behind = ctls.reduce((a, b) => (b.stats.ok < a.stats.ok ? b : a));
+        for (const ctl of ctls) ctl.setProbing(ctl === behind);
+      });
     }
-    const startedAt = q.now;
-    const admitted = bucket.tryTake();
-    q.at(q.now + latency + random() * (w.jitterMs ?? 0), () => {
-      const sample: RateSample = admitted
-        ? { kind: "ok", latencyMs: q.now - startedAt }
-        : { kind: "throttled", latencyMs: q.now - startedAt, ...(w.retryAfterSeconds !== undefined ? { retryAfterMs: w.retryAfterSeconds * 1000 } : {}) };
-      (admitted ? run.okAt : run.throttledAt).push(q.now);
-      ctl.onResult(sample);
-      caller();
-    });
+  }
+  const callerOf = (gate: RateController): (() => void) => {
+    const caller = (): void => {
+      if (q.now >= w.durationMs) return;
+      const wait = gate.acquire();
+      if (wait > 0) {
+        q.at(q.now + wait + random() * 1.5, caller);
+        return;
+      }
+      const startedAt = q.now;
+      const admitted = bucket.tryTake();
+      q.at(q.now + latency + random() * (w.jitterMs ?? 0), () => {
+        const sample: RateSample = admitted
+          ? { kind: "ok", latencyMs: q.now - startedAt }
+          : { kind: "throttled", latencyMs: q.now - startedAt, ...(w.retryAfterSeconds !== undefined ? { retryAfterMs: w.retryAfterSeconds * 1000 } : {}) };
+        (admitted ? run.okAt : run.throttledAt).push(q.now);
+        gate.onResult(sample);
+        caller();
+      });
+    };
+    return caller;
   };
-  for (let i = 0; i < (w.workers ?? 32); i++) q.at(0, caller);
-  for (let t = 0; t <= w.durationMs; t += 100) q.at(t, () => run.rates.push([q.now, ctl.rate]));
+  for (const ctl of ctls) {
+    const caller = callerOf(ctl);
+    for (let i = 0; i < (w.workers ?? 32); i++) q.at(0, caller);
+  }
+  for (let t = 0; t <= w.durationMs; t += 100) q.at(t, () => run.rates.push([q.now, ctls.reduce((sum, c) => sum + c.rate, 0)]));
   q.runUntilEmpty();
   return run;
 }
