@@ -10,6 +10,7 @@ import { issueCommand } from "./cli/commands/issue.js";
 import { loadCommand } from "./cli/commands/load.js";
 import { workCommand } from "./cli/commands/work.js";
 import { planCommand } from "./cli/commands/plan.js";
+import { migrateCommand } from "./cli/commands/migrate.js";
 import { purgeCommand } from "./cli/commands/purge.js";
 import { simulatorCommand } from "./cli/commands/simulator.js";
 import { verifyCommand } from "./cli/commands/verify.js";
@@ -51,10 +52,11 @@ async function main(argv: string[]): Promise<void> {
       .command(statusCommand)
       .command(exportCommand)
       .command(purgeCommand)
+      .command(migrateCommand)
       .command(verifyCommand)
       .command(simulatorCommand)
       .command(consoleCommand)
-      .demandCommand(1, "Name a command: issue, plan, load, work, budget, status, export, purge, verify, simulator or console")
+      .demandCommand(1, "Name a command: issue, plan, load, work, budget, status, export, purge, migrate, verify, simulator or console")
       .strict()
       .recommendCommands()
       .epilogue(
