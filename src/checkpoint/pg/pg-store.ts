@@ -9,7 +9,7 @@ import { quoteIdent } from "./migrations.js";
 import { purgedError, readPurged } from "./purge.js";
 import type { PgConnections } from "./pool.js";
 import { keepSnapshot, loadPlannedRows, type PlannedRow } from "./bulk-load.js";
-import { readOutcomeWindow, readRowStates, type OutcomeRow } from "./row-reads.js";
+import { readOutcomeBySeq, readRowStates, type OutcomeRow } from "./row-reads.js";
 
 /**
  * The checkpoint in PostgreSQL, with the journal's protocol: `sent` is committed before a row's
@@ -18,7 +18,8 @@ import { readOutcomeWindow, readRowStates, type OutcomeRow } from "./row-reads.j
  * under FOR SHARE and goes on only if it is this run's: a run that lost its lock to another can
  * commit nothing, and a run taking the lock waits for a write in progress to finish.
  *
- * Row states are read a chunk at a time (prefetch): memory does not grow with the campaign.
+ * Row states are read a chunk at a time (prefetch), each chunk's outcomes with them: memory does
+ * not grow with the campaign, and a result costs one query per chunk.
  */
 
 type Op =
@@ -30,11 +31,12 @@ type Op =
 export class PgStore implements CheckpointStore {
   readonly keepsBodies = true;
   private readonly queue: CommitQueue<Op>;
-  private window: Map<number, OutcomeRecord> = new Map();
   /** The requestIds of the latest prefetch: get() answers for these only. */
   private prefetched: ReadonlySet<string> = new Set();
   /** The states of those of them a run has sent. */
   private states: Map<string, RowState> = new Map();
+  /** Their outcomes as read with them, by seq; a row's is dropped when this run writes a newer one. */
+  private outcomes: Map<number, OutcomeRecord> = new Map();
 
   private constructor(
     private readonly connections: PgConnections,
@@ -125,8 +127,9 @@ export class PgStore implements CheckpointStore {
     const s = quoteIdent(this.connections.state.schema);
     // No drain of the commit queue: the callers await each write of a row before they ask for it
     // again, and a chunk's rows are not in flight yet, so only committed state concerns them.
-    const states = await this.connections.withClient((client) => readRowStates(client, s, this.campaign, requestIds));
+    const { states, outcomes } = await this.connections.withClient((client) => readRowStates(client, s, this.campaign, requestIds));
     this.states = states;
+    this.outcomes = outcomes;
     this.prefetched = new Set(requestIds);
   }
 
@@ -171,7 +174,8 @@ export class PgStore implements CheckpointStore {
   async recordOutcome(outcome: Omit<OutcomeRecord, "t" | "at">): Promise<void> {
     const op: Op & { k: "outcome" } = { k: "outcome", outcome, at: new Date().toISOString() };
     await this.queue.submit(op);
-    this.window.clear();
+    // The outcome read with the row's state is now stale (seq is the row's, whichever outcome).
+    if (op.seq !== undefined) this.outcomes.delete(op.seq);
     if (!this.prefetched.has(outcome.rid)) return;
     const previous = this.states.get(outcome.rid);
     this.states.set(outcome.rid, {
@@ -184,15 +188,17 @@ export class PgStore implements CheckpointStore {
     });
   }
 
-  /** `outcomeAt.offset` is the row's seq: rows are read back in windows of seq, close to input order. */
+  /**
+   * `outcomeAt.offset` is the row's seq. A prefetched row's outcome came with its state; any other
+   * (one this run wrote since) is read on its own.
+   */
   async readOutcome(state: RowState): Promise<OutcomeRecord | undefined> {
     if (!state.outcomeAt) return undefined;
     const seq = state.outcomeAt.offset;
-    let record = this.window.get(seq);
+    let record = this.outcomes.get(seq);
     if (!record) {
       const s = quoteIdent(this.connections.state.schema);
-      this.window = await this.connections.withClient((client) => readOutcomeWindow(client, s, this.campaign, seq));
-      record = this.window.get(seq);
+      record = await this.connections.withClient((client) => readOutcomeBySeq(client, s, this.campaign, seq));
     }
     if (!record) throw new CheckpointError("CHECKPOINT_DAMAGED", `${this.location}: the outcome of row seq ${seq} no longer reads back`);
     return record;
