@@ -89,10 +89,10 @@ export async function readRowStates(client: pg.PoolClient, s: string, campaign: 
 
 /** The outcome of the row `seq`: for a row whose outcome was written after its chunk was read. */
 export async function readOutcomeBySeq(client: pg.PoolClient, s: string, campaign: string, seq: number): Promise<OutcomeRecord | undefined> {
-  const { rows } = await client.query<OutcomeColumns>(
-    `SELECT request_id::text AS rid, ${OUTCOME_COLUMNS} FROM ${s}.rows WHERE campaign = $1 AND seq = $2`,
-    [campaign, String(seq)],
-  );
+  const { rows } = await client.query<OutcomeColumns>(`SELECT request_id::text AS rid, ${OUTCOME_COLUMNS} FROM ${s}.rows WHERE campaign = $1 AND seq = $2`, [
+    campaign,
+    String(seq),
+  ]);
   return rows[0] === undefined ? undefined : outcomeRecord(rows[0]);
 }
 
