@@ -210,35 +210,49 @@ export class PgStore implements CheckpointStore {
 
   private async commit(ops: Op[]): Promise<void> {
     const s = quoteIdent(this.connections.state.schema);
-    await this.fenced(async (client) => {
-      for (const segment of segments(ops)) await this.commitSegment(client, s, segment);
+    await this.fenced(async (client, completeSet) => {
+      // The finished-run fast path holds only while the complete record is the last thing written:
+      // any other write clears it, in the same transaction. The fence read says whether one is
+      // there, under its row lock, so the clear costs a round trip only in a run's first commit
+      // after a complete record (or in one that writes one and goes on).
+      let complete = completeSet;
+      for (const segment of segments(ops)) {
+        const first = segment[0];
+        if (first?.k === "campaign" && first.column === "last_complete") complete = true;
+        else if (complete && !(first?.k === "campaign" && first.column === "opened_at")) {
+          await client.query(`UPDATE ${s}.campaigns SET last_complete = NULL WHERE campaign = $1 AND last_complete IS NOT NULL`, [this.campaign]);
+          complete = false;
+        }
+        await this.commitSegment(client, s, segment);
+      }
     });
   }
 
-  /** Runs `work` in a transaction that goes on only while the campaign's generation is this run's. */
-  private async fenced(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+  /**
+   * Runs `work` in a transaction that goes on only while the campaign's generation is this run's.
+   * The fence is read in BEGIN's round trip (transactionFrom), under FOR SHARE, with whether the
+   * campaign holds a complete record.
+   */
+  private async fenced(work: (client: pg.PoolClient, completeSet: boolean) => Promise<void>): Promise<void> {
     const generation = this.generation;
     if (generation === undefined) throw new CheckpointError("STATE_READ_ONLY", `${this.location}: opened to read; nothing can be written`);
     const s = quoteIdent(this.connections.state.schema);
-    await this.connections.transaction(async (client) => {
-      const { rows } = await client.query<{ generation: string }>(`SELECT generation FROM ${s}.campaigns WHERE campaign = $1 FOR SHARE`, [this.campaign]);
+    const fence = (client: pg.PoolClient): string =>
+      `SELECT generation, last_complete IS NOT NULL AS complete FROM ${s}.campaigns WHERE campaign = ${client.escapeLiteral(this.campaign)} FOR SHARE`;
+    await this.connections.transactionFrom<{ generation: string; complete: boolean }, void>(fence, async (client, rows) => {
       if (rows[0]?.generation !== generation) {
         throw new StateLostError(
           "STATE_FENCED",
           `${this.location}: another run (generation ${rows[0]?.generation ?? "?"}) has taken campaign ${this.campaign} over from this one (${generation}); this run writes nothing more`,
         );
       }
-      await work(client);
+      await work(client, rows[0]?.complete === true);
     });
   }
 
   private async commitSegment(client: pg.PoolClient, s: string, ops: Op[]): Promise<void> {
     const first = ops[0];
     if (!first) return;
-    if (!(first.k === "campaign" && (first.column === "last_complete" || first.column === "opened_at"))) {
-      // The finished-run fast path holds only while the complete record is the last thing written.
-      await client.query(`UPDATE ${s}.campaigns SET last_complete = NULL WHERE campaign = $1 AND last_complete IS NOT NULL`, [this.campaign]);
-    }
     if (first.k === "campaign") {
       for (const op of ops as Array<Op & { k: "campaign" }>) {
         const value = op.column === "opened_at" ? op.value : JSON.stringify(op.value);
