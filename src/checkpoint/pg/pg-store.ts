@@ -49,7 +49,7 @@ export class PgStore implements CheckpointStore {
     readonly lastComplete: CompleteRecord | undefined,
     readonly createdAt: string,
   ) {
-    this.queue = new CommitQueue((ops) => this.commit(ops));
+    this.queue = new CommitQueue((ops) => this.commit(ops), { inFlight: COMMITS_IN_FLIGHT, key: opKey });
   }
 
   /**
@@ -210,17 +210,14 @@ export class PgStore implements CheckpointStore {
 
   private async commit(ops: Op[]): Promise<void> {
     const s = quoteIdent(this.connections.state.schema);
-    await this.fenced(async (client, completeSet) => {
-      // The finished-run fast path holds only while the complete record is the last thing written:
-      // any other write clears it, in the same transaction. The fence read says whether one is
-      // there, under its row lock, so the clear costs a round trip only in a run's first commit
-      // after a complete record (or in one that writes one and goes on).
-      let complete = completeSet;
+    await this.fenced(async (client) => {
+      // fenced() cleared any complete record; one this commit writes must stay the last thing written.
+      let complete = false;
       for (const segment of segments(ops)) {
         const first = segment[0];
         if (first?.k === "campaign" && first.column === "last_complete") complete = true;
-        else if (complete && !(first?.k === "campaign" && first.column === "opened_at")) {
-          await client.query(`UPDATE ${s}.campaigns SET last_complete = NULL WHERE campaign = $1 AND last_complete IS NOT NULL`, [this.campaign]);
+        else if (complete) {
+          await client.query(`UPDATE ${s}.campaigns SET last_complete = NULL WHERE campaign = $1`, [this.campaign]);
           complete = false;
         }
         await this.commitSegment(client, s, segment);
@@ -229,24 +226,30 @@ export class PgStore implements CheckpointStore {
   }
 
   /**
-   * Runs `work` in a transaction that goes on only while the campaign's generation is this run's.
-   * The fence is read in BEGIN's round trip (transactionFrom), under FOR SHARE, with whether the
-   * campaign holds a complete record.
+   * Runs `work` in a transaction that goes on only while the campaign's generation is this run's,
+   * read under FOR SHARE. The finished-run fast path holds only while the complete record is the
+   * last thing written, so every write clears it first. Both statements go in BEGIN's round trip
+   * (transactionFrom): a commit is that, the ops' statements, and COMMIT. The clear comes before
+   * the share lock: when it has a record to clear it takes the row lock first, so two commits in
+   * flight wait for each other instead of deadlocking; with nothing to clear it locks nothing.
    */
-  private async fenced(work: (client: pg.PoolClient, completeSet: boolean) => Promise<void>): Promise<void> {
+  private async fenced(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
     const generation = this.generation;
     if (generation === undefined) throw new CheckpointError("STATE_READ_ONLY", `${this.location}: opened to read; nothing can be written`);
     const s = quoteIdent(this.connections.state.schema);
-    const fence = (client: pg.PoolClient): string =>
-      `SELECT generation, last_complete IS NOT NULL AS complete FROM ${s}.campaigns WHERE campaign = ${client.escapeLiteral(this.campaign)} FOR SHARE`;
-    await this.connections.transactionFrom<{ generation: string; complete: boolean }, void>(fence, async (client, rows) => {
+    const fence = (client: pg.PoolClient): string => {
+      const campaign = client.escapeLiteral(this.campaign);
+      return `UPDATE ${s}.campaigns SET last_complete = NULL WHERE campaign = ${campaign} AND generation = ${client.escapeLiteral(generation)} AND last_complete IS NOT NULL;
+        SELECT generation FROM ${s}.campaigns WHERE campaign = ${campaign} FOR SHARE`;
+    };
+    await this.connections.transactionFrom<{ generation: string }, void>(fence, async (client, rows) => {
       if (rows[0]?.generation !== generation) {
         throw new StateLostError(
           "STATE_FENCED",
           `${this.location}: another run (generation ${rows[0]?.generation ?? "?"}) has taken campaign ${this.campaign} over from this one (${generation}); this run writes nothing more`,
         );
       }
-      await work(client, rows[0]?.complete === true);
+      await work(client);
     });
   }
 
@@ -298,6 +301,20 @@ export class PgStore implements CheckpointStore {
       }
     }
   }
+}
+
+/**
+ * Two transactions commit at once: an outcome arriving while one commits starts the next at once
+ * instead of waiting a round trip for it. Ops in flight together touch different rows (a caller
+ * awaits a row's op before the next, and the queue checks it by key), and a campaign record
+ * commits alone, so neither order nor locks can go wrong; see fenced() for the campaign row.
+ */
+const COMMITS_IN_FLIGHT = 2;
+
+/** The row an op writes; a campaign record has none, and commits alone. */
+function opKey(op: Op): string | undefined {
+  if (op.k === "campaign") return undefined;
+  return (op.k === "outcome" ? op.outcome.rid : op.rid).toLowerCase();
 }
 
 export function pgLocation(display: string, campaign: string): string {
