@@ -85,10 +85,15 @@ async function groupCommit(connections: PgConnections, workers: number, seconds:
   const lock = await acquireRunLock(connections, campaign);
   let transactions = 0;
   const transaction = connections.transaction.bind(connections);
+  const transactionFrom = connections.transactionFrom.bind(connections);
   // Counts the store's transactions (each commit is one) without changing them.
   connections.transaction = (work) => {
     transactions++;
     return transaction(work);
+  };
+  connections.transactionFrom = (first, work) => {
+    transactions++;
+    return transactionFrom(first, work);
   };
   try {
     const store = await PgStore.open(connections, campaign, { generation: lock.generation, create: true });
@@ -138,6 +143,7 @@ async function groupCommit(connections: PgConnections, workers: number, seconds:
     };
   } finally {
     connections.transaction = transaction;
+    connections.transactionFrom = transactionFrom;
     await lock.release();
   }
 }

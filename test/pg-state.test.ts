@@ -252,7 +252,7 @@ describe("state in PostgreSQL", { skip: unavailable ? `PostgreSQL suites skipped
     );
   });
 
-  test("outcomes read back across many windows, in order, after a reopen (2,500 rows)", async () => {
+  test("outcomes read back with their states, in order, after a reopen (2,500 rows)", async () => {
     const schema = freshSchema();
     const connections = new PgConnections(parsePgState(stateUrl(schema), {}));
     try {
@@ -283,6 +283,87 @@ describe("state in PostgreSQL", { skip: unavailable ? `PostgreSQL suites skipped
           codes,
           rids.map((_, i) => `C${i}`),
         );
+      } finally {
+        await lock.release();
+      }
+    } finally {
+      await connections.close();
+    }
+  });
+
+  test("an outcome written after its chunk was read reads back as written, not as read with the chunk", async () => {
+    const schema = freshSchema();
+    const connections = new PgConnections(parsePgState(stateUrl(schema), {}));
+    try {
+      await migrate(connections);
+      const lock = await acquireRunLock(connections, "stale");
+      try {
+        const store = await PgStore.open(connections, "stale", { generation: lock.generation, create: true });
+        const rid = "00000000-0000-5000-8000-000000000001";
+        await store.recordSent(rid, "fp1", 2);
+        await store.recordOutcome({ rid, fp: "fp1", status: "pending", attempts: 1, groupId: "1", value: 100, errorCode: "TIMEOUT", unknown: true });
+        await store.prefetch([rid]);
+        const before = store.get(rid);
+        assert.ok(before);
+        assert.equal((await store.readOutcome(before))?.errorCode, "TIMEOUT");
+        await store.recordOutcome({ rid, fp: "fp1", status: "issued", attempts: 1, groupId: "1", value: 100, code: "CODE0001" });
+        const after = store.get(rid);
+        assert.ok(after);
+        const outcome = await store.readOutcome(after);
+        assert.deepEqual([outcome?.status, outcome?.code, outcome?.errorCode], ["issued", "CODE0001", undefined]);
+        await store.close();
+      } finally {
+        await lock.release();
+      }
+    } finally {
+      await connections.close();
+    }
+  });
+
+  test("the finished-run record is cleared by the first write after it, by this store or a reopened one; a quoted campaign name fences", async () => {
+    const schema = freshSchema();
+    // Quotes and a backslash: the fence statement quotes the name itself (transactionFrom).
+    const name = `it's a \\ "campaign"`;
+    const connections = new PgConnections(parsePgState(stateUrl(schema), {}));
+    const complete = {
+      inputDigest: "i",
+      settingsDigest: "s",
+      resultDigest: "r",
+      counts: { rows: 0, issued: 0, failed: 0, pending: 0, changed: 0, accepted: 0, issuedAmountByGroup: {}, failedByCode: {} },
+    };
+    const lastComplete = async (): Promise<boolean> =>
+      (await sql<{ set: boolean }>(`SELECT last_complete IS NOT NULL AS set FROM ${schema}.campaigns WHERE campaign = $1`, [name]))[0]?.set === true;
+    try {
+      await migrate(connections);
+      const lock = await acquireRunLock(connections, name);
+      try {
+        const store = await PgStore.open(connections, name, { generation: lock.generation, create: true });
+        await store.recordSent("00000000-0000-5000-8000-000000000001", "fp1", 2);
+        await store.recordComplete(complete);
+        assert.equal(await lastComplete(), true);
+        await store.recordSent("00000000-0000-5000-8000-000000000002", "fp2", 3);
+        assert.equal(await lastComplete(), false, "cleared by the same store's next write");
+        await store.recordSent("00000000-0000-5000-8000-000000000003", "fp3", 4);
+        await store.recordComplete(complete);
+        await store.close();
+        const reopened = await PgStore.open(connections, name, { generation: lock.generation });
+        assert.equal(await lastComplete(), true, "opening writes nothing");
+        await reopened.recordOutcome({
+          rid: "00000000-0000-5000-8000-000000000001",
+          fp: "fp1",
+          status: "issued",
+          attempts: 1,
+          groupId: "1",
+          value: 1,
+          code: "C1",
+        });
+        assert.equal(await lastComplete(), false, "cleared by a reopened store's first write");
+        await sql(`UPDATE ${schema}.campaigns SET generation = generation + 1 WHERE campaign = $1`, [name]);
+        await assert.rejects(
+          reopened.recordSent("00000000-0000-5000-8000-000000000004", "fp4", 5),
+          (error: Error & { code?: string }) => error.code === "STATE_FENCED",
+        );
+        await reopened.close().catch(() => undefined);
       } finally {
         await lock.release();
       }

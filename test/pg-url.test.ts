@@ -63,4 +63,77 @@ describe("CommitQueue: group commit", () => {
     await assert.rejects(queue.submit(7), /connection terminated/, "nothing is attempted after a failed commit");
     assert.deepEqual(commits, [[1, 2, 3, 4, 5]]);
   });
+
+  test("two in flight: the next batch starts while one commits, unless it shares a key with it or holds a keyless op", async () => {
+    const started: string[][] = [];
+    const gates: Array<() => void> = [];
+    const queue = new CommitQueue<string>(
+      async (ops) => {
+        started.push(ops);
+        await new Promise<void>((resolve) => gates.push(resolve));
+      },
+      { inFlight: 2, key: (op) => (op.startsWith("campaign") ? undefined : op.split(":")[0]) },
+    );
+    const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    const a = queue.submit("a:sent");
+    await turn();
+    const b = queue.submit("b:sent");
+    await turn();
+    assert.deepEqual(started, [["a:sent"], ["b:sent"]], "a second transaction while the first commits");
+    const c = queue.submit("c:sent");
+    await turn();
+    assert.equal(started.length, 2, "no third: two slots");
+    gates.shift()?.();
+    await a;
+    await turn();
+    assert.deepEqual(started[2], ["c:sent"]);
+    // b and c in flight; "b:outcome" shares b's key, so it waits for b even when a slot frees.
+    const bOutcome = queue.submit("b:outcome");
+    gates.pop()?.(); // c's
+    await c;
+    await turn();
+    assert.equal(started.length, 3, "b:outcome waits for b's transaction");
+    gates.shift()?.(); // b's
+    await b;
+    await turn();
+    assert.deepEqual(started[3], ["b:outcome"]);
+    const campaign = queue.submit("campaign:plan");
+    await turn();
+    assert.equal(started.length, 4, "a keyless op waits for every transaction in flight");
+    gates.shift()?.();
+    await bOutcome;
+    await turn();
+    assert.deepEqual(started[4], ["campaign:plan"]);
+    const d = queue.submit("d:sent");
+    await turn();
+    assert.equal(started.length, 5, "and nothing joins it in flight");
+    gates.shift()?.();
+    await campaign;
+    await turn();
+    gates.shift()?.();
+    await d;
+    await queue.drain();
+    assert.deepEqual(started[5], ["d:sent"]);
+  });
+
+  test("two in flight: a failed commit fails what is queued and everything after; the other one's ops resolve only if it committed", async () => {
+    const gates: Array<(error?: Error) => void> = [];
+    const queue = new CommitQueue<string>(() => new Promise<void>((resolve, reject) => gates.push((error) => (error ? reject(error) : resolve()))), {
+      inFlight: 2,
+      key: (op) => op,
+    });
+    const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    const a = queue.submit("a");
+    await turn();
+    const b = queue.submit("b");
+    await turn();
+    const c = queue.submit("c");
+    gates[0]?.(new Error("connection terminated"));
+    await assert.rejects(a, /connection terminated/);
+    await assert.rejects(c, /connection terminated/, "queued behind the failure");
+    gates[1]?.();
+    await b;
+    await assert.rejects(queue.submit("d"), /connection terminated/);
+    await queue.drain();
+  });
 });

@@ -1,4 +1,4 @@
-import { rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { CheckpointError, UsageError } from "../../errors.js";
 import type { JournalInfo } from "../journal-store.js";
@@ -11,6 +11,7 @@ import { summarizePgCampaign } from "./pg-summary.js";
 import { parsePgState } from "./pg-url.js";
 import { PgConnections } from "./pool.js";
 import { privateTempDir } from "./private-temp.js";
+import { copySnapshot } from "./snapshot-copy.js";
 import { type PurgedSummary, readPurged } from "./purge.js";
 import { runLockKey } from "./run-lock.js";
 import { readWorkerStatus, type WorkerStatus } from "../../worker/worker-status.js";
@@ -117,21 +118,17 @@ export class PgReader {
     return this.connections.withClient((client) => summarizePgCampaign(client, s, store, info));
   }
 
-  /** The plan's input snapshot as a local file, checked against the digest the plan recorded. */
+  /**
+   * The plan's input snapshot as a local file (its digest is checked by the caller). Copied a slice
+   * at a time: a million rows' input is tens of MB, which need not sit in memory.
+   */
   async snapshotFile(plan: PlanRecord): Promise<string> {
     const s = quoteIdent(this.connections.state.schema);
-    const bytes = await this.connections.withClient(async (client) => {
-      const { rows } = await client.query<{ bytes: Buffer }>(`SELECT bytes FROM ${s}.snapshots WHERE campaign = $1 AND digest = $2`, [
-        this.campaign,
-        plan.inputDigest,
-      ]);
-      return rows[0]?.bytes;
-    });
-    if (!bytes)
-      throw new CheckpointError("SNAPSHOT_MISSING", `${this.location}: the run's copy of its input is not in the database; pass --input <the campaign's CSV>`);
     this.tempDir ??= await privateTempDir();
     const file = join(this.tempDir, "input.csv");
-    await writeFile(file, bytes, { mode: 0o600 });
+    const found = await this.connections.transaction((client) => copySnapshot(client, s, this.campaign, plan.inputDigest, file));
+    if (!found)
+      throw new CheckpointError("SNAPSHOT_MISSING", `${this.location}: the run's copy of its input is not in the database; pass --input <the campaign's CSV>`);
     return file;
   }
 

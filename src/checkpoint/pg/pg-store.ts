@@ -9,7 +9,7 @@ import { quoteIdent } from "./migrations.js";
 import { purgedError, readPurged } from "./purge.js";
 import type { PgConnections } from "./pool.js";
 import { keepSnapshot, loadPlannedRows, type PlannedRow } from "./bulk-load.js";
-import { readOutcomeWindow, readRowStates, type OutcomeRow } from "./row-reads.js";
+import { readOutcomeBySeq, readRowStates, type OutcomeRow } from "./row-reads.js";
 
 /**
  * The checkpoint in PostgreSQL, with the journal's protocol: `sent` is committed before a row's
@@ -18,7 +18,8 @@ import { readOutcomeWindow, readRowStates, type OutcomeRow } from "./row-reads.j
  * under FOR SHARE and goes on only if it is this run's: a run that lost its lock to another can
  * commit nothing, and a run taking the lock waits for a write in progress to finish.
  *
- * Row states are read a chunk at a time (prefetch): memory does not grow with the campaign.
+ * Row states are read a chunk at a time (prefetch), each chunk's outcomes with them: memory does
+ * not grow with the campaign, and a result costs one query per chunk.
  */
 
 type Op =
@@ -30,11 +31,12 @@ type Op =
 export class PgStore implements CheckpointStore {
   readonly keepsBodies = true;
   private readonly queue: CommitQueue<Op>;
-  private window: Map<number, OutcomeRecord> = new Map();
   /** The requestIds of the latest prefetch: get() answers for these only. */
   private prefetched: ReadonlySet<string> = new Set();
   /** The states of those of them a run has sent. */
   private states: Map<string, RowState> = new Map();
+  /** Their outcomes as read with them, by seq; a row's is dropped when this run writes a newer one. */
+  private outcomes: Map<number, OutcomeRecord> = new Map();
 
   private constructor(
     private readonly connections: PgConnections,
@@ -47,7 +49,7 @@ export class PgStore implements CheckpointStore {
     readonly lastComplete: CompleteRecord | undefined,
     readonly createdAt: string,
   ) {
-    this.queue = new CommitQueue((ops) => this.commit(ops));
+    this.queue = new CommitQueue((ops) => this.commit(ops), { inFlight: COMMITS_IN_FLIGHT, key: opKey });
   }
 
   /**
@@ -125,8 +127,9 @@ export class PgStore implements CheckpointStore {
     const s = quoteIdent(this.connections.state.schema);
     // No drain of the commit queue: the callers await each write of a row before they ask for it
     // again, and a chunk's rows are not in flight yet, so only committed state concerns them.
-    const states = await this.connections.withClient((client) => readRowStates(client, s, this.campaign, requestIds));
+    const { states, outcomes } = await this.connections.withClient((client) => readRowStates(client, s, this.campaign, requestIds));
     this.states = states;
+    this.outcomes = outcomes;
     this.prefetched = new Set(requestIds);
   }
 
@@ -171,7 +174,8 @@ export class PgStore implements CheckpointStore {
   async recordOutcome(outcome: Omit<OutcomeRecord, "t" | "at">): Promise<void> {
     const op: Op & { k: "outcome" } = { k: "outcome", outcome, at: new Date().toISOString() };
     await this.queue.submit(op);
-    this.window.clear();
+    // The outcome read with the row's state is now stale (seq is the row's, whichever outcome).
+    if (op.seq !== undefined) this.outcomes.delete(op.seq);
     if (!this.prefetched.has(outcome.rid)) return;
     const previous = this.states.get(outcome.rid);
     this.states.set(outcome.rid, {
@@ -184,15 +188,17 @@ export class PgStore implements CheckpointStore {
     });
   }
 
-  /** `outcomeAt.offset` is the row's seq: rows are read back in windows of seq, close to input order. */
+  /**
+   * `outcomeAt.offset` is the row's seq. A prefetched row's outcome came with its state; any other
+   * (one this run wrote since) is read on its own.
+   */
   async readOutcome(state: RowState): Promise<OutcomeRecord | undefined> {
     if (!state.outcomeAt) return undefined;
     const seq = state.outcomeAt.offset;
-    let record = this.window.get(seq);
+    let record = this.outcomes.get(seq);
     if (!record) {
       const s = quoteIdent(this.connections.state.schema);
-      this.window = await this.connections.withClient((client) => readOutcomeWindow(client, s, this.campaign, seq));
-      record = this.window.get(seq);
+      record = await this.connections.withClient((client) => readOutcomeBySeq(client, s, this.campaign, seq));
     }
     if (!record) throw new CheckpointError("CHECKPOINT_DAMAGED", `${this.location}: the outcome of row seq ${seq} no longer reads back`);
     return record;
@@ -205,17 +211,38 @@ export class PgStore implements CheckpointStore {
   private async commit(ops: Op[]): Promise<void> {
     const s = quoteIdent(this.connections.state.schema);
     await this.fenced(async (client) => {
-      for (const segment of segments(ops)) await this.commitSegment(client, s, segment);
+      // fenced() cleared any complete record; one this commit writes must stay the last thing written.
+      let complete = false;
+      for (const segment of segments(ops)) {
+        const first = segment[0];
+        if (first?.k === "campaign" && first.column === "last_complete") complete = true;
+        else if (complete) {
+          await client.query(`UPDATE ${s}.campaigns SET last_complete = NULL WHERE campaign = $1`, [this.campaign]);
+          complete = false;
+        }
+        await this.commitSegment(client, s, segment);
+      }
     });
   }
 
-  /** Runs `work` in a transaction that goes on only while the campaign's generation is this run's. */
+  /**
+   * Runs `work` in a transaction that goes on only while the campaign's generation is this run's,
+   * read under FOR SHARE. The finished-run fast path holds only while the complete record is the
+   * last thing written, so every write clears it first. Both statements go in BEGIN's round trip
+   * (transactionFrom): a commit is that, the ops' statements, and COMMIT. The clear comes before
+   * the share lock: when it has a record to clear it takes the row lock first, so two commits in
+   * flight wait for each other instead of deadlocking; with nothing to clear it locks nothing.
+   */
   private async fenced(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
     const generation = this.generation;
     if (generation === undefined) throw new CheckpointError("STATE_READ_ONLY", `${this.location}: opened to read; nothing can be written`);
     const s = quoteIdent(this.connections.state.schema);
-    await this.connections.transaction(async (client) => {
-      const { rows } = await client.query<{ generation: string }>(`SELECT generation FROM ${s}.campaigns WHERE campaign = $1 FOR SHARE`, [this.campaign]);
+    const fence = (client: pg.PoolClient): string => {
+      const campaign = client.escapeLiteral(this.campaign);
+      return `UPDATE ${s}.campaigns SET last_complete = NULL WHERE campaign = ${campaign} AND generation = ${client.escapeLiteral(generation)} AND last_complete IS NOT NULL;
+        SELECT generation FROM ${s}.campaigns WHERE campaign = ${campaign} FOR SHARE`;
+    };
+    await this.connections.transactionFrom<{ generation: string }, void>(fence, async (client, rows) => {
       if (rows[0]?.generation !== generation) {
         throw new StateLostError(
           "STATE_FENCED",
@@ -229,10 +256,6 @@ export class PgStore implements CheckpointStore {
   private async commitSegment(client: pg.PoolClient, s: string, ops: Op[]): Promise<void> {
     const first = ops[0];
     if (!first) return;
-    if (!(first.k === "campaign" && (first.column === "last_complete" || first.column === "opened_at"))) {
-      // The finished-run fast path holds only while the complete record is the last thing written.
-      await client.query(`UPDATE ${s}.campaigns SET last_complete = NULL WHERE campaign = $1 AND last_complete IS NOT NULL`, [this.campaign]);
-    }
     if (first.k === "campaign") {
       for (const op of ops as Array<Op & { k: "campaign" }>) {
         const value = op.column === "opened_at" ? op.value : JSON.stringify(op.value);
@@ -278,6 +301,20 @@ export class PgStore implements CheckpointStore {
       }
     }
   }
+}
+
+/**
+ * Two transactions commit at once: an outcome arriving while one commits starts the next at once
+ * instead of waiting a round trip for it. Ops in flight together touch different rows (a caller
+ * awaits a row's op before the next, and the queue checks it by key), and a campaign record
+ * commits alone, so neither order nor locks can go wrong; see fenced() for the campaign row.
+ */
+const COMMITS_IN_FLIGHT = 2;
+
+/** The row an op writes; a campaign record has none, and commits alone. */
+function opKey(op: Op): string | undefined {
+  if (op.k === "campaign") return undefined;
+  return (op.k === "outcome" ? op.outcome.rid : op.rid).toLowerCase();
 }
 
 export function pgLocation(display: string, campaign: string): string {

@@ -72,6 +72,30 @@ export class PgConnections {
     });
   }
 
+  /**
+   * As transaction(), with the statements `first` sent in the same round trip as BEGIN (one
+   * simple-query message, so they take no parameters: they are built with the client, whose
+   * escapeLiteral quotes values), and the rows of the last of them handed to `work`. If one fails,
+   * the transaction is rolled back as for any failure in `work`.
+   */
+  async transactionFrom<R extends pg.QueryResultRow, T>(
+    first: (client: pg.PoolClient) => string,
+    work: (client: pg.PoolClient, rows: R[]) => Promise<T>,
+  ): Promise<T> {
+    return this.withClient(async (client) => {
+      try {
+        // A simple query of several statements answers with one result per statement.
+        const results = (await client.query(`BEGIN; ${first(client)}`)) as unknown as Array<pg.QueryResult<R>>;
+        const result = await work(client, (Array.isArray(results) ? results.at(-1)?.rows : undefined) ?? []);
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
   async withClient<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
