@@ -1,6 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import type { RowState } from "../checkpoint/records.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
+import { FirstRows } from "./first-rows.js";
 import { UuidIndex } from "../checkpoint/uuid-index.js";
 import type { GroupBudget } from "../paypay/types.js";
 import { daysBetween } from "../dates.js";
@@ -66,7 +67,7 @@ export class Planner {
   private readonly sendHash: Hash = createHash("sha256");
   /** requestId → first row, to name the original of a duplicate; compact for million-row files. */
   private readonly seen = new UuidIndex();
-  private firstRows = new Uint32Array(1024);
+  private readonly firstRows = new FirstRows();
   private sawHeader = false;
 
   constructor(
@@ -139,16 +140,11 @@ export class Planner {
         row,
         column: this.recipientColumn,
         value: recipientId,
-        rule: `duplicates row ${this.firstRows[id]}; each recipient may appear once`,
+        rule: `duplicates row ${this.firstRows.rowOf(id)}; each recipient may appear once`,
       });
       return true;
     }
-    if (id >= this.firstRows.length) {
-      const rows = new Uint32Array(this.firstRows.length * 2);
-      rows.set(this.firstRows);
-      this.firstRows = rows;
-    }
-    this.firstRows[id] = row;
+    this.firstRows.push(id, row);
     return false;
   }
 
