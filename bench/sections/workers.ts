@@ -245,7 +245,7 @@ export async function runWorkers(
   };
   return {
     id: "workers",
-    title: "Workers: N processes on one campaign in PostgreSQL",
+    title: "9. Workers: N processes on one campaign in PostgreSQL",
     params: { counts, latencyMs, concurrency: c, seconds, reps: ctx.reps, autoLimit, autoWorkers, autoSeconds },
     samples: [...samples, ...autoSamples],
     summary: {
