@@ -7,7 +7,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { Simulator } from "../src/simulator/index.js";
 import { browserMissing, launchBrowser } from "./support/browser.js";
 import { tempDir } from "./support/cli.js";
-import { ALICE, BOB, startConsole, writeAccounts } from "./support/console.js";
+import { ALICE, BOB, startAccountsConsole } from "./support/console.js";
 import { GROUP, type ResultRow, recipientsCsv } from "./support/csv.js";
 import { assertLedgerMatchesResult, waitFor } from "./support/job.js";
 import { startSimulator } from "./support/simulator.js";
@@ -93,8 +93,7 @@ describe("console in a browser", { skip: missing }, () => {
   test("preparer: bad file → problems → fixed file → plan; approver: approve → 100 % → the downloaded result matches the ledger", async () => {
     const dir = await tempDir();
     const sim = await startSimulator();
-    const accounts = await writeAccounts(dir);
-    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts]);
+    const server = await startAccountsConsole(dir, sim);
     const browser = await launchBrowser();
 
     const alice = await person(browser, server.url, ALICE);
@@ -152,9 +151,8 @@ describe("console in a browser", { skip: missing }, () => {
   test("Stop mid-run takes no new rows (exit 130); Resume issues the rest, each row exactly once", async () => {
     const dir = await tempDir();
     const sim = await startSimulator();
-    const accounts = await writeAccounts(dir);
     // Paced at 4 rows a second, 40 rows take 10 s: the Stop below lands well inside the run.
-    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts, "--rate", "4", "--concurrency", "1"]);
+    const server = await startAccountsConsole(dir, sim, ["--rate", "4", "--concurrency", "1"]);
     const browser = await launchBrowser();
     const alice = await person(browser, server.url, ALICE);
     await createCampaign(alice.page, server.url, "paced", recipientsCsv(40));
@@ -188,8 +186,7 @@ describe("console in a browser", { skip: missing }, () => {
   test("the UI follows the browser's language: Japanese", async () => {
     const dir = await tempDir();
     const sim = await startSimulator();
-    const accounts = await writeAccounts(dir);
-    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts]);
+    const server = await startAccountsConsole(dir, sim);
     const browser = await launchBrowser();
     const alice = await person(browser, server.url, ALICE, "ja-JP");
     assert.equal(await alice.page.getAttribute("html", "lang"), "ja");

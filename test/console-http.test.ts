@@ -6,7 +6,7 @@ import { get as httpsGet } from "node:https";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import iconv from "iconv-lite";
-import { ConsoleClient, ALICE, BOB, CAROL, startConsole, TODAY, writeAccounts } from "./support/console.js";
+import { ConsoleClient, ALICE, BOB, CAROL, startAccountsConsole, startConsole, TODAY, writeAccounts } from "./support/console.js";
 import { spawn } from "node:child_process";
 import { verifyPassword } from "../src/console/passwords.js";
 import { CLI, collect, runCli, tempDir } from "./support/cli.js";
@@ -50,8 +50,7 @@ describe("console over HTTP", () => {
   test("unauthenticated requests are sent to sign in or refused, and create nothing", async () => {
     const dir = await tempDir();
     const sim = await startSimulator();
-    const accounts = await writeAccounts(dir);
-    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts]);
+    const server = await startAccountsConsole(dir, sim);
     const anonymous = new ConsoleClient(server.url);
     const home = await anonymous.request("/");
     assert.equal(home.status, 303);
@@ -94,8 +93,7 @@ describe("console over HTTP", () => {
   test("a cross-site POST and a POST without the CSRF token are refused; nothing is approved or sent", async () => {
     const dir = await tempDir();
     const sim = await startSimulator();
-    const accounts = await writeAccounts(dir);
-    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts]);
+    const server = await startAccountsConsole(dir, sim);
     const alice = new ConsoleClient(server.url);
     await alice.signIn(ALICE);
     assert.equal((await newCampaign(alice, "spring", recipientsCsv(4))).status, 303);
@@ -125,8 +123,7 @@ describe("console over HTTP", () => {
   test("an oversize upload is refused and leaves no file behind", async () => {
     const dir = await tempDir();
     const sim = await startSimulator();
-    const accounts = await writeAccounts(dir);
-    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts, "--max-upload-bytes", "4096"]);
+    const server = await startAccountsConsole(dir, sim, ["--max-upload-bytes", "4096"]);
     const alice = new ConsoleClient(server.url);
     await alice.signIn(ALICE);
     const big = recipientsCsv(200);
@@ -141,8 +138,7 @@ describe("console over HTTP", () => {
   test("a path-traversal campaign id reaches no file", async () => {
     const dir = await tempDir();
     const sim = await startSimulator();
-    const accounts = await writeAccounts(dir);
-    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts]);
+    const server = await startAccountsConsole(dir, sim);
     const alice = new ConsoleClient(server.url);
     await alice.signIn(ALICE);
     for (const path of [
@@ -176,9 +172,8 @@ describe("console over HTTP", () => {
   test("four eyes: a preparer cannot approve their own campaign over the limit; another approver can, and status shows the audit", async () => {
     const dir = await tempDir();
     const sim = await startSimulator();
-    const accounts = await writeAccounts(dir);
     // 5 rows of 100..104 yen: ¥510, over a limit of ¥500.
-    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts, "--approval-limit", "500"]);
+    const server = await startAccountsConsole(dir, sim, ["--approval-limit", "500"]);
     const carol = new ConsoleClient(server.url);
     await carol.signIn(CAROL);
     const csv = recipientsCsv(5, { amount: (i) => 100 + i - 1 });
@@ -322,8 +317,7 @@ describe("console: sign-in modes, options, encodings and refusals", () => {
   test("a Shift_JIS file is read as the CLI reads it, and its result opens in Excel (BOM)", async () => {
     const dir = await tempDir();
     const sim = await startSimulator();
-    const accounts = await writeAccounts(dir);
-    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts, "--approval-limit", "100000"]);
+    const server = await startAccountsConsole(dir, sim, ["--approval-limit", "100000"]);
     const carol = new ConsoleClient(server.url);
     await carol.signIn(CAROL);
     const csv = "recipient_id,amount,gift_card_name\nR-1,300,春のお礼\nR-2,400,夏のお礼\n";
@@ -348,8 +342,7 @@ describe("console: sign-in modes, options, encodings and refusals", () => {
   test("a plan the budget cannot cover shows why and cannot be approved", async () => {
     const dir = await tempDir();
     const sim = await startSimulator({ groups: [{ groupId: GROUP, budget: 250, maxPeriodDays: 365, minAmount: 1 }] });
-    const accounts = await writeAccounts(dir);
-    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts]);
+    const server = await startAccountsConsole(dir, sim);
     const alice = new ConsoleClient(server.url);
     await alice.signIn(ALICE);
     assert.equal((await newCampaign(alice, "short", recipientsCsv(5))).status, 303);
@@ -376,9 +369,8 @@ describe("console: secrets", () => {
     const secret = `s3cr3t-${randomBytes(12).toString("hex")}`;
     const credentials = { apiKey: "console-key", apiSecret: secret, merchantId: "console-merchant" };
     const sim = await startSimulator({ credentials });
-    const accounts = await writeAccounts(dir);
     const env = { PAYPAY_API_KEY: credentials.apiKey, PAYPAY_API_SECRET: secret, PAYPAY_MERCHANT_ID: credentials.merchantId };
-    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts, "--approval-limit", "100000"], env);
+    const server = await startAccountsConsole(dir, sim, ["--approval-limit", "100000"], env);
     const carol = new ConsoleClient(server.url);
     await carol.signIn(CAROL);
     assert.equal((await newCampaign(carol, "secret", recipientsCsv(5))).status, 303);

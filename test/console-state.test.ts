@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { access, mkdir, writeFile } from "node:fs/promises";
 import { collect, runCli, startCli, tempDir } from "./support/cli.js";
-import { ALICE, BOB, ConsoleClient, startConsole, TODAY, writeAccounts } from "./support/console.js";
+import { ALICE, BOB, ConsoleClient, startAccountsConsole, TODAY } from "./support/console.js";
 import { GROUP, readResult, recipientsCsv } from "./support/csv.js";
 import { assertLedgerMatchesResult, waitFor } from "./support/job.js";
 import { freshSchema, pgUnavailable, sql, stateUrl } from "./support/pg.js";
@@ -47,9 +47,8 @@ describe("console state is the CLI's state", () => {
   test("a campaign stopped in the console is resumed by `issue` on its folder: every row exactly once, and the console shows it", async () => {
     const dir = await tempDir();
     const sim = await startSimulator();
-    const accounts = await writeAccounts(dir);
     // Paced at 4 rows a second, 30 rows take 7 s: the Stop below lands well inside the run.
-    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts, "--rate", "4", "--concurrency", "1"]);
+    const server = await startAccountsConsole(dir, sim, ["--rate", "4", "--concurrency", "1"]);
     const bob = await prepareAndApprove(server.url, "handover", 30);
     await waitFor(() => sim.ledger().length >= 2, 30_000, "two codes issued");
     assert.equal((await bob.post("/campaigns/handover/stop", {})).status, 303);
@@ -92,7 +91,6 @@ describe("console state is the CLI's state", () => {
   test("a campaign the CLI ran in the console's layout and stopped (Ctrl-C) is shown and finished by the console", async () => {
     const dir = await tempDir();
     const sim = await startSimulator();
-    const accounts = await writeAccounts(dir);
     const folder = join(dir, "console", "campaigns", "from-cli");
     await mkdir(folder, { recursive: true });
     await writeFile(join(folder, "input.csv"), recipientsCsv(30));
@@ -132,7 +130,7 @@ describe("console state is the CLI's state", () => {
     const stoppedAt = sim.ledger().length;
     assert.ok(stoppedAt < 30, `stopped after ${stoppedAt} of 30`);
 
-    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts]);
+    const server = await startAccountsConsole(dir, sim);
     const bob = new ConsoleClient(server.url);
     await bob.signIn(BOB);
     assert.match((await bob.page("/")).html, /data-campaign="from-cli"[\s\S]*?\(command line\)/);
@@ -159,10 +157,9 @@ describe("console state is the CLI's state", () => {
   }, async () => {
     const dir = await tempDir();
     const sim = await startSimulator();
-    const accounts = await writeAccounts(dir);
     const schema = freshSchema();
     const state = stateUrl(schema);
-    const server = await startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts, "--state", state]);
+    const server = await startAccountsConsole(dir, sim, ["--state", state]);
     const bob = await prepareAndApprove(server.url, "pg-campaign", 8);
     assert.equal(await exitShown(bob, "pg-campaign"), "0");
     const folder = join(dir, "console", "campaigns", "pg-campaign");

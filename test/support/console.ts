@@ -54,6 +54,12 @@ export const BOB = { name: "bob", password: "bob-secret-2", roles: ["approver"] 
 export const CAROL = { name: "carol", password: "carol-secret-3", roles: ["preparer", "approver"] };
 
 /** An accounts file with scrypt hashes for ALICE (preparer), BOB (approver) and CAROL (both). */
+/** A console signing in with writeAccounts' accounts (passwords), started in `dir`. */
+export async function startAccountsConsole(dir: string, sim: Simulator, extra: string[] = [], env: Record<string, string> = {}): Promise<RunningConsole> {
+  const accounts = await writeAccounts(dir);
+  return startConsole(dir, sim, ["--auth", "accounts", "--accounts", accounts, ...extra], env);
+}
+
 export async function writeAccounts(dir: string): Promise<string> {
   const users = await Promise.all([ALICE, BOB, CAROL].map(async (u) => ({ name: u.name, roles: u.roles, password: await hashPassword(u.password) })));
   const file = join(dir, "accounts.json");
