@@ -6,7 +6,7 @@ import { collect, runCli, startCli, tempDir } from "./support/cli.js";
 import { ALICE, BOB, ConsoleClient, startAccountsConsole, TODAY } from "./support/console.js";
 import { GROUP, readResult, recipientsCsv } from "./support/csv.js";
 import { assertLedgerMatchesResult, waitFor } from "./support/job.js";
-import { freshSchema, pgUnavailable, sql, stateUrl } from "./support/pg.js";
+import { freshSchema, pgSuites, sql, stateUrl } from "./support/pg.js";
 import { startSimulator } from "./support/simulator.js";
 
 /**
@@ -40,8 +40,7 @@ async function exitShown(client: ConsoleClient, id: string): Promise<string> {
   }
 }
 
-const unavailable = await pgUnavailable();
-if (unavailable && process.env.CI === "true") throw new Error(`CI=true needs PostgreSQL: ${unavailable}`);
+const { skip: pgSkip } = await pgSuites();
 
 describe("console state is the CLI's state", () => {
   test("a campaign stopped in the console is resumed by `issue` on its folder: every row exactly once, and the console shows it", async () => {
@@ -153,7 +152,7 @@ describe("console state is the CLI's state", () => {
   });
 
   test("on --state postgresql://, the console's campaign and its audit log are what `status` reads, from the database", {
-    skip: unavailable ? `PostgreSQL suites skipped: ${unavailable}` : false,
+    skip: pgSkip,
   }, async () => {
     const dir = await tempDir();
     const sim = await startSimulator();

@@ -11,7 +11,7 @@ import { CSV_BATCH_RECORDS } from "../src/csv/read-records.js";
 import { runCli, tempDir, writeText } from "./support/cli.js";
 import { campaignFlags, readResult, recipientsCsv } from "./support/csv.js";
 import { assertLedgerMatchesResult, issueArgs } from "./support/job.js";
-import { freshSchema, pgUnavailable, sql, stateUrl } from "./support/pg.js";
+import { freshSchema, pgSuites, sql, stateUrl } from "./support/pg.js";
 import { startSimulator } from "./support/simulator.js";
 
 /**
@@ -20,12 +20,11 @@ import { startSimulator } from "./support/simulator.js";
  * server (support/pg.ts) and the built CLI.
  */
 
-const unavailable = await pgUnavailable();
-if (unavailable && process.env.CI === "true") throw new Error(`CI=true: the PostgreSQL suites are mandatory, but ${unavailable}`);
+const { skip } = await pgSuites();
 
 const rid = (i: number): string => `00000000-0000-5000-8000-${String(i).padStart(12, "0")}`;
 
-describe("PostgreSQL state a chunk at a time", { skip: unavailable ? `PostgreSQL suites skipped: ${unavailable}` : false }, () => {
+describe("PostgreSQL state a chunk at a time", { skip }, () => {
   test("a campaign over several prefetch chunks: a rerun without the result file sends nothing and rebuilds it; status counts from SQL", async () => {
     // Several read batches, each one prefetch (prefetch.ts), and a partial last one.
     const rows = CSV_BATCH_RECORDS * 9 + 100;

@@ -5,7 +5,7 @@ import type { Simulator, SimulatorOptions } from "../src/simulator/index.js";
 import { collect, runCli, startCli, tempDir, writeText, type CliResult } from "./support/cli.js";
 import { campaignFlags, GROUP, readResult, recipientsCsv } from "./support/csv.js";
 import { assertLedgerMatchesResult, sleep, waitFor } from "./support/job.js";
-import { freshSchema, pgUnavailable, sql, stateUrl } from "./support/pg.js";
+import { freshSchema, pgSuites, sql, stateUrl } from "./support/pg.js";
 import { startSimulator } from "./support/simulator.js";
 
 /**
@@ -14,8 +14,7 @@ import { startSimulator } from "./support/simulator.js";
  * PostgreSQL, the simulator over HTTP.
  */
 
-const unavailable = await pgUnavailable();
-if (unavailable && process.env.CI === "true") throw new Error(`CI=true: the PostgreSQL suites are mandatory, but ${unavailable}`);
+const { skip } = await pgSuites();
 
 const CAMPAIGN = "workers-campaign";
 
@@ -57,7 +56,7 @@ async function load(w: World, ...extra: string[]): Promise<CliResult> {
   return run;
 }
 
-describe("workers", { skip: unavailable ? `PostgreSQL suites skipped: ${unavailable}` : false }, () => {
+describe("workers", { skip }, () => {
   test("load sends nothing; three workers share the campaign; every row issued exactly once", async () => {
     const w = await world(300, { latencyMs: 5 });
     const loaded = await load(w);

@@ -9,7 +9,7 @@ import { parsePgState } from "../../src/checkpoint/pg/pg-url.js";
 import { DEFAULT_GROUP, type Simulator } from "../../src/simulator/index.js";
 import { type CliResult, collect, runCli, startCli, tempDir, writeText } from "../support/cli.js";
 import { issueArgs, waitFor } from "../support/job.js";
-import { PG_URL, pgUnavailable, queryAt, sql } from "../support/pg.js";
+import { PG_URL, pgSuites, queryAt, sql } from "../support/pg.js";
 import { clusterUnavailable, ThrowawayCluster } from "../support/pg-cluster.js";
 import { startSimulator } from "../support/simulator.js";
 import { readResult } from "../support/csv.js";
@@ -30,11 +30,9 @@ import { intBetween, replay, rngFor, subSeed } from "./support/seed.js";
  */
 
 const FILE = "test/proof/pg-faults.test.ts";
-const unavailable = await pgUnavailable();
-if (unavailable && process.env.CI === "true") throw new Error(`CI=true: the PostgreSQL suites are mandatory, but ${unavailable}`);
+const { unavailable, skip } = await pgSuites();
 const noCluster = unavailable ?? (await clusterUnavailable());
 if (noCluster && !unavailable && process.env.CI === "true") throw new Error(`CI=true: the PostgreSQL fault proofs are mandatory, but ${noCluster}`);
-const skip = unavailable ? `PostgreSQL suites skipped: ${unavailable}` : false;
 const skipCluster = noCluster ? `PostgreSQL restart/read-only/disk-full proofs skipped: ${noCluster}` : false;
 
 const ROWS = 160;

@@ -6,7 +6,7 @@ import type { FaultRates, Simulator, SimulatorOptions } from "../../src/simulato
 import { collect, runCli, startCli, tempDir, writeText, type CliResult } from "../support/cli.js";
 import { campaignFlags, readResult, recipientsCsv, type ResultRow } from "../support/csv.js";
 import { assertLedgerMatchesResult, ledgerByRequestId, sleep, waitFor } from "../support/job.js";
-import { freshSchema, pgUnavailable, sql, stateUrl } from "../support/pg.js";
+import { freshSchema, pgSuites, sql, stateUrl } from "../support/pg.js";
 import { startSimulator } from "../support/simulator.js";
 import { intBetween, PROOF_SEED, rngFor } from "./support/seed.js";
 
@@ -21,8 +21,7 @@ import { intBetween, PROOF_SEED, rngFor } from "./support/seed.js";
  *   - `--rate 40` shared by 4 workers, measured on the simulator's ledger timestamps.
  */
 
-const unavailable = await pgUnavailable();
-if (unavailable && process.env.CI === "true") throw new Error(`CI=true: the PostgreSQL suites are mandatory, but ${unavailable}`);
+const { skip } = await pgSuites();
 
 const CAMPAIGN = "workers-proof";
 
@@ -79,7 +78,7 @@ async function assertExactlyOnce(w: World): Promise<ResultRow[]> {
   return result;
 }
 
-describe("workers: proofs against the simulator's ledger", { skip: unavailable ? `PostgreSQL suites skipped: ${unavailable}` : false }, () => {
+describe("workers: proofs against the simulator's ledger", { skip }, () => {
   test("4 workers, 5,000 rows, faults on, at least 20 seeded SIGKILLs, each worker restarted like a Job's pod", async () => {
     const faults: FaultRates = {
       rateLimit: 0.01,

@@ -24,6 +24,17 @@ export async function pgUnavailable(): Promise<string | undefined> {
   }
 }
 
+/**
+ * Whether this machine runs the PostgreSQL suites: `unavailable` says why not, `skip` is the
+ * one line a suite's `describe` shows for it. With CI=true they are mandatory: a server that cannot
+ * be reached throws instead.
+ */
+export async function pgSuites(): Promise<{ unavailable: string | undefined; skip: string | false }> {
+  const unavailable = await pgUnavailable();
+  if (unavailable && process.env.CI === "true") throw new Error(`CI=true: the PostgreSQL suites are mandatory, but ${unavailable}`);
+  return { unavailable, skip: unavailable ? `PostgreSQL suites skipped: ${unavailable}` : false };
+}
+
 export function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
   return queryAt<R>(PG_URL, text, values);
 }

@@ -5,7 +5,7 @@ import { isPostgresState, parsePgState } from "../../../src/checkpoint/pg/pg-url
 import { JournalStore } from "../../../src/checkpoint/journal-store.js";
 import { readLockStatus } from "../../../src/checkpoint/lock-status.js";
 import type { CheckpointStore } from "../../../src/checkpoint/store.js";
-import { freshSchema, pgUnavailable, queryAt, stateUrl } from "../../support/pg.js";
+import { freshSchema, pgSuites, queryAt, stateUrl } from "../../support/pg.js";
 
 /**
  * The proofs run against both stores: the journal file (the default) and PostgreSQL (a schema of
@@ -16,12 +16,11 @@ import { freshSchema, pgUnavailable, queryAt, stateUrl } from "../../support/pg.
 export type StoreKind = "file" | "postgresql";
 export const STORE_KINDS: readonly StoreKind[] = ["file", "postgresql"];
 
-const unavailable = await pgUnavailable();
-if (unavailable && process.env.CI === "true") throw new Error(`CI=true: the PostgreSQL suites are mandatory, but ${unavailable}`);
+const { skip } = await pgSuites();
 
 /** The `skip` option of a test of `kind`: the one line saying why the PostgreSQL variant did not run. */
 export function skipFor(kind: StoreKind): string | false {
-  return kind === "postgresql" && unavailable ? `PostgreSQL suites skipped: ${unavailable}` : false;
+  return kind === "postgresql" ? skip : false;
 }
 
 /** A fresh --state of `kind`: a checkpoint file in `dir`, or a URL naming a fresh schema. */
