@@ -257,11 +257,11 @@ export class RateController {
   }
 
   /**
-   * Off: after a cut the rate climbs back to the limit estimate and holds there. Several
-   * controllers sharing one server's limit (workers of a campaign) each probe past it, and each
-   * probe's refusals cut whichever controllers they land on, so the total sits well under the
-   * limit; with one prober (in a campaign, the worker furthest behind) the others hold their share and the
-   * prober alone finds what is left, as a single controller does.
+   * Off: after a cut the rate climbs back to the limit estimate and holds there. Controllers
+   * sharing one server's limit (the workers of a campaign) that all probe past it cut whichever of
+   * them a probe's refusals land on: together they hold the limit, but their shares drift far
+   * apart. With one prober at a time (in a campaign, the worker furthest behind) the others hold
+   * their share and the prober finds what is left, as a single controller does.
    */
   setProbing(on: boolean): void {
     this.probing = on;

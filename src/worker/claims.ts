@@ -109,7 +109,7 @@ export interface Beat {
    * probes for more. The prober gains share and the others give some up, so the role moves on and
    * the shares even out: a worker left far behind would hold the campaign's tail.
    */
-  leader: boolean;
+  prober: boolean;
 }
 
 /**
@@ -120,18 +120,18 @@ export interface Beat {
 export async function heartbeat(scope: ClaimScope, held: number, settled: number): Promise<Beat> {
   const s = schemaOf(scope);
   const { rows } = await scope.connections.withClient((client) =>
-    client.query<{ halt: string | null; groups: string[] | null; leader: boolean | null }>(
+    client.query<{ halt: string | null; groups: string[] | null; prober: boolean | null }>(
       `WITH w AS (UPDATE ${s}.workers SET heartbeat = now(), lease_until = now() + make_interval(secs => $3::double precision / 1000),
                     claimed = $4, settled = $5 WHERE token = $2 RETURNING token)
        SELECT k.halt, (SELECT array_agg(group_id) FROM ${s}.group_halts h WHERE h.campaign = $1) AS groups, (SELECT count(*) FROM w) AS renewed,
               (SELECT o.token FROM ${s}.workers o WHERE o.campaign = $1 AND o.stopped_at IS NULL AND (o.token = $2 OR o.lease_until > now())
-                ORDER BY o.settled, o.started_at, o.token LIMIT 1) = $2 AS leader
+                ORDER BY o.settled, o.started_at, o.token LIMIT 1) = $2 AS prober
          FROM ${s}.campaigns k WHERE k.campaign = $1`,
       [scope.campaign, scope.token, scope.leaseMs, held, settled],
     ),
   );
   const found = rows[0];
-  return { halt: found?.halt ?? undefined, haltedGroups: found?.groups ?? [], leader: found?.leader === true };
+  return { halt: found?.halt ?? undefined, haltedGroups: found?.groups ?? [], prober: found?.prober === true };
 }
 
 /** Gives back every row this worker holds (a clean exit): others may claim them at once. */

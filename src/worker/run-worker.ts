@@ -10,6 +10,7 @@ import { applyPlan, type Applied, type ApplySettings, type IssueEvents } from ".
 import { decideRow } from "../job/decide.js";
 import type { RequestGate } from "../job/pacer.js";
 import type { PreparedRow } from "../job/prepared-row.js";
+import type { RateController } from "../job/rate-controller.js";
 import type { Sender } from "../job/send-with-retries.js";
 import { parseTarget, type Target } from "../paypay/target.js";
 import { ClaimStore, type SettledCounts } from "./claim-store.js";
@@ -44,10 +45,11 @@ export interface WorkOptions extends ApplySettings {
   sharedRate?: number;
   /** --merchant-rate N: the total over every worker of every campaign of the merchant in this database. */
   merchantRate?: number;
-  /** --rate auto: told with each heartbeat whether this worker is the one that probes past the limit. */
-  setProbing?: (on: boolean) => void;
-  /** --rate auto: the rate this worker is paced at now, requests/s (see claimSource). */
-  pacedRate?: () => number;
+  /**
+   * --rate auto: this worker's controller, told with each heartbeat whether it is the one that
+   * probes past the limit; its rate sizes the worker's claims (see claimSource).
+   */
+  adaptive?: Pick<RateController, "setProbing" | "rate">;
 }
 
 export interface WorkDeps {
@@ -110,14 +112,14 @@ export async function runWorker(options: WorkOptions, deps: WorkDeps): Promise<W
       // Halts recorded before this worker started apply from its first row.
       const onBeat = (beat: Beat): void => {
         halts.update(beat);
-        options.setProbing?.(beat.leader);
+        options.adaptive?.setProbing(beat.prober);
       };
       onBeat(await heartbeat(scope, 0, 0));
       const beat = startHeartbeat(scope, store, onBeat, deps.logger);
       const claims = { trips: 0, ms: 0, claimed: 0 };
       let applied: Applied;
       try {
-        const rows = claimSource(scope, store, halts, signal, Math.max(1, Math.min(64, options.concurrency)), claims, location, options.pacedRate);
+        const rows = claimSource(scope, store, halts, signal, Math.max(1, Math.min(64, options.concurrency)), claims, location, options.adaptive);
         // The recorded plan decided which rows go, --retry-failed included; a row claimed is one it sends.
         applied = await applyPlan(
           { cutoffs: {}, rows },
@@ -192,13 +194,13 @@ async function* claimSource(
   batch: number,
   stats: { trips: number; ms: number; claimed: number },
   location: string,
-  pacedRate?: () => number,
+  paced?: Pick<RateController, "rate">,
 ): AsyncGenerator<PreparedRow> {
   // A worker paced slower than its concurrency would fill its slots with rows that then wait at its
   // gate, recorded sent, while at the campaign's end the other workers sit idle with nothing left
   // to claim: at --rate auto the workers' shares differ, and the slowest one's queue was the
   // campaign's tail. Such a worker claims, and hands the applier, about a second of its rate.
-  const ahead = (): number => (pacedRate === undefined ? batch : Math.max(PACED_MIN_AHEAD, Math.min(batch, Math.ceil(pacedRate() * PACED_AHEAD_SECONDS))));
+  const ahead = (): number => (paced === undefined ? batch : Math.max(PACED_MIN_AHEAD, Math.min(batch, Math.ceil(paced.rate * PACED_AHEAD_SECONDS))));
   const claim = async (): Promise<PreparedRow[]> => {
     const t0 = performance.now();
     const claimed = await claimRows(scope, ahead());
@@ -243,7 +245,7 @@ async function* claimSource(
         }
         buffer = claimed;
       }
-      if (pacedRate !== undefined) {
+      if (paced !== undefined) {
         // Bounded: rows that can no longer settle (the store failed, say) must not hold up the
         // applier's own way out, which runs through this generator.
         const until = performance.now() + PACED_MAX_WAIT_MS;
@@ -253,7 +255,7 @@ async function* claimSource(
       const row = buffer.shift();
       if (buffer.length <= ahead() / 2 && next === undefined) next = claim();
       if (row === undefined || halts.groupHalted(row.request.groupId)) continue;
-      if (pacedRate !== undefined) handed.push(row);
+      if (paced !== undefined) handed.push(row);
       yield row;
     }
   } finally {

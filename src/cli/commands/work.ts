@@ -6,14 +6,13 @@ import { REPLAY_BEHAVIOURS } from "../../job/after-doubt.js";
 import { createLogger, LOG_LEVELS } from "../../log.js";
 import { describeTarget, isSimulated } from "../../paypay/target.js";
 import { ENVIRONMENT_NAMES } from "../../paypay/environments.js";
-import { DEFAULT_LEASE_MS, runWorker, type WorkOptions, type WorkReport } from "../../worker/run-worker.js";
+import { DEFAULT_LEASE_MS, runWorker, type WorkReport } from "../../worker/run-worker.js";
 import { CONNECTION_DEFAULTS, openConnection, type ConnectionSettings } from "../connection.js";
 import { withConnectionOptions } from "../connection-options.js";
 import { exitCodeOfWork } from "../exit-codes.js";
 import { expectInteger, expectOneOf, expectPositiveNumber, expectString } from "../expect.js";
 import { ISSUE_DEFAULTS } from "../issue-settings.js";
 import { createPacing, round } from "../pacing.js";
-import type { RateController } from "../../job/rate-controller.js";
 import { onStopSignals } from "../stop-signals.js";
 
 type WorkFlags = Partial<Record<string, unknown>>;
@@ -83,7 +82,7 @@ export const workCommand: CommandModule<object, WorkFlags> = {
             gate: pacing.gate,
             ...(typeof rate === "number" ? { sharedRate: rate } : {}),
             ...(merchantRate === undefined ? {} : { merchantRate }),
-            ...(pacing.controller === undefined ? {} : adaptiveWorker(pacing.controller)),
+            ...(pacing.controller === undefined ? {} : { adaptive: pacing.controller }),
           },
           { api: connection.client, target: connection.target, logger, signal: stop.signal, env: process.env },
         ).finally(() => pacing.stop());
@@ -138,9 +137,4 @@ function formatWorkSummary(report: WorkReport, campaign: string, target: Paramet
   for (const group of report.haltedGroups) lines.push(`  group ${group}: halted (no budget left); its rows stay pending until the next load`);
   if (report.campaignHalt !== undefined) lines.push(`  stopped: ${report.campaignHalt}`);
   return lines.join("\n");
-}
-
-/** --rate auto in a worker: the worker furthest behind probes for more; all claim by their rate. */
-function adaptiveWorker(controller: RateController): Pick<WorkOptions, "setProbing" | "pacedRate"> {
-  return { setProbing: (on) => controller.setProbing(on), pacedRate: () => controller.rate };
 }
