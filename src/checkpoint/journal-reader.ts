@@ -19,11 +19,20 @@ export interface JournalLine {
 
 const CHUNK = 1 << 20;
 
-export async function* readJournal(handle: FileHandle, file: string, onTornTail: (validLength: number) => void): AsyncGenerator<JournalLine> {
+/**
+ * `from`: start at this byte offset, which begins line `from.lines + 1` (where a cached replay,
+ * index-file.ts, left off), so messages still name the journal's own line numbers.
+ */
+export async function* readJournal(
+  handle: FileHandle,
+  file: string,
+  onTornTail: (validLength: number) => void,
+  from: { length: number; lines: number } = { length: 0, lines: 0 },
+): AsyncGenerator<JournalLine> {
   let carry: Buffer = Buffer.alloc(0);
-  let position = 0;
-  let lineNumber = 0;
-  let carryOffset = 0;
+  let position = from.length;
+  let lineNumber = from.lines;
+  let carryOffset = from.length;
 
   const chunk = Buffer.allocUnsafe(CHUNK);
   for (;;) {

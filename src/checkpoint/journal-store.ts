@@ -2,10 +2,13 @@ import { constants } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { CheckpointError } from "../errors.js";
 import { fsyncDirectoryOf } from "../fs/fsync-directory.js";
+import { removeStaleTemps } from "../fs/atomic-write.js";
+import { processIsAlive } from "./lock.js";
 import { DurableAppender } from "./durable-appender.js";
 import { RowIndex } from "./row-index.js";
 import { decodeLine, encodeLine } from "./line-codec.js";
 import { readJournal } from "./journal-reader.js";
+import { indexFileOf, readIndexFile, writeIndexFile, type JournalMark } from "./index-file.js";
 import {
   CHECKPOINT_VERSION,
   type CheckpointRecord,
@@ -37,6 +40,11 @@ export class JournalStore implements CheckpointStore {
     /** Issued rows whose changed body an operator accepted: few, so a plain map. */
     private readonly accepted: Map<string, string>,
     readonly info: JournalInfo,
+    private readonly readOnly: boolean,
+    /** The journal's length and line count as replayed, then as appended to. */
+    private readonly mark: JournalMark,
+    /** Where the index file (index-file.ts) stood when the journal was opened; 0 if none was used. */
+    private readonly cachedLength: number,
   ) {}
 
   private window: { start: number; bytes: Buffer } | undefined;
@@ -61,8 +69,10 @@ export class JournalStore implements CheckpointStore {
     }
     try {
       if (!readOnly) await handle.chmod(0o600);
-      const { header, index, validLength, latestPlan, target, accepted, info } = await replay(handle, file);
+      if (!readOnly) await removeStaleTemps(indexFileOf(file), processIsAlive);
+      const { header, index, validLength, latestPlan, target, accepted, info, lines, cachedLength } = await replay(handle, file);
       let end = validLength;
+      let lineCount = lines;
       if (info.tornTail && !readOnly) {
         // The torn tail was never acknowledged durable; cut it so new records follow a whole line.
         await handle.truncate(validLength);
@@ -76,8 +86,10 @@ export class JournalStore implements CheckpointStore {
         const line = encodeLine(record);
         await appender.append(line).durable;
         end += line.length;
+        lineCount++;
         await fsyncDirectoryOf(file);
         storeCampaign = campaign;
+        info.createdAt = record.createdAt;
       } else if (campaign !== "" && header.campaign !== campaign) {
         throw new CheckpointError(
           "CHECKPOINT_OTHER_CAMPAIGN",
@@ -85,7 +97,8 @@ export class JournalStore implements CheckpointStore {
             `(each campaign needs both), or pass --campaign ${header.campaign} to continue that one`,
         );
       }
-      return new JournalStore(file, storeCampaign ?? campaign, handle, appender, index, latestPlan, target, accepted, info);
+      const mark = { length: end, lines: lineCount };
+      return new JournalStore(file, storeCampaign ?? campaign, handle, appender, index, latestPlan, target, accepted, info, readOnly, mark, cachedLength);
     } catch (error) {
       await handle.close();
       throw error;
@@ -114,15 +127,16 @@ export class JournalStore implements CheckpointStore {
       refuseOtherTarget(this.location, this.boundTarget, target);
       return false;
     }
-    await this.appender.append(encodeLine({ t: "target", at: new Date().toISOString(), target })).durable;
+    await this.append(encodeLine({ t: "target", at: new Date().toISOString(), target })).durable;
     this.boundTarget = target;
     return this.index.size > 0;
   }
 
   async recordPlan(plan: Omit<PlanRecord, "t" | "at">): Promise<void> {
     const record: PlanRecord = { t: "plan", at: new Date().toISOString(), ...plan };
-    await this.appender.append(encodeLine(record)).durable;
+    await this.append(encodeLine(record)).durable;
     this.latestPlan = record;
+    noteActivity(this.info, record.at, true);
   }
 
   lastPlan(): PlanRecord | RunRecord | undefined {
@@ -130,26 +144,30 @@ export class JournalStore implements CheckpointStore {
   }
 
   async recordAccepted(requestId: string, fingerprint: string): Promise<void> {
-    await this.appender.append(encodeLine({ t: "accept", at: new Date().toISOString(), rid: requestId, fp: fingerprint })).durable;
+    await this.append(encodeLine({ t: "accept", at: new Date().toISOString(), rid: requestId, fp: fingerprint })).durable;
     this.accepted.set(requestId, fingerprint);
   }
 
   async recordComplete(complete: Omit<CompleteRecord, "t" | "at">): Promise<void> {
     const record: CompleteRecord = { t: "complete", at: new Date().toISOString(), ...complete };
-    await this.appender.append(encodeLine(record)).durable;
+    await this.append(encodeLine(record)).durable;
   }
 
   async recordSent(requestId: string, fingerprint: string, row: number): Promise<void> {
-    const { durable } = this.appender.append(encodeLine({ t: "sent", rid: requestId, fp: fingerprint, row, at: new Date().toISOString() }));
+    const at = new Date().toISOString();
+    const { durable } = this.append(encodeLine({ t: "sent", rid: requestId, fp: fingerprint, row, at }));
     await durable;
     applySent(this.index, requestId, fingerprint);
+    noteActivity(this.info, at, false);
   }
 
   async recordOutcome(outcome: Omit<OutcomeRecord, "t" | "at">): Promise<void> {
-    const line = encodeLine({ t: "outcome", ...outcome, at: new Date().toISOString() } satisfies OutcomeRecord);
-    const { offset, durable } = this.appender.append(line);
+    const at = new Date().toISOString();
+    const line = encodeLine({ t: "outcome", ...outcome, at } satisfies OutcomeRecord);
+    const { offset, durable } = this.append(line);
     await durable;
     applyOutcome(this.index, outcome, offset, line.length);
+    noteActivity(this.info, at, false);
   }
 
   async readOutcome(state: RowState): Promise<OutcomeRecord | undefined> {
@@ -165,6 +183,19 @@ export class JournalStore implements CheckpointStore {
     return record;
   }
 
+  async readOutcomes(states: readonly (RowState | undefined)[]): Promise<(OutcomeRecord | undefined)[]> {
+    const outcomes = new Array<OutcomeRecord | undefined>(states.length);
+    for (let i = 0; i < states.length; i++) {
+      const at = states[i]?.outcomeAt;
+      if (!at) continue;
+      // Only a read past the window waits; the rest decode from memory, with no promise per row.
+      const cached = this.fromWindow(at.offset, at.length);
+      const state = states[i] as RowState;
+      outcomes[i] = (cached && decodeOutcome(cached)) ?? (await this.readOutcome(state));
+    }
+    return outcomes;
+  }
+
   private fromWindow(offset: number, length: number): Buffer | undefined {
     const window = this.window;
     if (!window || offset < window.start || offset + length > window.start + window.bytes.length) return undefined;
@@ -178,13 +209,48 @@ export class JournalStore implements CheckpointStore {
     return bytes.subarray(0, Math.min(length, bytesRead));
   }
 
+  private append(line: Buffer): { offset: number; durable: Promise<void> } {
+    this.mark.length += line.length;
+    this.mark.lines++;
+    return this.appender.append(line);
+  }
+
   async close(): Promise<void> {
     try {
       await this.appender.drain();
+      await this.refreshIndexFile();
     } finally {
       await this.handle.close();
     }
   }
+
+  /**
+   * Rewrites the index file when the journal has outgrown it, so the next open replays little. A
+   * cache: failing to write it (a full disk) costs the next open a full replay, never the run.
+   */
+  private async refreshIndexFile(): Promise<void> {
+    if (this.readOnly || this.mark.length - this.cachedLength < INDEX_AFTER_BYTES || this.info.tornTail) return;
+    const state: CachedState = {
+      header: { t: "header", version: CHECKPOINT_VERSION, campaign: this.campaign, createdAt: this.info.createdAt },
+      latestPlan: this.latestPlan,
+      target: this.boundTarget,
+      accepted: [...this.accepted],
+      info: { createdAt: this.info.createdAt, firstActivity: this.info.firstActivity, lastActivity: this.info.lastActivity, runs: this.info.runs },
+    };
+    await writeIndexFile(indexFileOf(this.location), this.handle, this.mark, state, this.index).catch(() => undefined);
+  }
+}
+
+/** Journal bytes not yet in the index file before closing rewrites it: replaying that much is quick anyway. */
+const INDEX_AFTER_BYTES = 1 << 20;
+
+/** What replay keeps besides the row index, as the index file carries it. */
+interface CachedState {
+  header: HeaderRecord;
+  latestPlan?: PlanRecord | RunRecord;
+  target?: Target;
+  accepted: [string, string][];
+  info: Omit<JournalInfo, "tornTail">;
 }
 
 const READ_WINDOW = 1 << 20;
@@ -204,6 +270,13 @@ function applyOutcome(index: RowIndex, outcome: Omit<OutcomeRecord, "t" | "at">,
   index.markOutcome(outcome.rid, outcome.fp, outcome.status, outcome.status === "pending" && outcome.unknown === true, outcome.attempts, offset, length);
 }
 
+/** Keeps `info` current with a record of a run's activity, replayed or just written (the index file carries it). */
+function noteActivity(info: JournalInfo, at: string, isRun: boolean): void {
+  if (info.firstActivity === undefined || at < info.firstActivity) info.firstActivity = at;
+  if (info.lastActivity === undefined || at > info.lastActivity) info.lastActivity = at;
+  if (isRun) info.runs++;
+}
+
 /** What a read of the journal learned besides the rows, for `status`. */
 export interface JournalInfo {
   createdAt: string;
@@ -215,6 +288,10 @@ export interface JournalInfo {
 }
 
 interface Replayed {
+  /** Lines read in all, the index file's included. */
+  lines: number;
+  /** The journal length the index file covered; 0 when it was replayed in full. */
+  cachedLength: number;
   header?: HeaderRecord;
   index: RowIndex;
   validLength: number;
@@ -225,8 +302,25 @@ interface Replayed {
 }
 
 async function replay(handle: FileHandle, file: string): Promise<Replayed> {
-  const replayed: Replayed = { index: new RowIndex(), validLength: -1, accepted: new Map(), info: { createdAt: "", runs: 0, tornTail: false } };
-  for await (const { record, offset, length } of readJournal(handle, file, (at) => (replayed.validLength = at))) {
+  const size = (await handle.stat()).size;
+  const read = await readIndexFile<CachedState>(indexFileOf(file), handle, size);
+  const cached = read && fromCache(read.state) ? read : undefined;
+  const replayed: Replayed = cached
+    ? {
+        lines: cached.mark.lines,
+        cachedLength: cached.mark.length,
+        header: cached.state.header,
+        index: cached.index,
+        validLength: -1,
+        latestPlan: cached.state.latestPlan,
+        target: cached.state.target,
+        accepted: new Map(cached.state.accepted),
+        info: { ...cached.state.info, tornTail: false },
+      }
+    : { lines: 0, cachedLength: 0, index: new RowIndex(), validLength: -1, accepted: new Map(), info: { createdAt: "", runs: 0, tornTail: false } };
+  const from = cached?.mark ?? { length: 0, lines: 0 };
+  for await (const { record, offset, length } of readJournal(handle, file, (at) => (replayed.validLength = at), from)) {
+    replayed.lines++;
     try {
       applyRecord(replayed, record as CheckpointRecord, offset, length, file);
     } catch (error) {
@@ -235,9 +329,21 @@ async function replay(handle: FileHandle, file: string): Promise<Replayed> {
       throw error;
     }
   }
-  if (replayed.validLength < 0) replayed.validLength = (await handle.stat()).size;
+  if (replayed.validLength < 0) replayed.validLength = size;
   else replayed.info.tornTail = true;
   return replayed;
+}
+
+/** Whether an index file's state is what this release writes (a sanity check on top of its checksum). */
+function fromCache(state: CachedState): boolean {
+  const { header } = state;
+  return (
+    header?.t === "header" &&
+    header.version === CHECKPOINT_VERSION &&
+    typeof header.campaign === "string" &&
+    Array.isArray(state.accepted) &&
+    (state.target === undefined || parseTarget(state.target) !== undefined)
+  );
 }
 
 function applyRecord(replayed: Replayed, r: CheckpointRecord, offset: number, length: number, file: string): void {
@@ -251,10 +357,7 @@ function applyRecord(replayed: Replayed, r: CheckpointRecord, offset: number, le
     return;
   }
   const { index, info } = replayed;
-  if (r.t === "sent" || r.t === "outcome" || r.t === "run" || r.t === "plan") {
-    if (info.firstActivity === undefined || r.at < info.firstActivity) info.firstActivity = r.at;
-    if (info.lastActivity === undefined || r.at > info.lastActivity) info.lastActivity = r.at;
-  }
+  if (r.t === "sent" || r.t === "outcome" || r.t === "run" || r.t === "plan") noteActivity(info, r.at, r.t === "run" || r.t === "plan");
   switch (r.t) {
     case "sent":
       applySent(index, r.rid, r.fp);
@@ -265,7 +368,6 @@ function applyRecord(replayed: Replayed, r: CheckpointRecord, offset: number, le
     case "run":
     case "plan":
       replayed.latestPlan = r;
-      info.runs++;
       return;
     case "target": {
       const target = parseTarget(r.target);

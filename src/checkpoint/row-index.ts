@@ -1,4 +1,4 @@
-import { hexFromWords, keyWords, UuidIndex } from "./uuid-index.js";
+import { hexFromWords, keyWords, UuidIndex, type UuidIndexParts } from "./uuid-index.js";
 import type { RowState } from "./records.js";
 
 /**
@@ -9,18 +9,65 @@ import type { RowState } from "./records.js";
 const STATUS = ["sent", "issued", "failed", "pending"] as const;
 export type Status = (typeof STATUS)[number];
 
+/** A RowIndex's columns, each holding exactly its rows (see index-file.ts). */
+export interface RowIndexParts {
+  ids: UuidIndexParts;
+  status: Uint8Array;
+  inDoubt: Uint8Array;
+  attempts: Uint32Array;
+  fingerprint: Uint32Array;
+  outcomeOffset: Float64Array;
+  outcomeLength: Uint32Array;
+}
+
 export class RowIndex {
-  private readonly ids = new UuidIndex();
-  private status = new Uint8Array(1024);
-  private inDoubt = new Uint8Array(1024);
-  private attempts = new Uint32Array(1024);
-  private fingerprint = new Uint32Array(4 * 1024);
-  private outcomeOffset = new Float64Array(1024);
+  private ids = new UuidIndex();
+  private status: Uint8Array = new Uint8Array(1024);
+  private inDoubt: Uint8Array = new Uint8Array(1024);
+  private attempts: Uint32Array = new Uint32Array(1024);
+  private fingerprint: Uint32Array = new Uint32Array(4 * 1024);
+  private outcomeOffset: Float64Array = new Float64Array(1024);
   /** 0 when no outcome was recorded yet. */
-  private outcomeLength = new Uint32Array(1024);
+  private outcomeLength: Uint32Array = new Uint32Array(1024);
 
   get size(): number {
     return this.ids.size;
+  }
+
+  static fromParts(parts: RowIndexParts): RowIndex {
+    const index = new RowIndex();
+    const n = parts.ids.count;
+    const sizes = [
+      parts.status.length,
+      parts.inDoubt.length,
+      parts.attempts.length,
+      parts.fingerprint.length / 4,
+      parts.outcomeOffset.length,
+      parts.outcomeLength.length,
+    ];
+    if (sizes.some((size) => size !== n)) throw new TypeError("inconsistent RowIndex parts");
+    index.ids = UuidIndex.fromParts(parts.ids);
+    index.status = parts.status;
+    index.inDoubt = parts.inDoubt;
+    index.attempts = parts.attempts;
+    index.fingerprint = parts.fingerprint;
+    index.outcomeOffset = parts.outcomeOffset;
+    index.outcomeLength = parts.outcomeLength;
+    return index;
+  }
+
+  /** Views of the live columns, trimmed to the rows held (not copies). */
+  parts(): RowIndexParts {
+    const n = this.size;
+    return {
+      ids: this.ids.parts(),
+      status: this.status.subarray(0, n),
+      inDoubt: this.inDoubt.subarray(0, n),
+      attempts: this.attempts.subarray(0, n),
+      fingerprint: this.fingerprint.subarray(0, n * 4),
+      outcomeOffset: this.outcomeOffset.subarray(0, n),
+      outcomeLength: this.outcomeLength.subarray(0, n),
+    };
   }
 
   get(requestId: string): RowState | undefined {
@@ -84,7 +131,8 @@ export class RowIndex {
 
   private ensure(id: number): void {
     if (id < this.status.length) return;
-    const size = this.status.length * 2;
+    // Columns loaded from an index file hold exactly their rows, possibly none.
+    const size = Math.max(1024, this.status.length * 2);
     this.status = grown(this.status, new Uint8Array(size));
     this.inDoubt = grown(this.inDoubt, new Uint8Array(size));
     this.attempts = grown(this.attempts, new Uint32Array(size));

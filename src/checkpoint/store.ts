@@ -49,5 +49,18 @@ export interface CheckpointStore {
   owns?(requestId: string): boolean;
   /** The latest outcome of a requestId, read back from durable storage. */
   readOutcome(state: RowState): Promise<OutcomeRecord | undefined>;
+  /**
+   * readOutcome for a batch of rows at once, in order (undefined in, undefined out): a store that can
+   * answer many from one read does so without a promise per row. Callers go through outcomesOf.
+   */
+  readOutcomes?(states: readonly (RowState | undefined)[]): Promise<(OutcomeRecord | undefined)[]>;
   close(): Promise<void>;
+}
+
+/** The latest outcomes of a batch of rows, in order, with one call where the store allows it. */
+export async function outcomesOf(store: CheckpointStore, states: readonly (RowState | undefined)[]): Promise<(OutcomeRecord | undefined)[]> {
+  if (store.readOutcomes) return store.readOutcomes(states);
+  const outcomes: (OutcomeRecord | undefined)[] = [];
+  for (const state of states) outcomes.push(state ? await store.readOutcome(state) : undefined);
+  return outcomes;
 }

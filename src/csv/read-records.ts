@@ -34,6 +34,9 @@ export class CsvSyntaxError extends BatchError {
  */
 export const CSV_BATCH_RECORDS = 256;
 
+/** Bytes per read of the input: fewer, larger chunks through the parser's stream machinery. */
+const READ_CHUNK = 256 * 1024;
+
 /** `label`: the name messages give the file, when `file` is a copy of it (a run's input snapshot). */
 export async function* readCsvRecords(file: string, encoding: InputEncoding, label = file): AsyncGenerator<CsvRecord> {
   for await (const batch of readCsvBatches(file, encoding, label)) yield* batch;
@@ -51,11 +54,18 @@ export async function* readCsvBatches(file: string, encoding: InputEncoding, lab
     skip_empty_lines: true,
     max_record_size: 1024 * 1024,
   });
-  const source = createReadStream(file);
-  const decoder = iconv.decodeStream(encoding, { stripBOM: true });
+  const source = createReadStream(file, { highWaterMark: READ_CHUNK });
   source.on("error", (error) => parser.destroy(error));
-  decoder.on("error", (error: Error) => parser.destroy(error));
-  source.pipe(decoder).pipe(parser);
+  if (encoding === "utf8") {
+    // csv-parse works on UTF-8 bytes and decodes each field whole (a byte sequence that is not UTF-8
+    // becomes U+FFFD, as in any decoder), so UTF-8 goes in as read: a decoding stage would turn the
+    // bytes into text only for the parser to turn them back into bytes.
+    source.pipe(parser);
+  } else {
+    const decoder = iconv.decodeStream(encoding, { stripBOM: true });
+    decoder.on("error", (error: Error) => parser.destroy(error));
+    source.pipe(decoder).pipe(parser);
+  }
   let row = 0;
   try {
     for await (const records of recordBatches(parser, CSV_BATCH_RECORDS)) {

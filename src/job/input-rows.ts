@@ -1,7 +1,8 @@
 import { describeEncoding, resolveEncoding, type EncodingChoice, type InputEncoding } from "../csv/encoding.js";
 import { readCsvBatches, UNDECODABLE } from "../csv/read-records.js";
 import { indexHeader, type ColumnIndex, type ColumnMap } from "./columns.js";
-import { prepareRowWith, type PreparedRow } from "./prepared-row.js";
+import type { DerivedRowsReader } from "./derived-rows.js";
+import { preparedAs, prepareRowWith, type PreparedRow } from "./prepared-row.js";
 import { requestIdDeriver } from "./request-id.js";
 import { validateRow, type RowDefaults, type RowProblem } from "./validate-row.js";
 
@@ -48,12 +49,14 @@ export async function* readInputRows(spec: ResolvedInputSpec): AsyncGenerator<In
 /**
  * The same items, a batch of rows at a time (see readCsvBatches): what the planner, applier and
  * result writer loop over. With `only`, data rows it refuses are left out (the header never is).
+ * With `derived`, valid rows take the requestId and fingerprint the plan pass derived for them.
  */
-export async function* readInputBatches(spec: ResolvedInputSpec, only?: (row: number) => boolean): AsyncGenerator<InputItem[]> {
+export async function* readInputBatches(spec: ResolvedInputSpec, only?: (row: number) => boolean, derived?: DerivedRowsReader): AsyncGenerator<InputItem[]> {
   let header: string[] | undefined;
   let index: ColumnIndex | undefined;
   const requestIdOf = requestIdDeriver(spec.campaign);
   for await (const records of readCsvBatches(spec.snapshot ?? spec.file, spec.encoding, spec.file)) {
+    await derived?.ensure(records.length);
     const items: InputItem[] = [];
     for (const { row, fields } of records) {
       if (header === undefined || index === undefined) {
@@ -78,7 +81,7 @@ export async function* readInputBatches(spec: ResolvedInputSpec, only?: (row: nu
         continue;
       }
       // `only`: the caller wants these rows alone (the applier, the plan's rows to send); the rest are not even checked.
-      if (only === undefined || only(row)) items.push(inputItem(spec, header, index, requestIdOf, row, fields));
+      if (only === undefined || only(row)) items.push(inputItem(spec, header, index, requestIdOf, row, fields, derived));
     }
     if (items.length > 0) yield items;
   }
@@ -91,6 +94,7 @@ function inputItem(
   requestIdOf: (recipientId: string) => string,
   row: number,
   fields: string[],
+  derived: DerivedRowsReader | undefined,
 ): InputItem {
   if (allEmpty(fields)) return { kind: "empty", fields, row };
   if (anyUndecodable(fields)) return { kind: "invalid", fields, row, problems: undecodable(fields, header, row, spec.encoding) };
@@ -110,7 +114,8 @@ function inputItem(
       ...(recipientOk ? { recipientId, requestId: requestIdOf(recipientId) } : {}),
     };
   }
-  return { kind: "row", fields, prepared: prepareRowWith(requestIdOf, result.ok) };
+  const known = derived?.take(row);
+  return { kind: "row", fields, prepared: known ? preparedAs(result.ok, known) : prepareRowWith(requestIdOf, result.ok) };
 }
 
 function allEmpty(fields: readonly string[]): boolean {

@@ -16,6 +16,7 @@ import type { InputEncoding } from "../csv/encoding.js";
 import type { InputSpec, ResolvedInputSpec } from "./input-rows.js";
 import { removeSnapshotsExcept, snapshotPath, snapshotTempBase, takeSnapshot } from "./input-snapshot.js";
 import type { Plan } from "./plan.js";
+import { derivedRowsPath, type DerivedRows } from "./derived-rows.js";
 import { prepareRun, refusalOf, type PlanSettings, type PreparedRun } from "./prepare-run.js";
 import { PhaseClock, type Phase } from "./phase-clock.js";
 import { readBudgets } from "./read-budgets.js";
@@ -93,9 +94,11 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
   const signal = lock.lost ? AbortSignal.any([deps.signal, lock.lost]) : deps.signal;
   await removeStaleTemps(options.out, processIsAlive);
   await removeStaleTemps(snapshotTempBase(snapshots), processIsAlive);
+  await removeStaleTemps(`${snapshots}.derived`, processIsAlive);
   let store: CheckpointStore | undefined;
   let planned: ResolvedInputSpec | undefined;
   let keepSnapshot: string | undefined;
+  let derived: DerivedRows | undefined;
   try {
     // The user's file is read once, into an immutable copy: everything after plans and sends from it.
     const snapshot = await takeSnapshot(options.input.file, options.input.encoding, snapshots);
@@ -121,7 +124,8 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     keepSnapshot = lastSnapshotOf(store, snapshots);
     if (store?.target) refuseOtherTarget(state, store.target, deps.target);
     await refuseOtherOwner(options.out, state, input.campaign, store?.lastPlan()?.out);
-    const prepared = await prepareRun(input, store, options, () => readBudgets(deps.api, deps.random));
+    const prepared = await prepareRun(input, store, options, () => readBudgets(deps.api, deps.random), { spillTo: derivedRowsPath(snapshots) });
+    derived = prepared.derived;
     clock.mark("plan");
     const refusal = refusalOf(prepared, options);
     if (refusal) throw refusal;
@@ -160,7 +164,7 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     // The same plan as work for `work` processes: an interrupted `issue` can be finished by workers.
     const marked = await backend.markPlannedSends?.(store, input, options.retryFailed, prepared.cutoffs);
     if (options.loadOnly) {
-      const { counts } = await writeResults(input, store, options.out, options.format);
+      const { counts } = await writeResults(input, store, options.out, options.format, derived);
       return {
         plan: prepared.plan,
         marked,
@@ -180,7 +184,7 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     clock.mark("send");
     const reconciled = await reconcileBudgets(prepared, applied, deps);
     clock.mark("reconcile");
-    const { counts, digest } = await writeResults(input, store, options.out, options.format);
+    const { counts, digest } = await writeResults(input, store, options.out, options.format, derived);
     clock.mark("result");
     await store.recordComplete(completeRecord(fingerprint, digest, counts));
     clock.mark("complete");
@@ -197,13 +201,14 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
   } catch (error) {
     // A run that recorded its plan still leaves an exact result file, whatever stopped it.
     if (store !== undefined && planned !== undefined) {
-      await writeResults(planned, store, options.out, options.format).catch(() => undefined);
+      await writeResults(planned, store, options.out, options.format, derived).catch(() => undefined);
     }
     throw error;
   } finally {
     // Each step runs whatever the one before did: a store that fails to close (a full disk) must
     // not keep the lock held or hide the error that stopped the run.
     try {
+      await derived?.remove();
       await store?.close();
     } finally {
       try {

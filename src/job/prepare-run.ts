@@ -2,6 +2,7 @@ import { batchesWithStates } from "../checkpoint/prefetch.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { BatchError } from "../errors.js";
 import type { GroupBudget } from "../paypay/types.js";
+import { DerivedRowsWriter, type DerivedRows } from "./derived-rows.js";
 import { readInputBatches, type ResolvedInputSpec } from "./input-rows.js";
 import { checkBudgets, planCutoffs, Planner, type BudgetProblem, type Plan } from "./plan.js";
 import { BudgetRefusedError, RowsInvalidError } from "./refusals.js";
@@ -30,6 +31,8 @@ export interface PreparedRun {
   budgetProblems: BudgetProblem[];
   cutoffs: Record<string, number>;
   charges: Charges;
+  /** With `spillTo`: each valid row's requestId and fingerprint, for the result pass (the caller removes it). */
+  derived?: DerivedRows;
 }
 
 export async function prepareRun(
@@ -37,12 +40,26 @@ export async function prepareRun(
   store: CheckpointStore | undefined,
   settings: PlanSettings,
   readBudgets: () => Promise<GroupBudget[]>,
-  options: { evenWithNothingToSend?: boolean } = {},
+  options: { evenWithNothingToSend?: boolean; spillTo?: string } = {},
 ): Promise<PreparedRun> {
   const planner = new Planner(store, settings.retryFailed, input.columns.recipient_id, settings.allowPartial);
-  for await (const batch of batchesWithStates(store, readInputBatches(input))) for (const item of batch) planner.add(item);
+  const spill = options.spillTo === undefined ? undefined : await DerivedRowsWriter.create(options.spillTo, input.snapshot ?? input.file);
+  let derived: DerivedRows | undefined;
+  try {
+    for await (const batch of batchesWithStates(store, readInputBatches(input))) {
+      for (const item of batch) {
+        planner.add(item);
+        if (item.kind === "row") spill?.add(item.prepared.row, item.prepared.request.requestId, item.prepared.fingerprint);
+      }
+      await spill?.flushIfFull();
+    }
+    derived = await spill?.finish();
+  } catch (error) {
+    await spill?.discard();
+    throw error;
+  }
   const plan = planner.finish(input.file);
-  const prepared: PreparedRun = { input, plan, budgetProblems: [], cutoffs: {}, charges: chargesOf(plan, {}) };
+  const prepared: PreparedRun = { input, plan, budgetProblems: [], cutoffs: {}, charges: chargesOf(plan, {}), derived };
   // A finished campaign rerun from cron needs no PayPay call at all; `plan` shows budgets anyway.
   const idle = plan.actions.send === 0 && !options.evenWithNothingToSend;
   if (plan.problems.length > 0 || idle) return prepared;

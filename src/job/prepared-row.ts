@@ -20,3 +20,8 @@ export function prepareRowWith(requestIdOf: (recipientId: string) => string, val
   const request: CreatePointsCodeRequest = { requestId: requestIdOf(valid.recipientId), ...valid.request };
   return { row: valid.row, recipientId: valid.recipientId, request, fingerprint: requestFingerprint(serializeCreateBody(request)) };
 }
+
+/** prepareRow with the requestId and fingerprint already derived (by the plan pass, see derived-rows.ts). */
+export function preparedAs(valid: ValidRow, derived: { requestId: string; fingerprint: string }): PreparedRow {
+  return { row: valid.row, recipientId: valid.recipientId, request: { requestId: derived.requestId, ...valid.request }, fingerprint: derived.fingerprint };
+}

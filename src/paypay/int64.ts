@@ -12,10 +12,16 @@ const INT64_PATTERN = /^-?(0|[1-9][0-9]*)$/;
 
 /** True when `text` is a canonical decimal int64 (no `+`, no leading zeros, no spaces, no `-0`). */
 export function isInt64String(text: string): boolean {
+  // Every row of a campaign asks this of its group id, nearly always the same one: remember the last yes.
+  if (text === lastInt64) return true;
   if (!INT64_PATTERN.test(text) || text === "-0") return false;
   const value = BigInt(text);
-  return value >= INT64_MIN && value <= INT64_MAX;
+  if (value < INT64_MIN || value > INT64_MAX) return false;
+  lastInt64 = text;
+  return true;
 }
+
+let lastInt64: string | undefined;
 
 /** Parses JSON keeping every number's exact text. Throws SyntaxError on invalid JSON. */
 export function parseJsonExact(text: string): unknown {

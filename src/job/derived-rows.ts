@@ -1,0 +1,147 @@
+import { open, unlink, type FileHandle } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { hexFromWords, keyWords, uuidFromWords } from "../checkpoint/uuid-index.js";
+
+/**
+ * What the plan pass derived for each valid row (its requestId and body fingerprint, two hashes),
+ * spilled to a temporary file so the result pass over the same input snapshot reads them back
+ * instead of hashing every row again. On disk, not in memory: 36 bytes a row would be 36 MB at a
+ * million rows. The file holds no codes and no cells, only rows' numbers and digests.
+ *
+ * Only a pass over the very file the plan pass read (a run's immutable, content-named input
+ * snapshot) gets a reader. It takes the records in order and checks each one's row number against
+ * the row it reads; at the first that differs (a bug: both passes read the same bytes) it stops
+ * using the file and derives the rest itself.
+ */
+
+/** Where a run keeps its spill: a temporary beside the checkpoint (or snapshot base), named for removeStaleTemps(`<state>.derived`). */
+export function derivedRowsPath(state: string): string {
+  return join(dirname(state), `.${basename(state)}.derived.${process.pid}.tmp`);
+}
+
+/** Row number, then the requestId's and the fingerprint's four 32-bit words. */
+const WORDS_PER_ROW = 9;
+const ROWS_PER_CHUNK = 16 * 1024;
+
+export interface DerivedRow {
+  requestId: string;
+  fingerprint: string;
+}
+
+export class DerivedRowsWriter {
+  private readonly chunk = new Uint32Array(WORDS_PER_ROW * ROWS_PER_CHUNK);
+  private filled = 0;
+  private rows = 0;
+
+  private constructor(
+    readonly path: string,
+    private readonly source: string,
+    private readonly handle: FileHandle,
+  ) {}
+
+  /** `source`: the file the rows are read from (a run's input snapshot); the spill serves that file alone. */
+  static async create(path: string, source: string): Promise<DerivedRowsWriter> {
+    return new DerivedRowsWriter(path, source, await open(path, "w", 0o600));
+  }
+
+  /** False when the values are not the 128-bit hex keys this file holds (then the spill is not used). */
+  add(row: number, requestId: string, fingerprint: string): boolean {
+    const rid = keyWords(requestId);
+    const fp = keyWords(fingerprint);
+    if (!rid || !fp) return false;
+    const at = this.filled * WORDS_PER_ROW;
+    this.chunk[at] = row;
+    this.chunk.set(rid, at + 1);
+    this.chunk.set(fp, at + 5);
+    this.filled++;
+    this.rows++;
+    return true;
+  }
+
+  /** Writes the buffered rows out once the buffer is full; call between batches. */
+  async flushIfFull(): Promise<void> {
+    if (this.filled >= ROWS_PER_CHUNK - 1024) await this.flush();
+  }
+
+  async finish(): Promise<DerivedRows> {
+    await this.flush();
+    await this.handle.close();
+    return new DerivedRows(this.path, this.source, this.rows);
+  }
+
+  async discard(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+    await unlink(this.path).catch(() => undefined);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.filled === 0) return;
+    await this.handle.write(new Uint8Array(this.chunk.buffer, 0, this.filled * WORDS_PER_ROW * 4));
+    this.filled = 0;
+  }
+}
+
+/** A finished spill: read it once per pass with reader(), remove it when the run is done. */
+export class DerivedRows {
+  constructor(
+    readonly path: string,
+    readonly source: string,
+    readonly rows: number,
+  ) {}
+
+  /** A reader for a pass over `source`; undefined for any other file, whose rows these are not. */
+  async readerFor(source: string): Promise<DerivedRowsReader | undefined> {
+    return source === this.source ? new DerivedRowsReader(await open(this.path, "r")) : undefined;
+  }
+
+  async remove(): Promise<void> {
+    await unlink(this.path).catch(() => undefined);
+  }
+}
+
+export class DerivedRowsReader {
+  private readonly chunk = new Uint32Array(WORDS_PER_ROW * ROWS_PER_CHUNK);
+  private position = 0;
+  private next = 0;
+  private held = 0;
+  private broken = false;
+
+  constructor(private readonly handle: FileHandle) {}
+
+  /** Makes sure at least `rows` records (or all that are left) are in memory for take(). */
+  async ensure(rows: number): Promise<void> {
+    if (this.broken || this.held - this.next >= rows) return;
+    const left = (this.held - this.next) * WORDS_PER_ROW;
+    this.chunk.copyWithin(0, this.next * WORDS_PER_ROW, this.held * WORDS_PER_ROW);
+    const bytes = new Uint8Array(this.chunk.buffer, left * 4, (this.chunk.length - left) * 4);
+    let read = 0;
+    for (;;) {
+      const { bytesRead } = await this.handle.read(bytes, read, bytes.length - read, this.position);
+      if (bytesRead === 0) break;
+      read += bytesRead;
+      this.position += bytesRead;
+      if (read === bytes.length) break;
+    }
+    this.next = 0;
+    this.held = left / WORDS_PER_ROW + Math.floor(read / (WORDS_PER_ROW * 4));
+  }
+
+  /** The next record when it is row `row`'s; otherwise undefined, from then on (derive instead). */
+  take(row: number): DerivedRow | undefined {
+    if (this.broken) return undefined;
+    if (this.next >= this.held || this.chunk[this.next * WORDS_PER_ROW] !== row) {
+      this.broken = true;
+      return undefined;
+    }
+    const c = this.chunk;
+    const at = this.next++ * WORDS_PER_ROW;
+    return {
+      requestId: uuidFromWords(c[at + 1] ?? 0, c[at + 2] ?? 0, c[at + 3] ?? 0, c[at + 4] ?? 0),
+      fingerprint: hexFromWords(c[at + 5] ?? 0, c[at + 6] ?? 0, c[at + 7] ?? 0, c[at + 8] ?? 0),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}

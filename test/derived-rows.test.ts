@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { readdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { parseColumnMap } from "../src/job/columns.js";
+import { derivedRowsPath, type DerivedRows } from "../src/job/derived-rows.js";
+import { readInputBatches, type InputItem, type ResolvedInputSpec } from "../src/job/input-rows.js";
+import { prepareRun } from "../src/job/prepare-run.js";
+import { tempDir } from "./support/cli.js";
+
+/**
+ * The plan pass's spill of requestIds and fingerprints (src/job/derived-rows.ts): a result pass
+ * that reads it must see exactly the rows a pass that derives everything sees, and a spill that does
+ * not line up with the rows must never be used for them.
+ */
+
+const settings = { retryFailed: false, allowPartial: false, acceptChanged: false, spend: {} };
+
+async function csv(dir: string, name: string, rows: string[]): Promise<ResolvedInputSpec> {
+  const file = join(dir, name);
+  await writeFile(file, `recipient_id,amount,email\n${rows.join("\n")}\n`);
+  return {
+    file,
+    encoding: "utf8",
+    campaign: "spring",
+    columns: parseColumnMap([]),
+    defaults: { giftCardName: "Spring gift", groupId: "29952775505428481", startAt: "2094-04-01", endAt: "2094-06-30" },
+  };
+}
+
+async function spillOf(spec: ResolvedInputSpec, dir: string): Promise<DerivedRows> {
+  const prepared = await prepareRun(spec, undefined, settings, async () => [], { spillTo: derivedRowsPath(join(dir, "state")) });
+  assert.ok(prepared.derived);
+  return prepared.derived;
+}
+
+async function items(spec: ResolvedInputSpec, derived?: DerivedRows, source = spec.file): Promise<InputItem[]> {
+  const reader = await derived?.readerFor(source);
+  const all: InputItem[] = [];
+  try {
+    for await (const batch of readInputBatches(spec, undefined, reader)) all.push(...batch);
+  } finally {
+    await reader?.close();
+  }
+  return all;
+}
+
+const requestIds = (all: InputItem[]): string[] => all.flatMap((i) => (i.kind === "row" ? [i.prepared.request.requestId] : []));
+
+const recipients = (n: number, prefix = "M"): string[] =>
+  Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(6, "0")},${100 + (i % 5)},m${i}@example.com`);
+
+describe("derived rows spill", () => {
+  test("rows read with the spill are exactly the rows derived afresh, across many batches, blank lines and empty rows", async () => {
+    const dir = await tempDir();
+    const rows = recipients(3000);
+    rows.splice(700, 0, ",,");
+    rows.splice(1500, 0, "");
+    const spec = await csv(dir, "in.csv", rows);
+    const spill = await spillOf(spec, dir);
+    assert.equal(spill.rows, 3000);
+    assert.deepEqual(await items(spec, spill), await items(spec));
+    await spill.remove();
+    assert.deepEqual(await readdir(dir), ["in.csv"], "the spill is removed");
+  });
+
+  test("the spill is what the pass reads, so it serves only the file it was made from", async () => {
+    const dir = await tempDir();
+    const spill = await spillOf(await csv(dir, "planned.csv", recipients(500)), dir);
+    // Another file with the same layout but other recipients: forced onto it, the spill would hand
+    // out the planned file's requestIds (the pass really reads them)…
+    const other = await csv(dir, "other.csv", recipients(500, "X"));
+    const forced = await items(other, spill, join(dir, "planned.csv"));
+    const fresh = await items(other);
+    assert.notDeepEqual(requestIds(forced), requestIds(fresh));
+    // …which is why no reader is given for any file but its own.
+    assert.equal(await spill.readerFor(other.file), undefined);
+    assert.deepEqual(await items(other, spill), fresh);
+  });
+
+  test("a spill whose row numbers stop matching is dropped at the first mismatch; every row is still derived right", async () => {
+    const dir = await tempDir();
+    const rows = recipients(2000);
+    const spec = await csv(dir, "in.csv", rows);
+    const spill = await spillOf(spec, dir);
+    // The same file read with one row now invalid (it takes no record), as if the passes disagreed.
+    rows[999] = "M-000999,not-a-number,m999@example.com";
+    await writeFile(spec.file, `recipient_id,amount,email\n${rows.join("\n")}\n`);
+    const read = await items(spec, spill);
+    assert.deepEqual(read, await items(spec));
+    assert.equal(read.filter((i) => i.kind === "invalid").length, 1);
+  });
+});
