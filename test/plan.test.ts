@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { describe, test } from "node:test";
+import { JournalStore } from "../src/checkpoint/journal-store.js";
 import type { RowState } from "../src/checkpoint/records.js";
 import { decideRow } from "../src/job/decide.js";
 import { checkBudgets, Planner } from "../src/job/plan.js";
 import { prepareRow } from "../src/job/prepared-row.js";
+import { tempDir } from "./support/cli.js";
 
 describe("decideRow: exactly-once on resume", () => {
   const state = (status: RowState["status"], fp = "same"): RowState => ({ status, fp, attempts: 1, inDoubt: status === "sent" || status === "pending" });
@@ -70,6 +73,32 @@ describe("planner and budget check", () => {
       checkBudgets(plan, []).map((p) => p.kind),
       ["missing-group", "missing-group"],
     );
+  });
+
+  test("duplicates are named with their first row whether the checkpoint holds the recipient or not", async () => {
+    const dir = await tempDir();
+    const store = await JournalStore.open(join(dir, "c.checkpoint"), "c");
+    try {
+      // r2 and r4 were sent by an earlier run (the planner marks them by the store's ids); r3 and r5 are new.
+      for (const n of [4, 2]) await store.recordSent(row(n, 1).request.requestId, row(n, 1).fingerprint, n);
+      const planner = new Planner(store, false);
+      planner.add({ kind: "header", header: ["recipient_id"], index: {} as never, problems: [] });
+      for (const n of [2, 3, 4, 5]) planner.add({ kind: "row", fields: [], prepared: row(n, 1) });
+      for (const [at, copyOf] of [
+        [6, 4],
+        [7, 3],
+        [8, 2],
+        [9, 5],
+        [10, 4],
+      ] as const)
+        planner.add({ kind: "row", fields: [], prepared: { ...row(copyOf, 1), row: at } });
+      assert.deepEqual(
+        planner.finish("in.csv").problems.map((p) => [p.row, p.rule]),
+        [6, 7, 8, 9, 10].map((at, i) => [at, `duplicates row ${[4, 3, 2, 5, 4][i]}; each recipient may appear once`]),
+      );
+    } finally {
+      await store.close();
+    }
   });
 
   test("rows in doubt are resent but not counted against the budget again; refused pending rows are", () => {

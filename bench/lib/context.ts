@@ -200,6 +200,7 @@ export async function removeRunFiles(files: { out: string; state: string }): Pro
   await rm(files.out, { force: true });
   await rm(files.state, { force: true });
   await rm(`${files.state}.lock`, { force: true });
+  await rm(`${files.state}.index`, { force: true });
   await rm(`${files.out}.summary.json`, { force: true });
 }
 

@@ -1,4 +1,5 @@
 import { copyFile, mkdir, open, rm } from "node:fs/promises";
+import { indexFileOf } from "../../src/checkpoint/index-file.js";
 import { readJournal } from "../../src/checkpoint/journal-reader.js";
 import { join } from "node:path";
 import { summarizeProfile } from "../profile-summary.js";
@@ -120,6 +121,8 @@ export async function runResume(ctx: BenchContext, options: { sizes?: number[]; 
     for (let rep = 1; rep <= ctx.reps; rep++) {
       const files = runFiles(ctx, `resume-${rows}-pending-r${rep}`);
       await copyFile(artifact.state, files.state);
+      // The run reruns the checkpoint in place in real use: its index file comes along.
+      await copyFile(indexFileOf(artifact.state), indexFileOf(files.state)).catch(() => undefined);
       await ctx.quiet();
       const sim = await startSimulator(ctx.cli, { latencyMs: 0, port: await boundPort(artifact.state) });
       try {

@@ -115,6 +115,10 @@ export class JournalStore implements CheckpointStore {
     return state && acceptedFp !== undefined ? { ...state, acceptedFp } : state;
   }
 
+  rowId(requestId: string): number {
+    return this.index.idOf(requestId);
+  }
+
   *entries(): IterableIterator<[string, RowState]> {
     for (const [rid, state] of this.index.entries()) {
       const acceptedFp = this.accepted.get(rid);

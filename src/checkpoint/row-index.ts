@@ -70,6 +70,11 @@ export class RowIndex {
     };
   }
 
+  /** The row's dense id, -1 when the index does not hold it. */
+  idOf(requestId: string): number {
+    return this.ids.idOf(requestId);
+  }
+
   get(requestId: string): RowState | undefined {
     const id = this.ids.idOf(requestId);
     return id < 0 ? undefined : this.stateAt(id);

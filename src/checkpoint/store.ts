@@ -20,6 +20,11 @@ export interface CheckpointStore {
    */
   get(requestId: string): RowState | undefined;
   /**
+   * A dense id (0, 1, 2, …) for each requestId the store holds in memory, -1 for any other: lets the
+   * planner mark rows it has seen in a small array instead of a set of its own (see plan.ts).
+   */
+  rowId?(requestId: string): number;
+  /**
    * Loads the states of the rows the caller is about to ask get() for; a store that holds every
    * row's state in memory (the file journal) has none. Callers go through rowsWithStates.
    */

@@ -12,7 +12,7 @@ import { stringify } from "csv-stringify/sync";
 
 export type RecordDelimiter = "unix" | "windows";
 
-const NEEDS_QUOTES = /[",]/;
+const SPECIAL = /[",\r\n]/;
 const LINE_BREAK = /[\r\n]/;
 
 export function encodeRecord(fields: readonly string[], delimiter: RecordDelimiter = "unix"): string {
@@ -24,10 +24,11 @@ export function encodeRecord(fields: readonly string[], delimiter: RecordDelimit
 }
 
 function encodeField(value: string, delimiter: RecordDelimiter): string {
+  // Most cells hold none of the four: one test clears them.
+  if (!SPECIAL.test(value)) return value;
   if (LINE_BREAK.test(value)) {
     const record = stringify([[value]], { record_delimiter: delimiter });
     return record.slice(0, record.length - (delimiter === "windows" ? 2 : 1));
   }
-  if (!NEEDS_QUOTES.test(value)) return value;
   return `"${value.replaceAll('"', '""')}"`;
 }
