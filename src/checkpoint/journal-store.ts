@@ -111,7 +111,8 @@ export class JournalStore implements CheckpointStore {
 
   get(requestId: string): RowState | undefined {
     const state = this.index.get(requestId);
-    const acceptedFp = this.accepted.get(requestId);
+    // Hashing a fresh requestId string for a map that is nearly always empty costs more than the index lookup.
+    const acceptedFp = state && this.accepted.size > 0 ? this.accepted.get(requestId) : undefined;
     return state && acceptedFp !== undefined ? { ...state, acceptedFp } : state;
   }
 

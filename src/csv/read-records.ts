@@ -34,8 +34,11 @@ export class CsvSyntaxError extends BatchError {
  */
 export const CSV_BATCH_RECORDS = 256;
 
-/** Bytes per read of the input: fewer, larger chunks through the parser's stream machinery. */
-const READ_CHUNK = 256 * 1024;
+/**
+ * Bytes per read of the input. Not more: csv-parse turns a whole chunk into records at once, and
+ * 256 KiB chunks cost some 30 MB more peak RSS at 200,000 rows for no measurable CPU gain.
+ */
+const READ_CHUNK = 64 * 1024;
 
 /** `label`: the name messages give the file, when `file` is a copy of it (a run's input snapshot). */
 export async function* readCsvRecords(file: string, encoding: InputEncoding, label = file): AsyncGenerator<CsvRecord> {
