@@ -72,17 +72,26 @@ export class RowIndex {
 
   /** The row's dense id, -1 when the index does not hold it. */
   idOf(requestId: string): number {
-    return this.ids.idOf(requestId);
+    // The planner asks for a row's id and then its state: the second lookup is free.
+    if (requestId === this.lastKey) return this.lastId;
+    const id = this.ids.idOf(requestId);
+    this.lastKey = requestId;
+    this.lastId = id;
+    return id;
   }
 
+  private lastKey: string | undefined;
+  private lastId = -1;
+
   get(requestId: string): RowState | undefined {
-    const id = this.ids.idOf(requestId);
+    const id = this.idOf(requestId);
     return id < 0 ? undefined : this.stateAt(id);
   }
 
   set(requestId: string, state: RowState): void {
     const fp = fingerprintWords(state.fp);
     const { id } = this.ids.add(requestId);
+    this.lastKey = undefined;
     this.ensure(id);
     this.status[id] = STATUS.indexOf(state.status as Status);
     this.inDoubt[id] = state.inDoubt ? 1 : 0;
@@ -99,6 +108,7 @@ export class RowIndex {
   markSent(requestId: string, fingerprint: string): void {
     const fp = fingerprintWords(fingerprint);
     const { id } = this.ids.add(requestId);
+    this.lastKey = undefined;
     this.ensure(id);
     this.status[id] = STATUS.indexOf("sent");
     this.inDoubt[id] = 1;
@@ -109,6 +119,7 @@ export class RowIndex {
   markOutcome(requestId: string, fingerprint: string, status: Status, inDoubt: boolean, attempts: number, offset: number, length: number): void {
     const fp = fingerprintWords(fingerprint);
     const { id } = this.ids.add(requestId);
+    this.lastKey = undefined;
     this.ensure(id);
     this.status[id] = STATUS.indexOf(status);
     this.inDoubt[id] = inDoubt ? 1 : 0;
