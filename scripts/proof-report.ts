@@ -240,6 +240,8 @@ function report(figures: Figures[], run: { exitCode: number; tap: string; wallMs
   out.push(
     "A real checkpoint is built by two CLI runs (header, run, sent and outcome records). A power cut mid-write: the file is cut at every byte offset of its last record (an outcome carrying an issued code) and opened as a run opens it; every other row must be unchanged and the cut row left in doubt, to be resent under its same requestId. The real CLI then resumes a seeded sample of those cuts, covering every boundary class (`PROOF_TORN_ALL_CLI=1` runs every offset through the CLI), and must exit 0, resending exactly the cut row, exactly once against the ledger. Damage anywhere else: every byte of every earlier record is flipped (seeded XOR) and, separately, replaced by a newline, and read by the journal reader; per record, three damages are opened from disk; a seeded flip per earlier record goes through the CLI. Each must be refused (exit 2) naming the file, the line and the byte of the damaged record, with no stack trace, no request sent and the file left as it was.",
     "",
+    "These checkpoints are small (under the 1 MiB from which a closing run writes `<state>.index`, the cache of a journal's replay), so every open replays and checks every record. A journal with an index is opened from the index for the part it covers (src/checkpoint/index-file.ts); damage there is found when an outcome is read back for the result (its CRC), not at open. `journal-index.test.ts` proves that an index is used only for the journal bytes it was made from, and that one damaged, cut short or of another journal is ignored for a full replay.",
+    "",
   );
   out.push(table(["proof", "figures", "violations"], proofRows(figures, "torn")), "");
 
