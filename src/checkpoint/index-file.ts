@@ -105,7 +105,7 @@ export async function readIndexFile<T>(file: string, journal: FileHandle, size: 
     const identity = await journalIdentity(journal, meta.journal.length);
     if (identity.head !== meta.journal.head || identity.tail !== meta.journal.tail) return undefined;
     const parts = emptyParts(meta.rows, meta.slots);
-    for (const column of columnsOf(parts)) {
+    for (const column of columnsOf(trimmed(parts, meta.rows))) {
       if (!(await reader.into(new Uint8Array(column.buffer, column.byteOffset, column.byteLength)))) return undefined;
       if (!(await reader.skip(padding(column.byteLength).length))) return undefined;
     }
@@ -128,15 +128,33 @@ function columnsOf(parts: RowIndexParts): ArrayBufferView[] {
   return [parts.ids.slots, parts.ids.keys, parts.status, parts.inDoubt, parts.attempts, parts.fingerprint, parts.outcomeOffset, parts.outcomeLength];
 }
 
+/**
+ * Columns for `rows` rows with the room a replay would have left (the next power of two): a run
+ * that adds rows to a loaded index grows it no sooner than it would grow a replayed one.
+ */
 function emptyParts(rows: number, slots: number): RowIndexParts {
+  const room = Math.max(1024, 2 ** Math.ceil(Math.log2(Math.max(rows, 1))));
   return {
-    ids: { slots: new Int32Array(slots), keys: new Uint32Array(rows * 4), count: rows },
-    status: new Uint8Array(rows),
-    inDoubt: new Uint8Array(rows),
-    attempts: new Uint32Array(rows),
-    fingerprint: new Uint32Array(rows * 4),
-    outcomeOffset: new Float64Array(rows),
-    outcomeLength: new Uint32Array(rows),
+    ids: { slots: new Int32Array(slots), keys: new Uint32Array(room * 4), count: rows },
+    status: new Uint8Array(room),
+    inDoubt: new Uint8Array(room),
+    attempts: new Uint32Array(room),
+    fingerprint: new Uint32Array(room * 4),
+    outcomeOffset: new Float64Array(room),
+    outcomeLength: new Uint32Array(room),
+  };
+}
+
+/** Views of the first `rows` rows of each column: what the file holds. */
+function trimmed(parts: RowIndexParts, rows: number): RowIndexParts {
+  return {
+    ids: { slots: parts.ids.slots, keys: parts.ids.keys.subarray(0, rows * 4), count: rows },
+    status: parts.status.subarray(0, rows),
+    inDoubt: parts.inDoubt.subarray(0, rows),
+    attempts: parts.attempts.subarray(0, rows),
+    fingerprint: parts.fingerprint.subarray(0, rows * 4),
+    outcomeOffset: parts.outcomeOffset.subarray(0, rows),
+    outcomeLength: parts.outcomeLength.subarray(0, rows),
   };
 }
 

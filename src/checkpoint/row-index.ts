@@ -9,7 +9,7 @@ import type { RowState } from "./records.js";
 const STATUS = ["sent", "issued", "failed", "pending"] as const;
 export type Status = (typeof STATUS)[number];
 
-/** A RowIndex's columns, each holding exactly its rows (see index-file.ts). */
+/** A RowIndex's columns (see index-file.ts): parts() trims them to the rows held; fromParts() takes longer ones as room to grow. */
 export interface RowIndexParts {
   ids: UuidIndexParts;
   status: Uint8Array;
@@ -45,7 +45,7 @@ export class RowIndex {
       parts.outcomeOffset.length,
       parts.outcomeLength.length,
     ];
-    if (sizes.some((size) => size !== n)) throw new TypeError("inconsistent RowIndex parts");
+    if (sizes.some((size) => size < n || size !== sizes[0])) throw new TypeError("inconsistent RowIndex parts");
     index.ids = UuidIndex.fromParts(parts.ids);
     index.status = parts.status;
     index.inDoubt = parts.inDoubt;

@@ -46,7 +46,7 @@ export function hexFromWords(a: number, b: number, c: number, d: number): string
   return hex8(a) + hex8(b) + hex8(c) + hex8(d);
 }
 
-/** A UuidIndex's arrays, as index-file.ts keeps them on disk: `keys` holds exactly `4 * count` words. */
+/** A UuidIndex's arrays, as index-file.ts keeps them on disk: `keys` holds at least `4 * count` words (the rest is room to grow). */
 export interface UuidIndexParts {
   slots: Int32Array;
   keys: Uint32Array;
@@ -64,7 +64,7 @@ export class UuidIndex {
     const index = new UuidIndex();
     const { slots, keys, count } = parts;
     // A slot table that is not a power of two, or too small for its keys, cannot be probed.
-    if (slots.length < 1024 || (slots.length & (slots.length - 1)) !== 0 || count * 2 > slots.length || keys.length !== count * 4) {
+    if (slots.length < 1024 || (slots.length & (slots.length - 1)) !== 0 || count * 2 > slots.length || keys.length < count * 4) {
       throw new TypeError("inconsistent UuidIndex parts");
     }
     index.slots = slots;
