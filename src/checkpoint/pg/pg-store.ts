@@ -97,7 +97,7 @@ export class PgStore implements CheckpointStore {
    * with one COPY (bulk-load.ts). The rows are loaded again even when the snapshot is already kept:
    * other --column settings make other requestIds of the same bytes.
    */
-  async recordPlanInput(digest: string, snapshotFile: string, rows: AsyncIterable<PlannedRow>): Promise<void> {
+  async recordPlanInput(digest: string, snapshotFile: string, rows: AsyncIterable<readonly PlannedRow[]>): Promise<void> {
     const s = quoteIdent(this.connections.state.schema);
     await this.queue.drain();
     await this.fenced(async (client) => {
