@@ -9,6 +9,7 @@ import { quoteIdent } from "./migrations.js";
 import { purgedError, readPurged } from "./purge.js";
 import type { PgConnections } from "./pool.js";
 import { keepSnapshot, loadPlannedRows, type PlannedRow } from "./bulk-load.js";
+import { commitRows } from "./row-commit.js";
 import { readOutcomeBySeq, readRowStates, type OutcomeRow } from "./row-reads.js";
 
 /**
@@ -37,6 +38,12 @@ export class PgStore implements CheckpointStore {
   private states: Map<string, RowState> = new Map();
   /** Their outcomes as read with them, by seq; a row's is dropped when this run writes a newer one. */
   private outcomes: Map<number, OutcomeRecord> = new Map();
+  /**
+   * Whether the campaign's complete record may still be set: only this run writes one (it holds the
+   * lock), so after a commit that cleared it rows commit in one round trip (row-commit.ts) until the
+   * next complete record.
+   */
+  private completeMayBeSet: boolean;
 
   private constructor(
     private readonly connections: PgConnections,
@@ -50,6 +57,7 @@ export class PgStore implements CheckpointStore {
     readonly createdAt: string,
   ) {
     this.queue = new CommitQueue((ops) => this.commit(ops), { inFlight: COMMITS_IN_FLIGHT, key: opKey });
+    this.completeMayBeSet = lastComplete !== undefined;
   }
 
   /**
@@ -210,6 +218,9 @@ export class PgStore implements CheckpointStore {
 
   private async commit(ops: Op[]): Promise<void> {
     const s = quoteIdent(this.connections.state.schema);
+    const rowOps = this.completeMayBeSet ? undefined : sentAndOutcomes(ops);
+    if (rowOps) return this.commitRowOps(s, rowOps.sent, rowOps.outcomes);
+    let completeWritten = false;
     await this.fenced(async (client) => {
       // fenced() cleared any complete record; one this commit writes must stay the last thing written.
       let complete = false;
@@ -222,7 +233,46 @@ export class PgStore implements CheckpointStore {
         }
         await this.commitSegment(client, s, segment);
       }
+      completeWritten = complete;
     });
+    this.completeMayBeSet = completeWritten;
+  }
+
+  /** The hot path: a batch of `sent` and outcome records, fenced, in one statement (row-commit.ts). */
+  private async commitRowOps(s: string, sent: Array<Op & { k: "sent" }>, outcomes: Array<Op & { k: "outcome" }>): Promise<void> {
+    const generation = this.generation;
+    if (generation === undefined) throw new CheckpointError("STATE_READ_ONLY", `${this.location}: opened to read; nothing can be written`);
+    const result = await this.connections.withClient((client) =>
+      commitRows(
+        client,
+        s,
+        this.campaign,
+        generation,
+        sent.map(({ rid, fp, row, body }) => ({ rid, fp, row, body })),
+        outcomes.map(outcomeRow),
+      ),
+    );
+    if (result.generation !== generation) throw this.fencedError(result.generation);
+    if (result.sent !== sent.length) {
+      throw new CheckpointError("CHECKPOINT_DAMAGED", `${this.location}: ${sent.length} sent records committed as ${result.sent} rows`);
+    }
+    this.assignSeqs(outcomes, result.seqs);
+  }
+
+  private fencedError(found: string | undefined): StateLostError {
+    return new StateLostError(
+      "STATE_FENCED",
+      `${this.location}: another run (generation ${found ?? "?"}) has taken campaign ${this.campaign} over from this one (${this.generation}); this run writes nothing more`,
+    );
+  }
+
+  /** Each outcome's row seq (its outcomeAt), from what its UPDATE returned. */
+  private assignSeqs(outcomes: Array<Op & { k: "outcome" }>, seqs: Map<string, number>): void {
+    for (const op of outcomes) {
+      op.seq = seqs.get(op.outcome.rid.toLowerCase());
+      if (op.seq === undefined)
+        throw new CheckpointError("CHECKPOINT_DAMAGED", `${this.location}: outcome for ${op.outcome.rid}, which was never recorded sent`);
+    }
   }
 
   /**
@@ -243,12 +293,7 @@ export class PgStore implements CheckpointStore {
         SELECT generation FROM ${s}.campaigns WHERE campaign = ${campaign} FOR SHARE`;
     };
     await this.connections.transactionFrom<{ generation: string }, void>(fence, async (client, rows) => {
-      if (rows[0]?.generation !== generation) {
-        throw new StateLostError(
-          "STATE_FENCED",
-          `${this.location}: another run (generation ${rows[0]?.generation ?? "?"}) has taken campaign ${this.campaign} over from this one (${generation}); this run writes nothing more`,
-        );
-      }
+      if (rows[0]?.generation !== generation) throw this.fencedError(rows[0]?.generation);
       await work(client);
     });
   }
@@ -293,12 +338,7 @@ export class PgStore implements CheckpointStore {
          RETURNING r.request_id::text AS rid, r.seq::text AS seq`,
         [this.campaign, JSON.stringify(outcomes.map(outcomeRow))],
       );
-      const seqs = new Map(rows.map((r) => [r.rid, Number(r.seq)]));
-      for (const op of outcomes) {
-        op.seq = seqs.get(op.outcome.rid.toLowerCase());
-        if (op.seq === undefined)
-          throw new CheckpointError("CHECKPOINT_DAMAGED", `${this.location}: outcome for ${op.outcome.rid}, which was never recorded sent`);
-      }
+      this.assignSeqs(outcomes, new Map(rows.map((r) => [r.rid, Number(r.seq)])));
     }
   }
 }
@@ -319,6 +359,25 @@ function opKey(op: Op): string | undefined {
 
 export function pgLocation(display: string, campaign: string): string {
   return `${display}#${campaign}`;
+}
+
+/**
+ * A batch that row-commit.ts can write in one statement: `sent` and outcome records only, no row
+ * twice (two CTEs of one statement must not write the same row); otherwise undefined.
+ */
+function sentAndOutcomes(ops: Op[]): { sent: Array<Op & { k: "sent" }>; outcomes: Array<Op & { k: "outcome" }> } | undefined {
+  const sent: Array<Op & { k: "sent" }> = [];
+  const outcomes: Array<Op & { k: "outcome" }> = [];
+  const rids = new Set<string>();
+  for (const op of ops) {
+    if (op.k === "sent") sent.push(op);
+    else if (op.k === "outcome") outcomes.push(op);
+    else return undefined;
+    const rid = opKey(op) ?? "";
+    if (rids.has(rid)) return undefined;
+    rids.add(rid);
+  }
+  return { sent, outcomes };
 }
 
 /** Consecutive operations of one kind, no requestId twice (one statement may touch a row once). */
