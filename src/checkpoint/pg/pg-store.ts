@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { CheckpointError, StateLostError } from "../../errors.js";
 import { parseTarget, type Target } from "../../paypay/target.js";
-import type { CompleteRecord, OutcomeRecord, PlanRecord, RowState, RowStatus, RunRecord } from "../records.js";
+import type { CompleteRecord, OutcomeRecord, PlanRecord, RowState, RunRecord } from "../records.js";
 import type { CheckpointStore } from "../store.js";
 import { refuseOtherTarget } from "../target-binding.js";
 import { CommitQueue } from "./commit-queue.js";
@@ -10,7 +10,8 @@ import { purgedError, readPurged } from "./purge.js";
 import type { PgConnections } from "./pool.js";
 import { keepSnapshot, loadPlannedRows, type PlannedRow } from "./bulk-load.js";
 import { commitRows } from "./row-commit.js";
-import { readOutcomeBySeq, readRowStates, type OutcomeRow } from "./row-reads.js";
+import { readOutcomeBySeq, readRowStates } from "./row-reads.js";
+import { commitSegment, type Op, opKey, outcomeRow, segments, sentAndOutcomes } from "./store-ops.js";
 
 /**
  * The checkpoint in PostgreSQL, with the journal's protocol: `sent` is committed before a row's
@@ -22,12 +23,6 @@ import { readOutcomeBySeq, readRowStates, type OutcomeRow } from "./row-reads.js
  * Row states are read a chunk at a time (prefetch), each chunk's outcomes with them: memory does
  * not grow with the campaign, and a result costs one query per chunk.
  */
-
-type Op =
-  | { k: "sent"; rid: string; fp: string; row: number; body: string | null }
-  | { k: "outcome"; outcome: Omit<OutcomeRecord, "t" | "at">; at: string; seq?: number }
-  | { k: "accept"; rid: string; fp: string }
-  | { k: "campaign"; column: "target" | "latest_plan" | "last_complete" | "opened_at"; value: unknown };
 
 export class PgStore implements CheckpointStore {
   readonly keepsBodies = true;
@@ -231,7 +226,8 @@ export class PgStore implements CheckpointStore {
           await client.query(`UPDATE ${s}.campaigns SET last_complete = NULL WHERE campaign = $1`, [this.campaign]);
           complete = false;
         }
-        await this.commitSegment(client, s, segment);
+        const seqs = await commitSegment(client, s, this.campaign, segment);
+        if (seqs) this.assignSeqs(segment as Array<Op & { k: "outcome" }>, seqs);
       }
       completeWritten = complete;
     });
@@ -297,50 +293,6 @@ export class PgStore implements CheckpointStore {
       await work(client);
     });
   }
-
-  private async commitSegment(client: pg.PoolClient, s: string, ops: Op[]): Promise<void> {
-    const first = ops[0];
-    if (!first) return;
-    if (first.k === "campaign") {
-      for (const op of ops as Array<Op & { k: "campaign" }>) {
-        const value = op.column === "opened_at" ? op.value : JSON.stringify(op.value);
-        await client.query(`UPDATE ${s}.campaigns SET ${op.column} = $2 WHERE campaign = $1`, [this.campaign, value]);
-      }
-    } else if (first.k === "sent") {
-      const rows = (ops as Array<Op & { k: "sent" }>).map(({ rid, fp, row, body }) => ({ rid, fp, row, body }));
-      await client.query(
-        `INSERT INTO ${s}.rows AS r (campaign, request_id, fingerprint, body, row_no, status, in_doubt, sent_at)
-         SELECT $1, x.rid, x.fp, x.body, x.row, 'sent', true, now() FROM jsonb_to_recordset($2::jsonb) AS x(rid uuid, fp text, body text, row integer)
-         ON CONFLICT (campaign, request_id) DO UPDATE SET fingerprint = excluded.fingerprint, body = coalesce(excluded.body, r.body), row_no = excluded.row_no, status = 'sent',
-           in_doubt = true, sent_at = coalesce(r.sent_at, excluded.sent_at), updated_at = now()`,
-        [this.campaign, JSON.stringify(rows)],
-      );
-    } else if (first.k === "accept") {
-      const rows = (ops as Array<Op & { k: "accept" }>).map(({ rid, fp }) => ({ rid, fp }));
-      await client.query(
-        `UPDATE ${s}.rows AS r SET accepted_fp = x.fp, updated_at = now() FROM jsonb_to_recordset($2::jsonb) AS x(rid uuid, fp text)
-          WHERE r.campaign = $1 AND r.request_id = x.rid`,
-        [this.campaign, JSON.stringify(rows)],
-      );
-    } else {
-      const outcomes = ops as Array<Op & { k: "outcome" }>;
-      const { rows } = await client.query<{ rid: string; seq: string }>(
-        `UPDATE ${s}.rows AS r SET fingerprint = x.fp, outcome_fp = x.fp, status = x.status, outcome_status = x.status,
-           in_doubt = x.status = 'pending' AND coalesce(x.unknown, false), unknown_outcome = coalesce(x.unknown, false),
-           attempts = r.attempts + x.attempts, outcome_attempts = x.attempts, group_id = x.group_id, value = x.value,
-           gift_card_name = x.name, start_at = x.start_at, end_at = x.end_at, code = x.code, data = x.data,
-           last_error_code = x.error_code, last_error_message = x.error_message, paypay_request_id = x.paypay_request_id,
-           outcome_at = x.at, updated_at = now(), todo = r.todo AND x.status = 'pending', claim_token = NULL
-         FROM jsonb_to_recordset($2::jsonb) AS x(rid uuid, fp text, status text, unknown boolean, attempts integer, group_id text,
-           value bigint, name text, start_at text, end_at text, code text, data text, error_code text, error_message text,
-           paypay_request_id text, at text)
-         WHERE r.campaign = $1 AND r.request_id = x.rid
-         RETURNING r.request_id::text AS rid, r.seq::text AS seq`,
-        [this.campaign, JSON.stringify(outcomes.map(outcomeRow))],
-      );
-      this.assignSeqs(outcomes, new Map(rows.map((r) => [r.rid, Number(r.seq)])));
-    }
-  }
 }
 
 /**
@@ -351,71 +303,6 @@ export class PgStore implements CheckpointStore {
  */
 const COMMITS_IN_FLIGHT = 2;
 
-/** The row an op writes; a campaign record has none, and commits alone. */
-function opKey(op: Op): string | undefined {
-  if (op.k === "campaign") return undefined;
-  return (op.k === "outcome" ? op.outcome.rid : op.rid).toLowerCase();
-}
-
 export function pgLocation(display: string, campaign: string): string {
   return `${display}#${campaign}`;
-}
-
-/**
- * A batch that row-commit.ts can write in one statement: `sent` and outcome records only, no row
- * twice (two CTEs of one statement must not write the same row); otherwise undefined.
- */
-function sentAndOutcomes(ops: Op[]): { sent: Array<Op & { k: "sent" }>; outcomes: Array<Op & { k: "outcome" }> } | undefined {
-  const sent: Array<Op & { k: "sent" }> = [];
-  const outcomes: Array<Op & { k: "outcome" }> = [];
-  const rids = new Set<string>();
-  for (const op of ops) {
-    if (op.k === "sent") sent.push(op);
-    else if (op.k === "outcome") outcomes.push(op);
-    else return undefined;
-    const rid = opKey(op) ?? "";
-    if (rids.has(rid)) return undefined;
-    rids.add(rid);
-  }
-  return { sent, outcomes };
-}
-
-/** Consecutive operations of one kind, no requestId twice (one statement may touch a row once). */
-function* segments(ops: Op[]): Generator<Op[]> {
-  let current: Op[] = [];
-  let rids = new Set<string>();
-  for (const op of ops) {
-    const rid = op.k === "campaign" ? undefined : op.k === "outcome" ? op.outcome.rid : op.rid;
-    const head = current[0];
-    if (head && (head.k !== op.k || head.k === "campaign" || (rid !== undefined && rids.has(rid)))) {
-      yield current;
-      current = [];
-      rids = new Set();
-    }
-    current.push(op);
-    if (rid !== undefined) rids.add(rid);
-  }
-  if (current.length > 0) yield current;
-}
-
-export function outcomeRow(op: { outcome: Omit<OutcomeRecord, "t" | "at">; at: string }): OutcomeRow {
-  const o = op.outcome;
-  return {
-    rid: o.rid,
-    fp: o.fp,
-    status: o.status satisfies RowStatus,
-    unknown: o.unknown === true,
-    attempts: o.attempts,
-    group_id: o.groupId,
-    value: o.value,
-    name: o.name ?? null,
-    start_at: o.startAt ?? null,
-    end_at: o.endAt ?? null,
-    code: o.code ?? null,
-    data: o.data ?? null,
-    error_code: o.errorCode ?? null,
-    error_message: o.errorMessage ?? null,
-    paypay_request_id: o.paypayRequestId ?? null,
-    at: op.at,
-  };
 }
