@@ -84,16 +84,12 @@ async function groupCommit(connections: PgConnections, workers: number, seconds:
   const campaign = `gc-${workers}`;
   const lock = await acquireRunLock(connections, campaign);
   let transactions = 0;
-  const transaction = connections.transaction.bind(connections);
-  const transactionFrom = connections.transactionFrom.bind(connections);
-  // Counts the store's transactions (each commit is one) without changing them.
-  connections.transaction = (work) => {
+  const withClient = connections.withClient.bind(connections);
+  // Counts the store's transactions without changing them: each commit, one statement or a
+  // BEGIN … COMMIT, holds one pooled client (transaction() and transactionFrom() take theirs here).
+  connections.withClient = (work) => {
     transactions++;
-    return transaction(work);
-  };
-  connections.transactionFrom = (first, work) => {
-    transactions++;
-    return transactionFrom(first, work);
+    return withClient(work);
   };
   try {
     const store = await PgStore.open(connections, campaign, { generation: lock.generation, create: true });
@@ -142,8 +138,7 @@ async function groupCommit(connections: PgConnections, workers: number, seconds:
       outcomeLatencyP90Ms: quantile(outcomeLatencies, 0.9),
     };
   } finally {
-    connections.transaction = transaction;
-    connections.transactionFrom = transactionFrom;
+    connections.withClient = withClient;
     await lock.release();
   }
 }

@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { CommitQueue } from "../checkpoint/pg/commit-queue.js";
 import { quoteIdent } from "../checkpoint/pg/migrations.js";
-import { outcomeRow } from "../checkpoint/pg/pg-store.js";
+import { outcomeRow } from "../checkpoint/pg/store-ops.js";
 import type { CompleteRecord, OutcomeRecord, PlanRecord, RowState, RunRecord } from "../checkpoint/records.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { CheckpointError } from "../errors.js";

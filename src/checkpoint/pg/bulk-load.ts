@@ -4,6 +4,7 @@ import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { parts } from "../../async-parts.js";
+import { copyField } from "./copy-text.js";
 
 /**
  * Loads a plan's input rows into the rows table with COPY: a million rows stream through in
@@ -13,33 +14,22 @@ import { parts } from "../../async-parts.js";
  * first.
  */
 
-/** One input row as loaded at plan time: cells by header, for support's queries. */
+/** One input row as loaded at plan time. */
 export interface PlannedRow {
   rid: string;
   row: number;
   recipient: string;
-  cells: Record<string, string>;
+  /** The row's cells (header → value) as a JSON object, already a COPY field: see copy-text.ts cellsField. */
+  cells: string;
 }
 
-/** COPY's text format: these four characters are the only ones a field must escape. */
-const SPECIAL = /[\\\t\n\r]/g;
-const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
-
-function field(value: string): string {
-  return value.replace(SPECIAL, (c) => ESCAPES[c] ?? c);
-}
-
-/** Lines of COPY text, each starting with `prefix`, gathered into chunks of about 64 KiB (one stream write each). */
-async function* copyText(rows: AsyncIterable<PlannedRow>, prefix: string): AsyncGenerator<string> {
-  let chunk = "";
-  for await (const r of rows) {
-    chunk += `${prefix}${r.rid}\t${r.row}\t${field(r.recipient)}\t${field(JSON.stringify(r.cells))}\n`;
-    if (chunk.length >= 65_536) {
-      yield chunk;
-      chunk = "";
-    }
+/** COPY text of batches of rows, each line starting with `prefix`: one string (one stream write) per batch. */
+async function* copyText(batches: AsyncIterable<readonly PlannedRow[]>, prefix: string): AsyncGenerator<string> {
+  for await (const batch of batches) {
+    let chunk = "";
+    for (const r of batch) chunk += `${prefix}${r.rid}\t${r.row}\t${copyField(r.recipient)}\t${r.cells}\n`;
+    yield chunk;
   }
-  if (chunk !== "") yield chunk;
 }
 
 /**
@@ -51,19 +41,19 @@ export async function keepSnapshot(client: pg.PoolClient, s: string, campaign: s
   const { rows } = await client.query(`SELECT 1 FROM ${s}.snapshots WHERE campaign = $1 AND digest = $2`, [campaign, digest]);
   if (rows.length > 0) return;
   async function* text(): AsyncGenerator<string> {
-    yield `${field(campaign)}\t${field(digest)}\t\\\\x`;
+    yield `${copyField(campaign)}\t${copyField(digest)}\t\\\\x`;
     for await (const chunk of createReadStream(file, { highWaterMark: 65_536 })) yield (chunk as Buffer).toString("hex");
     yield "\n";
   }
   await pipeline(Readable.from(text()), client.query(copyFrom(`COPY ${s}.snapshots (campaign, digest, bytes) FROM STDIN`)));
 }
 
-/** Inside the caller's transaction (the fence): rows of `campaign` inserted or updated. */
-export async function loadPlannedRows(client: pg.PoolClient, s: string, campaign: string, rows: AsyncIterable<PlannedRow>): Promise<void> {
+/** Inside the caller's transaction (the fence): rows of `campaign`, in batches, inserted or updated. */
+export async function loadPlannedRows(client: pg.PoolClient, s: string, campaign: string, rows: AsyncIterable<readonly PlannedRow[]>): Promise<void> {
   const { rows: found } = await client.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${s}.rows WHERE campaign = $1) AS any`, [campaign]);
   if (!found[0]?.any) {
     // A campaign's first plan (every large load): nothing to update, so the rows go straight in.
-    const prefix = `${field(campaign)}\t`;
+    const prefix = `${copyField(campaign)}\t`;
     for await (const part of parts(rows, COPY_ROWS)) {
       await pipeline(
         Readable.from(copyText(part, prefix)),

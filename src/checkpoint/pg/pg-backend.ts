@@ -1,12 +1,13 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { BatchError } from "../../errors.js";
-import { readInputRows, type ResolvedInputSpec } from "../../job/input-rows.js";
+import { readInputBatches, type ResolvedInputSpec } from "../../job/input-rows.js";
 import { countsIfUnchanged } from "../../job/finished-run.js";
 import type { CompleteRecord } from "../records.js";
 import type { StateBackend } from "../open-store.js";
 import { migrate, quoteIdent } from "./migrations.js";
 import type { PlannedRow } from "./bulk-load.js";
+import { cellsField } from "./copy-text.js";
 import { PgStore, pgLocation } from "./pg-store.js";
 import { parsePgState } from "./pg-url.js";
 import { PgConnections } from "./pool.js";
@@ -83,17 +84,17 @@ export async function openPgBackend(url: string, campaign: string, env: NodeJS.P
   };
 }
 
-async function* plannedRows(input: ResolvedInputSpec): AsyncGenerator<PlannedRow> {
-  let header: string[] = [];
-  for await (const item of readInputRows(input)) {
-    if (item.kind === "header") header = item.header;
-    if (item.kind !== "row") continue;
-    const { prepared, fields } = item;
-    yield {
-      rid: prepared.request.requestId,
-      row: prepared.row,
-      recipient: prepared.recipientId,
-      cells: Object.fromEntries(header.map((name, i) => [name, fields[i] ?? ""])),
-    };
+/** The input's valid rows, a batch at a time as read (no await per row), with their cells as copy-text.ts writes them. */
+async function* plannedRows(input: ResolvedInputSpec): AsyncGenerator<PlannedRow[]> {
+  let cells = cellsField([]);
+  for await (const items of readInputBatches(input)) {
+    const batch: PlannedRow[] = [];
+    for (const item of items) {
+      if (item.kind === "header") cells = cellsField(item.header);
+      if (item.kind !== "row") continue;
+      const { prepared, fields } = item;
+      batch.push({ rid: prepared.request.requestId, row: prepared.row, recipient: prepared.recipientId, cells: cells(fields) });
+    }
+    if (batch.length > 0) yield batch;
   }
 }

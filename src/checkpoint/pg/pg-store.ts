@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { CheckpointError, StateLostError } from "../../errors.js";
 import { parseTarget, type Target } from "../../paypay/target.js";
-import type { CompleteRecord, OutcomeRecord, PlanRecord, RowState, RowStatus, RunRecord } from "../records.js";
+import type { CompleteRecord, OutcomeRecord, PlanRecord, RowState, RunRecord } from "../records.js";
 import type { CheckpointStore } from "../store.js";
 import { refuseOtherTarget } from "../target-binding.js";
 import { CommitQueue } from "./commit-queue.js";
@@ -9,7 +9,9 @@ import { quoteIdent } from "./migrations.js";
 import { purgedError, readPurged } from "./purge.js";
 import type { PgConnections } from "./pool.js";
 import { keepSnapshot, loadPlannedRows, type PlannedRow } from "./bulk-load.js";
-import { readOutcomeBySeq, readRowStates, type OutcomeRow } from "./row-reads.js";
+import { commitRows } from "./row-commit.js";
+import { readOutcomeBySeq, readRowStates } from "./row-reads.js";
+import { commitSegment, type Op, opKey, outcomeRow, segments, sentAndOutcomes } from "./store-ops.js";
 
 /**
  * The checkpoint in PostgreSQL, with the journal's protocol: `sent` is committed before a row's
@@ -22,12 +24,6 @@ import { readOutcomeBySeq, readRowStates, type OutcomeRow } from "./row-reads.js
  * not grow with the campaign, and a result costs one query per chunk.
  */
 
-type Op =
-  | { k: "sent"; rid: string; fp: string; row: number; body: string | null }
-  | { k: "outcome"; outcome: Omit<OutcomeRecord, "t" | "at">; at: string; seq?: number }
-  | { k: "accept"; rid: string; fp: string }
-  | { k: "campaign"; column: "target" | "latest_plan" | "last_complete" | "opened_at"; value: unknown };
-
 export class PgStore implements CheckpointStore {
   readonly keepsBodies = true;
   private readonly queue: CommitQueue<Op>;
@@ -37,6 +33,12 @@ export class PgStore implements CheckpointStore {
   private states: Map<string, RowState> = new Map();
   /** Their outcomes as read with them, by seq; a row's is dropped when this run writes a newer one. */
   private outcomes: Map<number, OutcomeRecord> = new Map();
+  /**
+   * Whether the campaign's complete record may still be set: only this run writes one (it holds the
+   * lock), so after a commit that cleared it rows commit in one round trip (row-commit.ts) until the
+   * next complete record.
+   */
+  private completeMayBeSet: boolean;
 
   private constructor(
     private readonly connections: PgConnections,
@@ -50,6 +52,7 @@ export class PgStore implements CheckpointStore {
     readonly createdAt: string,
   ) {
     this.queue = new CommitQueue((ops) => this.commit(ops), { inFlight: COMMITS_IN_FLIGHT, key: opKey });
+    this.completeMayBeSet = lastComplete !== undefined;
   }
 
   /**
@@ -97,7 +100,7 @@ export class PgStore implements CheckpointStore {
    * with one COPY (bulk-load.ts). The rows are loaded again even when the snapshot is already kept:
    * other --column settings make other requestIds of the same bytes.
    */
-  async recordPlanInput(digest: string, snapshotFile: string, rows: AsyncIterable<PlannedRow>): Promise<void> {
+  async recordPlanInput(digest: string, snapshotFile: string, rows: AsyncIterable<readonly PlannedRow[]>): Promise<void> {
     const s = quoteIdent(this.connections.state.schema);
     await this.queue.drain();
     await this.fenced(async (client) => {
@@ -210,6 +213,9 @@ export class PgStore implements CheckpointStore {
 
   private async commit(ops: Op[]): Promise<void> {
     const s = quoteIdent(this.connections.state.schema);
+    const rowOps = this.completeMayBeSet ? undefined : sentAndOutcomes(ops);
+    if (rowOps) return this.commitRowOps(s, rowOps.sent, rowOps.outcomes);
+    let completeWritten = false;
     await this.fenced(async (client) => {
       // fenced() cleared any complete record; one this commit writes must stay the last thing written.
       let complete = false;
@@ -220,9 +226,49 @@ export class PgStore implements CheckpointStore {
           await client.query(`UPDATE ${s}.campaigns SET last_complete = NULL WHERE campaign = $1`, [this.campaign]);
           complete = false;
         }
-        await this.commitSegment(client, s, segment);
+        const seqs = await commitSegment(client, s, this.campaign, segment);
+        if (seqs) this.assignSeqs(segment as Array<Op & { k: "outcome" }>, seqs);
       }
+      completeWritten = complete;
     });
+    this.completeMayBeSet = completeWritten;
+  }
+
+  /** The hot path: a batch of `sent` and outcome records, fenced, in one statement (row-commit.ts). */
+  private async commitRowOps(s: string, sent: Array<Op & { k: "sent" }>, outcomes: Array<Op & { k: "outcome" }>): Promise<void> {
+    const generation = this.generation;
+    if (generation === undefined) throw new CheckpointError("STATE_READ_ONLY", `${this.location}: opened to read; nothing can be written`);
+    const result = await this.connections.withClient((client) =>
+      commitRows(
+        client,
+        s,
+        this.campaign,
+        generation,
+        sent.map(({ rid, fp, row, body }) => ({ rid, fp, row, body })),
+        outcomes.map(outcomeRow),
+      ),
+    );
+    if (result.generation !== generation) throw this.fencedError(result.generation);
+    if (result.sent !== sent.length) {
+      throw new CheckpointError("CHECKPOINT_DAMAGED", `${this.location}: ${sent.length} sent records committed as ${result.sent} rows`);
+    }
+    this.assignSeqs(outcomes, result.seqs);
+  }
+
+  private fencedError(found: string | undefined): StateLostError {
+    return new StateLostError(
+      "STATE_FENCED",
+      `${this.location}: another run (generation ${found ?? "?"}) has taken campaign ${this.campaign} over from this one (${this.generation}); this run writes nothing more`,
+    );
+  }
+
+  /** Each outcome's row seq (its outcomeAt), from what its UPDATE returned. */
+  private assignSeqs(outcomes: Array<Op & { k: "outcome" }>, seqs: Map<string, number>): void {
+    for (const op of outcomes) {
+      op.seq = seqs.get(op.outcome.rid.toLowerCase());
+      if (op.seq === undefined)
+        throw new CheckpointError("CHECKPOINT_DAMAGED", `${this.location}: outcome for ${op.outcome.rid}, which was never recorded sent`);
+    }
   }
 
   /**
@@ -243,63 +289,9 @@ export class PgStore implements CheckpointStore {
         SELECT generation FROM ${s}.campaigns WHERE campaign = ${campaign} FOR SHARE`;
     };
     await this.connections.transactionFrom<{ generation: string }, void>(fence, async (client, rows) => {
-      if (rows[0]?.generation !== generation) {
-        throw new StateLostError(
-          "STATE_FENCED",
-          `${this.location}: another run (generation ${rows[0]?.generation ?? "?"}) has taken campaign ${this.campaign} over from this one (${generation}); this run writes nothing more`,
-        );
-      }
+      if (rows[0]?.generation !== generation) throw this.fencedError(rows[0]?.generation);
       await work(client);
     });
-  }
-
-  private async commitSegment(client: pg.PoolClient, s: string, ops: Op[]): Promise<void> {
-    const first = ops[0];
-    if (!first) return;
-    if (first.k === "campaign") {
-      for (const op of ops as Array<Op & { k: "campaign" }>) {
-        const value = op.column === "opened_at" ? op.value : JSON.stringify(op.value);
-        await client.query(`UPDATE ${s}.campaigns SET ${op.column} = $2 WHERE campaign = $1`, [this.campaign, value]);
-      }
-    } else if (first.k === "sent") {
-      const rows = (ops as Array<Op & { k: "sent" }>).map(({ rid, fp, row, body }) => ({ rid, fp, row, body }));
-      await client.query(
-        `INSERT INTO ${s}.rows AS r (campaign, request_id, fingerprint, body, row_no, status, in_doubt, sent_at)
-         SELECT $1, x.rid, x.fp, x.body, x.row, 'sent', true, now() FROM jsonb_to_recordset($2::jsonb) AS x(rid uuid, fp text, body text, row integer)
-         ON CONFLICT (campaign, request_id) DO UPDATE SET fingerprint = excluded.fingerprint, body = coalesce(excluded.body, r.body), row_no = excluded.row_no, status = 'sent',
-           in_doubt = true, sent_at = coalesce(r.sent_at, excluded.sent_at), updated_at = now()`,
-        [this.campaign, JSON.stringify(rows)],
-      );
-    } else if (first.k === "accept") {
-      const rows = (ops as Array<Op & { k: "accept" }>).map(({ rid, fp }) => ({ rid, fp }));
-      await client.query(
-        `UPDATE ${s}.rows AS r SET accepted_fp = x.fp, updated_at = now() FROM jsonb_to_recordset($2::jsonb) AS x(rid uuid, fp text)
-          WHERE r.campaign = $1 AND r.request_id = x.rid`,
-        [this.campaign, JSON.stringify(rows)],
-      );
-    } else {
-      const outcomes = ops as Array<Op & { k: "outcome" }>;
-      const { rows } = await client.query<{ rid: string; seq: string }>(
-        `UPDATE ${s}.rows AS r SET fingerprint = x.fp, outcome_fp = x.fp, status = x.status, outcome_status = x.status,
-           in_doubt = x.status = 'pending' AND coalesce(x.unknown, false), unknown_outcome = coalesce(x.unknown, false),
-           attempts = r.attempts + x.attempts, outcome_attempts = x.attempts, group_id = x.group_id, value = x.value,
-           gift_card_name = x.name, start_at = x.start_at, end_at = x.end_at, code = x.code, data = x.data,
-           last_error_code = x.error_code, last_error_message = x.error_message, paypay_request_id = x.paypay_request_id,
-           outcome_at = x.at, updated_at = now(), todo = r.todo AND x.status = 'pending', claim_token = NULL
-         FROM jsonb_to_recordset($2::jsonb) AS x(rid uuid, fp text, status text, unknown boolean, attempts integer, group_id text,
-           value bigint, name text, start_at text, end_at text, code text, data text, error_code text, error_message text,
-           paypay_request_id text, at text)
-         WHERE r.campaign = $1 AND r.request_id = x.rid
-         RETURNING r.request_id::text AS rid, r.seq::text AS seq`,
-        [this.campaign, JSON.stringify(outcomes.map(outcomeRow))],
-      );
-      const seqs = new Map(rows.map((r) => [r.rid, Number(r.seq)]));
-      for (const op of outcomes) {
-        op.seq = seqs.get(op.outcome.rid.toLowerCase());
-        if (op.seq === undefined)
-          throw new CheckpointError("CHECKPOINT_DAMAGED", `${this.location}: outcome for ${op.outcome.rid}, which was never recorded sent`);
-      }
-    }
   }
 }
 
@@ -311,52 +303,6 @@ export class PgStore implements CheckpointStore {
  */
 const COMMITS_IN_FLIGHT = 2;
 
-/** The row an op writes; a campaign record has none, and commits alone. */
-function opKey(op: Op): string | undefined {
-  if (op.k === "campaign") return undefined;
-  return (op.k === "outcome" ? op.outcome.rid : op.rid).toLowerCase();
-}
-
 export function pgLocation(display: string, campaign: string): string {
   return `${display}#${campaign}`;
-}
-
-/** Consecutive operations of one kind, no requestId twice (one statement may touch a row once). */
-function* segments(ops: Op[]): Generator<Op[]> {
-  let current: Op[] = [];
-  let rids = new Set<string>();
-  for (const op of ops) {
-    const rid = op.k === "campaign" ? undefined : op.k === "outcome" ? op.outcome.rid : op.rid;
-    const head = current[0];
-    if (head && (head.k !== op.k || head.k === "campaign" || (rid !== undefined && rids.has(rid)))) {
-      yield current;
-      current = [];
-      rids = new Set();
-    }
-    current.push(op);
-    if (rid !== undefined) rids.add(rid);
-  }
-  if (current.length > 0) yield current;
-}
-
-export function outcomeRow(op: { outcome: Omit<OutcomeRecord, "t" | "at">; at: string }): OutcomeRow {
-  const o = op.outcome;
-  return {
-    rid: o.rid,
-    fp: o.fp,
-    status: o.status satisfies RowStatus,
-    unknown: o.unknown === true,
-    attempts: o.attempts,
-    group_id: o.groupId,
-    value: o.value,
-    name: o.name ?? null,
-    start_at: o.startAt ?? null,
-    end_at: o.endAt ?? null,
-    code: o.code ?? null,
-    data: o.data ?? null,
-    error_code: o.errorCode ?? null,
-    error_message: o.errorMessage ?? null,
-    paypay_request_id: o.paypayRequestId ?? null,
-    at: op.at,
-  };
 }
