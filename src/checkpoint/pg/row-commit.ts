@@ -1,5 +1,6 @@
 import type pg from "pg";
 import type { OutcomeRow } from "./row-reads.js";
+import { OUTCOME_RECORD, OUTCOME_SET, SENT_CONFLICT, SENT_INSERT, SENT_RECORD } from "./row-sql.js";
 
 /**
  * A group commit of `sent` and outcome records in one round trip: one statement, its own (implicit)
@@ -34,28 +35,20 @@ export interface RowCommit {
 
 /**
  * `json` rather than `jsonb`: the parameter is parsed once, by json_to_recordset, instead of being
- * built into a jsonb value first. The upsert of `sent` and the outcome's UPDATE are pg-store.ts's
- * statements as they were, one CTE each.
+ * built into a jsonb value first. The upsert of `sent` and the outcome's UPDATE are the transaction
+ * path's (row-sql.ts), one CTE each.
  */
 function text(s: string): string {
   return `WITH fence AS MATERIALIZED (SELECT generation FROM ${s}.campaigns WHERE campaign = $1 FOR SHARE),
   sent AS (
-    INSERT INTO ${s}.rows AS r (campaign, request_id, fingerprint, body, row_no, status, in_doubt, sent_at)
-    SELECT $1, x.rid, x.fp, x.body, x.row, 'sent', true, now() FROM json_to_recordset($3::json) AS x(rid uuid, fp text, body text, row integer)
+    INSERT INTO ${s}.rows AS r ${SENT_INSERT.columns}
+    SELECT ${SENT_INSERT.values} FROM json_to_recordset($3::json) AS ${SENT_RECORD}
      WHERE (SELECT generation FROM fence) = $2::bigint
-    ON CONFLICT (campaign, request_id) DO UPDATE SET fingerprint = excluded.fingerprint, body = coalesce(excluded.body, r.body), row_no = excluded.row_no,
-      status = 'sent', in_doubt = true, sent_at = coalesce(r.sent_at, excluded.sent_at), updated_at = now()
+    ${SENT_CONFLICT}
     RETURNING 1),
   outcome AS (
-    UPDATE ${s}.rows AS r SET fingerprint = x.fp, outcome_fp = x.fp, status = x.status, outcome_status = x.status,
-      in_doubt = x.status = 'pending' AND coalesce(x.unknown, false), unknown_outcome = coalesce(x.unknown, false),
-      attempts = r.attempts + x.attempts, outcome_attempts = x.attempts, group_id = x.group_id, value = x.value,
-      gift_card_name = x.name, start_at = x.start_at, end_at = x.end_at, code = x.code, data = x.data,
-      last_error_code = x.error_code, last_error_message = x.error_message, paypay_request_id = x.paypay_request_id,
-      outcome_at = x.at, updated_at = now(), todo = r.todo AND x.status = 'pending', claim_token = NULL
-    FROM json_to_recordset($4::json) AS x(rid uuid, fp text, status text, unknown boolean, attempts integer, group_id text,
-      value bigint, name text, start_at text, end_at text, code text, data text, error_code text, error_message text,
-      paypay_request_id text, at text)
+    UPDATE ${s}.rows AS r SET ${OUTCOME_SET}
+    FROM json_to_recordset($4::json) AS ${OUTCOME_RECORD}
     WHERE r.campaign = $1 AND r.request_id = x.rid AND (SELECT generation FROM fence) = $2::bigint
     RETURNING r.request_id::text AS rid, r.seq::text AS seq)
 SELECT f.generation::text AS generation, o.rid, o.seq, (SELECT count(*) FROM sent)::int AS sent

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import type { OutcomeRecord, RowStatus } from "../records.js";
 import type { OutcomeRow } from "./row-reads.js";
+import { OUTCOME_RECORD, OUTCOME_SET, SENT_CONFLICT, SENT_INSERT, SENT_RECORD } from "./row-sql.js";
 
 /**
  * What PgStore commits (its ops), and the statements of its transaction path (pg-store.ts fenced):
@@ -94,10 +95,9 @@ export async function commitSegment(client: pg.PoolClient, s: string, campaign: 
   } else if (first.k === "sent") {
     const rows = (ops as Array<Op & { k: "sent" }>).map(({ rid, fp, row, body }) => ({ rid, fp, row, body }));
     await client.query(
-      `INSERT INTO ${s}.rows AS r (campaign, request_id, fingerprint, body, row_no, status, in_doubt, sent_at)
-       SELECT $1, x.rid, x.fp, x.body, x.row, 'sent', true, now() FROM jsonb_to_recordset($2::jsonb) AS x(rid uuid, fp text, body text, row integer)
-       ON CONFLICT (campaign, request_id) DO UPDATE SET fingerprint = excluded.fingerprint, body = coalesce(excluded.body, r.body), row_no = excluded.row_no, status = 'sent',
-         in_doubt = true, sent_at = coalesce(r.sent_at, excluded.sent_at), updated_at = now()`,
+      `INSERT INTO ${s}.rows AS r ${SENT_INSERT.columns}
+       SELECT ${SENT_INSERT.values} FROM jsonb_to_recordset($2::jsonb) AS ${SENT_RECORD}
+       ${SENT_CONFLICT}`,
       [campaign, JSON.stringify(rows)],
     );
   } else if (first.k === "accept") {
@@ -110,15 +110,8 @@ export async function commitSegment(client: pg.PoolClient, s: string, campaign: 
   } else {
     const outcomes = ops as Array<Op & { k: "outcome" }>;
     const { rows } = await client.query<{ rid: string; seq: string }>(
-      `UPDATE ${s}.rows AS r SET fingerprint = x.fp, outcome_fp = x.fp, status = x.status, outcome_status = x.status,
-         in_doubt = x.status = 'pending' AND coalesce(x.unknown, false), unknown_outcome = coalesce(x.unknown, false),
-         attempts = r.attempts + x.attempts, outcome_attempts = x.attempts, group_id = x.group_id, value = x.value,
-         gift_card_name = x.name, start_at = x.start_at, end_at = x.end_at, code = x.code, data = x.data,
-         last_error_code = x.error_code, last_error_message = x.error_message, paypay_request_id = x.paypay_request_id,
-         outcome_at = x.at, updated_at = now(), todo = r.todo AND x.status = 'pending', claim_token = NULL
-       FROM jsonb_to_recordset($2::jsonb) AS x(rid uuid, fp text, status text, unknown boolean, attempts integer, group_id text,
-         value bigint, name text, start_at text, end_at text, code text, data text, error_code text, error_message text,
-         paypay_request_id text, at text)
+      `UPDATE ${s}.rows AS r SET ${OUTCOME_SET}
+       FROM jsonb_to_recordset($2::jsonb) AS ${OUTCOME_RECORD}
        WHERE r.campaign = $1 AND r.request_id = x.rid
        RETURNING r.request_id::text AS rid, r.seq::text AS seq`,
       [campaign, JSON.stringify(outcomes.map(outcomeRow))],
