@@ -102,6 +102,9 @@ export async function readIndexFile<T>(file: string, journal: FileHandle, size: 
     const meta = parseMeta<T>(json);
     if (!meta || meta.format !== FORMAT || meta.littleEndian !== LITTLE_ENDIAN || meta.journal.length > size) return undefined;
     if (!(await reader.skip(padding(reader.position).length))) return undefined;
+    // The arrays the header announces must be what the file holds, before anything is allocated for them.
+    const expected = reader.position + columnBytes(meta.rows, meta.slots) + 4;
+    if ((await handle.stat()).size !== expected) return undefined;
     const identity = await journalIdentity(journal, meta.journal.length);
     if (identity.head !== meta.journal.head || identity.tail !== meta.journal.tail) return undefined;
     const parts = emptyParts(meta.rows, meta.slots);
@@ -156,6 +159,12 @@ function trimmed(parts: RowIndexParts, rows: number): RowIndexParts {
     outcomeOffset: parts.outcomeOffset.subarray(0, rows),
     outcomeLength: parts.outcomeLength.subarray(0, rows),
   };
+}
+
+/** The bytes of the columns for `rows` rows and `slots` slots, each padded to 8 (as columnsOf orders them). */
+function columnBytes(rows: number, slots: number): number {
+  const sizes = [slots * 4, rows * 16, rows, rows, rows * 4, rows * 16, rows * 8, rows * 4];
+  return sizes.reduce((sum, size) => sum + size + padding(size).length, 0);
 }
 
 /** Zeros up to the next multiple of 8, so every column starts aligned for its typed array. */

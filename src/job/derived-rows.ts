@@ -29,7 +29,7 @@ export interface DerivedRow {
 }
 
 export class DerivedRowsWriter {
-  private readonly chunk = new Uint32Array(WORDS_PER_ROW * ROWS_PER_CHUNK);
+  private chunk = new Uint32Array(WORDS_PER_ROW * ROWS_PER_CHUNK);
   private filled = 0;
   private rows = 0;
 
@@ -49,6 +49,12 @@ export class DerivedRowsWriter {
     const rid = keyWords(requestId);
     const fp = keyWords(fingerprint);
     if (!rid || !fp) return false;
+    // Flushed between batches (flushIfFull); a batch bigger than the room left grows the buffer.
+    if ((this.filled + 1) * WORDS_PER_ROW > this.chunk.length) {
+      const grown = new Uint32Array(this.chunk.length * 2);
+      grown.set(this.chunk);
+      this.chunk = grown;
+    }
     const at = this.filled * WORDS_PER_ROW;
     this.chunk[at] = row;
     this.chunk.set(rid, at + 1);
