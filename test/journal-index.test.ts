@@ -115,6 +115,28 @@ describe("journal index file", () => {
     assert.equal(r3?.[6], "CODE-again");
   });
 
+  test("a rerun that adds under a sixteenth of the journal leaves the index as it is; one that adds more rewrites it", async () => {
+    const dir = await tempDir();
+    const file = await bigJournal(dir, 80_000);
+    const index = indexFileOf(file);
+    const journalBytes = (await stat(file)).size;
+    assert.ok(journalBytes > 16 * 1.5 * 2 ** 20, "the journal must be big enough for a sixteenth to exceed 1 MiB");
+    const addRows = async (from: number, rows: number): Promise<void> => {
+      const store = await JournalStore.open(file, "camp");
+      await Promise.all(Array.from({ length: rows }, (_, i) => store.recordSent(rid(`x${from + i}`), fp(`x${from + i}`), 100_000 + from + i)));
+      await store.close();
+    };
+    const written = (await stat(index)).mtimeMs;
+    // Some 1.2 MiB: more than the 1 MiB floor, less than a sixteenth of the journal.
+    await addRows(0, 9_000);
+    assert.equal((await stat(index)).mtimeMs, written);
+    assert.deepEqual(await view(file), await fullReplayView(file, dir));
+    // Past a sixteenth of the journal since the index: the closing run writes a new one.
+    await addRows(9_000, Math.ceil(journalBytes / 16 / 130));
+    assert.notEqual((await stat(index)).mtimeMs, written);
+    assert.deepEqual(await view(file), await fullReplayView(file, dir));
+  });
+
   test("an index that does not check out is ignored: damaged, cut short, of another journal, or of a journal since changed at its end", async () => {
     const dir = await tempDir();
     const file = await bigJournal(dir);
