@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { chmod, open } from "node:fs/promises";
+import { fileSha256 } from "../fs/file-digest.js";
 import { resolve } from "node:path";
 import { readLastRecord } from "../checkpoint/journal-reader.js";
 import type { CompleteRecord } from "../checkpoint/records.js";
@@ -17,28 +18,6 @@ import type { ResultCounts, ResultFormat } from "./write-results.js";
 export interface RunFingerprint {
   inputDigest: string;
   settingsDigest: string;
-}
-
-async function fileDigest(file: string): Promise<string | undefined> {
-  const hash = createHash("sha256");
-  // 1 MiB reads into one buffer: a million-row result is some 450 MB, and a stream's 64 KiB chunks
-  // cost half again the hash's own time.
-  const handle = await open(file, "r").catch(() => undefined);
-  if (!handle) return undefined;
-  try {
-    const buffer = Buffer.allocUnsafe(1 << 20);
-    for (let position = 0; ; ) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-      position += bytesRead;
-    }
-  } catch {
-    return undefined;
-  } finally {
-    await handle.close();
-  }
-  return hash.digest("hex");
 }
 
 /**
@@ -92,7 +71,7 @@ export async function countsIfUnchanged(
 ): Promise<ResultCounts | undefined> {
   if (last?.t !== "complete" || last.inputDigest !== fingerprint.inputDigest || last.settingsDigest !== fingerprint.settingsDigest) return undefined;
   if (last.counts.pending > 0 || last.counts.changed > 0 || (retryFailed && last.counts.failed > 0)) return undefined;
-  if ((await fileDigest(out)) !== last.resultDigest) return undefined;
+  if ((await fileSha256(out).catch(() => undefined)) !== last.resultDigest) return undefined;
   await chmod(out, 0o600);
   return {
     ...last.counts,

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
+import { fileSha256 } from "../fs/file-digest.js";
 import { open, readdir, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { EncodingSniffer, type EncodingChoice, type InputEncoding } from "../csv/encoding.js";
@@ -79,9 +80,9 @@ export async function removeSnapshotsExcept(state: string, keep: string | undefi
 
 /** Checks a snapshot still holds the bytes its plan recorded, before anything is sent or exported from it. */
 export async function verifySnapshot(path: string, digest: string): Promise<void> {
-  const hash = createHash("sha256");
+  let actual: string;
   try {
-    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+    actual = await fileSha256(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new CheckpointError(
@@ -89,7 +90,7 @@ export async function verifySnapshot(path: string, digest: string): Promise<void
       `${path}: the run's copy of its input cannot be read (${code ?? (error as Error).message}); pass --input <the campaign's CSV>`,
     );
   }
-  if (hash.digest("hex") !== digest) {
+  if (actual !== digest) {
     throw new CheckpointError("SNAPSHOT_CHANGED", `${path}: the run's copy of its input no longer matches its plan; pass --input <the campaign's CSV>`);
   }
 }
