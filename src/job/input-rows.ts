@@ -1,7 +1,7 @@
 import { describeEncoding, resolveEncoding, type EncodingChoice, type InputEncoding } from "../csv/encoding.js";
 import { readCsvBatches, UNDECODABLE } from "../csv/read-records.js";
 import { indexHeader, type ColumnIndex, type ColumnMap } from "./columns.js";
-import type { DerivedRowsReader } from "./derived-rows.js";
+import type { DerivedRows, DerivedRowsReader } from "./derived-rows.js";
 import { preparedAs, prepareRowWith, type PreparedRow } from "./prepared-row.js";
 import { requestIdDeriver } from "./request-id.js";
 import { validateRow, type RowDefaults, type RowProblem } from "./validate-row.js";
@@ -49,9 +49,24 @@ export async function* readInputRows(spec: ResolvedInputSpec): AsyncGenerator<In
 /**
  * The same items, a batch of rows at a time (see readCsvBatches): what the planner, applier and
  * result writer loop over. With `only`, data rows it refuses are left out (the header never is).
- * With `derived`, valid rows take the requestId and fingerprint the plan pass derived for them.
+ * With `derived`, valid rows take the requestId and fingerprint the plan pass derived for them,
+ * when this pass reads the file that spill was made from.
  */
-export async function* readInputBatches(spec: ResolvedInputSpec, only?: (row: number) => boolean, derived?: DerivedRowsReader): AsyncGenerator<InputItem[]> {
+export async function* readInputBatches(spec: ResolvedInputSpec, only?: (row: number) => boolean, derived?: DerivedRows): AsyncGenerator<InputItem[]> {
+  // Only the very file the spill was made from gets its reader (see derived-rows.ts).
+  const known = await derived?.readerFor(spec.snapshot ?? spec.file);
+  try {
+    yield* checkedBatches(spec, only, known);
+  } finally {
+    await known?.close();
+  }
+}
+
+async function* checkedBatches(
+  spec: ResolvedInputSpec,
+  only: ((row: number) => boolean) | undefined,
+  derived: DerivedRowsReader | undefined,
+): AsyncGenerator<InputItem[]> {
   let header: string[] | undefined;
   let index: ColumnIndex | undefined;
   const requestIdOf = requestIdDeriver(spec.campaign);

@@ -65,68 +65,63 @@ export async function writeResults(
   await claimResult(out, store.location, store.campaign);
   const delimiter = excel ? "windows" : "unix";
   const encode = (record: string[]): string => encodeRecord(excel ? record.map(neutralizeFormula) : record, delimiter);
-  const known = await derived?.readerFor(spec.snapshot ?? spec.file);
-  try {
-    await writeFileAtomically(out, async (writeFile) => {
-      // Encoded once: the digest and the file take the same bytes.
-      const write = (text: string): Promise<void> => {
-        const bytes = Buffer.from(text, "utf8");
-        hash.update(bytes);
-        return writeFile(bytes);
-      };
-      if (withBom(format, spec.encoding)) await write("\uFEFF");
-      // One write per batch of input rows (see readInputBatches): the store is asked for a batch's
-      // rows in input order, and the file grows by one buffer per batch.
-      for await (const batch of batchesWithStates(store, readInputBatches(spec, undefined, known))) {
-        const lines: string[] = [];
-        const states = batch.map((item) => (item.kind === "row" ? store.get(item.prepared.request.requestId) : undefined));
-        const outcomes = await outcomesOf(store, states);
-        for (let i = 0; i < batch.length; i++) {
-          const item = batch[i] as InputItem;
-          if (item.kind === "header") {
-            lines.push(encode([...item.header, ...RESULT_COLUMNS]));
-            continue;
-          }
-          if (item.kind === "empty") continue;
-          counts.rows++;
-          if (item.kind === "invalid") {
-            // Only reachable when the input changed under a running job; say so on the row.
-            const problem = item.problems.map((p) => `${p.column}: ${p.rule}`).join("; ");
-            const fields = Object.fromEntries(RESULT_COLUMNS.map((c) => [c, ""])) as Record<(typeof RESULT_COLUMNS)[number], string>;
-            Object.assign(fields, {
-              campaign: context.campaign,
-              status: "pending",
-              error_code: "INVALID_ROW",
-              error_message: problem,
-              attempts: "0",
-              target: context.target,
-            });
-            lines.push(encode([...item.fields, ...RESULT_COLUMNS.map((c) => fields[c])]));
-            counts.pending++;
-            continue;
-          }
-          const { prepared } = item;
-          const state = states[i];
-          const outcome = outcomes[i];
-          const fields = resultFields(prepared, state, outcome, context);
-          counts[fields.status]++;
-          if (fields.error_code === REQUEST_CHANGED) counts.changed++;
-          if (fields.error_code === REQUEST_CHANGED && fields.status === "pending") counts.changedPending = (counts.changedPending ?? 0) + 1;
-          if (fields.error_code === REQUEST_CHANGED_ACCEPTED) counts.accepted++;
-          if (fields.status === "issued") {
-            const group = outcome?.groupId ?? prepared.request.groupId;
-            counts.issuedAmountByGroup.set(group, (counts.issuedAmountByGroup.get(group) ?? 0) + (outcome?.value ?? 0));
-          }
-          if (fields.status === "failed") counts.failedByCode.set(fields.error_code, (counts.failedByCode.get(fields.error_code) ?? 0) + 1);
-          const record = item.fields.slice();
-          for (const column of RESULT_COLUMNS) record.push(fields[column]);
-          lines.push(encode(record));
+  await writeFileAtomically(out, async (writeFile) => {
+    // Encoded once: the digest and the file take the same bytes.
+    const write = (text: string): Promise<void> => {
+      const bytes = Buffer.from(text, "utf8");
+      hash.update(bytes);
+      return writeFile(bytes);
+    };
+    if (withBom(format, spec.encoding)) await write("\uFEFF");
+    // One write per batch of input rows (see readInputBatches): the store is asked for a batch's
+    // rows in input order, and the file grows by one buffer per batch.
+    for await (const batch of batchesWithStates(store, readInputBatches(spec, undefined, derived))) {
+      const lines: string[] = [];
+      const states = batch.map((item) => (item.kind === "row" ? store.get(item.prepared.request.requestId) : undefined));
+      const outcomes = await outcomesOf(store, states);
+      for (let i = 0; i < batch.length; i++) {
+        const item = batch[i] as InputItem;
+        if (item.kind === "header") {
+          lines.push(encode([...item.header, ...RESULT_COLUMNS]));
+          continue;
         }
-        if (lines.length > 0) await write(lines.join(""));
+        if (item.kind === "empty") continue;
+        counts.rows++;
+        if (item.kind === "invalid") {
+          // Only reachable when the input changed under a running job; say so on the row.
+          const problem = item.problems.map((p) => `${p.column}: ${p.rule}`).join("; ");
+          const fields = Object.fromEntries(RESULT_COLUMNS.map((c) => [c, ""])) as Record<(typeof RESULT_COLUMNS)[number], string>;
+          Object.assign(fields, {
+            campaign: context.campaign,
+            status: "pending",
+            error_code: "INVALID_ROW",
+            error_message: problem,
+            attempts: "0",
+            target: context.target,
+          });
+          lines.push(encode([...item.fields, ...RESULT_COLUMNS.map((c) => fields[c])]));
+          counts.pending++;
+          continue;
+        }
+        const { prepared } = item;
+        const state = states[i];
+        const outcome = outcomes[i];
+        const fields = resultFields(prepared, state, outcome, context);
+        counts[fields.status]++;
+        if (fields.error_code === REQUEST_CHANGED) counts.changed++;
+        if (fields.error_code === REQUEST_CHANGED && fields.status === "pending") counts.changedPending = (counts.changedPending ?? 0) + 1;
+        if (fields.error_code === REQUEST_CHANGED_ACCEPTED) counts.accepted++;
+        if (fields.status === "issued") {
+          const group = outcome?.groupId ?? prepared.request.groupId;
+          counts.issuedAmountByGroup.set(group, (counts.issuedAmountByGroup.get(group) ?? 0) + (outcome?.value ?? 0));
+        }
+        if (fields.status === "failed") counts.failedByCode.set(fields.error_code, (counts.failedByCode.get(fields.error_code) ?? 0) + 1);
+        const record = item.fields.slice();
+        for (const column of RESULT_COLUMNS) record.push(fields[column]);
+        lines.push(encode(record));
       }
-    });
-  } finally {
-    await known?.close();
-  }
+      if (lines.length > 0) await write(lines.join(""));
+    }
+  });
   return { counts, digest: hash.digest("hex") };
 }
