@@ -107,15 +107,16 @@ export async function readIndexFile<T>(file: string, journal: FileHandle, size: 
     if ((await handle.stat()).size !== expected) return undefined;
     const identity = await journalIdentity(journal, meta.journal.length);
     if (identity.head !== meta.journal.head || identity.tail !== meta.journal.tail) return undefined;
-    const parts = emptyParts(meta.rows, meta.slots);
-    for (const column of columnsOf(trimmed(parts, meta.rows))) {
+    // The index is made over empty columns first; the file is read into its own views of them.
+    const index = RowIndex.fromParts(emptyParts(meta.rows, meta.slots));
+    for (const column of columnsOf(index.parts())) {
       if (!(await reader.into(new Uint8Array(column.buffer, column.byteOffset, column.byteLength)))) return undefined;
       if (!(await reader.skip(padding(column.byteLength).length))) return undefined;
     }
     const crc = reader.crc;
     const trailer = await reader.bytes(4, false);
     if (!trailer || trailer.readUInt32LE() !== crc || !(await reader.atEnd())) return undefined;
-    return { mark: { length: meta.journal.length, lines: meta.journal.lines }, state: meta.state, index: RowIndex.fromParts(parts) };
+    return { mark: { length: meta.journal.length, lines: meta.journal.lines }, state: meta.state, index };
   } catch (error) {
     // Parts that do not fit together are a damaged cache, not a damaged journal.
     if (error instanceof TypeError || error instanceof RangeError) return undefined;
@@ -145,19 +146,6 @@ function emptyParts(rows: number, slots: number): RowIndexParts {
     fingerprint: new Uint32Array(room * 4),
     outcomeOffset: new Float64Array(room),
     outcomeLength: new Uint32Array(room),
-  };
-}
-
-/** Views of the first `rows` rows of each column: what the file holds. */
-function trimmed(parts: RowIndexParts, rows: number): RowIndexParts {
-  return {
-    ids: { slots: parts.ids.slots, keys: parts.ids.keys.subarray(0, rows * 4), count: rows },
-    status: parts.status.subarray(0, rows),
-    inDoubt: parts.inDoubt.subarray(0, rows),
-    attempts: parts.attempts.subarray(0, rows),
-    fingerprint: parts.fingerprint.subarray(0, rows * 4),
-    outcomeOffset: parts.outcomeOffset.subarray(0, rows),
-    outcomeLength: parts.outcomeLength.subarray(0, rows),
   };
 }
 

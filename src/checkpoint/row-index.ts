@@ -72,11 +72,14 @@ export class RowIndex {
 
   /** The row's dense id, -1 when the index does not hold it. */
   idOf(requestId: string): number {
-    // The planner asks for a row's id and then its state: the second lookup is free.
+    // The planner asks for a row's id and then its state: the second lookup is free. Only a hit is
+    // remembered: a requestId's id never changes once given, while a miss may be added next.
     if (requestId === this.lastKey) return this.lastId;
     const id = this.ids.idOf(requestId);
-    this.lastKey = requestId;
-    this.lastId = id;
+    if (id >= 0) {
+      this.lastKey = requestId;
+      this.lastId = id;
+    }
     return id;
   }
 
@@ -91,7 +94,6 @@ export class RowIndex {
   set(requestId: string, state: RowState): void {
     const fp = fingerprintWords(state.fp);
     const { id } = this.ids.add(requestId);
-    this.lastKey = undefined;
     this.ensure(id);
     this.status[id] = STATUS.indexOf(state.status as Status);
     this.inDoubt[id] = state.inDoubt ? 1 : 0;
@@ -108,7 +110,6 @@ export class RowIndex {
   markSent(requestId: string, fingerprint: string): void {
     const fp = fingerprintWords(fingerprint);
     const { id } = this.ids.add(requestId);
-    this.lastKey = undefined;
     this.ensure(id);
     this.status[id] = STATUS.indexOf("sent");
     this.inDoubt[id] = 1;
@@ -119,7 +120,6 @@ export class RowIndex {
   markOutcome(requestId: string, fingerprint: string, status: Status, inDoubt: boolean, attempts: number, offset: number, length: number): void {
     const fp = fingerprintWords(fingerprint);
     const { id } = this.ids.add(requestId);
-    this.lastKey = undefined;
     this.ensure(id);
     this.status[id] = STATUS.indexOf(status);
     this.inDoubt[id] = inDoubt ? 1 : 0;
