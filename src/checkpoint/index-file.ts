@@ -2,6 +2,7 @@ import { hash } from "node:crypto";
 import { open, type FileHandle } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 import { writeFileAtomically } from "../fs/atomic-write.js";
+import { growable } from "../growable-array.js";
 import { RowIndex, type RowIndexParts } from "./row-index.js";
 
 /**
@@ -139,13 +140,13 @@ function columnsOf(parts: RowIndexParts): ArrayBufferView[] {
 function emptyParts(rows: number, slots: number): RowIndexParts {
   const room = Math.max(1024, 2 ** Math.ceil(Math.log2(Math.max(rows, 1))));
   return {
-    ids: { slots: new Int32Array(slots), keys: new Uint32Array(room * 4), count: rows },
-    status: new Uint8Array(room),
-    inDoubt: new Uint8Array(room),
-    attempts: new Uint32Array(room),
-    fingerprint: new Uint32Array(room * 4),
-    outcomeOffset: new Float64Array(room),
-    outcomeLength: new Uint32Array(room),
+    ids: { slots: growable(Int32Array, slots), keys: growable(Uint32Array, room * 4), count: rows },
+    status: growable(Uint8Array, room),
+    inDoubt: growable(Uint8Array, room),
+    attempts: growable(Uint32Array, room),
+    fingerprint: growable(Uint32Array, room * 4),
+    outcomeOffset: growable(Float64Array, room),
+    outcomeLength: growable(Uint32Array, room),
   };
 }
 

@@ -1,3 +1,4 @@
+import { growable, grownTo } from "../growable-array.js";
 import { hexFromWords, keyWords, UuidIndex, type UuidIndexParts } from "./uuid-index.js";
 import type { RowState } from "./records.js";
 
@@ -22,13 +23,13 @@ export interface RowIndexParts {
 
 export class RowIndex {
   private ids = new UuidIndex();
-  private status: Uint8Array = new Uint8Array(1024);
-  private inDoubt: Uint8Array = new Uint8Array(1024);
-  private attempts: Uint32Array = new Uint32Array(1024);
-  private fingerprint: Uint32Array = new Uint32Array(4 * 1024);
-  private outcomeOffset: Float64Array = new Float64Array(1024);
+  private status: Uint8Array = growable(Uint8Array, 1024);
+  private inDoubt: Uint8Array = growable(Uint8Array, 1024);
+  private attempts: Uint32Array = growable(Uint32Array, 1024);
+  private fingerprint: Uint32Array = growable(Uint32Array, 4 * 1024);
+  private outcomeOffset: Float64Array = growable(Float64Array, 1024);
   /** 0 when no outcome was recorded yet. */
-  private outcomeLength: Uint32Array = new Uint32Array(1024);
+  private outcomeLength: Uint32Array = growable(Uint32Array, 1024);
 
   get size(): number {
     return this.ids.size;
@@ -149,12 +150,12 @@ export class RowIndex {
     if (id < this.status.length) return;
     // Columns loaded from an index file hold exactly their rows, possibly none.
     const size = Math.max(1024, this.status.length * 2);
-    this.status = grown(this.status, new Uint8Array(size));
-    this.inDoubt = grown(this.inDoubt, new Uint8Array(size));
-    this.attempts = grown(this.attempts, new Uint32Array(size));
-    this.fingerprint = grown(this.fingerprint, new Uint32Array(size * 4));
-    this.outcomeOffset = grown(this.outcomeOffset, new Float64Array(size));
-    this.outcomeLength = grown(this.outcomeLength, new Uint32Array(size));
+    this.status = grownTo(this.status, size);
+    this.inDoubt = grownTo(this.inDoubt, size);
+    this.attempts = grownTo(this.attempts, size);
+    this.fingerprint = grownTo(this.fingerprint, size * 4);
+    this.outcomeOffset = grownTo(this.outcomeOffset, size);
+    this.outcomeLength = grownTo(this.outcomeLength, size);
   }
 }
 
@@ -162,9 +163,4 @@ function fingerprintWords(fp: string): [number, number, number, number] {
   const words = keyWords(fp);
   if (!words) throw new TypeError(`fingerprint must be 32 hex digits, got ${JSON.stringify(fp)}`);
   return words;
-}
-
-function grown<T extends Uint8Array | Uint32Array | Float64Array>(from: T, to: T): T {
-  to.set(from as never);
-  return to;
 }

@@ -1,3 +1,5 @@
+import { growable, grownTo } from "../growable-array.js";
+
 /**
  * A set of 128-bit keys (UUIDs, or 32-hex-digit digests) mapped to dense ids 0, 1, 2, …, held in
  * typed arrays: about 24 bytes per key, against some 150 for a Map of strings. The key is the whole
@@ -55,9 +57,9 @@ export interface UuidIndexParts {
 
 export class UuidIndex {
   /** Open addressing: slot → id + 1 (0 = empty). */
-  private slots: Int32Array = new Int32Array(1024);
+  private slots: Int32Array = growable(Int32Array, 1024);
   /** id → its four key words. */
-  private keys: Uint32Array = new Uint32Array(4 * 512);
+  private keys: Uint32Array = growable(Uint32Array, 4 * 512);
   private count = 0;
 
   static fromParts(parts: UuidIndexParts): UuidIndex {
@@ -95,11 +97,7 @@ export class UuidIndex {
     if (found >= 0) return { id: (this.slots[found] ?? 0) - 1, added: false };
     if ((this.count + 1) * 2 > this.slots.length) this.grow();
     const id = this.count++;
-    if (id * 4 >= this.keys.length) {
-      const keys = new Uint32Array(this.keys.length * 2);
-      keys.set(this.keys);
-      this.keys = keys;
-    }
+    if (id * 4 >= this.keys.length) this.keys = grownTo(this.keys, this.keys.length * 2);
     this.keys.set(words, id * 4);
     this.slots[this.emptySlotFor(words)] = id + 1;
     return { id, added: true };
@@ -138,7 +136,7 @@ export class UuidIndex {
 
   private grow(): void {
     const old = this.slots;
-    this.slots = new Int32Array(old.length * 2);
+    this.slots = growable(Int32Array, old.length * 2);
     for (const entry of old) if (entry !== 0) this.slots[this.emptySlotFor(this.keys.subarray((entry - 1) * 4, entry * 4))] = entry;
   }
 }

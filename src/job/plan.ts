@@ -1,6 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import type { RowState } from "../checkpoint/records.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
+import { growable, grownTo } from "../growable-array.js";
 import { FirstRows } from "./first-rows.js";
 import { UuidIndex } from "../checkpoint/uuid-index.js";
 import type { GroupBudget } from "../paypay/types.js";
@@ -72,7 +73,7 @@ export class Planner {
    * The first row of each requestId the checkpoint already holds, by its id there (0: not seen yet):
    * 4 bytes a row, where `seen` costs some 30. A rerun of a big campaign finds nearly every row there.
    */
-  private storedFirstRows = new Uint32Array(0);
+  private storedFirstRows = growable(Uint32Array, 0);
   private sawHeader = false;
 
   constructor(
@@ -150,9 +151,7 @@ export class Planner {
     const stored = this.store?.rowId?.(requestId) ?? -1;
     if (stored >= 0) {
       if (stored >= this.storedFirstRows.length) {
-        const grown = new Uint32Array(Math.max(1024, stored + 1 + (stored >> 1)));
-        grown.set(this.storedFirstRows);
-        this.storedFirstRows = grown;
+        this.storedFirstRows = grownTo(this.storedFirstRows, Math.max(1024, stored + 1 + (stored >> 1)));
       }
       const first = this.storedFirstRows[stored] ?? 0;
       if (first > 0) return first;
@@ -173,15 +172,11 @@ export class Planner {
 }
 
 function keepCosting(group: GroupPlan, row: number, amount: number): void {
-  group.costing ??= { rows: new Uint32Array(256), amounts: new Uint32Array(256), length: 0 };
+  group.costing ??= { rows: growable(Uint32Array, 256), amounts: growable(Uint32Array, 256), length: 0 };
   const costing = group.costing;
   if (costing.length === costing.rows.length) {
-    const rows = new Uint32Array(costing.rows.length * 2);
-    const amounts = new Uint32Array(costing.rows.length * 2);
-    rows.set(costing.rows);
-    amounts.set(costing.amounts);
-    costing.rows = rows;
-    costing.amounts = amounts;
+    costing.rows = grownTo(costing.rows, costing.length * 2);
+    costing.amounts = grownTo(costing.amounts, costing.length * 2);
   }
   costing.rows[costing.length] = row;
   costing.amounts[costing.length] = amount;
