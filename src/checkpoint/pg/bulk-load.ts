@@ -48,8 +48,19 @@ export async function keepSnapshot(client: pg.PoolClient, s: string, campaign: s
   await pipeline(Readable.from(text()), client.query(copyFrom(`COPY ${s}.snapshots (campaign, digest, bytes) FROM STDIN`)));
 }
 
-/** Inside the caller's transaction (the fence): rows of `campaign`, in batches, inserted or updated. */
+/**
+ * Inside the caller's transaction (the fence): rows of `campaign`, in batches, inserted or updated,
+ * then the table's statistics refreshed (ANALYZE counts the rows this transaction wrote). Without
+ * them the planner believes a campaign has a few hundred rows and reads a chunk's states by
+ * scanning every row of the campaign: measured at 100,000 rows, 150 ms a chunk and 418 rows/s sent
+ * against 2,146 at a million rows, where autovacuum had happened to analyze the table first.
+ */
 export async function loadPlannedRows(client: pg.PoolClient, s: string, campaign: string, rows: AsyncIterable<readonly PlannedRow[]>): Promise<void> {
+  await insertPlannedRows(client, s, campaign, rows);
+  await client.query(`ANALYZE ${s}.rows`);
+}
+
+async function insertPlannedRows(client: pg.PoolClient, s: string, campaign: string, rows: AsyncIterable<readonly PlannedRow[]>): Promise<void> {
   const { rows: found } = await client.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${s}.rows WHERE campaign = $1) AS any`, [campaign]);
   if (!found[0]?.any) {
     // A campaign's first plan (every large load): nothing to update, so the rows go straight in.
