@@ -57,7 +57,10 @@ export async function keepSnapshot(client: pg.PoolClient, s: string, campaign: s
  */
 export async function loadPlannedRows(client: pg.PoolClient, s: string, campaign: string, rows: AsyncIterable<readonly PlannedRow[]>): Promise<void> {
   await insertPlannedRows(client, s, campaign, rows);
-  await client.query(`ANALYZE ${s}.rows`);
+  // SKIP_LOCKED: a VACUUM in progress on the table (an anti-wraparound one does not yield) would
+  // otherwise hold the load, and the run's lock, up to the statement timeout; skipped, the
+  // statistics come from that VACUUM's own analyze or autovacuum's next.
+  await client.query(`ANALYZE (SKIP_LOCKED) ${s}.rows`);
 }
 
 async function insertPlannedRows(client: pg.PoolClient, s: string, campaign: string, rows: AsyncIterable<readonly PlannedRow[]>): Promise<void> {
