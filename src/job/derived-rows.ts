@@ -1,6 +1,7 @@
 import { open, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { hexFromWords, keyWords, uuidFromWords } from "../checkpoint/uuid-index.js";
+import { grownTo } from "../growable-array.js";
 
 /**
  * What the plan pass derived for each valid row (its requestId and body fingerprint, two hashes),
@@ -50,11 +51,7 @@ export class DerivedRowsWriter {
     const fp = keyWords(fingerprint);
     if (!rid || !fp) return false;
     // Flushed between batches (flushIfFull); a batch bigger than the room left grows the buffer.
-    if ((this.filled + 1) * WORDS_PER_ROW > this.chunk.length) {
-      const grown = new Uint32Array(this.chunk.length * 2);
-      grown.set(this.chunk);
-      this.chunk = grown;
-    }
+    if ((this.filled + 1) * WORDS_PER_ROW > this.chunk.length) this.chunk = grownTo(this.chunk, this.chunk.length * 2);
     const at = this.filled * WORDS_PER_ROW;
     this.chunk[at] = row;
     this.chunk.set(rid, at + 1);

@@ -45,7 +45,7 @@ export function* segments(ops: Op[]): Generator<Op[]> {
   let current: Op[] = [];
   let rids = new Set<string>();
   for (const op of ops) {
-    const rid = op.k === "campaign" ? undefined : op.k === "outcome" ? op.outcome.rid : op.rid;
+    const rid = opKey(op);
     const head = current[0];
     if (head && (head.k !== op.k || head.k === "campaign" || (rid !== undefined && rids.has(rid)))) {
       yield current;
