@@ -50,13 +50,20 @@ export async function* readInputRows(spec: ResolvedInputSpec): AsyncGenerator<In
  * The same items, a batch of rows at a time (see readCsvBatches): what the planner, applier and
  * result writer loop over. With `only`, data rows it refuses are left out (the header never is).
  * With `derived`, valid rows take the requestId and fingerprint the plan pass derived for them,
- * when this pass reads the file that spill was made from.
+ * when this pass reads the file that spill was made from. With `fingerprints` false, valid rows
+ * the spill does not cover come out with an empty fingerprint: only for the reader thread, whose
+ * receiver derives them (input-batch-codec.ts).
  */
-export async function* readInputBatches(spec: ResolvedInputSpec, only?: (row: number) => boolean, derived?: DerivedRows): AsyncGenerator<InputItem[]> {
+export async function* readInputBatches(
+  spec: ResolvedInputSpec,
+  only?: (row: number) => boolean,
+  derived?: DerivedRows,
+  fingerprints = true,
+): AsyncGenerator<InputItem[]> {
   // Only the very file the spill was made from gets its reader (see derived-rows.ts).
   const known = await derived?.readerFor(spec.snapshot ?? spec.file);
   try {
-    yield* checkedBatches(spec, only, known);
+    yield* checkedBatches(spec, only, known, fingerprints);
   } finally {
     await known?.close();
   }
@@ -66,6 +73,7 @@ async function* checkedBatches(
   spec: ResolvedInputSpec,
   only: ((row: number) => boolean) | undefined,
   derived: DerivedRowsReader | undefined,
+  fingerprints: boolean,
 ): AsyncGenerator<InputItem[]> {
   let header: string[] | undefined;
   let index: ColumnIndex | undefined;
@@ -96,7 +104,7 @@ async function* checkedBatches(
         continue;
       }
       // `only`: the caller wants these rows alone (the applier, the plan's rows to send); the rest are not even checked.
-      if (only === undefined || only(row)) items.push(inputItem(spec, header, index, requestIdOf, row, fields, derived));
+      if (only === undefined || only(row)) items.push(inputItem(spec, header, index, requestIdOf, row, fields, derived, fingerprints));
     }
     if (items.length > 0) yield items;
   }
@@ -110,6 +118,7 @@ function inputItem(
   row: number,
   fields: string[],
   derived: DerivedRowsReader | undefined,
+  fingerprints: boolean,
 ): InputItem {
   if (allEmpty(fields)) return { kind: "empty", fields, row };
   if (anyUndecodable(fields)) return { kind: "invalid", fields, row, problems: undecodable(fields, header, row, spec.encoding) };
@@ -130,7 +139,7 @@ function inputItem(
     };
   }
   const known = derived?.take(row);
-  return { kind: "row", fields, prepared: known ? preparedAs(result.ok, known) : prepareRowWith(requestIdOf, result.ok) };
+  return { kind: "row", fields, prepared: known ? preparedAs(result.ok, known) : prepareRowWith(requestIdOf, result.ok, fingerprints) };
 }
 
 function allEmpty(fields: readonly string[]): boolean {

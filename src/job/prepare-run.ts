@@ -3,7 +3,8 @@ import type { CheckpointStore } from "../checkpoint/store.js";
 import { BatchError } from "../errors.js";
 import type { GroupBudget } from "../paypay/types.js";
 import { DerivedRowsWriter, type DerivedRows } from "./derived-rows.js";
-import { readInputBatches, type ResolvedInputSpec } from "./input-rows.js";
+import { readWholeInput } from "./input-reader-thread.js";
+import type { ResolvedInputSpec } from "./input-rows.js";
 import { checkBudgets, planCutoffs, Planner, type BudgetProblem, type Plan } from "./plan.js";
 import { BudgetRefusedError, RowsInvalidError } from "./refusals.js";
 import { chargesOf, spendRefusal, type Charges, type SpendGuard } from "./spend-guard.js";
@@ -46,7 +47,7 @@ export async function prepareRun(
   const spill = options.spillTo === undefined ? undefined : await DerivedRowsWriter.create(options.spillTo, input.snapshot ?? input.file);
   let derived: DerivedRows | undefined;
   try {
-    for await (const batch of batchesWithStates(store, readInputBatches(input))) {
+    for await (const batch of batchesWithStates(store, readWholeInput(input))) {
       for (const item of batch) {
         planner.add(item);
         if (item.kind === "row") spill?.add(item.prepared.row, item.prepared.request.requestId, item.prepared.fingerprint);

@@ -15,10 +15,19 @@ export function prepareRow(campaign: string, valid: ValidRow): PreparedRow {
   return prepareRowWith((recipientId) => deriveRequestId(campaign, recipientId), valid);
 }
 
-/** prepareRow with the campaign's requestId derivation (requestIdDeriver) made once for a whole file. */
-export function prepareRowWith(requestIdOf: (recipientId: string) => string, valid: ValidRow): PreparedRow {
+/**
+ * prepareRow with the campaign's requestId derivation (requestIdDeriver) made once for a whole file.
+ * `withFingerprint` false leaves the fingerprint empty, for a reader thread whose receiver derives
+ * it (see fingerprinted and input-batch-codec.ts).
+ */
+export function prepareRowWith(requestIdOf: (recipientId: string) => string, valid: ValidRow, withFingerprint = true): PreparedRow {
   const request: CreatePointsCodeRequest = { requestId: requestIdOf(valid.recipientId), ...valid.request };
-  return { row: valid.row, recipientId: valid.recipientId, request, fingerprint: requestFingerprint(serializeCreateBody(request)) };
+  return { row: valid.row, recipientId: valid.recipientId, request, fingerprint: withFingerprint ? fingerprintOf(request) : "" };
+}
+
+/** The fingerprint of the body a request sends. */
+export function fingerprintOf(request: CreatePointsCodeRequest): string {
+  return requestFingerprint(serializeCreateBody(request));
 }
 
 /** prepareRow with the requestId and fingerprint already derived (by the plan pass, see derived-rows.ts). */

@@ -8,7 +8,8 @@ import { encodeRecord } from "../csv/encode-record.js";
 import { neutralizeFormula } from "../csv/excel-safe.js";
 import type { InputEncoding } from "../csv/encoding.js";
 import type { DerivedRows } from "./derived-rows.js";
-import { readInputBatches, type InputItem, type ResolvedInputSpec } from "./input-rows.js";
+import { readWholeInput } from "./input-reader-thread.js";
+import type { InputItem, ResolvedInputSpec } from "./input-rows.js";
 import { resultFields, REQUEST_CHANGED, REQUEST_CHANGED_ACCEPTED, type ResultContext } from "./result-row.js";
 import { claimResult } from "./result-owner.js";
 import { targetLabel } from "../paypay/target.js";
@@ -73,9 +74,9 @@ export async function writeResults(
       return writeFile(bytes);
     };
     if (withBom(format, spec.encoding)) await write("\uFEFF");
-    // One write per batch of input rows (see readInputBatches): the store is asked for a batch's
+    // One write per batch of input rows (see readWholeInput): the store is asked for a batch's
     // rows in input order, and the file grows by one buffer per batch.
-    for await (const batch of batchesWithStates(store, readInputBatches(spec, undefined, derived))) {
+    for await (const batch of batchesWithStates(store, readWholeInput(spec, derived))) {
       const lines: string[] = [];
       const states = batch.map((item) => (item.kind === "row" ? store.get(item.prepared.request.requestId) : undefined));
       const outcomes = await outcomesOf(store, states);

@@ -4,7 +4,8 @@ import type { PgConnections } from "../checkpoint/pg/pool.js";
 import { batchesWithStates } from "../checkpoint/prefetch.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { StateLostError } from "../errors.js";
-import { readInputBatches, type ResolvedInputSpec } from "../job/input-rows.js";
+import { readWholeInput } from "../job/input-reader-thread.js";
+import type { ResolvedInputSpec } from "../job/input-rows.js";
 import { plannedSend } from "../job/send-filter.js";
 import { serializeCreateBody } from "../paypay/client.js";
 
@@ -57,7 +58,7 @@ export async function markPlannedSends(
       );
     });
   };
-  for await (const items of batchesWithStates(store, readInputBatches(input))) {
+  for await (const items of batchesWithStates(store, readWholeInput(input))) {
     for (const item of items) {
       if (item.kind !== "row") continue;
       const row = item.prepared;

@@ -1,7 +1,8 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { BatchError } from "../../errors.js";
-import { readInputBatches, type ResolvedInputSpec } from "../../job/input-rows.js";
+import { readWholeInput } from "../../job/input-reader-thread.js";
+import type { ResolvedInputSpec } from "../../job/input-rows.js";
 import { countsIfUnchanged } from "../../job/finished-run.js";
 import type { CompleteRecord } from "../records.js";
 import type { StateBackend } from "../open-store.js";
@@ -87,7 +88,7 @@ export async function openPgBackend(url: string, campaign: string, env: NodeJS.P
 /** The input's valid rows, a batch at a time as read (no await per row), with their cells as copy-text.ts writes them. */
 async function* plannedRows(input: ResolvedInputSpec): AsyncGenerator<PlannedRow[]> {
   let cells = cellsField([]);
-  for await (const items of readInputBatches(input)) {
+  for await (const items of readWholeInput(input)) {
     const batch: PlannedRow[] = [];
     for (const item of items) {
       if (item.kind === "header") cells = cellsField(item.header);

@@ -1,0 +1,95 @@
+import { stat } from "node:fs/promises";
+import { BatchError, type ErrorKind } from "../errors.js";
+import { siblingWorker } from "../sibling-worker.js";
+import type { DerivedRows } from "./derived-rows.js";
+import { unpackBatch, type PackedBatch } from "./input-batch-codec.js";
+import { readInputBatches, type InputItem, type ResolvedInputSpec } from "./input-rows.js";
+
+/**
+ * The whole input, a batch at a time, read on a second core when it is big. Parsing the CSV,
+ * checking each row and hashing its requestId and fingerprint are most of a plan pass and a third
+ * of a result pass over a million rows; on a thread of their own they run while the main thread
+ * looks rows up in the checkpoint, plans, and writes results. The items are the ones
+ * readInputBatches makes on the main thread (test/input-reader-thread.test.ts compares them), in
+ * the same order, with the same errors.
+ */
+
+/** Below this, a thread's start (some 30 ms) costs more than it saves. */
+export const OFF_THREAD_MIN_BYTES = 1 << 20;
+
+/** Batches the thread may run ahead of the reader: enough to keep it busy, few enough to keep memory flat. */
+const WINDOW = 4;
+
+export interface InputWorkerData {
+  spec: ResolvedInputSpec;
+  derived?: { path: string; source: string; rows: number };
+  window: number;
+}
+
+export type FromInputWorker =
+  | { type: "batch"; batch: PackedBatch }
+  | { type: "done" }
+  | { type: "error"; error: { name: string; message: string; stack?: string; kind?: string; code?: string } };
+
+/** readInputBatches(spec, undefined, derived), off the main thread when the file is at least OFF_THREAD_MIN_BYTES. */
+export async function* readWholeInput(spec: ResolvedInputSpec, derived?: DerivedRows): AsyncGenerator<InputItem[]> {
+  const size = await stat(spec.snapshot ?? spec.file).then(
+    (s) => s.size,
+    () => 0,
+  );
+  // An unreadable file is read here, so its error is the one the main thread would give.
+  yield* size >= OFF_THREAD_MIN_BYTES ? readInputBatchesOffThread(spec, derived) : readInputBatches(spec, undefined, derived);
+}
+
+export async function* readInputBatchesOffThread(spec: ResolvedInputSpec, derived?: DerivedRows): AsyncGenerator<InputItem[]> {
+  const data: InputWorkerData = {
+    spec,
+    derived: derived === undefined ? undefined : { path: derived.path, source: derived.source, rows: derived.rows },
+    window: WINDOW,
+  };
+  const worker = siblingWorker(import.meta.url, "input-reader-worker", data);
+  const inbox: FromInputWorker[] = [];
+  let failure: Error | undefined;
+  let exited = false;
+  let wake: (() => void) | undefined;
+  worker.on("message", (message: FromInputWorker) => {
+    inbox.push(message);
+    wake?.();
+  });
+  worker.on("error", (error: Error) => {
+    failure ??= error;
+    wake?.();
+  });
+  worker.on("exit", () => {
+    exited = true;
+    wake?.();
+  });
+  try {
+    for (;;) {
+      const message = inbox.shift();
+      if (message === undefined) {
+        if (failure) throw failure;
+        if (exited) throw new Error("the input reader thread stopped before the end of the input");
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+        continue;
+      }
+      if (message.type === "done") return;
+      if (message.type === "error") throw revived(message.error);
+      // Credit first, so the thread reads the next batch while this one is used.
+      worker.postMessage(1);
+      yield unpackBatch(message.batch);
+    }
+  } finally {
+    await worker.terminate();
+  }
+}
+
+/** The thread's error as the main thread would have thrown it: a BatchError keeps its kind and code. */
+function revived(error: Extract<FromInputWorker, { type: "error" }>["error"]): Error {
+  const result =
+    error.kind !== undefined && error.code !== undefined ? new BatchError(error.kind as ErrorKind, error.code, error.message) : new Error(error.message);
+  result.name = error.name;
+  if (error.stack !== undefined) result.stack = error.stack;
+  return result;
+}
