@@ -134,6 +134,9 @@ async function prepareBuild(): Promise<{ cli: string; naive: string; micro: stri
   await build({ ...common, entryPoints: [join(benchDir, "naive-baseline.ts")], outfile: join(buildDir, "naive-baseline.mjs") });
   await build({ ...common, entryPoints: [join(benchDir, "checkpoint-micro.ts")], outfile: join(buildDir, "checkpoint-micro.mjs") });
   await build({ ...common, entryPoints: [join(benchDir, "pg-micro.ts")], outfile: join(buildDir, "pg-micro.mjs") });
+  // pg-micro loads a plan's input as `issue` does, and a big input is read on a worker thread whose
+  // module must sit beside the bundle that starts it (src/sibling-worker.ts).
+  await build({ ...common, entryPoints: [join(root, "src", "job", "input-reader-worker.ts")], outfile: join(buildDir, "input-reader-worker.mjs") });
   await build({ ...common, entryPoints: [join(benchDir, "floor-client.ts")], outfile: join(buildDir, "floor-client.mjs") });
   await build({ ...common, entryPoints: [join(benchDir, "memwatch.ts")], outfile: join(buildDir, "memwatch.mjs") });
   return {

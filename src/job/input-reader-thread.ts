@@ -7,14 +7,17 @@ import { readInputBatches, type InputItem, type ResolvedInputSpec } from "./inpu
 
 /**
  * The whole input, a batch at a time, read on a second core when it is big. Parsing the CSV,
- * checking each row and hashing its requestId and fingerprint are most of a plan pass and a third
- * of a result pass over a million rows; on a thread of their own they run while the main thread
- * looks rows up in the checkpoint, plans, and writes results. The items are the ones
+ * checking each row and deriving its requestId are most of a plan pass over a million rows and a
+ * good part of a result pass; on a thread of their own they run while the main thread fingerprints
+ * bodies, looks rows up in the checkpoint, plans, and writes results. The items are the ones
  * readInputBatches makes on the main thread (test/input-reader-thread.test.ts compares them), in
  * the same order, with the same errors.
  */
 
-/** Below this, a thread's start (some 30 ms) costs more than it saves. */
+/**
+ * Below this (some 30,000 rows), a thread's start, about 0.1 s here with its own module loading,
+ * costs about what it saves.
+ */
 export const OFF_THREAD_MIN_BYTES = 1 << 20;
 
 /** Batches the thread may run ahead of the reader: enough to keep it busy, few enough to keep memory flat. */

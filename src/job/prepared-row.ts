@@ -18,7 +18,7 @@ export function prepareRow(campaign: string, valid: ValidRow): PreparedRow {
 /**
  * prepareRow with the campaign's requestId derivation (requestIdDeriver) made once for a whole file.
  * `withFingerprint` false leaves the fingerprint empty, for a reader thread whose receiver derives
- * it (see fingerprinted and input-batch-codec.ts).
+ * it (see input-batch-codec.ts).
  */
 export function prepareRowWith(requestIdOf: (recipientId: string) => string, valid: ValidRow, withFingerprint = true): PreparedRow {
   const request: CreatePointsCodeRequest = { requestId: requestIdOf(valid.recipientId), ...valid.request };
