@@ -1,3 +1,4 @@
+import { on } from "node:events";
 import { stat } from "node:fs/promises";
 import { BatchError, type ErrorKind } from "../errors.js";
 import { siblingWorker } from "../sibling-worker.js";
@@ -51,38 +52,16 @@ export async function* readInputBatchesOffThread(spec: ResolvedInputSpec, derive
     window: WINDOW,
   };
   const worker = siblingWorker(import.meta.url, "input-reader-worker", data);
-  const inbox: FromInputWorker[] = [];
-  let failure: Error | undefined;
-  let exited = false;
-  let wake: (() => void) | undefined;
-  worker.on("message", (message: FromInputWorker) => {
-    inbox.push(message);
-    wake?.();
-  });
-  worker.on("error", (error: Error) => {
-    failure ??= error;
-    wake?.();
-  });
-  worker.on("exit", () => {
-    exited = true;
-    wake?.();
-  });
   try {
-    for (;;) {
-      const message = inbox.shift();
-      if (message === undefined) {
-        if (failure) throw failure;
-        if (exited) throw new Error("the input reader thread stopped before the end of the input");
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-        continue;
-      }
+    // In order; an error in the thread throws here, and its exit ends the loop.
+    for await (const [message] of on(worker, "message", { close: ["exit"] }) as AsyncIterable<[FromInputWorker]>) {
       if (message.type === "done") return;
       if (message.type === "error") throw revived(message.error);
       // Credit first, so the thread reads the next batch while this one is used.
       worker.postMessage(1);
       yield unpackBatch(message.batch);
     }
+    throw new Error("the input reader thread stopped before the end of the input");
   } finally {
     await worker.terminate();
   }
