@@ -4,6 +4,7 @@ import { parse, type CsvError } from "csv-parse";
 import iconv from "iconv-lite";
 import { BatchError } from "../errors.js";
 import type { InputEncoding } from "./encoding.js";
+import type { RecordStart } from "./record-start.js";
 
 /**
  * Streams a CSV file as raw records, so memory stays flat however long the file. Bytes that are not
@@ -40,6 +41,14 @@ export const CSV_BATCH_RECORDS = 256;
  */
 const READ_CHUNK = 64 * 1024;
 
+/**
+ * Where a read may begin instead of the top (see record-start.ts): the header is read on its own,
+ * then records from `offset`, the first of them numbered `row`.
+ */
+export interface StartAt extends RecordStart {
+  row: number;
+}
+
 /** `label`: the name messages give the file, when `file` is a copy of it (a run's input snapshot). */
 export async function* readCsvRecords(file: string, encoding: InputEncoding, label = file): AsyncGenerator<CsvRecord> {
   for await (const batch of readCsvBatches(file, encoding, label)) yield* batch;
@@ -49,15 +58,23 @@ export async function* readCsvRecords(file: string, encoding: InputEncoding, lab
  * The same records in input order, a batch at a time: a million-row file costs a thousand awaits,
  * not a million, and a caller can look a batch's rows up in its store at once.
  */
-export async function* readCsvBatches(file: string, encoding: InputEncoding, label = file): AsyncGenerator<CsvRecord[]> {
+export async function* readCsvBatches(file: string, encoding: InputEncoding, label = file, from?: StartAt): AsyncGenerator<CsvRecord[]> {
   let header: string[] | undefined;
+  if (from !== undefined) {
+    header = await firstRecord(file, encoding);
+    // Unreadable alone: the whole read below says why, from the top.
+    if (header === undefined) from = undefined;
+    else yield [{ row: 1, fields: header }];
+  }
   const parser = parse({
     bom: true,
     relax_column_count: true,
     skip_empty_lines: true,
     max_record_size: 1024 * 1024,
+    // Mid-file there is no first line to tell the delimiter by: it is the one the header's line has.
+    ...(from === undefined ? {} : { record_delimiter: from.recordDelimiter }),
   });
-  const source = createReadStream(file, { highWaterMark: READ_CHUNK });
+  const source = createReadStream(file, { highWaterMark: READ_CHUNK, start: from?.offset ?? 0 });
   source.on("error", (error) => parser.destroy(error));
   if (encoding === "utf8") {
     // csv-parse works on UTF-8 bytes and decodes each field whole (a byte sequence that is not UTF-8
@@ -69,7 +86,8 @@ export async function* readCsvBatches(file: string, encoding: InputEncoding, lab
     decoder.on("error", (error: Error) => parser.destroy(error));
     source.pipe(decoder).pipe(parser);
   }
-  let row = 0;
+  const firstRow = from?.row ?? 1;
+  let row = firstRow - 1;
   try {
     for await (const records of recordBatches(parser, CSV_BATCH_RECORDS)) {
       header ??= records[0] as string[] | undefined;
@@ -82,7 +100,7 @@ export async function* readCsvBatches(file: string, encoding: InputEncoding, lab
     const csvError = error as Partial<CsvError>;
     // The parser reads ahead of what it has handed out, so its own count places the error, and the
     // header may not have been handed out yet: then it is read again, alone, to name the column.
-    const at = typeof csvError.records === "number" ? csvError.records + 1 : row + 1;
+    const at = typeof csvError.records === "number" ? csvError.records + firstRow : row + 1;
     if (header === undefined && typeof csvError.column === "number" && at > 1) header = await firstRecord(file, encoding);
     const column = typeof csvError.column === "number" ? (header?.[csvError.column] ?? `(field ${csvError.column + 1})`) : undefined;
     throw new CsvSyntaxError(label, at, column, describeCsvError(csvError));

@@ -2,17 +2,15 @@ import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
 import type { Logger } from "pino";
 import type { OutcomeRecord, RowState } from "../checkpoint/records.js";
-import { batchesWithStates } from "../checkpoint/prefetch.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { serializeCreateBody } from "../paypay/client.js";
 import type { CreateOutcome } from "../paypay/outcome.js";
 import { afterDoubt, type ReplayBehaviour } from "./after-doubt.js";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
-import { readInputBatches, type ResolvedInputSpec } from "./input-rows.js";
+import { plannedBatches, type PlannedSends } from "./planned-rows.js";
 import { isRoutineRetry, RetryDigest } from "./retry-digest.js";
 import type { RequestGate } from "./pacer.js";
 import type { PreparedRow } from "./prepared-row.js";
-import type { RowSet } from "./row-set.js";
 import { sendWithRetries, type Sender } from "./send-with-retries.js";
 import { plannedSend } from "./send-filter.js";
 
@@ -84,15 +82,6 @@ export interface Applied {
   firstSendAt: number;
   chargesByGroup: Map<string, GroupCharges>;
 }
-
-/**
- * The part of a recorded plan the applier follows: the rows come from `input.snapshot`, or (a
- * worker) from `rows`, claimed from the database.
- */
-export type PlannedSends = {
-  /** --allow-partial: group → first spreadsheet row held back. */
-  cutoffs: Record<string, number>;
-} & ({ input: ResolvedInputSpec; toSend?: RowSet } | { rows: AsyncIterable<PreparedRow> });
 
 export async function applyPlan(planned: PlannedSends, settings: ApplySettings, deps: ApplyDeps, store: CheckpointStore): Promise<Applied> {
   const { api, logger, events } = deps;
@@ -259,21 +248,6 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
     firstSendAt: stats.firstSend,
     chargesByGroup,
   };
-}
-
-/** The rows to consider, a batch at a time: the snapshot's (only the plan's rows to send, when it knows them), or a worker's claims. */
-async function* plannedBatches(store: CheckpointStore, planned: PlannedSends): AsyncGenerator<PreparedRow[]> {
-  if ("rows" in planned) {
-    for await (const row of planned.rows) yield [row];
-    return;
-  }
-  const { toSend } = planned;
-  const only = toSend === undefined ? undefined : (row: number): boolean => toSend.has(row);
-  for await (const batch of batchesWithStates(store, readInputBatches(planned.input, only))) {
-    const rows: PreparedRow[] = [];
-    for (const item of batch) if (item.kind === "row") rows.push(item.prepared);
-    yield rows;
-  }
 }
 
 function countCharge(byGroup: Map<string, GroupCharges>, groupId: string, value: number, wasInDoubt: boolean): void {

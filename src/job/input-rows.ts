@@ -1,5 +1,5 @@
 import { describeEncoding, resolveEncoding, type EncodingChoice, type InputEncoding } from "../csv/encoding.js";
-import { readCsvBatches, UNDECODABLE } from "../csv/read-records.js";
+import { readCsvBatches, UNDECODABLE, type StartAt } from "../csv/read-records.js";
 import { indexHeader, type ColumnIndex, type ColumnMap } from "./columns.js";
 import type { DerivedRows, DerivedRowsReader } from "./derived-rows.js";
 import { preparedAs, prepareRowWith, type PreparedRow } from "./prepared-row.js";
@@ -59,11 +59,13 @@ export async function* readInputBatches(
   only?: (row: number) => boolean,
   derived?: DerivedRows,
   fingerprints = true,
+  /** Begin at this record (after the header) instead of the top: see record-start.ts. */
+  from?: StartAt,
 ): AsyncGenerator<InputItem[]> {
   // Only the very file the spill was made from gets its reader (see derived-rows.ts).
   const known = await derived?.readerFor(spec.snapshot ?? spec.file);
   try {
-    yield* checkedBatches(spec, only, known, fingerprints);
+    yield* checkedBatches(spec, only, known, fingerprints, from);
   } finally {
     await known?.close();
   }
@@ -74,11 +76,12 @@ async function* checkedBatches(
   only: ((row: number) => boolean) | undefined,
   derived: DerivedRowsReader | undefined,
   fingerprints: boolean,
+  from: StartAt | undefined,
 ): AsyncGenerator<InputItem[]> {
   let header: string[] | undefined;
   let index: ColumnIndex | undefined;
   const requestIdOf = requestIdDeriver(spec.campaign);
-  for await (const records of readCsvBatches(spec.snapshot ?? spec.file, spec.encoding, spec.file)) {
+  for await (const records of readCsvBatches(spec.snapshot ?? spec.file, spec.encoding, spec.file, from)) {
     await derived?.ensure(records.length);
     const items: InputItem[] = [];
     for (const { row, fields } of records) {

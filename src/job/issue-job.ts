@@ -179,7 +179,12 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     const events = deps.onPlanned?.(prepared.plan);
     const applied =
       prepared.plan.actions.send > 0
-        ? await applyPlan({ input, cutoffs: prepared.cutoffs, toSend: prepared.plan.sendRows }, options, { ...deps, signal, events }, store)
+        ? await applyPlan(
+            { input, cutoffs: prepared.cutoffs, toSend: prepared.plan.sendRows, firstSend: prepared.plan.firstSend },
+            options,
+            { ...deps, signal, events },
+            store,
+          )
         : nothingApplied(signal);
     clock.mark("send");
     const reconciled = await reconcileBudgets(prepared, applied, deps);

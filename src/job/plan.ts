@@ -51,6 +51,8 @@ export interface Plan {
   conflicts: { requestId: string; fingerprint: string; row: number }[];
   /** The spreadsheet rows whose action is "send" (those the send digest covers). */
   sendRows: RowSet;
+  /** The first of them, so the applier can begin reading the input there, and know it found it. */
+  firstSend?: { row: number; requestId: string; fingerprint: string };
 }
 
 export class Planner {
@@ -118,6 +120,7 @@ export class Planner {
     if (action === "send") {
       this.sendHash.update(`${prepared.request.requestId} ${prepared.fingerprint}\n`);
       plan.sendRows.add(prepared.row);
+      plan.firstSend ??= { row: prepared.row, requestId: prepared.request.requestId, fingerprint: prepared.fingerprint };
     }
     if (action === "send" && costsBudget(prepared.fingerprint, state)) {
       group.sendRows++;
