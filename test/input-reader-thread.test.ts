@@ -46,9 +46,12 @@ async function failureOf(batches: AsyncIterable<InputItem[]>): Promise<Error> {
 
 async function assertSameBothWays(spec: ResolvedInputSpec, derived?: Awaited<ReturnType<DerivedRowsWriter["finish"]>>): Promise<InputItem[]> {
   const here = await collect(readInputBatches(spec, undefined, derived));
-  const there = await collect(readInputBatchesOffThread(spec, derived));
-  assert.deepEqual(there.items, here.items);
-  assert.equal(there.batches, here.batches, "the same batches, so the store is asked for the same rows at a time");
+  // The thread leaves fingerprints to the receiver (a plan pass) or makes them itself (a result pass).
+  for (const fingerprintThere of [false, true]) {
+    const there = await collect(readInputBatchesOffThread(spec, derived, fingerprintThere));
+    assert.deepEqual(there.items, here.items, `fingerprints made ${fingerprintThere ? "on the thread" : "on receipt"}`);
+    assert.equal(there.batches, here.batches, "the same batches, so the store is asked for the same rows at a time");
+  }
   return here.items;
 }
 

@@ -3,8 +3,7 @@ import { dirname } from "node:path";
 import { BatchError } from "../errors.js";
 import type { ResolvedInputSpec } from "../job/input-rows.js";
 import type { InputSnapshot } from "../job/input-snapshot.js";
-import { finishedRunCounts, type RunFingerprint } from "../job/finished-run.js";
-import type { ResultCounts } from "../job/write-results.js";
+import { finishedRun, type FinishedRun, type RunFingerprint } from "../job/finished-run.js";
 import { JournalStore } from "./journal-store.js";
 import { acquireLock } from "./lock.js";
 import { openPgBackend } from "./pg/pg-backend.js";
@@ -29,7 +28,8 @@ export interface StateBackend {
   create(campaign: string): Promise<CheckpointStore>;
   /** Keeps the plan's input where another host can find it (the file store: beside the checkpoint). */
   keepPlanInput(store: CheckpointStore, snapshot: InputSnapshot, input: ResolvedInputSpec): Promise<void>;
-  finishedRunCounts(fingerprint: RunFingerprint, out: string, retryFailed: boolean): Promise<ResultCounts | undefined>;
+  /** What a rerun can skip (see finished-run.ts). */
+  finishedRun(fingerprint: RunFingerprint, out: string, retryFailed: boolean): Promise<FinishedRun | undefined>;
   /**
    * Marks the rows the recorded plan sends as work any `work` process may claim (PostgreSQL); the
    * file store has no workers. Returns how many rows were marked.
@@ -60,7 +60,7 @@ function fileBackend(state: string): StateBackend {
     },
     create: (campaign) => JournalStore.open(state, campaign),
     keepPlanInput: async () => undefined,
-    finishedRunCounts: (fingerprint, out, retryFailed) => finishedRunCounts(state, fingerprint, out, retryFailed),
+    finishedRun: (fingerprint, out, retryFailed) => finishedRun(state, fingerprint, out, retryFailed),
     close: async () => undefined,
   };
 }

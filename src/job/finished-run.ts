@@ -46,8 +46,15 @@ export function runFingerprint(
   };
 }
 
-/** The counts of the finished run this one would repeat, or undefined when there is work to do. */
-export async function finishedRunCounts(state: string, fingerprint: RunFingerprint, out: string, retryFailed: boolean): Promise<ResultCounts | undefined> {
+/**
+ * What a rerun can skip. `counts`: everything, nothing changed since the last run finished.
+ * `resultOnly`: the plan and the sending; only the result file is not as that run wrote it
+ * (deleted, moved in from elsewhere, edited), so it is written again from the checkpoint and the
+ * same input, as `export` would. Undefined: there is work to do.
+ */
+export type FinishedRun = { counts: ResultCounts } | { resultOnly: true };
+
+export async function finishedRun(state: string, fingerprint: RunFingerprint, out: string, retryFailed: boolean): Promise<FinishedRun | undefined> {
   const handle = await open(state, "r").catch(() => undefined);
   if (!handle) return undefined;
   let last: CompleteRecord | undefined;
@@ -56,10 +63,18 @@ export async function finishedRunCounts(state: string, fingerprint: RunFingerpri
   } finally {
     await handle.close();
   }
+  if (!unchangedSince(last, fingerprint, retryFailed)) return undefined;
   const counts = await countsIfUnchanged(last, fingerprint, out, retryFailed);
+  if (counts === undefined) return { resultOnly: true };
   // Both hold codes: a rerun tightens them even when it has nothing else to do.
-  if (counts) await chmod(state, 0o600);
-  return counts;
+  await chmod(state, 0o600);
+  return { counts };
+}
+
+/** Whether the run that `last` completed would be repeated exactly, but for its result file: nothing to send. */
+function unchangedSince(last: CompleteRecord | undefined, fingerprint: RunFingerprint, retryFailed: boolean): last is CompleteRecord {
+  if (last?.t !== "complete" || last.inputDigest !== fingerprint.inputDigest || last.settingsDigest !== fingerprint.settingsDigest) return false;
+  return !(last.counts.pending > 0 || last.counts.changed > 0 || (retryFailed && last.counts.failed > 0));
 }
 
 /** The counts of `last` when the run it completed would be repeated exactly (the result file too). */
@@ -69,8 +84,7 @@ export async function countsIfUnchanged(
   out: string,
   retryFailed: boolean,
 ): Promise<ResultCounts | undefined> {
-  if (last?.t !== "complete" || last.inputDigest !== fingerprint.inputDigest || last.settingsDigest !== fingerprint.settingsDigest) return undefined;
-  if (last.counts.pending > 0 || last.counts.changed > 0 || (retryFailed && last.counts.failed > 0)) return undefined;
+  if (!unchangedSince(last, fingerprint, retryFailed)) return undefined;
   if ((await fileSha256(out).catch(() => undefined)) !== last.resultDigest) return undefined;
   await chmod(out, 0o600);
   return {

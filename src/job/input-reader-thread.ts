@@ -28,6 +28,8 @@ export interface InputWorkerData {
   spec: ResolvedInputSpec;
   derived?: { path: string; source: string; rows: number };
   window: number;
+  /** Whether the thread fingerprints the bodies the spill does not cover, or leaves that to the receiver. */
+  fingerprints: boolean;
 }
 
 export type FromInputWorker =
@@ -35,21 +37,27 @@ export type FromInputWorker =
   | { type: "done" }
   | { type: "error"; error: { name: string; message: string; stack?: string; kind?: string; code?: string } };
 
-/** readInputBatches(spec, undefined, derived), off the main thread when the file is at least OFF_THREAD_MIN_BYTES. */
-export async function* readWholeInput(spec: ResolvedInputSpec, derived?: DerivedRows): AsyncGenerator<InputItem[]> {
+/**
+ * readInputBatches(spec, undefined, derived), off the main thread when the file is at least
+ * OFF_THREAD_MIN_BYTES. The bodies' fingerprints are left to the main thread, which balances a
+ * plan pass; `fingerprintThere` has the thread make them, for a pass whose main thread is the
+ * busier one (a result file without the plan pass's spill).
+ */
+export async function* readWholeInput(spec: ResolvedInputSpec, derived?: DerivedRows, fingerprintThere = false): AsyncGenerator<InputItem[]> {
   const size = await stat(spec.snapshot ?? spec.file).then(
     (s) => s.size,
     () => 0,
   );
   // An unreadable file is read here, so its error is the one the main thread would give.
-  yield* size >= OFF_THREAD_MIN_BYTES ? readInputBatchesOffThread(spec, derived) : readInputBatches(spec, undefined, derived);
+  yield* size >= OFF_THREAD_MIN_BYTES ? readInputBatchesOffThread(spec, derived, fingerprintThere) : readInputBatches(spec, undefined, derived);
 }
 
-export async function* readInputBatchesOffThread(spec: ResolvedInputSpec, derived?: DerivedRows): AsyncGenerator<InputItem[]> {
+export async function* readInputBatchesOffThread(spec: ResolvedInputSpec, derived?: DerivedRows, fingerprintThere = false): AsyncGenerator<InputItem[]> {
   const data: InputWorkerData = {
     spec,
     derived: derived === undefined ? undefined : { path: derived.path, source: derived.source, rows: derived.rows },
     window: WINDOW,
+    fingerprints: fingerprintThere,
   };
   const worker = siblingWorker(import.meta.url, "input-reader-worker", data);
   try {

@@ -12,7 +12,7 @@ import { readInputBatches } from "./input-rows.js";
 
 const port = parentPort;
 if (port === null) throw new Error("input-reader-worker.ts runs as a worker thread");
-const { spec, derived, window } = workerData as InputWorkerData;
+const { spec, derived, window, fingerprints } = workerData as InputWorkerData;
 
 let credit = window;
 let wake: (() => void) | undefined;
@@ -26,9 +26,9 @@ const post = (message: FromInputWorker, transfer: ArrayBuffer[] = []): void => p
 
 try {
   const spill = derived === undefined ? undefined : new DerivedRows(derived.path, derived.source, derived.rows);
-  // Fingerprints are left to the receiver: hashing every body here would make this thread the
-  // slower of the two (see input-batch-codec.ts).
-  for await (const items of readInputBatches(spec, undefined, spill, false)) {
+  // Fingerprints are left to the receiver unless it asks: in a plan pass, hashing every body here
+  // would make this thread the slower of the two (see input-batch-codec.ts).
+  for await (const items of readInputBatches(spec, undefined, spill, fingerprints)) {
     const batch = packBatch(items);
     post({ type: "batch", batch }, [batch.ends.buffer as ArrayBuffer, batch.numbers.buffer as ArrayBuffer]);
     credit--;

@@ -21,6 +21,7 @@ import { prepareRun, refusalOf, type PlanSettings, type PreparedRun } from "./pr
 import { PhaseClock, type Phase } from "./phase-clock.js";
 import { readBudgets } from "./read-budgets.js";
 import { reconcile, type GroupReconciliation } from "./reconcile.js";
+import { rewriteFinishedResult } from "./rewrite-result.js";
 import { claimResult, refuseOtherOwner } from "./result-owner.js";
 import type { Sender } from "./send-with-retries.js";
 import { writeResults, type ResultCounts, type ResultFormat } from "./write-results.js";
@@ -105,13 +106,18 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     clock.mark("snapshot");
     const input: ResolvedInputSpec = { ...options.input, encoding: snapshot.encoding, snapshot: snapshot.path };
     const fingerprint = runFingerprint(input, snapshot.digest, options, deps.target);
-    const finished = await backend.finishedRunCounts(fingerprint, options.out, options.retryFailed);
+    const finished = await backend.finishedRun(fingerprint, options.out, options.retryFailed);
     clock.mark("finished-check");
+    if (finished !== undefined && "resultOnly" in finished) {
+      keepSnapshot = snapshot.path;
+      const counts = await rewriteFinishedResult(backend, input, fingerprint, { ...options, target: deps.target, logger: deps.logger }, clock);
+      return { counts, ...nothingApplied(signal), reconciliation: [], elapsedMs: performance.now() - started, encoding: input.encoding, phases: clock.phases };
+    }
     if (finished) {
       keepSnapshot = snapshot.path;
       deps.logger.info({ checkpoint: state }, "nothing changed since the last run finished: nothing to send");
       return {
-        counts: finished,
+        counts: finished.counts,
         ...nothingApplied(deps.signal),
         reconciliation: [],
         elapsedMs: performance.now() - started,

@@ -76,7 +76,7 @@ export async function writeResults(
     if (withBom(format, spec.encoding)) await write("\uFEFF");
     // One write per batch of input rows (see readWholeInput): the store is asked for a batch's
     // rows in input order, and the file grows by one buffer per batch.
-    for await (const batch of batchesWithStates(store, readWholeInput(spec, derived))) {
+    for await (const batch of batchesWithStates(store, readWholeInput(spec, derived, true))) {
       const lines: string[] = [];
       const states = batch.map((item) => (item.kind === "row" ? store.get(item.prepared.request.requestId) : undefined));
       const outcomes = await outcomesOf(store, states);

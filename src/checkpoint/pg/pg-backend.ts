@@ -68,7 +68,7 @@ export async function openPgBackend(url: string, campaign: string, env: NodeJS.P
       if (runLock === undefined) throw new Error("marking a plan's rows needs the campaign's lock");
       return markPlannedSends({ connections, campaign, generation: runLock.generation }, store, input, retryFailed, cutoffs);
     },
-    async finishedRunCounts(fingerprint, out, retryFailed) {
+    async finishedRun(fingerprint, out, retryFailed) {
       const s = quoteIdent(connections.state.schema);
       const last = await connections.withClient(async (client) => {
         const { rows } = await client.query<{ last_complete: CompleteRecord | null }>(`SELECT last_complete FROM ${s}.campaigns WHERE campaign = $1`, [
@@ -76,7 +76,9 @@ export async function openPgBackend(url: string, campaign: string, env: NodeJS.P
         ]);
         return rows[0]?.last_complete ?? undefined;
       });
-      return countsIfUnchanged(last, fingerprint, out, retryFailed);
+      // Everything or nothing: a result file that is not as written takes the full path here.
+      const counts = await countsIfUnchanged(last, fingerprint, out, retryFailed);
+      return counts && { counts };
     },
     async close() {
       await rm(tempDir, { recursive: true, force: true });
