@@ -3,7 +3,8 @@ import { dirname } from "node:path";
 import { BatchError } from "../errors.js";
 import type { ResolvedInputSpec } from "../job/input-rows.js";
 import type { InputSnapshot } from "../job/input-snapshot.js";
-import { finishedRun, type FinishedRun, type RunFingerprint } from "../job/finished-run.js";
+import { finishedRun, lastCompleteRecord, type FinishedRun, type RunFingerprint } from "../job/finished-run.js";
+import type { CompleteRecord } from "./records.js";
 import { JournalStore } from "./journal-store.js";
 import { acquireLock } from "./lock.js";
 import { openPgBackend } from "./pg/pg-backend.js";
@@ -30,6 +31,8 @@ export interface StateBackend {
   keepPlanInput(store: CheckpointStore, snapshot: InputSnapshot, input: ResolvedInputSpec): Promise<void>;
   /** What a rerun can skip (see finished-run.ts). */
   finishedRun(fingerprint: RunFingerprint, out: string, retryFailed: boolean): Promise<FinishedRun | undefined>;
+  /** The last run's `complete` record when nothing happened since, for a result this run may continue (see appended-result.ts); the file store's alone. */
+  lastComplete?(): Promise<CompleteRecord | undefined>;
   /**
    * Marks the rows the recorded plan sends as work any `work` process may claim (PostgreSQL); the
    * file store has no workers. Returns how many rows were marked.
@@ -61,6 +64,7 @@ function fileBackend(state: string): StateBackend {
     create: (campaign) => JournalStore.open(state, campaign),
     keepPlanInput: async () => undefined,
     finishedRun: (fingerprint, out, retryFailed) => finishedRun(state, fingerprint, out, retryFailed),
+    lastComplete: () => lastCompleteRecord(state),
     close: async () => undefined,
   };
 }

@@ -121,8 +121,15 @@ export interface CompleteRecord {
   t: "complete";
   at: string;
   inputDigest: string;
+  /**
+   * The input's length in bytes, so a later run can tell its input is this one with rows appended
+   * (see appended-result.ts); missing from records of releases before it.
+   */
+  inputBytes?: number;
   settingsDigest: string;
   resultDigest: string;
+  /** The result rows' layout (RESULT_LAYOUT in write-results.ts) when the result was written; missing before it. */
+  resultLayout?: number;
   /** `accepted` is missing from records of releases before --accept-changed. */
   counts: Omit<RowCounts, "accepted"> & {
     accepted?: number;

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
 
 /**
@@ -42,10 +43,40 @@ export async function recordStart(file: string, record: number): Promise<RecordS
   }
 }
 
+/**
+ * The first `bytes` bytes of a file: their SHA-256, and how many records they hold when they end
+ * where a record ends (after its line end, outside quotes); undefined records otherwise, or when
+ * the file is shorter. Tells a file that is another with records appended (see appended-result.ts).
+ */
+export async function prefixOf(file: string, bytes: number): Promise<{ digest: string; records?: number; recordDelimiter: RecordStart["recordDelimiter"] }> {
+  const scan = new LineScan(Number.POSITIVE_INFINITY);
+  const hash = createHash("sha256");
+  const handle = await open(file, "r");
+  try {
+    const buffer = Buffer.allocUnsafe(CHUNK);
+    let position = 0;
+    while (position < bytes) {
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(CHUNK, bytes - position), position);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      scan.feed(buffer, bytesRead, position);
+      position += bytesRead;
+    }
+    return {
+      digest: hash.digest("hex"),
+      records: position === bytes && scan.atRecordEnd() ? scan.records : undefined,
+      recordDelimiter: scan.delimiter ?? "\n",
+    };
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Counts records as csv-parse ends them, up to the `wanted`th, across chunks. */
 class LineScan {
   delimiter: RecordStart["recordDelimiter"] | undefined;
-  private records = 0;
+  /** Records ended so far. */
+  records = 0;
   private inQuotes = false;
   /** Whether the line so far holds anything, a quote included: a line that does not is skipped. */
   private content = false;
@@ -98,6 +129,14 @@ class LineScan {
       }
     }
     return -1;
+  }
+
+  /**
+   * Whether the bytes so far end a record: outside quotes, nothing after the last line end, and no
+   * CR whose meaning the next byte decides.
+   */
+  atRecordEnd(): boolean {
+    return this.records > 0 && !this.inQuotes && !this.content && !this.afterCr;
   }
 
   /** True when the line that just ended was the wanted record. */

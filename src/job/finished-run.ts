@@ -6,6 +6,7 @@ import { readLastRecord } from "../checkpoint/journal-reader.js";
 import type { CompleteRecord } from "../checkpoint/records.js";
 import type { Target } from "../paypay/target.js";
 import type { ResolvedInputSpec } from "./input-rows.js";
+import { RESULT_LAYOUT } from "./result-row.js";
 import type { ResultCounts, ResultFormat } from "./write-results.js";
 
 /**
@@ -55,20 +56,25 @@ export function runFingerprint(
 export type FinishedRun = { counts: ResultCounts } | { resultOnly: true };
 
 export async function finishedRun(state: string, fingerprint: RunFingerprint, out: string, retryFailed: boolean): Promise<FinishedRun | undefined> {
-  const handle = await open(state, "r").catch(() => undefined);
-  if (!handle) return undefined;
-  let last: CompleteRecord | undefined;
-  try {
-    last = (await readLastRecord(handle)) as CompleteRecord | undefined;
-  } finally {
-    await handle.close();
-  }
+  const last = await lastCompleteRecord(state);
   if (!unchangedSince(last, fingerprint, retryFailed)) return undefined;
   const counts = await countsIfUnchanged(last, fingerprint, out, retryFailed);
   if (counts === undefined) return { resultOnly: true };
   // Both hold codes: a rerun tightens them even when it has nothing else to do.
   await chmod(state, 0o600);
   return { counts };
+}
+
+/** The checkpoint's last record when it is a `complete` record: the last run finished, and nothing happened since. */
+export async function lastCompleteRecord(state: string): Promise<CompleteRecord | undefined> {
+  const handle = await open(state, "r").catch(() => undefined);
+  if (!handle) return undefined;
+  try {
+    const last = (await readLastRecord(handle)) as CompleteRecord | undefined;
+    return last?.t === "complete" ? last : undefined;
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Whether the run that `last` completed would be repeated exactly, but for its result file: nothing to send. */
@@ -87,18 +93,25 @@ export async function countsIfUnchanged(
   if (!unchangedSince(last, fingerprint, retryFailed)) return undefined;
   if ((await fileSha256(out).catch(() => undefined)) !== last.resultDigest) return undefined;
   await chmod(out, 0o600);
+  return countsOf(last);
+}
+
+/** A complete record's counts as a run reports them. */
+export function countsOf(record: CompleteRecord): ResultCounts {
   return {
-    ...last.counts,
-    accepted: last.counts.accepted ?? 0,
-    issuedAmountByGroup: new Map(Object.entries(last.counts.issuedAmountByGroup)),
-    failedByCode: new Map(Object.entries(last.counts.failedByCode)),
+    ...record.counts,
+    accepted: record.counts.accepted ?? 0,
+    issuedAmountByGroup: new Map(Object.entries(record.counts.issuedAmountByGroup)),
+    failedByCode: new Map(Object.entries(record.counts.failedByCode)),
   };
 }
 
-export function completeRecord(fingerprint: RunFingerprint, resultDigest: string, counts: ResultCounts): Omit<CompleteRecord, "t" | "at"> {
+export function completeRecord(fingerprint: RunFingerprint, resultDigest: string, counts: ResultCounts, inputBytes: number): Omit<CompleteRecord, "t" | "at"> {
   return {
     ...fingerprint,
+    inputBytes,
     resultDigest,
+    resultLayout: RESULT_LAYOUT,
     counts: {
       rows: counts.rows,
       issued: counts.issued,

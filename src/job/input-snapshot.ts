@@ -18,6 +18,8 @@ import { fsyncDirectoryOf } from "../fs/fsync-directory.js";
 export interface InputSnapshot {
   path: string;
   digest: string;
+  /** Its length in bytes. */
+  bytes: number;
   encoding: InputEncoding;
 }
 
@@ -37,9 +39,11 @@ export async function takeSnapshot(file: string, choice: EncodingChoice, state: 
   const sniffer = new EncodingSniffer(choice);
   const handle = await open(temp, "w", 0o600);
   let kept = false;
+  let bytes = 0;
   try {
     try {
       for await (const chunk of createReadStream(file)) {
+        bytes += (chunk as Buffer).length;
         hash.update(chunk as Buffer);
         sniffer.feed(chunk as Buffer);
         await handle.write(chunk as Buffer);
@@ -54,7 +58,7 @@ export async function takeSnapshot(file: string, choice: EncodingChoice, state: 
     await rename(temp, path);
     kept = true;
     await fsyncDirectoryOf(path);
-    return { path, digest, encoding: sniffer.finish() };
+    return { path, digest, bytes, encoding: sniffer.finish() };
   } finally {
     if (!kept) {
       await handle.close().catch(() => undefined);

@@ -12,6 +12,7 @@ import type { GroupBudget } from "../paypay/types.js";
 import { describeTarget, type Target } from "../paypay/target.js";
 import { completeRecord, runFingerprint } from "./finished-run.js";
 import { applyPlan, type Applied, type ApplySettings, type IssueEvents } from "./apply-plan.js";
+import { resultContinuation } from "./appended-result.js";
 import type { InputEncoding } from "../csv/encoding.js";
 import type { InputSpec, ResolvedInputSpec } from "./input-rows.js";
 import { removeSnapshotsExcept, snapshotPath, snapshotTempBase, takeSnapshot } from "./input-snapshot.js";
@@ -110,7 +111,13 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     clock.mark("finished-check");
     if (finished !== undefined && "resultOnly" in finished) {
       keepSnapshot = snapshot.path;
-      const counts = await rewriteFinishedResult(backend, input, fingerprint, { ...options, target: deps.target, logger: deps.logger }, clock);
+      const counts = await rewriteFinishedResult(
+        backend,
+        input,
+        fingerprint,
+        { ...options, target: deps.target, logger: deps.logger, inputBytes: snapshot.bytes },
+        clock,
+      );
       return { counts, ...nothingApplied(signal), reconciliation: [], elapsedMs: performance.now() - started, encoding: input.encoding, phases: clock.phases };
     }
     if (finished) {
@@ -125,6 +132,8 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
         phases: clock.phases,
       };
     }
+    // Read before this run appends its plan: the result it may continue (see appended-result.ts).
+    const previous = await backend.lastComplete?.();
     store = await backend.openExisting(input.campaign);
     clock.mark("replay");
     keepSnapshot = lastSnapshotOf(store, snapshots);
@@ -195,9 +204,15 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     clock.mark("send");
     const reconciled = await reconcileBudgets(prepared, applied, deps);
     clock.mark("reconcile");
-    const { counts, digest } = await writeResults(input, store, options.out, options.format, derived);
+    const continuation = await resultContinuation(previous, fingerprint, snapshot, prepared.plan, options.retryFailed);
+    const { counts, digest, continued } = await writeResults(input, store, options.out, options.format, derived, continuation);
+    if (continued)
+      deps.logger.info(
+        { out: options.out, fromRow: continuation?.from.row },
+        "rows were appended to the last run's input: its result file was continued with theirs",
+      );
     clock.mark("result");
-    await store.recordComplete(completeRecord(fingerprint, digest, counts));
+    await store.recordComplete(completeRecord(fingerprint, digest, counts, snapshot.bytes));
     clock.mark("complete");
     return {
       plan: prepared.plan,

@@ -24,6 +24,14 @@ export interface ResultFields {
   response_data: string;
 }
 
+/**
+ * The layout of a result row: which columns, and how each is written from a row's state. Recorded
+ * with each result (the complete record), so a later run continues a result file only when its
+ * rows would be written alike (see appended-result.ts). Bump it with any change to what a row's
+ * line holds for the same state.
+ */
+export const RESULT_LAYOUT = 1;
+
 export const REQUEST_CHANGED = "REQUEST_CHANGED";
 export const REQUEST_CHANGED_ACCEPTED = "REQUEST_CHANGED_ACCEPTED";
 

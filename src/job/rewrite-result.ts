@@ -19,7 +19,7 @@ export async function rewriteFinishedResult(
   backend: StateBackend,
   input: ResolvedInputSpec,
   fingerprint: RunFingerprint,
-  settings: { out: string; format: ResultFormat; target: Target; logger: Logger },
+  settings: { out: string; format: ResultFormat; target: Target; logger: Logger; inputBytes: number },
   clock: PhaseClock,
 ): Promise<ResultCounts> {
   const state = backend.location;
@@ -37,7 +37,7 @@ export async function rewriteFinishedResult(
     // on) must not turn an issued row into an invalid one.
     const { counts, digest } = await writeResults({ ...input, today: undefined }, store, settings.out, settings.format);
     clock.mark("result");
-    await store.recordComplete(completeRecord(fingerprint, digest, counts));
+    await store.recordComplete(completeRecord(fingerprint, digest, counts, settings.inputBytes));
     clock.mark("complete");
     return counts;
   } finally {

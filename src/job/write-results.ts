@@ -1,18 +1,16 @@
-import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import type { RowCounts } from "../checkpoint/records.js";
 import { batchesWithStates } from "../checkpoint/prefetch.js";
 import { outcomesOf, type CheckpointStore } from "../checkpoint/store.js";
 import { writeFileAtomically } from "../fs/atomic-write.js";
-import { RESULT_COLUMNS } from "./columns.js";
-import { encodeRecord } from "../csv/encode-record.js";
-import { neutralizeFormula } from "../csv/excel-safe.js";
 import type { InputEncoding } from "../csv/encoding.js";
+import type { ResultContinuation } from "./appended-result.js";
 import type { DerivedRows } from "./derived-rows.js";
+import { countsOf } from "./finished-run.js";
 import { readWholeInput } from "./input-reader-thread.js";
-import type { InputItem, ResolvedInputSpec } from "./input-rows.js";
-import { resultFields, REQUEST_CHANGED, REQUEST_CHANGED_ACCEPTED, type ResultContext } from "./result-row.js";
+import { readInputBatches, type ResolvedInputSpec } from "./input-rows.js";
+import { ResultLines } from "./result-lines.js";
 import { claimResult } from "./result-owner.js";
-import { targetLabel } from "../paypay/target.js";
 
 export interface ResultCounts extends RowCounts {
   /** JPY issued per group, from the checkpoint. */
@@ -26,6 +24,8 @@ export interface WrittenResults {
   counts: ResultCounts;
   /** SHA-256 of the bytes written, so a later run can tell the file is still as written. */
   digest: string;
+  /** The rows appended to the input were written after the last result file's bytes (see appended-result.ts). */
+  continued?: boolean;
 }
 
 /**
@@ -58,71 +58,57 @@ export async function writeResults(
   format: ResultFormat = "plain",
   /** What the plan pass derived from the same snapshot (see derived-rows.ts): read back, not hashed again. */
   derived?: DerivedRows,
+  /** The last result, to continue with the appended rows' lines when it is still as written (see appended-result.ts). */
+  continuation?: ResultContinuation,
 ): Promise<WrittenResults> {
-  const excel = format === "excel";
-  const hash = createHash("sha256");
-  const counts: ResultCounts = { rows: 0, issued: 0, failed: 0, pending: 0, changed: 0, accepted: 0, issuedAmountByGroup: new Map(), failedByCode: new Map() };
-  const context: ResultContext = { campaign: store.campaign, target: store.target ? targetLabel(store.target) : "" };
   await claimResult(out, store.location, store.campaign);
-  const delimiter = excel ? "windows" : "unix";
-  const encode = (record: string[]): string => encodeRecord(excel ? record.map(neutralizeFormula) : record, delimiter);
+  const lines = new ResultLines(store, format);
+  if (continuation) {
+    const continued = await writeFileAtomically(out, (writeFile) => continueResults(spec, store, out, lines, continuation, writeFile)).then(
+      () => ({ ...lines.finish(), continued: true }),
+      (error: unknown) => {
+        if (error instanceof NotAsWritten) return undefined;
+        throw error;
+      },
+    );
+    if (continued) return continued;
+    lines.reset();
+  }
   await writeFileAtomically(out, async (writeFile) => {
-    // Encoded once: the digest and the file take the same bytes.
-    const write = (text: string): Promise<void> => {
-      const bytes = Buffer.from(text, "utf8");
-      hash.update(bytes);
-      return writeFile(bytes);
-    };
-    if (withBom(format, spec.encoding)) await write("\uFEFF");
+    if (withBom(format, spec.encoding)) await lines.write("\uFEFF", writeFile);
     // One write per batch of input rows (see readWholeInput): the store is asked for a batch's
     // rows in input order, and the file grows by one buffer per batch.
     for await (const batch of batchesWithStates(store, readWholeInput(spec, derived, true))) {
-      const lines: string[] = [];
       const states = batch.map((item) => (item.kind === "row" ? store.get(item.prepared.request.requestId) : undefined));
-      const outcomes = await outcomesOf(store, states);
-      for (let i = 0; i < batch.length; i++) {
-        const item = batch[i] as InputItem;
-        if (item.kind === "header") {
-          lines.push(encode([...item.header, ...RESULT_COLUMNS]));
-          continue;
-        }
-        if (item.kind === "empty") continue;
-        counts.rows++;
-        if (item.kind === "invalid") {
-          // Only reachable when the input changed under a running job; say so on the row.
-          const problem = item.problems.map((p) => `${p.column}: ${p.rule}`).join("; ");
-          const fields = Object.fromEntries(RESULT_COLUMNS.map((c) => [c, ""])) as Record<(typeof RESULT_COLUMNS)[number], string>;
-          Object.assign(fields, {
-            campaign: context.campaign,
-            status: "pending",
-            error_code: "INVALID_ROW",
-            error_message: problem,
-            attempts: "0",
-            target: context.target,
-          });
-          lines.push(encode([...item.fields, ...RESULT_COLUMNS.map((c) => fields[c])]));
-          counts.pending++;
-          continue;
-        }
-        const { prepared } = item;
-        const state = states[i];
-        const outcome = outcomes[i];
-        const fields = resultFields(prepared, state, outcome, context);
-        counts[fields.status]++;
-        if (fields.error_code === REQUEST_CHANGED) counts.changed++;
-        if (fields.error_code === REQUEST_CHANGED && fields.status === "pending") counts.changedPending = (counts.changedPending ?? 0) + 1;
-        if (fields.error_code === REQUEST_CHANGED_ACCEPTED) counts.accepted++;
-        if (fields.status === "issued") {
-          const group = outcome?.groupId ?? prepared.request.groupId;
-          counts.issuedAmountByGroup.set(group, (counts.issuedAmountByGroup.get(group) ?? 0) + (outcome?.value ?? 0));
-        }
-        if (fields.status === "failed") counts.failedByCode.set(fields.error_code, (counts.failedByCode.get(fields.error_code) ?? 0) + 1);
-        const record = item.fields.slice();
-        for (const column of RESULT_COLUMNS) record.push(fields[column]);
-        lines.push(encode(record));
-      }
-      if (lines.length > 0) await write(lines.join(""));
+      await lines.write(lines.of(batch, states, await outcomesOf(store, states)), writeFile);
     }
   });
-  return { counts, digest: hash.digest("hex") };
+  return lines.finish();
 }
+
+/** The last result file, found as it was written, then the lines of the rows appended to the input since. */
+async function continueResults(
+  spec: ResolvedInputSpec,
+  store: CheckpointStore,
+  out: string,
+  lines: ResultLines,
+  { previous, from }: ResultContinuation,
+  writeFile: (data: Uint8Array) => Promise<void>,
+): Promise<void> {
+  try {
+    for await (const chunk of createReadStream(out, { highWaterMark: 1 << 20 })) await lines.write(chunk as Buffer, writeFile);
+  } catch {
+    throw new NotAsWritten();
+  }
+  // The file so far is the last one exactly: its bytes hash to the digest that run recorded.
+  if (lines.digestSoFar() !== previous.resultDigest) throw new NotAsWritten();
+  lines.continueFrom(countsOf(previous));
+  for await (const batch of batchesWithStates(store, readInputBatches(spec, undefined, undefined, true, from))) {
+    const rows = batch.filter((item) => item.kind !== "header");
+    const states = rows.map((item) => (item.kind === "row" ? store.get(item.prepared.request.requestId) : undefined));
+    await lines.write(lines.of(rows, states, await outcomesOf(store, states)), writeFile);
+  }
+}
+
+/** The last result file is not as the last run wrote it (edited, replaced, gone): written whole instead. */
+class NotAsWritten extends Error {}
