@@ -3,7 +3,7 @@ import { indexFileOf } from "../../src/checkpoint/index-file.js";
 import { readJournal } from "../../src/checkpoint/journal-reader.js";
 import { join } from "node:path";
 import { summarizeProfile } from "../profile-summary.js";
-import { appendRecipients, removeRunFiles, runFiles, runIssue, writeRecipientsCsv, type Artifact, type BenchContext } from "../lib/context.js";
+import { appendRecipients, runIssue, writeRecipientsCsv, type Artifact, type BenchContext } from "../lib/context.js";
 import { synthesizeFinishedCheckpoint } from "../lib/synth-checkpoint.js";
 import { startSimulator } from "../lib/proc.js";
 import { relMargin, type SectionResult, type Table, type Target } from "../lib/report.js";
@@ -66,9 +66,9 @@ export async function runResume(ctx: BenchContext, options: { sizes?: number[]; 
     const artifact = ctx.artifacts.get(rows) ?? (await makeArtifact(ctx, rows));
     if (!artifact) continue;
 
-    const finishedRun = async (kind: "finished" | "finished-full", rep: number): Promise<ResumeSample> => {
+    const finishedRun = async (kind: "finished" | "finished-full", rep: number, record = true): Promise<ResumeSample> => {
       // The full path: the result file is gone, so the previous run's `complete` record no longer
-      // vouches for it and every row is reread, rechecked and written again.
+      // vouches for it and every row is read and written again (since 0da093a without a plan pass).
       if (kind === "finished-full") await rm(artifact.out, { force: true });
       await ctx.quiet();
       const sim = await startSimulator(ctx.cli, { latencyMs: 0, port: await boundPort(artifact.state) });
@@ -83,9 +83,9 @@ export async function runResume(ctx: BenchContext, options: { sizes?: number[]; 
           timeoutMs,
         });
         const sample = toSample(kind, rows, rep, run);
-        samples.push(sample);
+        if (record) samples.push(sample);
         ctx.log(
-          `  resume ${kind === "finished" ? "finished" : "finished, full path"} ${rows} rows rep ${rep}: ${sample.wallSeconds} s wall, ${sample.cpuSeconds} s CPU, ${sample.requests} requests, ${sample.issued} issued, peak ${sample.maxRssMb} MB${run.timedOut ? " (TIMED OUT)" : ""}`,
+          `  resume ${record ? "" : "(priming, not a sample) "}${kind === "finished" ? "finished" : "finished, full path"} ${rows} rows rep ${rep}: ${sample.wallSeconds} s wall, ${sample.cpuSeconds} s CPU, ${sample.requests} requests, ${sample.issued} issued, peak ${sample.maxRssMb} MB${run.timedOut ? " (TIMED OUT)" : ""}`,
         );
         if (!run.timedOut && (sample.requests !== 0 || sample.issued !== rows)) ctx.log(`  ! finished resume expected 0 requests and ${rows} issued`);
         return sample;
@@ -95,47 +95,60 @@ export async function runResume(ctx: BenchContext, options: { sizes?: number[]; 
     };
 
     // A synthesized checkpoint is primed by one full-path resume, which leaves it exactly as a real
-    // finished run does (result file written, `complete` record appended); that run is a sample.
-    let fullDone = 0;
-    if (synthesized.has(rows)) {
-      await finishedRun("finished-full", 1);
-      fullDone = 1;
-    }
+    // finished run does (result file written, `complete` record appended). It is not a sample: a
+    // synthesized checkpoint has no `complete` record, so that run plans every row, where the full
+    // path of a finished run does not (src/job/rewrite-result.ts).
+    if (synthesized.has(rows)) await finishedRun("finished-full", 0, false);
     // Finished, nothing changed: the command rerun as is (cron rerunning a finished campaign).
     for (let rep = 1; rep <= ctx.reps; rep++) {
       const sample = await finishedRun("finished", rep);
       if (sample.timedOut || sample.wallSeconds > REPEAT_BUDGET_SECONDS) break;
     }
     // Finished, full path: what the same rerun costs when the shortcut does not apply.
-    for (let rep = fullDone + 1; rep <= ctx.reps; rep++) {
+    for (let rep = 1; rep <= ctx.reps; rep++) {
       const last = samples.filter((x) => x.kind === "finished-full" && x.rows === rows).at(-1);
       if (last && (last.timedOut || last.wallSeconds > REPEAT_BUDGET_SECONDS)) break;
       await finishedRun("finished-full", rep);
     }
 
-    // 1 % pending: the same checkpoint (copied for each run), the CSV with 1 % new rows appended.
+    // 1 % pending: the CSV with 1 % new rows appended, rerun in place as cron reruns the command:
+    // the finished run's --state (its index file along) and --out (its result file there), put back
+    // as they were after each run.
     const extra = Math.max(1, Math.round(rows / 100));
     const csvPlus = join(ctx.tmp, `resume-${rows}-plus.csv`);
     await copyFile(artifact.csv, csvPlus);
     await appendRecipients(csvPlus, extra, rows);
-    for (let rep = 1; rep <= ctx.reps; rep++) {
-      const files = runFiles(ctx, `resume-${rows}-pending-r${rep}`);
-      await copyFile(artifact.state, files.state);
-      // The run reruns the checkpoint in place in real use: its index file comes along.
-      await copyFile(indexFileOf(artifact.state), indexFileOf(files.state)).catch(() => undefined);
-      await ctx.quiet();
-      const sim = await startSimulator(ctx.cli, { latencyMs: 0, port: await boundPort(artifact.state) });
-      try {
-        const run = await runIssue(ctx, { csv: csvPlus, url: sim.url, campaign: artifact.campaign, concurrency: 64, ...files, timeoutMs });
-        const sample = toSample("pending-1pct", rows + extra, rep, run);
-        samples.push(sample);
-        ctx.log(
-          `  resume 1% pending ${rows}+${extra} rows rep ${rep}: ${sample.wallSeconds} s wall (${sample.sendingSeconds} s sending ${sample.requests} requests, ${sample.overheadSeconds} s the rest), peak ${sample.maxRssMb} MB${run.timedOut ? " (TIMED OUT)" : ""}`,
-        );
-        if (run.timedOut || run.wallSeconds > REPEAT_BUDGET_SECONDS) break;
-      } finally {
-        await sim.stop();
-        await removeRunFiles(files);
+    const finished = [artifact.state, indexFileOf(artifact.state), artifact.out];
+    for (const file of finished) await copyFile(file, `${file}.finished`).catch(() => undefined);
+    try {
+      for (let rep = 1; rep <= ctx.reps; rep++) {
+        for (const file of finished) await copyFile(`${file}.finished`, file).catch(() => undefined);
+        await ctx.quiet();
+        const sim = await startSimulator(ctx.cli, { latencyMs: 0, port: await boundPort(artifact.state) });
+        try {
+          const run = await runIssue(ctx, {
+            csv: csvPlus,
+            url: sim.url,
+            campaign: artifact.campaign,
+            concurrency: 64,
+            out: artifact.out,
+            state: artifact.state,
+            timeoutMs,
+          });
+          const sample = toSample("pending-1pct", rows + extra, rep, run);
+          samples.push(sample);
+          ctx.log(
+            `  resume 1% pending ${rows}+${extra} rows rep ${rep}: ${sample.wallSeconds} s wall (${sample.sendingSeconds} s sending ${sample.requests} requests, ${sample.overheadSeconds} s the rest), peak ${sample.maxRssMb} MB${run.timedOut ? " (TIMED OUT)" : ""}`,
+          );
+          if (run.timedOut || run.wallSeconds > REPEAT_BUDGET_SECONDS) break;
+        } finally {
+          await sim.stop();
+        }
+      }
+    } finally {
+      for (const file of finished) {
+        await copyFile(`${file}.finished`, file).catch(() => undefined);
+        await rm(`${file}.finished`, { force: true });
       }
     }
     await rm(csvPlus, { force: true });
@@ -327,7 +340,7 @@ export async function runResume(ctx: BenchContext, options: { sizes?: number[]; 
     notes: [
       "'finished, rerun as is': the same `issue` command rerun on a finished checkpoint, nothing changed (the tool may take its shortcut: the checkpoint ends with the last run's `complete` record and the input, settings and result file are as it left them). 'full path': the same, with the result file deleted first, so the tool opens the checkpoint (its index file, `<state>.index`, and the journal records after it), reads and checks every row and writes the result file again. Since 0da093a it does so without planning again (src/job/rewrite-result.ts: nothing but the result file changed, so nothing is to be sent); before, it also ran the plan pass over every row. The plan pass is in the 1 % rerun's time to first request.",
       `A point is repeated up to ${ctx.reps} times, but not again once one run took more than ${REPEAT_BUDGET_SECONDS} s (the bench must stay bounded).`,
-      "The 1 % case copies the finished checkpoint (and its index file, as a rerun in place would find it) for each run and appends 1 % new recipients to the CSV (sent against a fresh simulator, L = 0, c = 64).",
+      "The 1 % case appends 1 % new recipients to the CSV and reruns in place, as cron reruns the command: the finished run's checkpoint (with its index file) and its --out, where its result file is, put back as they were before each run (sent against a fresh simulator, L = 0, c = 64). Since this round (appended-result.ts) the tool continues that result file with the new rows' lines when it is as the last run wrote it; before, the bench ran each rep on a copy of the checkpoint with a new --out, and the tool wrote the whole result.",
       "Per-row cost by phase: 'time to first request' is process start to the first request of the 1 % rerun (start-up = wall − the job's elapsed time, plus the job's own `firstRequestSeconds`): it includes opening the whole checkpoint, so it bounds a fresh run's. 'result write' is the full-path rerun's `result` phase. CPU is GNU time's user + system for whole-process figures and process.cpuUsage() deltas for phases (start-up CPU = process CPU − the phases' sum). The flatness targets are judged on wall time, CPU ratios beside them; on a shared machine CPU is the steadier of the two.",
       "Plots: [per-row-cost.svg](per-row-cost.svg) (median wall µs per row against rows, log scale) and [per-row-cost-cpu.svg](per-row-cost-cpu.svg) (the same in CPU µs), written by this section. At 10,000 rows the fixed start-up (module loading, about 1 s of CPU on this machine) dominates the per-row figure.",
       synthesized.size > 0
