@@ -76,6 +76,17 @@ test("a last result file that is not as written, or an input that is not the las
     assertLedgerMatchesResult(sim, await readResult(out), 24);
     assert.deepEqual(await readFile(out), await wholeWrite(out, args));
   }
+  // The result file gone.
+  {
+    const { input, out, args } = await campaign(recipientsCsv(20));
+    await rm(out);
+    await appendFile(input, appended(21, 3));
+    const rerun = await runCli(args);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.doesNotMatch(rerun.stderr, CONTINUED);
+    assert.match(rerun.stdout, /23 rows — 23 issued/);
+    assert.deepEqual(await readFile(out), await wholeWrite(out, args));
+  }
   // The last input ended without a line end: the first appended bytes finish its last record (its email).
   {
     const { input, out, args } = await campaign(recipientsCsv(20).trimEnd());

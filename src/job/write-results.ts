@@ -95,10 +95,16 @@ async function continueResults(
   { previous, from }: ResultContinuation,
   writeFile: (data: Uint8Array) => Promise<void>,
 ): Promise<void> {
+  // A last file that cannot be read is not as written; a failing write of the new one is the run's error.
+  let reading = true;
   try {
-    for await (const chunk of createReadStream(out, { highWaterMark: 1 << 20 })) await lines.write(chunk as Buffer, writeFile);
-  } catch {
-    throw new NotAsWritten();
+    for await (const chunk of createReadStream(out, { highWaterMark: 1 << 20 })) {
+      reading = false;
+      await lines.write(chunk as Buffer, writeFile);
+      reading = true;
+    }
+  } catch (error) {
+    throw reading ? new NotAsWritten() : error;
   }
   // The file so far is the last one exactly: its bytes hash to the digest that run recorded.
   if (lines.digestSoFar() !== previous.resultDigest) throw new NotAsWritten();
