@@ -128,7 +128,7 @@ export interface CompleteRecord {
   inputBytes?: number;
   settingsDigest: string;
   resultDigest: string;
-  /** The result rows' layout (RESULT_LAYOUT in write-results.ts) when the result was written; missing before it. */
+  /** The result rows' layout (RESULT_LAYOUT in result-row.ts) when the result was written; missing before it. */
   resultLayout?: number;
   /** `accepted` is missing from records of releases before --accept-changed. */
   counts: Omit<RowCounts, "accepted"> & {

@@ -2,17 +2,18 @@ import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
 
 /**
- * Where record `record` (1 = the header) of a CSV file starts (undefined when the file has no such record), found by a scan of its bytes that
- * follows quotes and line ends only: some 50 ms for a million rows, where parsing them costs
- * seconds. It lets the applier begin reading at the first row a plan sends (a rerun that sends
- * the rows appended to a big file, a resume after a crash) instead of parsing every row before it.
+ * Where record `record` (1 = the header) of a CSV file starts (undefined when the file has no such
+ * record), found by a scan of its bytes that follows quotes and line ends only: some 50 ms for a
+ * million rows, where parsing them costs seconds. It lets the applier begin reading at the first
+ * row a plan sends (a rerun that sends the rows appended to a big file, a resume after a crash)
+ * instead of parsing every row before it.
  *
  * It mirrors what csv-parse does with a file the plan pass read whole (read-records.ts): the record
  * delimiter is the first line end outside quotes (CRLF, LF or CR), and lines with nothing on them
  * are skipped. It cannot judge a file csv-parse would refuse, so whoever starts at the offset checks
- * that the record there is the one expected (apply-plan.ts) and reads from the top otherwise. Bytes
- * 0x22, 0x0A and 0x0D stand for `"`, LF and CR alone in UTF-8 and in Shift_JIS, whose second bytes
- * never take those values.
+ * that the record there is the one expected (planned-rows.ts) and reads from the top otherwise.
+ * Bytes 0x22, 0x0A and 0x0D stand for `"`, LF and CR alone in UTF-8 and in Shift_JIS, whose second
+ * bytes never take those values.
  */
 export interface RecordStart {
   /** Byte offset of the line the record is on (empty lines before it may follow; the parser skips them). */
@@ -28,19 +29,11 @@ const CHUNK = 1 << 20;
 export async function recordStart(file: string, record: number): Promise<RecordStart | undefined> {
   if (!Number.isInteger(record) || record < 2) return undefined;
   const scan = new LineScan(record - 1);
-  const handle = await open(file, "r");
-  try {
-    const buffer = Buffer.allocUnsafe(CHUNK);
-    for (let position = 0; ; ) {
-      const { bytesRead } = await handle.read(buffer, 0, CHUNK, position);
-      if (bytesRead === 0) return undefined;
-      const offset = scan.feed(buffer, bytesRead, position);
-      if (offset >= 0) return { offset, recordDelimiter: scan.delimiter ?? "\n" };
-      position += bytesRead;
-    }
-  } finally {
-    await handle.close();
+  for await (const { bytes, position } of chunksOf(file, Number.POSITIVE_INFINITY)) {
+    const offset = scan.feed(bytes, position);
+    if (offset >= 0) return { offset, recordDelimiter: scan.delimiter ?? "\n" };
   }
+  return undefined;
 }
 
 /**
@@ -51,22 +44,30 @@ export async function recordStart(file: string, record: number): Promise<RecordS
 export async function prefixOf(file: string, bytes: number): Promise<{ digest: string; records?: number; recordDelimiter: RecordStart["recordDelimiter"] }> {
   const scan = new LineScan(Number.POSITIVE_INFINITY);
   const hash = createHash("sha256");
+  let read = 0;
+  for await (const chunk of chunksOf(file, bytes)) {
+    hash.update(chunk.bytes);
+    scan.feed(chunk.bytes, chunk.position);
+    read += chunk.bytes.length;
+  }
+  return {
+    digest: hash.digest("hex"),
+    records: read === bytes && scan.atRecordEnd() ? scan.records : undefined,
+    recordDelimiter: scan.delimiter ?? "\n",
+  };
+}
+
+/** The file's first `limit` bytes (or all of it), a reused 1 MiB buffer at a time, each with its offset. */
+async function* chunksOf(file: string, limit: number): AsyncGenerator<{ bytes: Buffer; position: number }> {
   const handle = await open(file, "r");
   try {
     const buffer = Buffer.allocUnsafe(CHUNK);
-    let position = 0;
-    while (position < bytes) {
-      const { bytesRead } = await handle.read(buffer, 0, Math.min(CHUNK, bytes - position), position);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-      scan.feed(buffer, bytesRead, position);
+    for (let position = 0; position < limit; ) {
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(CHUNK, limit - position), position);
+      if (bytesRead === 0) return;
+      yield { bytes: buffer.subarray(0, bytesRead), position };
       position += bytesRead;
     }
-    return {
-      digest: hash.digest("hex"),
-      records: position === bytes && scan.atRecordEnd() ? scan.records : undefined,
-      recordDelimiter: scan.delimiter ?? "\n",
-    };
   } finally {
     await handle.close();
   }
@@ -89,8 +90,8 @@ class LineScan {
   private after = -1;
 
   /** The offset where the record after the wanted one starts, once this chunk shows it is there; -1 before. */
-  feed(bytes: Buffer, length: number, base: number): number {
-    for (let i = 0; i < length; i++) {
+  feed(bytes: Buffer, base: number): number {
+    for (let i = 0; i < bytes.length; i++) {
       const byte = bytes[i] as number;
       if (this.after >= 0) {
         // Only empty lines so far: the parser skips them, and the end of the file means no record.
