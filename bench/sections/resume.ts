@@ -3,7 +3,7 @@ import { indexFileOf } from "../../src/checkpoint/index-file.js";
 import { readJournal } from "../../src/checkpoint/journal-reader.js";
 import { join } from "node:path";
 import { summarizeProfile } from "../profile-summary.js";
-import { appendRecipients, runIssue, writeRecipientsCsv, type Artifact, type BenchContext } from "../lib/context.js";
+import { appendRecipients, runIssue, writeRecipientsCsv, type Artifact, type BenchContext, type IssueRun } from "../lib/context.js";
 import { synthesizeFinishedCheckpoint } from "../lib/synth-checkpoint.js";
 import { startSimulator } from "../lib/proc.js";
 import { relMargin, type SectionResult, type Table, type Target } from "../lib/report.js";
@@ -66,32 +66,30 @@ export async function runResume(ctx: BenchContext, options: { sizes?: number[]; 
     const artifact = ctx.artifacts.get(rows) ?? (await makeArtifact(ctx, rows));
     if (!artifact) continue;
 
+    // The campaign's `issue` rerun in place (its --state and --out), against a fresh simulator on
+    // the port its checkpoint is bound to.
+    const rerunInPlace = async (csv: string): Promise<IssueRun> => {
+      await ctx.quiet();
+      const sim = await startSimulator(ctx.cli, { latencyMs: 0, port: await boundPort(artifact.state) });
+      try {
+        return await runIssue(ctx, { csv, url: sim.url, campaign: artifact.campaign, concurrency: 64, out: artifact.out, state: artifact.state, timeoutMs });
+      } finally {
+        await sim.stop();
+      }
+    };
+
     const finishedRun = async (kind: "finished" | "finished-full", rep: number, record = true): Promise<ResumeSample> => {
       // The full path: the result file is gone, so the previous run's `complete` record no longer
       // vouches for it and every row is read and written again (since 0da093a without a plan pass).
       if (kind === "finished-full") await rm(artifact.out, { force: true });
-      await ctx.quiet();
-      const sim = await startSimulator(ctx.cli, { latencyMs: 0, port: await boundPort(artifact.state) });
-      try {
-        const run = await runIssue(ctx, {
-          csv: artifact.csv,
-          url: sim.url,
-          campaign: artifact.campaign,
-          concurrency: 64,
-          out: artifact.out,
-          state: artifact.state,
-          timeoutMs,
-        });
-        const sample = toSample(kind, rows, rep, run);
-        if (record) samples.push(sample);
-        ctx.log(
-          `  resume ${record ? "" : "(priming, not a sample) "}${kind === "finished" ? "finished" : "finished, full path"} ${rows} rows rep ${rep}: ${sample.wallSeconds} s wall, ${sample.cpuSeconds} s CPU, ${sample.requests} requests, ${sample.issued} issued, peak ${sample.maxRssMb} MB${run.timedOut ? " (TIMED OUT)" : ""}`,
-        );
-        if (!run.timedOut && (sample.requests !== 0 || sample.issued !== rows)) ctx.log(`  ! finished resume expected 0 requests and ${rows} issued`);
-        return sample;
-      } finally {
-        await sim.stop();
-      }
+      const run = await rerunInPlace(artifact.csv);
+      const sample = toSample(kind, rows, rep, run);
+      if (record) samples.push(sample);
+      ctx.log(
+        `  resume ${record ? "" : "(priming, not a sample) "}${kind === "finished" ? "finished" : "finished, full path"} ${rows} rows rep ${rep}: ${sample.wallSeconds} s wall, ${sample.cpuSeconds} s CPU, ${sample.requests} requests, ${sample.issued} issued, peak ${sample.maxRssMb} MB${run.timedOut ? " (TIMED OUT)" : ""}`,
+      );
+      if (!run.timedOut && (sample.requests !== 0 || sample.issued !== rows)) ctx.log(`  ! finished resume expected 0 requests and ${rows} issued`);
+      return sample;
     };
 
     // A synthesized checkpoint is primed by one full-path resume, which leaves it exactly as a real
@@ -123,27 +121,13 @@ export async function runResume(ctx: BenchContext, options: { sizes?: number[]; 
     try {
       for (let rep = 1; rep <= ctx.reps; rep++) {
         for (const file of finished) await copyFile(`${file}.finished`, file).catch(() => undefined);
-        await ctx.quiet();
-        const sim = await startSimulator(ctx.cli, { latencyMs: 0, port: await boundPort(artifact.state) });
-        try {
-          const run = await runIssue(ctx, {
-            csv: csvPlus,
-            url: sim.url,
-            campaign: artifact.campaign,
-            concurrency: 64,
-            out: artifact.out,
-            state: artifact.state,
-            timeoutMs,
-          });
-          const sample = toSample("pending-1pct", rows + extra, rep, run);
-          samples.push(sample);
-          ctx.log(
-            `  resume 1% pending ${rows}+${extra} rows rep ${rep}: ${sample.wallSeconds} s wall (${sample.sendingSeconds} s sending ${sample.requests} requests, ${sample.overheadSeconds} s the rest), peak ${sample.maxRssMb} MB${run.timedOut ? " (TIMED OUT)" : ""}`,
-          );
-          if (run.timedOut || run.wallSeconds > REPEAT_BUDGET_SECONDS) break;
-        } finally {
-          await sim.stop();
-        }
+        const run = await rerunInPlace(csvPlus);
+        const sample = toSample("pending-1pct", rows + extra, rep, run);
+        samples.push(sample);
+        ctx.log(
+          `  resume 1% pending ${rows}+${extra} rows rep ${rep}: ${sample.wallSeconds} s wall (${sample.sendingSeconds} s sending ${sample.requests} requests, ${sample.overheadSeconds} s the rest), peak ${sample.maxRssMb} MB${run.timedOut ? " (TIMED OUT)" : ""}`,
+        );
+        if (run.timedOut || run.wallSeconds > REPEAT_BUDGET_SECONDS) break;
       }
     } finally {
       for (const file of finished) {
