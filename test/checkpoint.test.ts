@@ -3,8 +3,10 @@ import { createHash } from "node:crypto";
 import { readFile, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { crc32 } from "node:zlib";
+import fc from "fast-check";
 import { JournalStore } from "../src/checkpoint/journal-store.js";
-import { encodeLine } from "../src/checkpoint/line-codec.js";
+import { decodeLine, encodeLine } from "../src/checkpoint/line-codec.js";
 import { BatchError } from "../src/errors.js";
 import { deriveRequestId } from "../src/job/request-id.js";
 import { tempDir } from "./support/cli.js";
@@ -36,6 +38,22 @@ async function journalWith(dir: string, records: number): Promise<string> {
   await store.close();
   return file;
 }
+
+describe("journal line", () => {
+  test("is the CRC-32 of the record's UTF-8 JSON in 8 lower-case hex digits, a space, that JSON and a newline; it decodes back", () => {
+    const text = fc.string({ unit: "binary", maxLength: 40 });
+    fc.assert(
+      fc.property(fc.record({ t: fc.constantFrom("sent", "outcome"), rid: text, row: fc.nat(), data: fc.option(text, { nil: undefined }) }), (record) => {
+        const json = JSON.stringify(record);
+        const expected = Buffer.from(`${crc32(Buffer.from(json, "utf8")).toString(16).padStart(8, "0")} ${json}\n`, "utf8");
+        const line = encodeLine(record);
+        assert.deepEqual(line, expected);
+        assert.deepEqual(decodeLine(line.subarray(0, line.length - 1)), JSON.parse(json));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
 
 describe("journal store", () => {
   test("records survive reopening; outcomes read back exactly; file mode 0600", async () => {

@@ -300,3 +300,69 @@ describe("configuration guards", () => {
     );
   });
 });
+
+describe("the exchange with the server", () => {
+  const okBody = (code: string): string => `{"resultInfo":{"code":"SUCCESS","message":"Success","codeId":"08100001"},"data":{"giftCardCode":"${code}"}}`;
+
+  test("a body over 4 MiB is refused as a network failure, and the next request is answered", async () => {
+    let answers = 0;
+    const server = await fakeServer((_req, _body, res) => {
+      answers++;
+      const body = answers === 1 ? `{"pad":"${"x".repeat(5 * 1024 * 1024)}"}` : okBody("AFTER-BIG");
+      res.writeHead(200, { "Content-Type": "application/json" }).end(body);
+    });
+    const client = clientFor(server.url);
+    const big = await client.createPointsCode(request());
+    assert.equal(big.kind, "retryable");
+    assert.equal(big.kind === "retryable" ? big.errorCode : "", "NETWORK_ERROR");
+    assert.match(big.kind === "retryable" ? big.message : "", /response body larger than 4194304 bytes/);
+    assert.equal(big.httpStatus, 200);
+    const next = await client.createPointsCode(request());
+    assert.equal(next.kind === "issued" ? next.code : next.kind, "AFTER-BIG");
+  });
+
+  test("a body cut short after the headers is a network failure that keeps the status", async () => {
+    const server = await fakeServer((_req, _body, res) => {
+      res.writeHead(200, { "Content-Type": "application/json", "Content-Length": "500", "X-REQUEST-ID": "cut-1" });
+      res.write('{"resultInfo":{"code":"SUCC');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    const outcome = await clientFor(server.url).createPointsCode(request());
+    assert.equal(outcome.kind, "retryable");
+    assert.equal(outcome.kind === "retryable" ? outcome.errorCode : "", "NETWORK_ERROR");
+    assert.match(outcome.kind === "retryable" ? outcome.message : "", /connection closed before the response body was complete/);
+    assert.equal(outcome.httpStatus, 200);
+    assert.equal(outcome.paypayRequestId, "cut-1");
+  });
+
+  test("a connection closed before any answer names what happened, and the deadline holds when nothing answers", async () => {
+    const closing = await fakeServer((req) => req.socket.destroy());
+    const reset = await clientFor(closing.url).createPointsCode(request());
+    assert.equal(reset.kind === "retryable" ? reset.errorCode : reset.kind, "NETWORK_ERROR");
+    assert.match(
+      reset.kind === "retryable" ? reset.message : "",
+      /^creating a Points Code at http:\/\/127\.0\.0\.1:\d+\/v1\/points_code: connection (closed by the server|reset)/,
+    );
+
+    const silent = await fakeServer(() => undefined);
+    const started = performance.now();
+    const timedOut = await clientFor(silent.url, { createTimeoutMs: 300 }).createPointsCode(request());
+    assert.equal(timedOut.kind === "retryable" ? timedOut.errorCode : timedOut.kind, "TIMEOUT");
+    assert.match(timedOut.kind === "retryable" ? timedOut.message : "", /no complete response within 300 ms/);
+    assert.ok(performance.now() - started >= 290, "not before the deadline");
+  });
+
+  test("more requests than sockets wait for one, and each gets its own answer", async () => {
+    const server = await fakeServer((_req, body, res) => {
+      const id = (JSON.parse(body) as { requestId: string }).requestId;
+      setTimeout(() => res.writeHead(200, { "Content-Type": "application/json" }).end(okBody(`C-${id}`)), 10);
+    });
+    const client = clientFor(server.url, { maxSockets: 2 });
+    const requests = Array.from({ length: 12 }, () => request());
+    const outcomes = await Promise.all(requests.map((r) => client.createPointsCode(r)));
+    assert.deepEqual(
+      outcomes.map((o) => (o.kind === "issued" ? o.code : o.kind)),
+      requests.map((r) => `C-${r.requestId}`),
+    );
+  });
+});

@@ -6,10 +6,23 @@ import { crc32 } from "node:zlib";
  */
 
 export function encodeLine(record: object): Buffer {
-  // zlib's crc32 of a string is the CRC of its UTF-8 bytes: one buffer per record, not three.
+  // Every request writes two records: the JSON is encoded once, into the line's own buffer, and
+  // checksummed there, with no joined string or second copy of it.
   const json = JSON.stringify(record);
-  return Buffer.from(`${crc32(json).toString(16).padStart(8, "0")} ${json}\n`, "utf8");
+  const jsonBytes = Buffer.byteLength(json, "utf8");
+  const line = Buffer.allocUnsafe(jsonBytes + 10);
+  line.write(json, 9, "utf8");
+  let crc = crc32(line.subarray(9, 9 + jsonBytes));
+  for (let i = 7; i >= 0; i--) {
+    line[i] = HEX_CHAR[crc & 0xf] as number;
+    crc >>>= 4;
+  }
+  line[8] = 0x20;
+  line[9 + jsonBytes] = 0x0a;
+  return line;
 }
+
+const HEX_CHAR = Buffer.from("0123456789abcdef", "latin1");
 
 /** The record in a line (without its newline), or undefined when the checksum or JSON is wrong. */
 export function decodeLine(line: Buffer): unknown {

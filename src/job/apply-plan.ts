@@ -111,16 +111,38 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
   const stats = { requests: 0, retries: 0, throttled: 0, sentRows: 0, firstSend: 0, lastAnswer: 0 };
   let fatalMessage: string | undefined;
   let failure: unknown;
-  let slotFreed: () => void = () => undefined;
-  let slotPromise = new Promise<void>((resolve) => (slotFreed = resolve));
+  /** Rows between `sent` and their outcome; the loop waits on `wakeLoop` when there are too many. */
+  let rowsInProcess = 0;
+  let wakeLoop: (() => void) | undefined;
+  const slotFreed = (): void => {
+    const wake = wakeLoop;
+    wakeLoop = undefined;
+    wake?.();
+  };
+  const countThrottled = (outcome: CreateOutcome): CreateOutcome => {
+    if (outcome.httpStatus === 429) stats.throttled++;
+    return outcome;
+  };
   const counted: Sender = {
-    createPointsCode: async (request) => {
+    createPointsCode: (request) => {
       stats.requests++;
       if (stats.firstSend === 0) stats.firstSend = performance.now();
-      const outcome = await api.createPointsCode(request);
-      if (outcome.httpStatus === 429) stats.throttled++;
-      return outcome;
+      return api.createPointsCode(request).then(countThrottled);
     },
+  };
+
+  /** One row in process, counted from the loop's decision to its end; the first failure stops the run. */
+  const processRow = async (row: PreparedRow, state: RowState | undefined): Promise<void> => {
+    rowsInProcess++;
+    try {
+      await sendRow(row, state);
+    } catch (error) {
+      failure ??= error;
+      stop.abort();
+    } finally {
+      rowsInProcess--;
+      slotFreed();
+    }
   };
 
   /** `state`: the row's checkpoint state as the loop read it (no other row shares its requestId). */
@@ -200,7 +222,7 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
     }
   };
 
-  const inFlight = new Set<Promise<void>>();
+  const waitForASlot = (): Promise<void> => new Promise<void>((resolve) => (wakeLoop = resolve));
   try {
     rows: for await (const batch of plannedBatches(store, planned)) {
       for (const row of batch) {
@@ -214,24 +236,14 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
           heldBack.add(groupId);
           continue;
         }
-        while (inFlight.size >= maxRowsInProcess && !failure) await slotPromise;
+        while (rowsInProcess >= maxRowsInProcess && !failure) await waitForASlot();
         // Stopped while waiting for a slot: no further row gets a `sent` record it would never use.
         if (stop.signal.aborted || failure) break rows;
-        const task = sendRow(row, state)
-          .catch((error: unknown) => {
-            failure ??= error;
-            stop.abort();
-          })
-          .finally(() => {
-            inFlight.delete(task);
-            slotFreed();
-            slotPromise = new Promise<void>((resolve) => (slotFreed = resolve));
-          });
-        inFlight.add(task);
+        void processRow(row, state);
       }
     }
   } finally {
-    await Promise.all(inFlight);
+    while (rowsInProcess > 0) await waitForASlot();
     retryDigest.stop();
     deps.signal.removeEventListener("abort", onExternalAbort);
   }

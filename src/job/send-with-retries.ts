@@ -52,7 +52,8 @@ export async function sendWithRetries(
   let last: CreateOutcome | undefined;
   let attempts = 0;
   const attempt = async (): Promise<CreateOutcome> => {
-    if (!(await passGate(settings.gate, shouldStop, signal))) throw new Stopped();
+    // Without a gate there is nothing to wait for: no promise per attempt for it.
+    if (settings.gate === undefined ? shouldStop() : !(await passGate(settings.gate, shouldStop, signal))) throw new Stopped();
     attempts++;
     const started = performance.now();
     last = await sender.createPointsCode(request);
@@ -89,8 +90,8 @@ export async function sendWithRetries(
 }
 
 /** Waits for the rate gate; false when the run was told to stop meanwhile. */
-async function passGate(gate: RequestGate | undefined, shouldStop: () => boolean, signal: AbortSignal): Promise<boolean> {
-  for (let wait = gate?.acquire() ?? 0; wait > 0; wait = gate?.acquire() ?? 0) {
+async function passGate(gate: RequestGate, shouldStop: () => boolean, signal: AbortSignal): Promise<boolean> {
+  for (let wait = gate.acquire(); wait > 0; wait = gate.acquire()) {
     if (shouldStop() || !(await pause(wait, signal))) return false;
   }
   return !shouldStop();

@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes } from "node:crypto";
+import { createHash, createHmac, createSecretKey, type KeyObject, randomBytes } from "node:crypto";
 
 /**
  * PayPay "OPA-Auth" HMAC signing, as the contract describes it. Pure: the caller supplies the
@@ -30,12 +30,20 @@ export function payloadDigest(contentType: string | undefined, body: Uint8Array 
 
 export function macData(input: Omit<SignInput, "apiKey" | "apiSecret">, hash: string): string {
   const contentType = input.body === undefined || input.contentType === undefined ? EMPTY : input.contentType;
-  return [input.path, input.method.toUpperCase(), input.nonce, String(input.epoch), contentType, hash].join("\n");
+  return `${input.path}\n${input.method.toUpperCase()}\n${input.nonce}\n${input.epoch}\n${contentType}\n${hash}`;
 }
 
 export function signature(apiSecret: string, data: string): string {
-  return createHmac("sha256", Buffer.from(apiSecret, "utf8")).update(data, "utf8").digest("base64");
+  return createHmac("sha256", hmacKeyOf(apiSecret)).update(data, "utf8").digest("base64");
 }
+
+/** A run signs every request with one secret: its key is made once, not copied into a Buffer per request. */
+function hmacKeyOf(apiSecret: string): KeyObject {
+  if (lastKey === undefined || lastKey.secret !== apiSecret) lastKey = { secret: apiSecret, key: createSecretKey(Buffer.from(apiSecret, "utf8")) };
+  return lastKey.key;
+}
+
+let lastKey: { secret: string; key: KeyObject } | undefined;
 
 /** The full `Authorization` header value. */
 export function authorizationHeader(input: SignInput): string {

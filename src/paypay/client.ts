@@ -144,21 +144,25 @@ export class PayPayClient {
     const { credentials } = this.options;
     const { fullPath, url } = this.endpoint(path);
     const contentType = body ? JSON_CONTENT_TYPE : undefined;
-    const headers: Record<string, string> = {
-      Accept: "application/json",
-      "X-ASSUME-MERCHANT": credentials.merchantId,
-      Authorization: authorizationHeader({
-        apiKey: credentials.apiKey,
-        apiSecret: credentials.apiSecret,
-        method,
-        path: fullPath,
-        nonce: freshNonce(),
-        epoch: nowEpochSeconds(this.options.now()),
-        contentType,
-        body,
-      }),
-    };
-    if (contentType) headers["Content-Type"] = contentType;
+    const authorization = authorizationHeader({
+      apiKey: credentials.apiKey,
+      apiSecret: credentials.apiSecret,
+      method,
+      path: fullPath,
+      nonce: freshNonce(),
+      epoch: nowEpochSeconds(this.options.now()),
+      contentType,
+      body,
+    });
+    const headers: Record<string, string> = body
+      ? {
+          Accept: "application/json",
+          "X-ASSUME-MERCHANT": credentials.merchantId,
+          Authorization: authorization,
+          "Content-Type": JSON_CONTENT_TYPE,
+          "Content-Length": String(body.length),
+        }
+      : { Accept: "application/json", "X-ASSUME-MERCHANT": credentials.merchantId, Authorization: authorization };
     return this.transport.send({ method, url, headers, body, timeoutMs });
   }
 }
