@@ -1,4 +1,4 @@
-import { createHash, createHmac, createSecretKey, type KeyObject, randomBytes } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 
 /**
  * PayPay "OPA-Auth" HMAC signing, as the contract describes it. Pure: the caller supplies the
@@ -34,16 +34,8 @@ export function macData(input: Omit<SignInput, "apiKey" | "apiSecret">, hash: st
 }
 
 export function signature(apiSecret: string, data: string): string {
-  return createHmac("sha256", hmacKeyOf(apiSecret)).update(data, "utf8").digest("base64");
+  return createHmac("sha256", Buffer.from(apiSecret, "utf8")).update(data, "utf8").digest("base64");
 }
-
-/** A run signs every request with one secret: its key is made once, not copied into a Buffer per request. */
-function hmacKeyOf(apiSecret: string): KeyObject {
-  if (lastKey === undefined || lastKey.secret !== apiSecret) lastKey = { secret: apiSecret, key: createSecretKey(Buffer.from(apiSecret, "utf8")) };
-  return lastKey.key;
-}
-
-let lastKey: { secret: string; key: KeyObject } | undefined;
 
 /** The full `Authorization` header value. */
 export function authorizationHeader(input: SignInput): string {
