@@ -352,6 +352,18 @@ describe("the exchange with the server", () => {
     assert.ok(performance.now() - started >= 290, "not before the deadline");
   });
 
+  test("a request after the client is closed fails at once, as a network failure naming the closed client", async () => {
+    const server = await fakeServer((_req, _body, res) => res.writeHead(200, { "Content-Type": "application/json" }).end(okBody("BEFORE-CLOSE")));
+    const client = clientFor(server.url);
+    const before = await client.createPointsCode(request());
+    assert.equal(before.kind === "issued" ? before.code : before.kind, "BEFORE-CLOSE");
+    client.close();
+    const after = await client.createPointsCode(request());
+    assert.equal(after.kind === "retryable" ? after.errorCode : after.kind, "NETWORK_ERROR");
+    assert.match(after.kind === "retryable" ? after.message : "", /the client was closed/);
+    assert.equal(server.received.length, 1, "nothing was sent after close");
+  });
+
   test("more requests than sockets wait for one, and each gets its own answer", async () => {
     const server = await fakeServer((_req, body, res) => {
       const id = (JSON.parse(body) as { requestId: string }).requestId;

@@ -45,16 +45,22 @@ export class HttpTransport {
   send(request: TransportRequest): Promise<TransportResult> {
     return new Promise<TransportResult>((resolve) => {
       const exchange = new Exchange(resolve, request.timeoutMs);
-      this.agent.dispatch(
-        {
-          origin: request.url.origin,
-          path: request.url.pathname + request.url.search,
-          method: request.method,
-          headers: request.headers,
-          body: request.body,
-        },
-        exchange,
-      );
+      try {
+        this.agent.dispatch(
+          {
+            origin: request.url.origin,
+            path: request.url.pathname + request.url.search,
+            method: request.method,
+            headers: request.headers,
+            body: request.body,
+          },
+          exchange,
+        );
+      } catch (error) {
+        // Refused before anything was sent (a closed client, say): an answer like any other failure,
+        // and the deadline's timer does not outlive it.
+        exchange.onResponseError(undefined, error as Error);
+      }
     });
   }
 
@@ -108,7 +114,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.finish({ kind: "response", status: this.status ?? 0, headers: this.headers ?? {}, body: Buffer.concat(this.chunks).toString("utf8") });
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
     this.fail("network", this.status === undefined ? describeNetworkError(error) : "connection closed before the response body was complete");
   }
 
