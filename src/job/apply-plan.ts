@@ -111,7 +111,7 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
   const stats = { requests: 0, retries: 0, throttled: 0, sentRows: 0, firstSend: 0, lastAnswer: 0 };
   let fatalMessage: string | undefined;
   let failure: unknown;
-  /** Rows between `sent` and their outcome; the loop waits on `wakeLoop` when there are too many. */
+  /** Rows taken by the loop and not yet settled (from before `sent` to after the outcome); the loop waits on `wakeLoop` when there are too many. */
   let rowsInProcess = 0;
   let wakeLoop: (() => void) | undefined;
   const slotFreed = (): void => {
