@@ -58,11 +58,10 @@ export type FinishedRun = { counts: ResultCounts } | { resultOnly: true };
 export async function finishedRun(state: string, fingerprint: RunFingerprint, out: string, retryFailed: boolean): Promise<FinishedRun | undefined> {
   const last = await lastCompleteRecord(state);
   if (!unchangedSince(last, fingerprint, retryFailed)) return undefined;
-  const counts = await countsIfUnchanged(last, fingerprint, out, retryFailed);
-  if (counts === undefined) return { resultOnly: true };
+  if (!(await resultAsWritten(last, out))) return { resultOnly: true };
   // Both hold codes: a rerun tightens them even when it has nothing else to do.
   await chmod(state, 0o600);
-  return { counts };
+  return { counts: countsOf(last) };
 }
 
 /** The checkpoint's last record when it is a `complete` record: the last run finished, and nothing happened since. */
@@ -90,10 +89,14 @@ export async function countsIfUnchanged(
   out: string,
   retryFailed: boolean,
 ): Promise<ResultCounts | undefined> {
-  if (!unchangedSince(last, fingerprint, retryFailed)) return undefined;
-  if ((await fileSha256(out).catch(() => undefined)) !== last.resultDigest) return undefined;
+  return unchangedSince(last, fingerprint, retryFailed) && (await resultAsWritten(last, out)) ? countsOf(last) : undefined;
+}
+
+/** Whether the result file is still the one `last` recorded, byte for byte; it holds codes, so it is kept at 0600. */
+async function resultAsWritten(last: CompleteRecord, out: string): Promise<boolean> {
+  if ((await fileSha256(out).catch(() => undefined)) !== last.resultDigest) return false;
   await chmod(out, 0o600);
-  return countsOf(last);
+  return true;
 }
 
 /** A complete record's counts as a run reports them. */

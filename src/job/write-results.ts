@@ -8,7 +8,7 @@ import type { ResultContinuation } from "./appended-result.js";
 import type { DerivedRows } from "./derived-rows.js";
 import { countsOf } from "./finished-run.js";
 import { readWholeInput } from "./input-reader-thread.js";
-import { readInputBatches, type ResolvedInputSpec } from "./input-rows.js";
+import { readInputBatches, type InputItem, type ResolvedInputSpec } from "./input-rows.js";
 import { ResultLines } from "./result-lines.js";
 import { claimResult } from "./result-owner.js";
 
@@ -79,8 +79,7 @@ export async function writeResults(
     // One write per batch of input rows (see readWholeInput): the store is asked for a batch's
     // rows in input order, and the file grows by one buffer per batch.
     for await (const batch of batchesWithStates(store, readWholeInput(spec, derived, true))) {
-      const states = batch.map((item) => (item.kind === "row" ? store.get(item.prepared.request.requestId) : undefined));
-      await lines.write(lines.of(batch, states, await outcomesOf(store, states)), writeFile);
+      await lines.write(await linesOf(batch, store, lines), writeFile);
     }
   });
   return lines.finish();
@@ -110,10 +109,21 @@ async function continueResults(
   if (lines.digestSoFar() !== previous.resultDigest) throw new NotAsWritten();
   lines.continueFrom(countsOf(previous));
   for await (const batch of batchesWithStates(store, readInputBatches(spec, undefined, undefined, true, from))) {
-    const rows = batch.filter((item) => item.kind !== "header");
-    const states = rows.map((item) => (item.kind === "row" ? store.get(item.prepared.request.requestId) : undefined));
-    await lines.write(lines.of(rows, states, await outcomesOf(store, states)), writeFile);
+    await lines.write(
+      await linesOf(
+        batch.filter((item) => item.kind !== "header"),
+        store,
+        lines,
+      ),
+      writeFile,
+    );
   }
+}
+
+/** A batch's result lines, from each row's checkpoint state and latest outcome. */
+async function linesOf(batch: InputItem[], store: CheckpointStore, lines: ResultLines): Promise<string> {
+  const states = batch.map((item) => (item.kind === "row" ? store.get(item.prepared.request.requestId) : undefined));
+  return lines.of(batch, states, await outcomesOf(store, states));
 }
 
 /** The last result file is not as the last run wrote it (edited, replaced, gone): written whole instead. */
