@@ -109,14 +109,8 @@ async function continueResults(
   if (lines.digestSoFar() !== previous.resultDigest) throw new NotAsWritten();
   lines.continueFrom(countsOf(previous));
   for await (const batch of batchesWithStates(store, readInputBatches(spec, undefined, undefined, true, from))) {
-    await lines.write(
-      await linesOf(
-        batch.filter((item) => item.kind !== "header"),
-        store,
-        lines,
-      ),
-      writeFile,
-    );
+    const appended = batch.filter((item) => item.kind !== "header");
+    await lines.write(await linesOf(appended, store, lines), writeFile);
   }
 }
 
