@@ -3,13 +3,18 @@ import { open, type FileHandle } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 import { writeFileAtomically } from "../fs/atomic-write.js";
 import { growable } from "../growable-array.js";
-import { RowIndex, type RowIndexParts } from "./row-index.js";
+import { PagedRows } from "./paged-rows.js";
+import { ROW_COLUMNS } from "./row-columns.js";
+import { RowIndex } from "./row-index.js";
+import { keyTag } from "./uuid-index.js";
 
 /**
  * A cache of a journal's replay, beside it (`<checkpoint>.index`): the row index's typed-array
  * columns as they stood at a byte offset of the journal, plus the few records replay keeps (header,
- * latest plan, target, accepted changes). Opening a million-row journal then reads some 60 MB of
- * arrays instead of parsing a million JSON records; only the records after the offset are replayed.
+ * latest plan, target, accepted changes). Opening a million-row journal then checks some 60 MB of
+ * arrays instead of parsing a million JSON records, and keeps of them only what a lookup needs
+ * (the rows are read from the file a page at a time: paged-rows.ts); only the records after the
+ * offset are replayed.
  *
  * The journal stays the only truth. The cache is used only when it checks out against the journal
  * it claims to cover (its length, and digests of the journal's first and last bytes up to that
@@ -51,14 +56,14 @@ export function indexFileOf(journal: string): string {
 }
 
 export async function writeIndexFile<T>(file: string, journal: FileHandle, mark: JournalMark, state: T, index: RowIndex): Promise<void> {
-  const parts = index.parts();
+  const slots = index.slotTable();
   const meta: Meta<T> = {
     format: FORMAT,
     littleEndian: LITTLE_ENDIAN,
     journal: { ...mark, ...(await journalIdentity(journal, mark.length)) },
     state,
-    rows: parts.ids.count,
-    slots: parts.ids.slots.length,
+    rows: index.size,
+    slots: slots.length,
   };
   const json = Buffer.from(JSON.stringify(meta), "utf8");
   const lengthBytes = Buffer.alloc(4);
@@ -73,10 +78,15 @@ export async function writeIndexFile<T>(file: string, journal: FileHandle, mark:
     await put(lengthBytes);
     await put(json);
     await put(padding(MAGIC.length + 4 + json.length));
-    for (const column of columnsOf(parts)) {
-      const bytes = new Uint8Array(column.buffer, column.byteOffset, column.byteLength);
-      await put(bytes);
-      await put(padding(bytes.length));
+    await put(new Uint8Array(slots.buffer, slots.byteOffset, slots.byteLength));
+    await put(padding(slots.byteLength));
+    for (const { name } of ROW_COLUMNS) {
+      let length = 0;
+      for (const bytes of index.columnChunks(name)) {
+        await put(bytes);
+        length += bytes.length;
+      }
+      await put(padding(length));
     }
     const trailer = Buffer.alloc(4);
     trailer.writeUInt32LE(crc);
@@ -92,6 +102,7 @@ export async function readIndexFile<T>(file: string, journal: FileHandle, size: 
   } catch {
     return undefined;
   }
+  let kept = false;
   try {
     const reader = new Reader(handle);
     const magic = await reader.bytes(MAGIC.length);
@@ -108,51 +119,63 @@ export async function readIndexFile<T>(file: string, journal: FileHandle, size: 
     if ((await handle.stat()).size !== expected) return undefined;
     const identity = await journalIdentity(journal, meta.journal.length);
     if (identity.head !== meta.journal.head || identity.tail !== meta.journal.tail) return undefined;
-    // The index is made over empty columns first; the file is read into its own views of them.
-    const index = RowIndex.fromParts(emptyParts(meta.rows, meta.slots));
-    for (const column of columnsOf(index.parts())) {
-      if (!(await reader.into(new Uint8Array(column.buffer, column.byteOffset, column.byteLength)))) return undefined;
-      if (!(await reader.skip(padding(column.byteLength).length))) return undefined;
+    // Checked whole (its checksum) before any of it is used; of the rows, only the slot table and
+    // each key's tag stay in memory, and the rest is read again a page at a time (paged-rows.ts).
+    const slots = growable(Int32Array, meta.slots);
+    if (!(await reader.into(new Uint8Array(slots.buffer, slots.byteOffset, slots.byteLength)))) return undefined;
+    if (!(await reader.skip(padding(slots.byteLength).length))) return undefined;
+    if (!validSlots(slots, meta.rows)) return undefined;
+    const columnOffsets: number[] = [];
+    const tags = new Uint16Array(meta.rows);
+    for (const column of ROW_COLUMNS) {
+      columnOffsets.push(reader.position);
+      const bytes = meta.rows * column.type.BYTES_PER_ELEMENT * column.perRow;
+      const ok = await reader.scan(bytes, column.name === "keys" ? (chunk, from) => tagKeys(chunk, from / 16, tags) : undefined);
+      if (!ok || !(await reader.skip(padding(bytes).length))) return undefined;
     }
     const crc = reader.crc;
     const trailer = await reader.bytes(4, false);
     if (!trailer || trailer.readUInt32LE() !== crc || !(await reader.atEnd())) return undefined;
-    return { mark: { length: meta.journal.length, lines: meta.journal.lines }, state: meta.state, index };
+    const rows = new PagedRows({ path: file, fd: handle.fd, close: () => handle.close(), columnOffsets, rows: meta.rows, slots, tags });
+    kept = true;
+    return { mark: { length: meta.journal.length, lines: meta.journal.lines }, state: meta.state, index: new RowIndex(rows) };
   } catch (error) {
     // Parts that do not fit together are a damaged cache, not a damaged journal.
     if (error instanceof TypeError || error instanceof RangeError) return undefined;
     throw error;
   } finally {
-    await handle.close();
+    // Kept open when its rows are read from it: the index owns it then.
+    if (!kept) await handle.close();
   }
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function columnsOf(parts: RowIndexParts): ArrayBufferView[] {
-  return [parts.ids.slots, parts.ids.keys, parts.status, parts.inDoubt, parts.attempts, parts.fingerprint, parts.outcomeOffset, parts.outcomeLength];
+/** Whether a slot table can be probed for `rows` rows: a power of two, at most half full, each row once. */
+function validSlots(slots: Int32Array, rows: number): boolean {
+  if (slots.length < 1024 || (slots.length & (slots.length - 1)) !== 0 || rows * 2 > slots.length) return false;
+  const seen = new Uint8Array(rows);
+  let count = 0;
+  for (const entry of slots) {
+    if (entry === 0) continue;
+    if (entry < 0 || entry > rows || seen[entry - 1] === 1) return false;
+    seen[entry - 1] = 1;
+    count++;
+  }
+  return count === rows;
 }
 
-/**
- * Columns for `rows` rows with the room a replay would have left (the next power of two): a run
- * that adds rows to a loaded index grows it no sooner than it would grow a replayed one.
- */
-function emptyParts(rows: number, slots: number): RowIndexParts {
-  const room = Math.max(1024, 2 ** Math.ceil(Math.log2(Math.max(rows, 1))));
-  return {
-    ids: { slots: growable(Int32Array, slots), keys: growable(Uint32Array, room * 4), count: rows },
-    status: growable(Uint8Array, room),
-    inDoubt: growable(Uint8Array, room),
-    attempts: growable(Uint32Array, room),
-    fingerprint: growable(Uint32Array, room * 4),
-    outcomeOffset: growable(Float64Array, room),
-    outcomeLength: growable(Uint32Array, room),
-  };
+/** Each key's tag (uuid-index.ts), for the keys of `chunk`, the first of which is row `first`. */
+function tagKeys(chunk: Uint8Array, first: number, tags: Uint16Array): void {
+  const words = new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.byteLength / 4);
+  for (let k = 0; k < words.length; k += 4) {
+    tags[first + k / 4] = keyTag(words[k] ?? 0, words[k + 1] ?? 0, words[k + 2] ?? 0, words[k + 3] ?? 0);
+  }
 }
 
-/** The bytes of the columns for `rows` rows and `slots` slots, each padded to 8 (as columnsOf orders them). */
+/** The bytes of the columns for `rows` rows and `slots` slots, each padded to 8 (the slot table, then ROW_COLUMNS). */
 function columnBytes(rows: number, slots: number): number {
-  const sizes = [slots * 4, rows * 16, rows, rows, rows * 4, rows * 16, rows * 8, rows * 4];
+  const sizes = [slots * 4, ...ROW_COLUMNS.map((c) => rows * c.type.BYTES_PER_ELEMENT * c.perRow)];
   return sizes.reduce((sum, size) => sum + size + padding(size).length, 0);
 }
 
@@ -180,6 +203,9 @@ async function journalIdentity(journal: FileHandle, length: number): Promise<{ h
   return { head: await digest(0, Math.min(length, HEAD_BYTES)), tail: await digest(Math.max(0, length - TAIL_BYTES), length) };
 }
 
+/** A multiple of 16, so no key straddles two chunks. */
+const SCAN_BYTES = 1 << 20;
+
 /** Sequential reads of the cache, checksumming what it reads, that say undefined/false at a short read. */
 class Reader {
   position = 0;
@@ -201,6 +227,20 @@ class Reader {
     }
     if (checksum) this.crc = crc32(target, this.crc);
     this.position += target.length;
+    return true;
+  }
+
+  /**
+   * Reads `length` bytes a chunk at a time into a scratch buffer, checksumming them, and hands each
+   * chunk to `use` with its offset from the start: the file is checked without being held.
+   */
+  async scan(length: number, use?: (chunk: Uint8Array, from: number) => void): Promise<boolean> {
+    const scratch = new Uint8Array(Math.min(length, SCAN_BYTES));
+    for (let from = 0; from < length; from += scratch.length) {
+      const chunk = scratch.subarray(0, Math.min(scratch.length, length - from));
+      if (!(await this.into(chunk))) return false;
+      use?.(chunk, from);
+    }
     return true;
   }
 

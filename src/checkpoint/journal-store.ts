@@ -67,10 +67,13 @@ export class JournalStore implements CheckpointStore {
       if (code === "ENOENT") throw new CheckpointError("CHECKPOINT_NOT_FOUND", `${file}: no such checkpoint`);
       throw new CheckpointError("CHECKPOINT_UNREADABLE", `${file}: cannot open checkpoint (${code ?? (error as Error).message})`);
     }
+    let index: RowIndex | undefined;
     try {
       if (!readOnly) await handle.chmod(0o600);
       if (!readOnly) await removeStaleTemps(indexFileOf(file), processIsAlive);
-      const { header, index, validLength, latestPlan, target, accepted, info, lines, cachedLength } = await replay(handle, file);
+      const replayed = await replay(handle, file);
+      index = replayed.index;
+      const { header, validLength, latestPlan, target, accepted, info, lines, cachedLength } = replayed;
       let end = validLength;
       let lineCount = lines;
       if (info.tornTail && !readOnly) {
@@ -100,6 +103,7 @@ export class JournalStore implements CheckpointStore {
       const mark = { length: end, lines: lineCount };
       return new JournalStore(file, storeCampaign ?? campaign, handle, appender, index, latestPlan, target, accepted, info, readOnly, mark, cachedLength);
     } catch (error) {
+      await index?.close();
       await handle.close();
       throw error;
     }
@@ -225,6 +229,7 @@ export class JournalStore implements CheckpointStore {
       await this.appender.drain();
       await this.refreshIndexFile();
     } finally {
+      await this.index.close();
       await this.handle.close();
     }
   }
@@ -313,6 +318,7 @@ async function replay(handle: FileHandle, file: string): Promise<Replayed> {
   const size = (await handle.stat()).size;
   const read = await readIndexFile<CachedState>(indexFileOf(file), handle, size);
   const cached = read && fromCache(read.state) ? read : undefined;
+  if (read !== undefined && cached === undefined) await read.index.close();
   const replayed: Replayed = cached
     ? {
         lines: cached.mark.lines,
@@ -327,15 +333,21 @@ async function replay(handle: FileHandle, file: string): Promise<Replayed> {
       }
     : { lines: 0, cachedLength: 0, index: new RowIndex(), validLength: -1, accepted: new Map(), info: { createdAt: "", runs: 0, tornTail: false } };
   const from = cached?.mark ?? { length: 0, lines: 0 };
-  for await (const { record, offset, length } of readJournal(handle, file, (at) => (replayed.validLength = at), from)) {
-    replayed.lines++;
-    try {
-      applyRecord(replayed, record as CheckpointRecord, offset, length, file);
-    } catch (error) {
-      if (error instanceof TypeError)
-        throw new CheckpointError("CHECKPOINT_DAMAGED", `${file}: record at byte ${offset} has an invalid requestId or fingerprint`);
-      throw error;
+  try {
+    for await (const { record, offset, length } of readJournal(handle, file, (at) => (replayed.validLength = at), from)) {
+      replayed.lines++;
+      try {
+        applyRecord(replayed, record as CheckpointRecord, offset, length, file);
+      } catch (error) {
+        if (error instanceof TypeError)
+          throw new CheckpointError("CHECKPOINT_DAMAGED", `${file}: record at byte ${offset} has an invalid requestId or fingerprint`);
+        throw error;
+      }
     }
+  } catch (error) {
+    // The index file's rows are read from it until the store closes; a store that never opens lets it go.
+    await replayed.index.close();
+    throw error;
   }
   if (replayed.validLength < 0) replayed.validLength = size;
   else replayed.info.tornTail = true;

@@ -143,7 +143,23 @@ export class UuidIndex {
 
 /** Mixes all 128 bits (murmur3's finalizer), so keys that differ only in their tail still spread. */
 function spread(words: ArrayLike<number>): number {
-  let h = (words[0] ?? 0) ^ (words[1] ?? 0) ^ (words[2] ?? 0) ^ (words[3] ?? 0);
+  return keySpread(words[0] ?? 0, words[1] ?? 0, words[2] ?? 0, words[3] ?? 0);
+}
+
+export function keySpread(w0: number, w1: number, w2: number, w3: number): number {
+  return fmix(w0 ^ w1 ^ w2 ^ w3);
+}
+
+/**
+ * 16 bits of a key independent of its slot (keySpread mixes the words' XOR; this chains them), so
+ * a probe can pass a slot whose key differs without reading that key (see paged-rows.ts).
+ */
+export function keyTag(w0: number, w1: number, w2: number, w3: number): number {
+  return fmix(w3 ^ fmix(w2 ^ fmix(w1 ^ fmix(w0)))) >>> 16;
+}
+
+function fmix(word: number): number {
+  let h = word;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
