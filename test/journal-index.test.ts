@@ -121,9 +121,12 @@ describe("journal index file", () => {
     const index = indexFileOf(file);
     const journalBytes = (await stat(file)).size;
     assert.ok(journalBytes > 16 * 1.5 * 2 ** 20, "the journal must be big enough for a sixteenth to exceed 1 MiB");
-    const addRows = async (from: number, rows: number): Promise<void> => {
+    const addRows = async (from: number, rows: number, resend: string[] = []): Promise<void> => {
       const store = await JournalStore.open(file, "camp");
       await Promise.all(Array.from({ length: rows }, (_, i) => store.recordSent(rid(`x${from + i}`), fp(`x${from + i}`), 100_000 + from + i)));
+      // Rows of the index file written to again: their pages are held and go into the new index.
+      for (const name of resend)
+        await store.recordOutcome({ rid: rid(name), fp: fp(`${name}-b`), status: "issued", attempts: 1, groupId: "1", value: 5, code: `CODE-${name}-b` });
       await store.close();
     };
     const written = (await stat(index)).mtimeMs;
@@ -132,9 +135,12 @@ describe("journal index file", () => {
     assert.equal((await stat(index)).mtimeMs, written);
     assert.deepEqual(await view(file), await fullReplayView(file, dir));
     // Past a sixteenth of the journal since the index: the closing run writes a new one.
-    await addRows(9_000, Math.ceil(journalBytes / 16 / 130));
+    const resent = Array.from({ length: 40 }, (_, i) => `r${i * 1999}`);
+    await addRows(9_000, Math.ceil(journalBytes / 16 / 130), resent);
     assert.notEqual((await stat(index)).mtimeMs, written);
-    assert.deepEqual(await view(file), await fullReplayView(file, dir));
+    const rewritten = (await view(file)) as { rows: [string, string, string, number, boolean, string, string][] };
+    assert.deepEqual(rewritten, await fullReplayView(file, dir));
+    for (const name of resent) assert.equal(rewritten.rows.find(([id]) => id === rid(name))?.[6], `CODE-${name}-b`);
   });
 
   test("an index that does not check out is ignored: damaged, cut short, of another journal, or of a journal since changed at its end", async () => {

@@ -155,7 +155,10 @@ export class RowIndex {
   }
 
   private addedBytes(name: RowColumn, from: number, to: number): Uint8Array {
-    if (name === "keys") return new Uint8Array(this.added.parts().keys.slice(from * 4, to * 4).buffer);
+    if (name === "keys") {
+      const keys = this.added.parts().keys;
+      return new Uint8Array(keys.buffer, keys.byteOffset + from * 16, (to - from) * 16);
+    }
     return columnBytes({ ...this.columns, keys: new Uint32Array(0) }, name, from, to);
   }
 
