@@ -11,7 +11,7 @@
  * under its threshold from its heap, where freeing them moves no threshold.
  */
 
-type Column = Uint8Array | Int32Array | Uint32Array | Float64Array;
+type Column = Uint8Array | Uint16Array | Int32Array | Uint32Array | Float64Array;
 
 interface ColumnType<T extends Column> {
   new (length: number): T;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { open, writeFile } from "node:fs/promises";
+import { open, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import fc from "fast-check";
@@ -70,7 +70,7 @@ async function reopened(dir: string, name: string, index: RowIndex): Promise<Row
   const handle = await open(journal, "r");
   try {
     await writeIndexFile(join(dir, `${name}.index`), handle, { length: 14, lines: 1 }, {}, index);
-    const read = await readIndexFile(join(dir, `${name}.index`), handle, 14);
+    const read = await readIndexFile(join(dir, `${name}.index`), handle, 14, join(dir, name));
     assert.ok(read, "the index file just written reads back");
     return read.index;
   } finally {
@@ -94,7 +94,7 @@ const operation = (rows: number): fc.Arbitrary<Op> =>
     fc.record({ kind: fc.constant("set" as const), row: fc.nat(rows), fp: fc.nat(50), status: fc.nat(3), attempts: fc.nat(9), offset: fc.nat(2 ** 33) }),
   );
 
-describe("a row index read from its index file a page at a time", () => {
+describe("a row index kept a page at a time", () => {
   test("answers as the index it was written from, after any reads and writes, and writes a file that answers the same", async () => {
     const dir = await tempDir();
     // More pages than the cache keeps, and a last page the file fills only in part.
@@ -102,7 +102,7 @@ describe("a row index read from its index file a page at a time", () => {
     await fc.assert(
       fc.asyncProperty(fc.array(operation(fileRows + 3 * PAGE_ROWS), { maxLength: 3000 }), fc.integer({ min: 1, max: 7919 }), async (ops, order) => {
         const reference = new Map<string, RowState>();
-        const written = new RowIndex();
+        const written = new RowIndex(undefined, join(dir, "fresh"));
         for (let n = 0; n < fileRows; n++) {
           apply(written, reference, {
             kind: "outcome",
@@ -116,6 +116,7 @@ describe("a row index read from its index file a page at a time", () => {
           });
         }
         const paged = await reopened(dir, "first", written);
+        await written.close();
         try {
           // Rows past the file's take ids after its last, some in its last page's room.
           for (const op of ops) apply(paged, reference, op);
@@ -138,17 +139,58 @@ describe("a row index read from its index file a page at a time", () => {
     const dir = await tempDir();
     const reference = new Map<string, RowState>();
     const written = new RowIndex();
-    const rows = PAGE_ROWS * 40;
+    // More pages than stay in memory, and a last one the file fills in part.
+    const rows = PAGE_ROWS * 60 + 100;
     for (let n = 0; n < rows; n++) apply(written, reference, { kind: "set", row: n, fp: n, status: n % 4, attempts: n % 10, offset: n });
     const paged = await reopened(dir, "order", written);
     try {
+      // Forwards: the last page comes into a buffer another page left; rows added to it start empty.
+      for (let n = 0; n < rows; n++) assert.deepEqual(paged.get(rid(n)), reference.get(rid(n)));
+      for (let n = rows; n < rows + 50; n++) apply(paged, reference, { kind: "sent", row: n, fp: n });
+      for (let n = rows; n < rows + 50; n++) assert.deepEqual(paged.get(rid(n)), reference.get(rid(n)));
       // Backwards, then striding across every page, then writing to one row of each page and reading all again.
       for (let n = rows - 1; n >= 0; n--) assert.deepEqual(paged.get(rid(n)), reference.get(rid(n)));
-      assertSame(paged, reference, [rows + 1], 4099);
+      assertSame(paged, reference, [rows + 51], 4099);
       for (let n = 0; n < rows; n += PAGE_ROWS) apply(paged, reference, { kind: "sent", row: n + 7, fp: 1 });
-      assertSame(paged, reference, [rows + 1], 1);
+      assertSame(paged, reference, [rows + 51], 1);
     } finally {
       await paged.close();
+    }
+  });
+
+  test("a new campaign's rows leave memory for a spill file beside the checkpoint and come back as written; the file is never seen in the directory", async () => {
+    const dir = await tempDir();
+    const reference = new Map<string, RowState>();
+    const index = new RowIndex(undefined, join(dir, "campaign.checkpoint"));
+    const rows = PAGE_ROWS * 120;
+    try {
+      // Sent in order, answered a little later and out of order, some resent much later: pages go
+      // out changed, come back for the late outcomes, and go out again.
+      for (let n = 0; n < rows; n++) {
+        apply(index, reference, { kind: "sent", row: n, fp: n });
+        if (n >= 300)
+          apply(index, reference, {
+            kind: "outcome",
+            row: n - 300 + ((n * 7) % 200),
+            fp: n,
+            status: n % 4,
+            inDoubt: false,
+            attempts: 1,
+            offset: n * 3,
+            length: 1 + (n % 700),
+          });
+        if (n % 997 === 0) apply(index, reference, { kind: "set", row: (n * 31) % (n + 1), fp: 3, status: 2, attempts: 4, offset: 9 });
+      }
+      assertSame(index, reference, [rows + 5], 7919);
+      assert.deepEqual(await readdir(dir), [], "the spill file is unlinked as soon as it is made");
+      const again = await reopened(dir, "spilled", index);
+      try {
+        assertSame(again, reference, [rows + 5], 1);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await index.close();
     }
   });
 });

@@ -3,7 +3,6 @@ import { open, type FileHandle } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 import { writeFileAtomically } from "../fs/atomic-write.js";
 import { growable } from "../growable-array.js";
-import { PagedRows } from "./paged-rows.js";
 import { ROW_COLUMNS } from "./row-columns.js";
 import { RowIndex } from "./row-index.js";
 import { keyTag } from "./uuid-index.js";
@@ -94,8 +93,11 @@ export async function writeIndexFile<T>(file: string, journal: FileHandle, mark:
   });
 }
 
-/** The cached replay of `journal` (open, `size` bytes long), or undefined when there is none it can trust. */
-export async function readIndexFile<T>(file: string, journal: FileHandle, size: number): Promise<CachedReplay<T> | undefined> {
+/**
+ * The cached replay of `journal` (open, `size` bytes long), or undefined when there is none it can
+ * trust. `spillPrefix`: where the index's changed pages may go (see paged-rows.ts).
+ */
+export async function readIndexFile<T>(file: string, journal: FileHandle, size: number, spillPrefix?: string): Promise<CachedReplay<T> | undefined> {
   let handle: FileHandle;
   try {
     handle = await open(file, "r");
@@ -136,9 +138,9 @@ export async function readIndexFile<T>(file: string, journal: FileHandle, size: 
     const crc = reader.crc;
     const trailer = await reader.bytes(4, false);
     if (!trailer || trailer.readUInt32LE() !== crc || !(await reader.atEnd())) return undefined;
-    const rows = new PagedRows({ path: file, fd: handle.fd, close: () => handle.close(), columnOffsets, rows: meta.rows, slots, tags });
+    const rows = { path: file, fd: handle.fd, close: () => handle.close(), columnOffsets, rows: meta.rows, slots, tags };
     kept = true;
-    return { mark: { length: meta.journal.length, lines: meta.journal.lines }, state: meta.state, index: new RowIndex(rows) };
+    return { mark: { length: meta.journal.length, lines: meta.journal.lines }, state: meta.state, index: new RowIndex(rows, spillPrefix) };
   } catch (error) {
     // Parts that do not fit together are a damaged cache, not a damaged journal.
     if (error instanceof TypeError || error instanceof RangeError) return undefined;

@@ -316,7 +316,8 @@ interface Replayed {
 
 async function replay(handle: FileHandle, file: string): Promise<Replayed> {
   const size = (await handle.stat()).size;
-  const read = await readIndexFile<CachedState>(indexFileOf(file), handle, size);
+  // Pages of the row index that changed go beside the checkpoint when they leave memory (paged-rows.ts).
+  const read = await readIndexFile<CachedState>(indexFileOf(file), handle, size, file);
   const cached = read && fromCache(read.state) ? read : undefined;
   if (read !== undefined && cached === undefined) await read.index.close();
   const replayed: Replayed = cached
@@ -331,7 +332,14 @@ async function replay(handle: FileHandle, file: string): Promise<Replayed> {
         accepted: new Map(cached.state.accepted),
         info: { ...cached.state.info, tornTail: false },
       }
-    : { lines: 0, cachedLength: 0, index: new RowIndex(), validLength: -1, accepted: new Map(), info: { createdAt: "", runs: 0, tornTail: false } };
+    : {
+        lines: 0,
+        cachedLength: 0,
+        index: new RowIndex(undefined, file),
+        validLength: -1,
+        accepted: new Map(),
+        info: { createdAt: "", runs: 0, tornTail: false },
+      };
   const from = cached?.mark ?? { length: 0, lines: 0 };
   try {
     for await (const { record, offset, length } of readJournal(handle, file, (at) => (replayed.validLength = at), from)) {
