@@ -25,8 +25,9 @@ import { refuseOtherTarget } from "./target-binding.js";
 
 /**
  * The checkpoint as an append-only journal file (mode 0600: it holds codes). Opening it replays
- * every record into a small in-memory index (requestId → status, fingerprint, where the outcome
- * sits); outcomes themselves stay on disk until the result file is written.
+ * every record (after those its index file covers) into a compact row index (requestId → status,
+ * fingerprint, where the outcome sits), most of it paged out (paged-rows.ts); outcomes themselves
+ * stay on disk until the result file is written.
  */
 export class JournalStore implements CheckpointStore {
   private constructor(
