@@ -48,37 +48,12 @@ export function hexFromWords(a: number, b: number, c: number, d: number): string
   return hex8(a) + hex8(b) + hex8(c) + hex8(d);
 }
 
-/** A UuidIndex's arrays, as index-file.ts keeps them on disk: `keys` holds at least `4 * count` words (the rest is room to grow). */
-export interface UuidIndexParts {
-  slots: Int32Array;
-  keys: Uint32Array;
-  count: number;
-}
-
 export class UuidIndex {
   /** Open addressing: slot → id + 1 (0 = empty). */
   private slots: Int32Array = growable(Int32Array, 1024);
   /** id → its four key words. */
   private keys: Uint32Array = growable(Uint32Array, 4 * 512);
   private count = 0;
-
-  static fromParts(parts: UuidIndexParts): UuidIndex {
-    const index = new UuidIndex();
-    const { slots, keys, count } = parts;
-    // A slot table that is not a power of two, or too small for its keys, cannot be probed.
-    if (slots.length < 1024 || (slots.length & (slots.length - 1)) !== 0 || count * 2 > slots.length || keys.length < count * 4) {
-      throw new TypeError("inconsistent UuidIndex parts");
-    }
-    index.slots = slots;
-    index.keys = keys;
-    index.count = count;
-    return index;
-  }
-
-  /** Views of the live arrays (not copies): write them out before the index changes again. */
-  parts(): UuidIndexParts {
-    return { slots: this.slots, keys: this.keys.subarray(0, this.count * 4), count: this.count };
-  }
 
   get size(): number {
     return this.count;
