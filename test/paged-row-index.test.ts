@@ -11,9 +11,9 @@ import { deriveRequestId } from "../src/job/request-id.js";
 import { tempDir } from "./support/cli.js";
 
 /**
- * The row index of an index file, read from it a page at a time (src/checkpoint/paged-rows.ts),
- * must answer exactly as the index it was written from, through any mix of reads and writes, and
- * write a new index file that answers the same again. A plain Map of states is the reference.
+ * The row index kept a page at a time (src/checkpoint/paged-rows.ts), its pages read from an index
+ * file or from the spill file its changed pages go to, must answer exactly as a plain Map of the
+ * same writes, through any mix of reads and writes, and write an index file that answers the same.
  */
 
 const STATUSES: Status[] = ["sent", "issued", "failed", "pending"];
