@@ -124,7 +124,7 @@ describe("journal index file", () => {
     const addRows = async (from: number, rows: number, resend: string[] = []): Promise<void> => {
       const store = await JournalStore.open(file, "camp");
       await Promise.all(Array.from({ length: rows }, (_, i) => store.recordSent(rid(`x${from + i}`), fp(`x${from + i}`), 100_000 + from + i)));
-      // Rows of the index file written to again: their pages are held and go into the new index.
+      // Rows of the index file written to again: their changed pages go into the new index.
       for (const name of resend)
         await store.recordOutcome({ rid: rid(name), fp: fp(`${name}-b`), status: "issued", attempts: 1, groupId: "1", value: 5, code: `CODE-${name}-b` });
       await store.close();
