@@ -3,7 +3,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 import { writeFileAtomically } from "../fs/atomic-write.js";
 import { growable } from "../growable-array.js";
-import { ROW_COLUMNS } from "./row-columns.js";
+import { columnWidth, ROW_COLUMNS, type RowColumn } from "./row-columns.js";
 import { RowIndex } from "./row-index.js";
 import { keyTag } from "./uuid-index.js";
 
@@ -127,12 +127,12 @@ export async function readIndexFile<T>(file: string, journal: FileHandle, size: 
     if (!(await reader.into(new Uint8Array(slots.buffer, slots.byteOffset, slots.byteLength)))) return undefined;
     if (!(await reader.skip(padding(slots.byteLength).length))) return undefined;
     if (!validSlots(slots, meta.rows)) return undefined;
-    const columnOffsets: number[] = [];
+    const columnOffsets = {} as Record<RowColumn, number>;
     const tags = new Uint16Array(meta.rows);
-    for (const column of ROW_COLUMNS) {
-      columnOffsets.push(reader.position);
-      const bytes = meta.rows * column.type.BYTES_PER_ELEMENT * column.perRow;
-      const ok = await reader.scan(bytes, column.name === "keys" ? (chunk, from) => tagKeys(chunk, from / 16, tags) : undefined);
+    for (const { name } of ROW_COLUMNS) {
+      columnOffsets[name] = reader.position;
+      const bytes = meta.rows * columnWidth(name);
+      const ok = await reader.scan(bytes, name === "keys" ? (chunk, from) => tagKeys(chunk, from / 16, tags) : undefined);
       if (!ok || !(await reader.skip(padding(bytes).length))) return undefined;
     }
     const crc = reader.crc;
@@ -177,7 +177,7 @@ function tagKeys(chunk: Uint8Array, first: number, tags: Uint16Array): void {
 
 /** The bytes of the columns for `rows` rows and `slots` slots, each padded to 8 (the slot table, then ROW_COLUMNS). */
 function columnBytes(rows: number, slots: number): number {
-  const sizes = [slots * 4, ...ROW_COLUMNS.map((c) => rows * c.type.BYTES_PER_ELEMENT * c.perRow)];
+  const sizes = [slots * 4, ...ROW_COLUMNS.map((c) => rows * columnWidth(c.name))];
   return sizes.reduce((sum, size) => sum + size + padding(size).length, 0);
 }
 

@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { CheckpointError } from "../errors.js";
 import { growable, grownTo } from "../growable-array.js";
-import { columnBytes, newRowColumns, ROW_BYTES, ROW_COLUMNS, type RowColumn, type RowColumns } from "./row-columns.js";
+import { columnBytes, columnWidth, newRowColumns, ROW_BYTES, ROW_COLUMNS, type RowColumn, type RowColumns, wholeBuffer } from "./row-columns.js";
 import { keySpread, keyTag } from "./uuid-index.js";
 
 /**
@@ -32,8 +32,8 @@ export interface IndexFileRows {
   /** An open descriptor of the index file, owned by the PagedRows from now on. */
   fd: number;
   close(): Promise<void>;
-  /** Byte offset in the file of each column (ROW_COLUMNS order). */
-  columnOffsets: readonly number[];
+  /** Byte offset in the file of each column. */
+  columnOffsets: Readonly<Record<RowColumn, number>>;
   rows: number;
   /** The slot table: slot → row id + 1, 0 for an empty slot (see uuid-index.ts). */
   slots: Int32Array;
@@ -86,13 +86,18 @@ export class PagedRows {
 
   /** The id of the row with these key words, added (zeroed but for its key) when new. */
   add(w0: number, w1: number, w2: number, w3: number): number {
-    const found = this.idOf(w0, w1, w2, w3);
-    if (found >= 0) return found;
-    if ((this.count + 1) * 2 > this.slots.length) this.rehash(this.slots.length * 2);
+    // The probe that finds no such row ends on the empty slot the row takes, unless the table grows.
+    let slot = this.slotOf(w0, w1, w2, w3);
+    const found = this.slots[slot] ?? 0;
+    if (found !== 0) return found - 1;
+    if ((this.count + 1) * 2 > this.slots.length) {
+      this.rehash(this.slots.length * 2);
+      slot = this.slotOf(w0, w1, w2, w3);
+    }
     const id = this.count++;
     if (id >= this.tags.length) this.tags = grownTo(this.tags, Math.max(1024, this.tags.length * 2));
     this.tags[id] = keyTag(w0, w1, w2, w3);
-    this.slots[this.slotOf(w0, w1, w2, w3)] = id + 1;
+    this.slots[slot] = id + 1;
     const keys = this.pageForWrite(id).keys;
     const i = (id % PAGE_ROWS) * 4;
     keys[i] = w0;
@@ -131,10 +136,10 @@ export class PagedRows {
     const rows = Math.min(PAGE_ROWS, this.count - p * PAGE_ROWS);
     if (this.pages[p] === undefined && this.source[p] === IN_INDEX_FILE) {
       // Straight from the index file: no page brought in for one column of it.
-      const c = ROW_COLUMNS.findIndex((column) => column.name === name);
-      const width = (ROW_COLUMNS[c] as (typeof ROW_COLUMNS)[number]).type.BYTES_PER_ELEMENT * (ROW_COLUMNS[c] as (typeof ROW_COLUMNS)[number]).perRow;
+      const file = this.indexFile as IndexFileRows;
+      const width = columnWidth(name);
       const bytes = new Uint8Array(rows * width);
-      this.read(this.indexFile as IndexFileRows, bytes, ((this.indexFile as IndexFileRows).columnOffsets[c] as number) + p * PAGE_ROWS * width);
+      this.read(file, bytes, file.columnOffsets[name] + p * PAGE_ROWS * width);
       return bytes;
     }
     return columnBytes(this.page(p * PAGE_ROWS), name, 0, rows).slice();
@@ -185,9 +190,13 @@ export class PagedRows {
     const room = this.resident.length >= RESIDENT_PAGES ? this.evictOldest() : undefined;
     const page = room ?? newRowColumns(PAGE_ROWS);
     const source = this.source[p] ?? NOWHERE;
-    if (source === IN_SPILL) this.read({ path: "spill file", fd: this.spill as number }, new Uint8Array(page.keys.buffer), p * PAGE_BYTES);
-    else if (source === IN_INDEX_FILE) this.readFromIndexFile(p, page);
-    else if (room) new Uint8Array(room.keys.buffer).fill(0);
+    if (source === IN_SPILL) {
+      this.read({ path: "spill file", fd: this.spill as number }, wholeBuffer(page), p * PAGE_BYTES);
+    } else {
+      // The index file fills only its own rows of a page (its last may have fewer); the rest start empty.
+      if (room) wholeBuffer(room).fill(0);
+      if (source === IN_INDEX_FILE) this.readFromIndexFile(p, page);
+    }
     this.pages[p] = page;
     this.resident.push(p);
     return page;
@@ -218,7 +227,7 @@ export class PagedRows {
         this.spill = openSync(path, "wx+", 0o600);
         unlinkSync(path);
       }
-      const bytes = new Uint8Array(page.keys.buffer);
+      const bytes = wholeBuffer(page);
       let done = 0;
       while (done < bytes.length) done += writeSync(this.spill, bytes, done, bytes.length - done, p * PAGE_BYTES + done);
       return true;
@@ -233,12 +242,7 @@ export class PagedRows {
     const file = this.indexFile as IndexFileRows;
     const from = p * PAGE_ROWS;
     const rows = Math.min(PAGE_ROWS, file.rows - from);
-    const view = new Uint8Array(page.keys.buffer);
-    view.fill(0);
-    ROW_COLUMNS.forEach((column, c) => {
-      const width = column.type.BYTES_PER_ELEMENT * column.perRow;
-      this.read(file, columnBytes(page, column.name, 0, rows), (file.columnOffsets[c] as number) + from * width);
-    });
+    for (const { name } of ROW_COLUMNS) this.read(file, columnBytes(page, name, 0, rows), file.columnOffsets[name] + from * columnWidth(name));
   }
 
   private read(file: { path: string; fd: number }, into: Uint8Array, position: number): void {

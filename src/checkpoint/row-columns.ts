@@ -28,8 +28,14 @@ export const ROW_COLUMNS = [
   { name: "outcomeLength", type: Uint32Array, perRow: 1 },
 ] as const satisfies readonly { name: RowColumn; type: { BYTES_PER_ELEMENT: number }; perRow: number }[];
 
+/** Bytes a row takes in a column. */
+export function columnWidth(name: RowColumn): number {
+  const column = ROW_COLUMNS.find((c) => c.name === name) as (typeof ROW_COLUMNS)[number];
+  return column.type.BYTES_PER_ELEMENT * column.perRow;
+}
+
 /** Bytes a row takes across all columns (50). */
-export const ROW_BYTES = ROW_COLUMNS.reduce((sum, c) => sum + c.type.BYTES_PER_ELEMENT * c.perRow, 0);
+export const ROW_BYTES = ROW_COLUMNS.reduce((sum, c) => sum + columnWidth(c.name), 0);
 
 /** Zero-filled columns for `rows` rows, each a view of one shared buffer. */
 export function newRowColumns(rows: number): RowColumns {
@@ -51,10 +57,14 @@ export function newRowColumns(rows: number): RowColumns {
   return { keys, status, inDoubt, attempts, fingerprint, outcomeOffset, outcomeLength };
 }
 
+/** All of the buffer newRowColumns made (every column's rows, back to back). */
+export function wholeBuffer(columns: RowColumns): Uint8Array {
+  return new Uint8Array(columns.keys.buffer);
+}
+
 /** The bytes of rows [from, to) of a column, as the index file stores them (a view, not a copy). */
 export function columnBytes(columns: RowColumns, name: RowColumn, from: number, to: number): Uint8Array {
   const column = columns[name];
-  const perRow = ROW_COLUMNS.find((c) => c.name === name)?.perRow ?? 1;
-  const width = column.BYTES_PER_ELEMENT * perRow;
+  const width = columnWidth(name);
   return new Uint8Array(column.buffer, column.byteOffset + from * width, (to - from) * width);
 }
