@@ -2,7 +2,8 @@ import { authorizationHeader, freshNonce, nowEpochSeconds } from "./auth.js";
 import type { Credentials } from "./credentials.js";
 import { HttpTransport, type TransportResult } from "./http-transport.js";
 import { isInt64String, readInt64, readSafeInteger } from "./int64.js";
-import { classifyCreateResult, parseEnvelope, paypayRequestIdOf, withClockNote, type CreateOutcome } from "./outcome.js";
+import { parseEnvelope } from "./envelope.js";
+import { classifyCreateResult, paypayRequestIdOf, withClockNote, type CreateOutcome } from "./outcome.js";
 import type { CreatePointsCodeRequest, GroupBudget } from "./types.js";
 
 export interface PayPayClientOptions {

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { clockSkewNote } from "./clock-skew.js";
 import { dispositionOf } from "./error-codes.js";
-import { parseJsonExact, readScalarText, stringifyJsonExact } from "./int64.js";
+import { readCreateEnvelope } from "./envelope.js";
 import { parseRetryAfter } from "./retry-after.js";
 import type { TransportResult } from "./http-transport.js";
 
@@ -47,12 +47,6 @@ export interface FatalOutcome extends OutcomeBase {
 
 export type CreateOutcome = IssuedOutcome | RejectedOutcome | RetryableOutcome | FatalOutcome;
 
-interface Envelope {
-  code: string;
-  message: string;
-  data: unknown;
-}
-
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
 
 /** X-REQUEST-ID when it has the documented shape; anything else is not worth echoing into files. */
@@ -62,31 +56,15 @@ export function paypayRequestIdOf(headers: IncomingHttpHeaders | undefined): str
   return text !== undefined && REQUEST_ID_PATTERN.test(text) ? text : undefined;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** The envelope, or undefined when the body is not a complete `{resultInfo:{code,…},data}` object. */
-export function parseEnvelope(body: string): Envelope | undefined {
-  let parsed: unknown;
-  try {
-    parsed = parseJsonExact(body);
-  } catch {
-    return undefined;
-  }
-  if (!isRecord(parsed) || !isRecord(parsed.resultInfo)) return undefined;
-  const code = parsed.resultInfo.code;
-  if (typeof code !== "string" || code === "") return undefined;
-  const message = readScalarText(parsed.resultInfo.message) ?? "";
-  return { code, message, data: parsed.data };
-}
-
 export function classifyCreateResult(result: TransportResult, codeField: string, now: number = Date.now()): CreateOutcome {
+  // Each outcome is written out whole, not spread from a shared base: on the send path a spread
+  // cost as much as reading the answer (issue #15).
   const paypayRequestId = paypayRequestIdOf(result.headers);
-  const base: OutcomeBase = { paypayRequestId, httpStatus: result.status };
+  const httpStatus = result.status;
   if (result.kind !== "response") {
     return {
-      ...base,
+      paypayRequestId,
+      httpStatus,
       kind: "retryable",
       errorCode: result.kind === "timeout" ? "TIMEOUT" : "NETWORK_ERROR",
       message: `${result.message}; the outcome is unknown, retry the same requestId`,
@@ -94,34 +72,37 @@ export function classifyCreateResult(result: TransportResult, codeField: string,
   }
 
   const status = result.status;
-  const envelope = parseEnvelope(result.body);
+  const envelope = readCreateEnvelope(result.body, codeField);
   const retryAfterMs = parseRetryAfter(result.headers["retry-after"], now);
 
   if (status >= 200 && status < 300) {
-    const code = envelope?.code === "SUCCESS" && isRecord(envelope.data) ? readScalarText(envelope.data[codeField]) : undefined;
-    if (envelope === undefined || code === undefined || code === "") {
+    const code = envelope?.code === "SUCCESS" ? envelope.issuedCode : undefined;
+    if (envelope === undefined || code === undefined || code === "" || envelope.dataText === undefined) {
       // A success we cannot read might have issued a code; only the same requestId can tell.
       return {
-        ...base,
+        paypayRequestId,
+        httpStatus,
         kind: "retryable",
         errorCode: "MALFORMED_RESPONSE",
         message: `HTTP ${status} without a complete success envelope carrying data.${codeField}; the outcome is unknown`,
       };
     }
-    return { ...base, kind: "issued", code, data: stringifyJsonExact(envelope.data) };
+    return { paypayRequestId, httpStatus, kind: "issued", code, data: envelope.dataText };
   }
 
   if (envelope === undefined) {
     if (status === 401 || status === 403 || status === 404) {
       return {
-        ...base,
+        paypayRequestId,
+        httpStatus,
         kind: "fatal",
         errorCode: `HTTP_${status}`,
         message: `HTTP ${status} without a PayPay envelope: check the base URL, paths and credentials`,
       };
     }
     return {
-      ...base,
+      paypayRequestId,
+      httpStatus,
       kind: "retryable",
       errorCode: "MALFORMED_RESPONSE",
       message: `HTTP ${status} without a complete PayPay envelope; the outcome is unknown`,
@@ -132,13 +113,13 @@ export function classifyCreateResult(result: TransportResult, codeField: string,
   const message = envelope.message || envelope.code;
   switch (dispositionOf(status, envelope.code)) {
     case "retryable":
-      return { ...base, kind: "retryable", errorCode: envelope.code, message, retryAfterMs };
+      return { paypayRequestId, httpStatus, kind: "retryable", errorCode: envelope.code, message, retryAfterMs };
     case "fatal":
-      return { ...base, kind: "fatal", errorCode: envelope.code, message: withClockNote(message, status, result.headers, now) };
+      return { paypayRequestId, httpStatus, kind: "fatal", errorCode: envelope.code, message: withClockNote(message, status, result.headers, now) };
     case "group-exhausted":
-      return { ...base, kind: "rejected", errorCode: envelope.code, message, groupExhausted: true };
+      return { paypayRequestId, httpStatus, kind: "rejected", errorCode: envelope.code, message, groupExhausted: true };
     case "rejected":
-      return { ...base, kind: "rejected", errorCode: envelope.code, message, groupExhausted: false };
+      return { paypayRequestId, httpStatus, kind: "rejected", errorCode: envelope.code, message, groupExhausted: false };
   }
 }
 

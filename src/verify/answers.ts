@@ -2,7 +2,8 @@ import type { IncomingHttpHeaders } from "node:http";
 import { isLosslessNumber } from "lossless-json";
 import type { TransportResult } from "../paypay/http-transport.js";
 import { isInt64String, readInt64, readSafeInteger, readScalarText } from "../paypay/int64.js";
-import { parseEnvelope, paypayRequestIdOf } from "../paypay/outcome.js";
+import { parseEnvelope } from "../paypay/envelope.js";
+import { paypayRequestIdOf } from "../paypay/outcome.js";
 import type { GroupBudget } from "../paypay/types.js";
 
 /**
