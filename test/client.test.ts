@@ -352,6 +352,26 @@ describe("the exchange with the server", () => {
     assert.ok(performance.now() - started >= 290, "not before the deadline");
   });
 
+  test("a body that stalls after the headers times out at the deadline, keeping the status, and the next request is answered", async () => {
+    let answers = 0;
+    const server = await fakeServer((_req, _body, res) => {
+      answers++;
+      if (answers > 1) return void res.writeHead(200, { "Content-Type": "application/json" }).end(okBody("AFTER-STALL"));
+      res.writeHead(200, { "Content-Type": "application/json", "Content-Length": "500", "X-REQUEST-ID": "stall-1" });
+      res.write('{"resultInfo":{"code":"SUCC'); // and nothing more, the socket left open
+    });
+    const client = clientFor(server.url, { createTimeoutMs: 300 });
+    const started = performance.now();
+    const stalled = await client.createPointsCode(request());
+    assert.equal(stalled.kind === "retryable" ? stalled.errorCode : stalled.kind, "TIMEOUT");
+    assert.match(stalled.kind === "retryable" ? stalled.message : "", /no complete response within 300 ms/);
+    assert.ok(performance.now() - started >= 290, "not before the deadline");
+    assert.equal(stalled.httpStatus, 200);
+    assert.equal(stalled.paypayRequestId, "stall-1");
+    const next = await client.createPointsCode(request());
+    assert.equal(next.kind === "issued" ? next.code : next.kind, "AFTER-STALL");
+  });
+
   test("a request after the client is closed fails at once, as a network failure naming the closed client", async () => {
     const server = await fakeServer((_req, _body, res) => res.writeHead(200, { "Content-Type": "application/json" }).end(okBody("BEFORE-CLOSE")));
     const client = clientFor(server.url);

@@ -1,3 +1,4 @@
+import { recordTime } from "./record-time.js";
 import { constants } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { CheckpointError } from "../errors.js";
@@ -164,7 +165,7 @@ export class JournalStore implements CheckpointStore {
   }
 
   async recordSent(requestId: string, fingerprint: string, row: number): Promise<void> {
-    const at = new Date().toISOString();
+    const at = recordTime();
     const { durable } = this.append(encodeLine({ t: "sent", rid: requestId, fp: fingerprint, row, at }));
     await durable;
     applySent(this.index, requestId, fingerprint);
@@ -172,7 +173,7 @@ export class JournalStore implements CheckpointStore {
   }
 
   async recordOutcome(outcome: Omit<OutcomeRecord, "t" | "at">): Promise<void> {
-    const at = new Date().toISOString();
+    const at = recordTime();
     const line = encodeLine({ t: "outcome", ...outcome, at } satisfies OutcomeRecord);
     const { offset, durable } = this.append(line);
     await durable;

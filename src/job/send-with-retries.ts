@@ -49,8 +49,31 @@ export async function sendWithRetries(
   signal: AbortSignal,
   onRetryable: (outcome: RetryableOutcome, attempt: number, delayMs: number | undefined) => void,
 ): Promise<SendResult> {
-  let last: CreateOutcome | undefined;
-  let attempts = 0;
+  // Most rows settle on their first attempt, with no rate gate: that attempt is made here, with no
+  // closure or p-retry call per row (about 14 µs of CPU a call), which the retries below need.
+  if (settings.gate === undefined) {
+    if (shouldStop()) return { outcome: undefined, attempts: 0 };
+    const first = await sender.createPointsCode(request);
+    if (first.kind !== "retryable") return { outcome: first, attempts: 1 };
+    return retrying({ sender, request, settings, shouldStop, signal, onRetryable }, first);
+  }
+  return retrying({ sender, request, settings, shouldStop, signal, onRetryable }, undefined);
+}
+
+interface Sending {
+  sender: Sender;
+  request: CreatePointsCodeRequest;
+  settings: RetrySettings;
+  shouldStop: () => boolean;
+  signal: AbortSignal;
+  onRetryable: (outcome: RetryableOutcome, attempt: number, delayMs: number | undefined) => void;
+}
+
+/** The rest of sendWithRetries: after the first answer, when it was retryable, or from the start with a rate gate. */
+async function retrying(sending: Sending, first: RetryableOutcome | undefined): Promise<SendResult> {
+  const { sender, request, settings, shouldStop, signal, onRetryable } = sending;
+  let last: CreateOutcome | undefined = first;
+  let attempts = first === undefined ? 0 : 1;
   const attempt = async (): Promise<CreateOutcome> => {
     // Without a gate there is nothing to wait for: no promise per attempt for it.
     if (settings.gate === undefined ? shouldStop() : !(await passGate(settings.gate, shouldStop, signal))) throw new Stopped();
@@ -69,12 +92,14 @@ export async function sendWithRetries(
     if (delay === undefined || shouldStop() || !(await pause(delay, signal))) throw error;
   };
   try {
-    // Most rows settle on their first attempt; p-retry (about 14 µs of CPU a call) takes over only
-    // once an attempt needs retrying, where the backoff dwarfs it.
-    try {
-      return { outcome: await attempt(), attempts };
-    } catch (error) {
-      await afterFailure(error);
+    if (first === undefined) {
+      try {
+        return { outcome: await attempt(), attempts };
+      } catch (error) {
+        await afterFailure(error);
+      }
+    } else {
+      await afterFailure(new RetryableAnswer(first));
     }
     const outcome = await pRetry(attempt, {
       retries: settings.maxAttempts - attempts - 1,

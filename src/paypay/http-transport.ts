@@ -38,8 +38,9 @@ export class HttpTransport {
   constructor(maxSockets = 256) {
     // One request at a time per socket, as with node:http. When a socket closes, undici fails the
     // request it was running and never writes it again: every retry is the applier's, with the same
-    // requestId, and counted.
-    this.agent = new Agent({ connections: maxSockets, pipelining: 1, connect: { minVersion: "TLSv1.2" } });
+    // requestId, and counted. Each exchange's own deadline (below) bounds the whole of it, so
+    // undici's timers for the headers and for the body are off: they cost a timer each per request.
+    this.agent = new Agent({ connections: maxSockets, pipelining: 1, headersTimeout: 0, bodyTimeout: 0, connect: { minVersion: "TLSv1.2" } });
   }
 
   send(request: TransportRequest): Promise<TransportResult> {
