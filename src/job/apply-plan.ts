@@ -129,18 +129,23 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
     },
   };
 
-  /** One row in process, counted from the loop's decision to its end; the first failure stops the run. */
-  const processRow = async (row: PreparedRow, state: RowState | undefined): Promise<void> => {
+  const rowEnded = (): void => {
+    rowsInProcess--;
+    slotFreed();
+  };
+  const rowFailed = (error: unknown): void => {
+    failure ??= error;
+    stop.abort();
+    rowEnded();
+  };
+  /**
+   * One row in process, counted from the loop's decision to its end; the first failure stops the
+   * run. No async frame or closure of its own: each row in process keeps its objects alive, and the
+   * garbage collector copies them (issue #15).
+   */
+  const processRow = (row: PreparedRow, state: RowState | undefined): void => {
     rowsInProcess++;
-    try {
-      await sendRow(row, state);
-    } catch (error) {
-      failure ??= error;
-      stop.abort();
-    } finally {
-      rowsInProcess--;
-      slotFreed();
-    }
+    sendRow(row, state).then(rowEnded, rowFailed);
   };
 
   /** `state`: the row's checkpoint state as the loop read it (no other row shares its requestId). */
@@ -239,7 +244,7 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
         while (rowsInProcess >= maxRowsInProcess && !failure) await waitForASlot();
         // Stopped while waiting for a slot: no further row gets a `sent` record it would never use.
         if (stop.signal.aborted || failure) break rows;
-        void processRow(row, state);
+        processRow(row, state);
       }
     }
   } finally {
