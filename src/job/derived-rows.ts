@@ -12,7 +12,8 @@ import { grownTo } from "../growable-array.js";
  * Only a pass over the very file the plan pass read (a run's immutable, content-named input
  * snapshot) gets a reader. It takes the records in order and checks each one's row number against
  * the row it reads; at the first that differs (a bug: both passes read the same bytes) it stops
- * using the file and derives the rest itself.
+ * using the file and derives the rest itself. A pass that reads some rows only (the applier, the
+ * plan's rows to send) passes over the records of the rows it leaves out.
  */
 
 /** Where a run keeps its spill: a temporary beside the checkpoint (or snapshot base), named for removeStaleTemps(`<state>.derived`). */
@@ -108,30 +109,30 @@ export class DerivedRowsReader {
   private next = 0;
   private held = 0;
   private broken = false;
+  /** The file has been read to its end. */
+  private ended = false;
 
   constructor(private readonly handle: FileHandle) {}
 
-  /** Makes sure at least `rows` records (or all that are left) are in memory for take(). */
-  async ensure(rows: number): Promise<void> {
-    if (this.broken || this.held - this.next >= rows) return;
-    const left = (this.held - this.next) * WORDS_PER_ROW;
-    this.chunk.copyWithin(0, this.next * WORDS_PER_ROW, this.held * WORDS_PER_ROW);
-    const bytes = new Uint8Array(this.chunk.buffer, left * 4, (this.chunk.length - left) * 4);
-    let read = 0;
-    for (;;) {
-      const { bytesRead } = await this.handle.read(bytes, read, bytes.length - read, this.position);
-      if (bytesRead === 0) break;
-      read += bytesRead;
-      this.position += bytesRead;
-      if (read === bytes.length) break;
+  /**
+   * Makes sure at least `rows` records (or all that are left) from row `fromRow` on are in memory
+   * for take(); the records of rows before `fromRow` are passed over.
+   */
+  async ensure(rows: number, fromRow = 0): Promise<void> {
+    while (!this.broken) {
+      while (this.next < this.held && (this.chunk[this.next * WORDS_PER_ROW] ?? 0) < fromRow) this.next++;
+      if (this.ended || this.held - this.next >= Math.min(rows, ROWS_PER_CHUNK)) return;
+      await this.readMore();
     }
-    this.next = 0;
-    this.held = left / WORDS_PER_ROW + Math.floor(read / (WORDS_PER_ROW * 4));
   }
 
-  /** The next record when it is row `row`'s; otherwise undefined, from then on (derive instead). */
+  /**
+   * The record of row `row`, passing over those of earlier rows; undefined when it is not there, and
+   * from then on (derive instead).
+   */
   take(row: number): DerivedRow | undefined {
     if (this.broken) return undefined;
+    while (this.next < this.held && (this.chunk[this.next * WORDS_PER_ROW] ?? 0) < row) this.next++;
     if (this.next >= this.held || this.chunk[this.next * WORDS_PER_ROW] !== row) {
       this.broken = true;
       return undefined;
@@ -142,6 +143,26 @@ export class DerivedRowsReader {
       requestId: uuidFromWords(c[at + 1] ?? 0, c[at + 2] ?? 0, c[at + 3] ?? 0, c[at + 4] ?? 0),
       fingerprint: hexFromWords(c[at + 5] ?? 0, c[at + 6] ?? 0, c[at + 7] ?? 0, c[at + 8] ?? 0),
     };
+  }
+
+  /** Keeps the records not yet taken and fills the rest of the buffer from the file. */
+  private async readMore(): Promise<void> {
+    const left = (this.held - this.next) * WORDS_PER_ROW;
+    this.chunk.copyWithin(0, this.next * WORDS_PER_ROW, this.held * WORDS_PER_ROW);
+    const bytes = new Uint8Array(this.chunk.buffer, left * 4, (this.chunk.length - left) * 4);
+    let read = 0;
+    for (;;) {
+      const { bytesRead } = await this.handle.read(bytes, read, bytes.length - read, this.position);
+      if (bytesRead === 0) {
+        this.ended = true;
+        break;
+      }
+      read += bytesRead;
+      this.position += bytesRead;
+      if (read === bytes.length) break;
+    }
+    this.next = 0;
+    this.held = left / WORDS_PER_ROW + Math.floor(read / (WORDS_PER_ROW * 4));
   }
 
   async close(): Promise<void> {

@@ -82,7 +82,7 @@ async function* checkedBatches(
   let index: ColumnIndex | undefined;
   const requestIdOf = requestIdDeriver(spec.campaign);
   for await (const records of readCsvBatches(spec.snapshot ?? spec.file, spec.encoding, spec.file, from)) {
-    await derived?.ensure(records.length);
+    await derived?.ensure(records.length, records[0]?.row);
     const items: InputItem[] = [];
     for (const { row, fields } of records) {
       if (header === undefined || index === undefined) {

@@ -195,7 +195,7 @@ export async function runIssueJob(options: IssueJobOptions, deps: IssueJobDeps):
     const applied =
       prepared.plan.actions.send > 0
         ? await applyPlan(
-            { input, cutoffs: prepared.cutoffs, toSend: prepared.plan.sendRows, firstSend: prepared.plan.firstSend },
+            { input, cutoffs: prepared.cutoffs, toSend: prepared.plan.sendRows, firstSend: prepared.plan.firstSend, derived },
             options,
             { ...deps, signal, events },
             store,

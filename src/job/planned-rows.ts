@@ -1,6 +1,7 @@
 import { batchesWithStates } from "../checkpoint/prefetch.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
 import { recordStart } from "../csv/record-start.js";
+import type { DerivedRows } from "./derived-rows.js";
 import { readInputBatches, type InputItem, type ResolvedInputSpec } from "./input-rows.js";
 import type { Plan } from "./plan.js";
 import type { PreparedRow } from "./prepared-row.js";
@@ -13,7 +14,16 @@ import type { RowSet } from "./row-set.js";
 export type PlannedSends = {
   /** --allow-partial: group → first spreadsheet row held back. */
   cutoffs: Record<string, number>;
-} & ({ input: ResolvedInputSpec; toSend?: RowSet; firstSend?: Plan["firstSend"] } | { rows: AsyncIterable<PreparedRow> });
+} & (
+  | {
+      input: ResolvedInputSpec;
+      toSend?: RowSet;
+      firstSend?: Plan["firstSend"];
+      /** What the plan pass derived from the same snapshot: read back, not hashed again (see derived-rows.ts). */
+      derived?: DerivedRows;
+    }
+  | { rows: AsyncIterable<PreparedRow> }
+);
 
 /** The rows to consider, a batch at a time: the snapshot's (only the plan's rows to send, when it knows them), or a worker's claims. */
 export async function* plannedBatches(store: CheckpointStore, planned: PlannedSends): AsyncGenerator<PreparedRow[]> {
@@ -21,10 +31,10 @@ export async function* plannedBatches(store: CheckpointStore, planned: PlannedSe
     for await (const row of planned.rows) yield [row];
     return;
   }
-  const { toSend, firstSend } = planned;
+  const { toSend, firstSend, derived } = planned;
   const only = toSend === undefined ? undefined : (row: number): boolean => toSend.has(row);
-  if (only !== undefined && firstSend !== undefined && (yield* fromFirstSend(store, planned.input, only, firstSend))) return;
-  for await (const batch of batchesWithStates(store, readInputBatches(planned.input, only))) yield rowsOf(batch);
+  if (only !== undefined && firstSend !== undefined && (yield* fromFirstSend(store, planned.input, only, firstSend, derived))) return;
+  for await (const batch of batchesWithStates(store, readInputBatches(planned.input, only, derived))) yield rowsOf(batch);
 }
 
 /**
@@ -38,10 +48,11 @@ async function* fromFirstSend(
   input: ResolvedInputSpec,
   only: (row: number) => boolean,
   first: NonNullable<Plan["firstSend"]>,
+  derived: DerivedRows | undefined,
 ): AsyncGenerator<PreparedRow[], boolean> {
   const start = await recordStart(input.snapshot ?? input.file, first.row).catch(() => undefined);
   if (start === undefined) return false;
-  const batches = batchesWithStates(store, readInputBatches(input, only, undefined, true, { ...start, row: first.row }))[Symbol.asyncIterator]();
+  const batches = batchesWithStates(store, readInputBatches(input, only, derived, true, { ...start, row: first.row }))[Symbol.asyncIterator]();
   try {
     let rows: PreparedRow[] = [];
     // Until the first row is seen to be the plan's, anything amiss, an error included, means: read from the top.
