@@ -6,7 +6,7 @@ import { describe, test } from "node:test";
 import { crc32 } from "node:zlib";
 import fc from "fast-check";
 import { JournalStore } from "../src/checkpoint/journal-store.js";
-import { decodeLine, encodeLine } from "../src/checkpoint/line-codec.js";
+import { decodeLine, encodeLine, encodeOutcomeLine } from "../src/checkpoint/line-codec.js";
 import { BatchError } from "../src/errors.js";
 import { deriveRequestId } from "../src/job/request-id.js";
 import { tempDir } from "./support/cli.js";
@@ -49,6 +49,34 @@ describe("journal line", () => {
         const line = encodeLine(record);
         assert.deepEqual(line, expected);
         assert.deepEqual(decodeLine(line.subarray(0, line.length - 1)), JSON.parse(json));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test("an outcome's line, written without building the record, is byte for byte encodeLine of the whole record", () => {
+    const text = fc.string({ unit: "binary", maxLength: 40 });
+    const optional = <T>(value: fc.Arbitrary<T>) => fc.option(value, { nil: undefined });
+    const outcomeOf = fc.record({
+      rid: text,
+      fp: text,
+      attempts: fc.nat(),
+      groupId: text,
+      value: fc.integer(),
+      name: optional(text),
+      startAt: optional(text),
+      endAt: optional(text),
+      paypayRequestId: optional(text),
+      status: fc.constantFrom("issued" as const, "failed" as const, "pending" as const),
+      code: optional(text),
+      data: optional(text),
+      errorCode: optional(text),
+      errorMessage: optional(text),
+      unknown: optional(fc.boolean()),
+    });
+    fc.assert(
+      fc.property(outcomeOf, text, (outcome, at) => {
+        assert.deepEqual(encodeOutcomeLine(outcome, at), encodeLine({ t: "outcome", ...outcome, at }));
       }),
       { numRuns: 2000 },
     );

@@ -1,4 +1,3 @@
-import { recordTime } from "./record-time.js";
 import { constants } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { CheckpointError } from "../errors.js";
@@ -7,7 +6,8 @@ import { removeStaleTemps } from "../fs/atomic-write.js";
 import { processIsAlive } from "./lock.js";
 import { DurableAppender } from "./durable-appender.js";
 import { RowIndex } from "./row-index.js";
-import { decodeLine, encodeLine } from "./line-codec.js";
+import { decodeLine, encodeLine, encodeOutcomeLine } from "./line-codec.js";
+import { recordTime } from "./record-time.js";
 import { readJournal } from "./journal-reader.js";
 import { indexFileOf, readIndexFile, writeIndexFile, type JournalMark } from "./index-file.js";
 import {
@@ -174,7 +174,7 @@ export class JournalStore implements CheckpointStore {
 
   async recordOutcome(outcome: Omit<OutcomeRecord, "t" | "at">): Promise<void> {
     const at = recordTime();
-    const line = encodeLine({ t: "outcome", ...outcome, at } satisfies OutcomeRecord);
+    const line = encodeOutcomeLine(outcome, at);
     const { offset, durable } = this.append(line);
     await durable;
     applyOutcome(this.index, outcome, offset, line.length);

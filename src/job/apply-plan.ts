@@ -191,6 +191,7 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
     if (outcome === undefined) return; // stopped before the first attempt: stays "sent", resent next run
     const fields = keepDoubt(afterDoubt(outcomeFields(outcome), { previous: state, attempts, replay: settings.replay ?? "original" }), state, attempts);
     const { giftCardName: name, startAt, endAt } = row.request;
+    // Every field named, none spread: a spread into a literal is the slow path on every request.
     await store.recordOutcome({
       rid: requestId,
       fp: row.fingerprint,
@@ -201,7 +202,12 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
       startAt,
       endAt,
       paypayRequestId: outcome.paypayRequestId,
-      ...fields,
+      status: fields.status,
+      code: fields.code,
+      data: fields.data,
+      errorCode: fields.errorCode,
+      errorMessage: fields.errorMessage,
+      unknown: fields.unknown,
     });
     if (store.owns?.(requestId) === false) return; // recorded by the worker that took the row over: not ours to count
     if (fields.status === "issued") countCharge(chargesByGroup, groupId, giftCardValue, state?.inDoubt === true && state.fp === row.fingerprint);
