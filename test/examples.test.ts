@@ -101,11 +101,13 @@ function localArgs(command: string, sim: Simulator): string[] {
 
 /**
  * Ports, times, rates, amounts and counts vary from run to run, and so do codes (shown masked, as
- * their first four characters); the words and their order do not.
+ * their first four characters) and verify's test requestId (derived from today's date in Japan);
+ * the words and their order do not.
  */
 const normalize = (line: string): string =>
   line
     .replace(/[A-Z0-9]{4}…/g, "CODE…")
+    .replace(/requestId [0-9a-f-]{36} (\(derived from the merchant and today's JST date\))/, "requestId UUID $1")
     .replace(/\d+(,\d{3})*/g, "N")
     .trimEnd();
 
