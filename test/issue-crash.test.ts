@@ -7,6 +7,8 @@ import { campaignFlags, readResult, recipientsCsv } from "./support/csv.js";
 import { startSimulator } from "./support/simulator.js";
 import { mulberry32 } from "../src/simulator/prng.js";
 import { readLockStatus } from "../src/checkpoint/lock-status.js";
+import { JournalStore } from "../src/checkpoint/journal-store.js";
+import { rowsInProcessBound } from "../src/job/apply-plan.js";
 import { assertLedgerMatchesResult, issueArgs, waitFor } from "./support/job.js";
 
 /**
@@ -15,6 +17,7 @@ import { assertLedgerMatchesResult, issueArgs, waitFor } from "./support/job.js"
  */
 
 const ROWS = 300;
+const CONCURRENCY = 8;
 const SEED = 20260401;
 /**
  * A run is killed once the ledger holds this many more codes than when it started: a moment read
@@ -38,7 +41,7 @@ async function setup(seed: number): Promise<Setup> {
   const input = await writeText(dir, "in.csv", recipientsCsv(ROWS));
   const out = join(dir, "out.csv");
   const state = join(dir, "out.checkpoint");
-  return { sim, out, state, args: issueArgs(input, sim, ...campaignFlags("crash"), "--out", out, "--state", state, "--concurrency", "8") };
+  return { sim, out, state, args: issueArgs(input, sim, ...campaignFlags("crash"), "--out", out, "--state", state, "--concurrency", String(CONCURRENCY)) };
 }
 
 /** Starts a run, SIGKILLs it once it has `codes` more codes in the ledger; returns the ledger size at the kill. */
@@ -58,6 +61,12 @@ async function runAndKill({ sim, args, state }: Setup, codes: number): Promise<n
   const result = await done;
   assert.equal(result.signal, "SIGKILL", `the run had already ended (exit ${result.code}) before the kill:\n${result.stderr}`);
   assert.deepEqual(await readLockStatus(`${state}.lock`), { state: "free" }, "the kernel drops a SIGKILLed run's lock with it");
+  // What a crash leaves in doubt (sent, no outcome) is what the rerun resends: never more rows
+  // than the applier keeps in process.
+  const store = await JournalStore.open(state, "", { readOnly: true });
+  const inDoubt = [...store.entries()].filter(([, row]) => row.status === "sent").length;
+  await store.close();
+  assert.ok(inDoubt <= rowsInProcessBound(CONCURRENCY), `${inDoubt} rows in doubt after the kill, over the bound ${rowsInProcessBound(CONCURRENCY)}`);
   return issuedAtKill;
 }
 

@@ -83,6 +83,17 @@ export interface Applied {
   chargesByGroup: Map<string, GroupCharges>;
 }
 
+/**
+ * Rows between "sent recorded" and "outcome recorded": enough to keep every slot busy while others
+ * wait on the disk (a group commit takes milliseconds; a quarter of the slots more covers it at any
+ * rate), bounded so memory does not grow with the file. It is also what a crash can leave in doubt,
+ * so it never exceeds 2c + 8 (the bound before issue #15). Every row in process keeps objects alive
+ * that the garbage collector copies: at c = 256, 2c + 8 rows cost a fifth more of its time.
+ */
+export function rowsInProcessBound(concurrency: number): number {
+  return concurrency + Math.min(concurrency + 8, (concurrency >> 2) + 16);
+}
+
 export async function applyPlan(planned: PlannedSends, settings: ApplySettings, deps: ApplyDeps, store: CheckpointStore): Promise<Applied> {
   const { api, logger, events } = deps;
   const stop = new AbortController();
@@ -96,11 +107,7 @@ export async function applyPlan(planned: PlannedSends, settings: ApplySettings, 
   const heldBack = new Set<string>();
   const chargesByGroup = new Map<string, GroupCharges>();
   const limit = pLimit(settings.concurrency);
-  // Rows between "sent recorded" and "outcome recorded": enough to keep every slot busy while
-  // others wait on the disk (a group commit takes milliseconds; a quarter of the slots more covers
-  // it), bounded so memory does not grow with the file. Every row in process keeps objects alive
-  // that the garbage collector copies: twice the slots cost a fifth more of its time at c = 256.
-  const maxRowsInProcess = settings.concurrency + (settings.concurrency >> 2) + 16;
+  const maxRowsInProcess = rowsInProcessBound(settings.concurrency);
   // Each row waiting on a backoff or the rate gate listens for the stop; that many is expected.
   setMaxListeners(maxRowsInProcess + 8, stop.signal);
   const retry = {
