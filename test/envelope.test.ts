@@ -100,6 +100,9 @@ describe("reading a create answer's envelope", () => {
       dataText: SIMULATOR_DATA,
     });
     assert.match(SIMULATOR_DATA, /"groupId":29952775505428481,/);
+    // Only an object is cut: a `data` of another kind, followed by an object, gives no text.
+    const scalarData = '{"resultInfo":{"code":"SUCCESS"},"data":0,"extra":{"a":1}}';
+    assert.deepEqual(plainForm(scalarData, JSON.parse(scalarData)), {});
   });
 
   test("every form the cut would get wrong is left to the lossless reading", () => {

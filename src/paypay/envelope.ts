@@ -119,7 +119,8 @@ export function plainForm(body: string, parsed: Record<string, unknown>): { data
         break;
       case COLON:
         members++;
-        if (depth === 1 && keyStart + 6 === i && body.startsWith('"data"', keyStart)) dataStart = i + 1;
+        // The cut is only ever of an object: a `data` of any other kind has no text to keep.
+        if (depth === 1 && keyStart + 6 === i && body.startsWith('"data"', keyStart) && body.charCodeAt(i + 1) === OPEN_BRACE) dataStart = i + 1;
         break;
       case OPEN_BRACE:
       case OPEN_BRACKET:
