@@ -117,7 +117,7 @@ export async function readIndexFile<T>(file: string, journal: FileHandle, size: 
     if (!meta || meta.format !== FORMAT || meta.littleEndian !== LITTLE_ENDIAN || meta.journal.length > size) return undefined;
     if (!(await reader.skip(padding(reader.position).length))) return undefined;
     // The arrays the header announces must be what the file holds, before anything is allocated for them.
-    const expected = reader.position + columnBytes(meta.rows, meta.slots) + 4;
+    const expected = reader.position + columnsLength(meta.rows, meta.slots) + 4;
     if ((await handle.stat()).size !== expected) return undefined;
     const identity = await journalIdentity(journal, meta.journal.length);
     if (identity.head !== meta.journal.head || identity.tail !== meta.journal.tail) return undefined;
@@ -176,7 +176,7 @@ function tagKeys(chunk: Uint8Array, first: number, tags: Uint16Array): void {
 }
 
 /** The bytes of the columns for `rows` rows and `slots` slots, each padded to 8 (the slot table, then ROW_COLUMNS). */
-function columnBytes(rows: number, slots: number): number {
+function columnsLength(rows: number, slots: number): number {
   const sizes = [slots * 4, ...ROW_COLUMNS.map((c) => rows * columnWidth(c.name))];
   return sizes.reduce((sum, size) => sum + size + padding(size).length, 0);
 }

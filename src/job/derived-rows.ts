@@ -120,7 +120,7 @@ export class DerivedRowsReader {
    */
   async ensure(rows: number, fromRow = 0): Promise<void> {
     while (!this.broken) {
-      while (this.next < this.held && (this.chunk[this.next * WORDS_PER_ROW] ?? 0) < fromRow) this.next++;
+      this.passOver(fromRow);
       if (this.ended || this.held - this.next >= Math.min(rows, ROWS_PER_CHUNK)) return;
       await this.readMore();
     }
@@ -132,7 +132,7 @@ export class DerivedRowsReader {
    */
   take(row: number): DerivedRow | undefined {
     if (this.broken) return undefined;
-    while (this.next < this.held && (this.chunk[this.next * WORDS_PER_ROW] ?? 0) < row) this.next++;
+    this.passOver(row);
     if (this.next >= this.held || this.chunk[this.next * WORDS_PER_ROW] !== row) {
       this.broken = true;
       return undefined;
@@ -143,6 +143,11 @@ export class DerivedRowsReader {
       requestId: uuidFromWords(c[at + 1] ?? 0, c[at + 2] ?? 0, c[at + 3] ?? 0, c[at + 4] ?? 0),
       fingerprint: hexFromWords(c[at + 5] ?? 0, c[at + 6] ?? 0, c[at + 7] ?? 0, c[at + 8] ?? 0),
     };
+  }
+
+  /** Passes over the held records of rows before `row` (rows a pass leaves out). */
+  private passOver(row: number): void {
+    while (this.next < this.held && (this.chunk[this.next * WORDS_PER_ROW] ?? 0) < row) this.next++;
   }
 
   /** Keeps the records not yet taken and fills the rest of the buffer from the file. */

@@ -77,7 +77,7 @@ export function readCreateEnvelopeExact(body: string, codeField: string): Create
 }
 
 /** A JSON object: not an array, and not a number as lossless-json reads one (an object too). */
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value) && !isLosslessNumber(value);
 }
 

@@ -1,8 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
-import { isLosslessNumber } from "lossless-json";
 import type { TransportResult } from "../paypay/http-transport.js";
 import { isInt64String, readInt64, readSafeInteger, readScalarText } from "../paypay/int64.js";
-import { parseEnvelope } from "../paypay/envelope.js";
+import { isRecord, parseEnvelope } from "../paypay/envelope.js";
 import { paypayRequestIdOf } from "../paypay/outcome.js";
 import type { GroupBudget } from "../paypay/types.js";
 
@@ -85,10 +84,6 @@ export function readBudgetShape(data: unknown): ShapeReading {
 /** True when an int64 id was received as a number beyond 2^53, i.e. one JSON.parse would have rounded. */
 export function beyondSafeInteger(groupId: string): boolean {
   return !Number.isSafeInteger(Number(groupId));
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && !isLosslessNumber(value);
 }
 
 /** The code in `data[field]`, when it is a non-empty string. */

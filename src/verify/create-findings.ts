@@ -1,5 +1,6 @@
 import { yen } from "../yen.js";
-import { codeFieldCandidates, codeIn, describeAnswer, isNoRoute, isRecord, maskCode, requestIdsOf, type Answer } from "./answers.js";
+import { isRecord } from "../paypay/envelope.js";
+import { codeFieldCandidates, codeIn, describeAnswer, isNoRoute, maskCode, requestIdsOf, type Answer } from "./answers.js";
 import { finding, notChecked, type Finding, type TestCode } from "./report.js";
 
 /**
