@@ -8,7 +8,11 @@ import { encodeRecord } from "../src/csv/encode-record.js";
 const cell = fc.oneof(
   fc.string({ unit: "binary", maxLength: 40 }),
   fc.stringMatching(/^[a-z",\r\n =+@\t-]{0,12}$/),
+  // Non-ASCII beside quotes and commas: such cells must not take the encoder's byte-by-byte (ASCII) path.
+  fc.stringMatching(/^[a-z",\r\né日本😀]{0,12}$/u),
   fc.constantFrom("", '"', ",", "\n", "\r", "\r\n", '""', 'a"b,c', "\n\r", '{"giftCardCode":"X1","n":1}'),
+  // Cells longer than the encoder's scratch room for a byte-by-byte copy (16 KiB), with and without a line break.
+  fc.constantFrom('a"'.repeat(9000), `${'"'.repeat(16_383)}\n`, `,${"x".repeat(16_384)}`, `\r${'"'.repeat(20_000)}`),
 );
 
 for (const delimiter of ["unix", "windows"] as const) {

@@ -19,38 +19,53 @@ export function encodeRecord(fields: readonly string[], delimiter: RecordDelimit
   // join() builds one flat string; `+=` per field would build a rope that costs more to flatten
   // (when the batch is encoded to bytes) than it saved.
   const cells = new Array<string>(fields.length);
-  for (let i = 0; i < fields.length; i++) cells[i] = encodeField(fields[i] ?? "", delimiter);
-  return cells.join(",") + (delimiter === "windows" ? "\r\n" : "\n");
+  for (let i = 0; i < fields.length; i++) cells[i] = encodeCell(fields[i] ?? "", delimiter);
+  return cells.join(",") + recordEnd(delimiter);
 }
 
-function encodeField(value: string, delimiter: RecordDelimiter): string {
-  // Most cells hold none of the four: one test clears them.
-  if (!SPECIAL.test(value)) return value;
+export function recordEnd(delimiter: RecordDelimiter): string {
+  return delimiter === "windows" ? "\r\n" : "\n";
+}
+
+/** One field of a record as encodeRecord writes it, for a caller that joins the cells itself. */
+export function encodeCell(value: string, delimiter: RecordDelimiter): string {
+  // Most cells hold none of the four, and many are empty: one test clears them.
+  if (value.length === 0 || !SPECIAL.test(value)) return value;
+  const quoted = quotedAscii(value);
+  if (quoted !== undefined) return quoted;
   if (LINE_BREAK.test(value)) {
     const record = stringify([[value]], { record_delimiter: delimiter });
     return record.slice(0, record.length - (delimiter === "windows" ? 2 : 1));
   }
-  return `"${doubledQuotes(value)}"`;
+  return `"${value.replaceAll('"', '""')}"`;
 }
 
-/** Room for doubling the quotes of an ASCII cell byte by byte: half for the cell, half for the result. */
+/** Room for quoting an ASCII cell byte by byte: a quarter for the cell, the rest for the result. */
 const scratch = Buffer.allocUnsafe(64 * 1024);
+const QUOTE = 0x22;
+const CR = 0x0d;
+const LF = 0x0a;
 
-function doubledQuotes(value: string): string {
+/**
+ * An ASCII cell without a line break, quoted with its quotes doubled; undefined for any other cell.
+ * The result file's biggest cell is response_data, a JSON object with some thirty quotes: V8's
+ * replaceAll builds it one match at a time, slower than this loop, and a separate test for line
+ * breaks would read the cell a second time. Only ASCII cells (one byte a character in UTF-8 and
+ * Latin-1 alike) that fit take the loop.
+ */
+function quotedAscii(value: string): string | undefined {
   const length = value.length;
-  // The result file's biggest cell is response_data, a JSON object with some thirty quotes; V8's
-  // replaceAll builds it one match at a time, at twice the cost of this loop. Only ASCII cells
-  // (one byte a character in UTF-8 and Latin-1 alike) that fit take the loop.
-  if (length > scratch.length / 4 || Buffer.byteLength(value, "utf8") !== length) return value.replaceAll('"', '""');
+  if (length > scratch.length / 4 || Buffer.byteLength(value, "utf8") !== length) return undefined;
   scratch.write(value, 0, "latin1");
-  const half = scratch.length / 2;
-  let out = half;
+  const start = scratch.length / 4;
+  let out = start;
+  scratch[out++] = QUOTE;
   for (let i = 0; i < length; i++) {
     const byte = scratch[i] as number;
+    if (byte === CR || byte === LF) return undefined;
     scratch[out++] = byte;
     if (byte === QUOTE) scratch[out++] = QUOTE;
   }
-  return scratch.toString("latin1", half, out);
+  scratch[out++] = QUOTE;
+  return scratch.toString("latin1", start, out);
 }
-
-const QUOTE = 0x22;

@@ -1,7 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import type { OutcomeRecord, RowState } from "../checkpoint/records.js";
 import type { CheckpointStore } from "../checkpoint/store.js";
-import { encodeRecord } from "../csv/encode-record.js";
+import { encodeCell, recordEnd } from "../csv/encode-record.js";
 import { neutralizeFormula } from "../csv/excel-safe.js";
 import { targetLabel } from "../paypay/target.js";
 import { RESULT_COLUMNS } from "./columns.js";
@@ -17,13 +17,15 @@ export class ResultLines {
   private hash: Hash = createHash("sha256");
   private counts: ResultCounts = noCounts();
   private readonly context: ResultContext;
-  private readonly encode: (record: string[]) => string;
+  /** A field as the file holds it: quoted where CSV needs it, formula-safe in the Excel format. */
+  private readonly cell: (value: string) => string;
+  private readonly end: string;
 
   constructor(store: CheckpointStore, format: ResultFormat) {
     this.context = { campaign: store.campaign, target: store.target ? targetLabel(store.target) : "" };
     const excel = format === "excel";
-    const delimiter = excel ? "windows" : "unix";
-    this.encode = (record) => encodeRecord(excel ? record.map(neutralizeFormula) : record, delimiter);
+    this.cell = excel ? (value) => encodeCell(neutralizeFormula(value), "windows") : (value) => encodeCell(value, "unix");
+    this.end = recordEnd(excel ? "windows" : "unix");
   }
 
   /** Writes text (encoded once, so the digest and the file take the same bytes) or bytes. */
@@ -36,12 +38,21 @@ export class ResultLines {
 
   /** The lines of a batch of input items, in order, given each row's state and latest outcome. */
   of(batch: readonly InputItem[], states: readonly (RowState | undefined)[], outcomes: readonly (OutcomeRecord | undefined)[]): string {
-    const { counts, context, encode } = this;
+    const { counts, context, cell, end } = this;
+    // A line's cells are encoded straight from the input fields and the result fields, with no
+    // record array in between: a million rows come through here (issue #15).
+    const encode = (fields: readonly string[], result: Readonly<Record<ResultColumn, string>>): string => {
+      const cells = new Array<string>(fields.length + RESULT_COLUMNS.length);
+      let c = 0;
+      for (const field of fields) cells[c++] = cell(field);
+      for (const column of RESULT_COLUMNS) cells[c++] = cell(result[column]);
+      return cells.join(",") + end;
+    };
     const lines: string[] = [];
     for (let i = 0; i < batch.length; i++) {
       const item = batch[i] as InputItem;
       if (item.kind === "header") {
-        lines.push(encode([...item.header, ...RESULT_COLUMNS]));
+        lines.push(encode(item.header, HEADER));
         continue;
       }
       if (item.kind === "empty") continue;
@@ -49,7 +60,7 @@ export class ResultLines {
       if (item.kind === "invalid") {
         // Only reachable when the input changed under a running job; say so on the row.
         const problem = item.problems.map((p) => `${p.column}: ${p.rule}`).join("; ");
-        const fields = Object.fromEntries(RESULT_COLUMNS.map((c) => [c, ""])) as Record<(typeof RESULT_COLUMNS)[number], string>;
+        const fields = Object.fromEntries(RESULT_COLUMNS.map((c) => [c, ""])) as Record<ResultColumn, string>;
         Object.assign(fields, {
           campaign: context.campaign,
           status: "pending",
@@ -58,7 +69,7 @@ export class ResultLines {
           attempts: "0",
           target: context.target,
         });
-        lines.push(encode([...item.fields, ...RESULT_COLUMNS.map((c) => fields[c])]));
+        lines.push(encode(item.fields, fields));
         counts.pending++;
         continue;
       }
@@ -75,9 +86,7 @@ export class ResultLines {
         counts.issuedAmountByGroup.set(group, (counts.issuedAmountByGroup.get(group) ?? 0) + (outcome?.value ?? 0));
       }
       if (fields.status === "failed") counts.failedByCode.set(fields.error_code, (counts.failedByCode.get(fields.error_code) ?? 0) + 1);
-      const record = item.fields.slice();
-      for (const column of RESULT_COLUMNS) record.push(fields[column]);
-      lines.push(encode(record));
+      lines.push(encode(item.fields, fields));
     }
     return lines.join("");
   }
@@ -102,6 +111,11 @@ export class ResultLines {
     return { counts: this.counts, digest: this.hash.digest("hex") };
   }
 }
+
+type ResultColumn = (typeof RESULT_COLUMNS)[number];
+
+/** The header's result cells: each column's name. */
+const HEADER = Object.fromEntries(RESULT_COLUMNS.map((column) => [column, column])) as Record<ResultColumn, string>;
 
 function noCounts(): ResultCounts {
   return { rows: 0, issued: 0, failed: 0, pending: 0, changed: 0, accepted: 0, issuedAmountByGroup: new Map(), failedByCode: new Map() };
