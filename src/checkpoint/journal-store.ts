@@ -9,6 +9,7 @@ import { RowIndex } from "./row-index.js";
 import { decodeLine, encodeLine, encodeOutcomeLine } from "./line-codec.js";
 import { recordTime } from "./record-time.js";
 import { readJournal } from "./journal-reader.js";
+import { JournalBlocks } from "./journal-blocks.js";
 import { indexFileOf, readIndexFile, writeIndexFile, type JournalMark } from "./index-file.js";
 import {
   CHECKPOINT_VERSION,
@@ -49,7 +50,13 @@ export class JournalStore implements CheckpointStore {
     private readonly cachedLength: number,
   ) {}
 
-  private window: { start: number; bytes: Buffer } | undefined;
+  private blocksOfJournal: JournalBlocks | undefined;
+
+  /** Outcome records are read back from here (made at first use: the handle is a constructor parameter). */
+  private get blocks(): JournalBlocks {
+    this.blocksOfJournal ??= new JournalBlocks(this.handle);
+    return this.blocksOfJournal;
+  }
 
   /**
    * Opens (or creates) a checkpoint for a run. `readOnly` opens an existing one for `plan`, `status`
@@ -184,10 +191,7 @@ export class JournalStore implements CheckpointStore {
   async readOutcome(state: RowState): Promise<OutcomeRecord | undefined> {
     if (!state.outcomeAt) return undefined;
     const { offset, length } = state.outcomeAt;
-    // Outcomes are read back in input order, which is close to the order they were written: one
-    // read of a 1 MiB window serves thousands of them.
-    const cached = this.fromWindow(offset, length);
-    const record = (cached && decodeOutcome(cached)) ?? decodeOutcome(await this.readWindow(offset, length));
+    const record = decodeOutcome(this.blocks.cached(offset, length) ?? (await this.blocks.read(offset, length)));
     if (!record) {
       throw new CheckpointError("CHECKPOINT_DAMAGED", `${this.location}: outcome record at byte ${offset} no longer reads back`);
     }
@@ -199,25 +203,12 @@ export class JournalStore implements CheckpointStore {
     for (let i = 0; i < states.length; i++) {
       const at = states[i]?.outcomeAt;
       if (!at) continue;
-      // Only a read past the window waits; the rest decode from memory, with no promise per row.
-      const cached = this.fromWindow(at.offset, at.length);
+      // Only a record outside the blocks at hand waits; the rest decode from memory, with no promise per row.
+      const cached = this.blocks.cached(at.offset, at.length);
       const state = states[i] as RowState;
       outcomes[i] = (cached && decodeOutcome(cached)) ?? (await this.readOutcome(state));
     }
     return outcomes;
-  }
-
-  private fromWindow(offset: number, length: number): Buffer | undefined {
-    const window = this.window;
-    if (!window || offset < window.start || offset + length > window.start + window.bytes.length) return undefined;
-    return window.bytes.subarray(offset - window.start, offset - window.start + length);
-  }
-
-  private async readWindow(offset: number, length: number): Promise<Buffer> {
-    const bytes = Buffer.allocUnsafe(Math.max(length, READ_WINDOW));
-    const { bytesRead } = await this.handle.read(bytes, 0, bytes.length, offset);
-    this.window = { start: offset, bytes: bytes.subarray(0, bytesRead) };
-    return bytes.subarray(0, Math.min(length, bytesRead));
   }
 
   private append(line: Buffer): { offset: number; durable: Promise<void> } {
@@ -267,8 +258,6 @@ interface CachedState {
   accepted: [string, string][];
   info: Omit<JournalInfo, "tornTail">;
 }
-
-const READ_WINDOW = 1 << 20;
 
 function decodeOutcome(line: Buffer): OutcomeRecord | undefined {
   if (line.length < 2 || line[line.length - 1] !== 0x0a) return undefined;
