@@ -60,11 +60,14 @@ export async function writeFileAtomically(file: string, write: (chunk: (data: st
 async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
   let left = chunks;
   while (left.length > 0) {
-    let { bytesWritten } = await handle.writev(left);
+    const { bytesWritten } = await handle.writev(left);
+    let rest = bytesWritten;
     let first = 0;
-    while (first < left.length && bytesWritten >= (left[first] as Uint8Array).length) bytesWritten -= (left[first++] as Uint8Array).length;
+    while (first < left.length && rest >= (left[first] as Uint8Array).length) rest -= (left[first++] as Uint8Array).length;
+    // A file system that takes nothing, without an error, would have this loop forever.
+    if (bytesWritten === 0 && first < left.length) throw Object.assign(new Error("write: the file system took none of the bytes"), { code: "EIO" });
     left = left.slice(first);
-    if (bytesWritten > 0) left[0] = (left[0] as Uint8Array).subarray(bytesWritten);
+    if (rest > 0) left[0] = (left[0] as Uint8Array).subarray(rest);
   }
 }
 
