@@ -191,11 +191,7 @@ export class JournalStore implements CheckpointStore {
   async readOutcome(state: RowState): Promise<OutcomeRecord | undefined> {
     if (!state.outcomeAt) return undefined;
     const { offset, length } = state.outcomeAt;
-    const record = decodeOutcome(this.blocks.cached(offset, length) ?? (await this.blocks.read(offset, length)));
-    if (!record) {
-      throw new CheckpointError("CHECKPOINT_DAMAGED", `${this.location}: outcome record at byte ${offset} no longer reads back`);
-    }
-    return record;
+    return this.outcomeIn(this.blocks.cached(offset, length) ?? (await this.blocks.read(offset, length)), offset);
   }
 
   async readOutcomes(states: readonly (RowState | undefined)[]): Promise<(OutcomeRecord | undefined)[]> {
@@ -205,10 +201,16 @@ export class JournalStore implements CheckpointStore {
       if (!at) continue;
       // Only a record outside the blocks at hand waits; the rest decode from memory, with no promise per row.
       const cached = this.blocks.cached(at.offset, at.length);
-      const state = states[i] as RowState;
-      outcomes[i] = (cached && decodeOutcome(cached)) ?? (await this.readOutcome(state));
+      outcomes[i] = this.outcomeIn(cached ?? (await this.blocks.read(at.offset, at.length)), at.offset);
     }
     return outcomes;
+  }
+
+  /** The outcome record in a line read back from `offset`; one that no longer reads back is damage. */
+  private outcomeIn(line: Buffer, offset: number): OutcomeRecord {
+    const record = decodeOutcome(line);
+    if (!record) throw new CheckpointError("CHECKPOINT_DAMAGED", `${this.location}: outcome record at byte ${offset} no longer reads back`);
+    return record;
   }
 
   private append(line: Buffer): { offset: number; durable: Promise<void> } {
