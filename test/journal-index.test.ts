@@ -96,6 +96,26 @@ describe("journal index file", () => {
     assert.equal(((await view(file)) as { rows: unknown[] }).rows.length, 4000);
   });
 
+  test("an outcome damaged inside the part the index covers is refused when it is read back, never taken for no outcome", async () => {
+    const dir = await tempDir();
+    const file = await bigJournal(dir);
+    const bytes = await readFile(file);
+    const at = bytes.indexOf('"code":"CODE-', bytes.indexOf('"t":"outcome"', Math.floor(bytes.length / 2)));
+    const damaged = bytes.subarray(bytes.lastIndexOf('"rid":"', at) + 7, bytes.lastIndexOf('"rid":"', at) + 7 + 36).toString();
+    const handle = await open(file, "r+");
+    await handle.write(Buffer.from("X"), 0, 1, at + 8);
+    await handle.close();
+    const refused = (e: unknown): boolean => e instanceof BatchError && e.code === "CHECKPOINT_DAMAGED" && /no longer reads back/.test(e.message);
+    const store = await JournalStore.open(file, "camp", { readOnly: true });
+    try {
+      const states = [...store.entries()].map(([, state]) => state);
+      await assert.rejects(store.readOutcomes(states), refused);
+      await assert.rejects(store.readOutcome(store.get(damaged) as NonNullable<ReturnType<typeof store.get>>), refused);
+    } finally {
+      await store.close();
+    }
+  });
+
   test("records appended after the index are replayed on top of it", async () => {
     const dir = await tempDir();
     const file = await bigJournal(dir);
