@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { stringify } from "csv-stringify/sync";
 import fc from "fast-check";
-import { encodeRecord } from "../src/csv/encode-record.js";
+import { encodeCell, type RecordDelimiter, recordEnd } from "../src/csv/encode-record.js";
 
 // The result file's records must read exactly as csv-stringify would have written them.
 const cell = fc.oneof(
@@ -15,8 +15,13 @@ const cell = fc.oneof(
   fc.constantFrom('a"'.repeat(9000), `${'"'.repeat(16_383)}\n`, `,${"x".repeat(16_384)}`, `\r${'"'.repeat(20_000)}`),
 );
 
+/** A record as the result file's lines are made (src/job/result-lines.ts): cells joined, then the record's end. */
+function encodeRecord(fields: readonly string[], delimiter: RecordDelimiter): string {
+  return fields.map((field) => encodeCell(field, delimiter)).join(",") + recordEnd(delimiter);
+}
+
 for (const delimiter of ["unix", "windows"] as const) {
-  test(`encodeRecord writes what csv-stringify writes (${delimiter})`, () => {
+  test(`encoded cells write what csv-stringify writes (${delimiter})`, () => {
     fc.assert(
       fc.property(fc.array(cell, { minLength: 1, maxLength: 8 }), (fields) => {
         assert.equal(encodeRecord(fields, delimiter), stringify([fields], { record_delimiter: delimiter }));

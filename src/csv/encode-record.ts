@@ -1,13 +1,13 @@
 import { stringify } from "csv-stringify/sync";
 
 /**
- * One CSV record as csv-stringify writes it (default options, "," and `"`), without its per-field
- * cost: the result file runs 20 fields a row through here, a million rows at a time, and
- * csv-stringify spends about 0.5 µs a field on options and context objects. Cells holding only plain
- * text, commas or quotes are written here by the one rule csv-stringify applies to them (a cell with
- * `,` or `"` is quoted, its quotes doubled); a cell with a line break, where the record delimiter
- * decides, is left to csv-stringify itself. test/encode-record.test.ts checks every output against
- * csv-stringify's.
+ * CSV cells as csv-stringify writes them (default options, "," and `"`), joined by "," and ended by
+ * recordEnd, without its per-field cost: the result file runs 20 fields a row through here, a
+ * million rows at a time, and csv-stringify spends about 0.5 µs a field on options and context
+ * objects. Cells holding only plain text, commas or quotes are written here by the one rule
+ * csv-stringify applies to them (a cell with `,` or `"` is quoted, its quotes doubled); a cell with
+ * a line break, where the record delimiter decides, is left to csv-stringify itself.
+ * test/encode-record.test.ts checks every record so written against csv-stringify's.
  */
 
 export type RecordDelimiter = "unix" | "windows";
@@ -15,19 +15,11 @@ export type RecordDelimiter = "unix" | "windows";
 const SPECIAL = /[",\r\n]/;
 const LINE_BREAK = /[\r\n]/;
 
-export function encodeRecord(fields: readonly string[], delimiter: RecordDelimiter = "unix"): string {
-  // join() builds one flat string; `+=` per field would build a rope that costs more to flatten
-  // (when the batch is encoded to bytes) than it saved.
-  const cells = new Array<string>(fields.length);
-  for (let i = 0; i < fields.length; i++) cells[i] = encodeCell(fields[i] ?? "", delimiter);
-  return cells.join(",") + recordEnd(delimiter);
-}
-
 export function recordEnd(delimiter: RecordDelimiter): string {
   return delimiter === "windows" ? "\r\n" : "\n";
 }
 
-/** One field of a record as encodeRecord writes it, for a caller that joins the cells itself. */
+/** One field of a record, for the caller to join with "," (see the top of this file). */
 export function encodeCell(value: string, delimiter: RecordDelimiter): string {
   // Most cells hold none of the four, and many are empty: one test clears them.
   if (value.length === 0 || !SPECIAL.test(value)) return value;

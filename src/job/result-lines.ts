@@ -46,6 +46,8 @@ export class ResultLines {
       let c = 0;
       for (const field of fields) cells[c++] = cell(field);
       for (const column of RESULT_COLUMNS) cells[c++] = cell(result[column]);
+      // join() builds one flat string; `+=` per field would build a rope that costs more to flatten
+      // (when the batch is encoded to bytes) than it saved.
       return cells.join(",") + end;
     };
     const lines: string[] = [];
